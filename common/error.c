@@ -1,0 +1,68 @@
+/* error.c: error codes and messages (see error.h). */
+#include "error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *bk_strerror(int code)
+{
+	switch (code) {
+#define BK_ERR_CASE(name, value, text) \
+	case name:                     \
+		return text;
+		BK_ERRORS(BK_ERR_CASE)
+#undef BK_ERR_CASE
+	}
+	if (code < 0 && code > -4096)
+		return strerror(-code);
+	return "unknown error";
+}
+
+static int err_vset(struct bk_err *err, int code, bool sys, const char *fmt, va_list ap)
+{
+	size_t len;
+
+	if (!err || err->code)
+		return code;
+	err->code = code;
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	if (sys) {
+		len = strlen(err->msg);
+		snprintf(err->msg + len, sizeof(err->msg) - len, ": %s", bk_strerror(code));
+	}
+	return code;
+}
+
+int bk_err_set(struct bk_err *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err_vset(err, code, false, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int bk_err_sys(struct bk_err *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err_vset(err, code, true, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+void bk_err_clear(struct bk_err *err)
+{
+	err->code = 0;
+	err->msg[0] = '\0';
+}
+
+const char *bk_err_msg(const struct bk_err *err, int code)
+{
+	if (err && err->code && err->msg[0])
+		return err->msg;
+	return bk_strerror(code);
+}

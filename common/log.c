@@ -1,0 +1,83 @@
+/* log.c: stderr and log file diagnostics (see log.h). */
+#include "log.h"
+
+#include "clock.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <errno.h>
+
+static const char *log_prog = "backy";
+static int log_verbosity;
+static int log_fd = -1;
+
+static const char *const level_names[] = {"error", "warning", "info", "debug"};
+
+void bk_log_init(const char *prog, int verbosity)
+{
+	log_prog = prog;
+	log_verbosity = verbosity;
+}
+
+int bk_log_open(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -errno;
+	bk_log_close();
+	log_fd = fd;
+	return 0;
+}
+
+void bk_log_close(void)
+{
+	if (log_fd >= 0)
+		close(log_fd);
+	log_fd = -1;
+}
+
+static void log_v(enum bk_log_level level, bool force, const char *fmt, va_list ap)
+{
+	char msg[2048];
+	char line[2200];
+	char when[40];
+	int n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (force || level <= BK_LOG_WARN || (int)level <= log_verbosity) {
+		if (level <= BK_LOG_WARN)
+			fprintf(stderr, "%s: %s: %s\n", log_prog, level_names[level], msg);
+		else
+			fprintf(stderr, "%s: %s\n", log_prog, msg);
+	}
+	if (log_fd >= 0) {
+		bk_time_format(bk_now(), when, sizeof(when), BK_TIME_ISO);
+		n = snprintf(line, sizeof(line), "%s %s[%d] %s: %s\n", when, log_prog,
+			     (int)getpid(), level_names[level], msg);
+		if (n > 0 && write(log_fd, line, strnlen(line, sizeof(line))) < 0) {
+			/* a failing log file must not fail the operation */
+		}
+	}
+}
+
+void bk_log(enum bk_log_level level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_v(level, false, fmt, ap);
+	va_end(ap);
+}
+
+void bk_notice(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_v(BK_LOG_INFO, true, fmt, ap);
+	va_end(ap);
+}
