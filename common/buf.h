@@ -26,6 +26,9 @@ void bk_buf_addf(struct bk_buf *b, const char *fmt, ...) __attribute__((format(p
 /* Append S as a YAML/JSON double-quoted scalar with escapes. */
 void bk_buf_add_quoted(struct bk_buf *b, const char *s);
 
+/* "20.00 GiB" style rendering of a byte count into OUT. */
+void bk_size_format(unsigned long long bytes, char *out, size_t size);
+
 /* Allocation helpers that abort on failure. */
 void *bk_malloc(size_t n);
 void *bk_calloc(size_t n, size_t size);

@@ -62,3 +62,13 @@ bool bk_id_valid(const char *s)
 	}
 	return true;
 }
+
+bool bk_id_generated(const char *s)
+{
+	char tmp[BK_ID_SHORT_LEN + 1];
+	size_t n = strlen(s);
+
+	if (n == 36)
+		return bk_id_from_uuid(s, tmp) == 0;
+	return n == BK_ID_SHORT_LEN && strspn(s, alphabet) == n;
+}

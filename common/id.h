@@ -27,4 +27,7 @@ int bk_id_from_uuid(const char *uuid, char out[BK_ID_SHORT_LEN + 1]);
  */
 bool bk_id_valid(const char *s);
 
+/* Whether S has the exact shape of a generated id: 22 base-57 digits or a 36-character uuid. */
+bool bk_id_generated(const char *s);
+
 #endif

@@ -4,6 +4,7 @@
 #include "clock.h"
 #include "ydoc.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const char *const trust_names[] = {"trusted", "distrusted", "verified"};
@@ -93,7 +94,7 @@ int bk_rev_parse(const char *buf, size_t len, const char *name, struct bk_rev *r
 		r = corrupt(err, name, "'uuid' is not a valid revision id");
 		goto out;
 	}
-	strcpy(rev->id, s);
+	snprintf(rev->id, sizeof(rev->id), "%s", s);
 
 	r = bk_ynode_str(bk_ymap_get(root, "timestamp"), name, "timestamp", &s, err);
 	if (r < 0)
@@ -112,7 +113,7 @@ int bk_rev_parse(const char *buf, size_t len, const char *name, struct bk_rev *r
 			r = corrupt(err, name, "'parent' is not a valid revision id");
 			goto out;
 		}
-		strcpy(rev->parent, s);
+		snprintf(rev->parent, sizeof(rev->parent), "%s", s);
 	}
 
 	n = bk_ymap_get(root, "tags");
@@ -178,7 +179,7 @@ int bk_rev_parse(const char *buf, size_t len, const char *name, struct bk_rev *r
 			r = corrupt(err, name, "'consistency' is too long");
 			goto out;
 		}
-		strcpy(rev->consistency, s);
+		snprintf(rev->consistency, sizeof(rev->consistency), "%s", s);
 	}
 	n = bk_ymap_get(root, "verified_at");
 	if (!bk_ynode_is_null(n)) {

@@ -1,0 +1,866 @@
+/*
+ * engine.c: the data path: backup into a reflinked clone, restore, verify.
+ *
+ * Design notes:
+ * 1. All I/O uses explicit offsets in CHUNK-sized, block-aligned pieces, so
+ *    memory stays bounded (one chunk buffer, one chunk of digests and a
+ *    bitmap of one bit per block) whatever the image size.
+ * 2. A backup decides per block by digest alone: same digest as the
+ *    parent's manifest -> keep the cloned extent; otherwise write it, or
+ *    punch a hole if it is all zeros.  The parent image itself is never read
+ *    for that decision.
+ * 3. Nothing becomes a revision before it is fsynced and checked (store.h,
+ *    design note 1); every failure path removes the .new-* files.
+ */
+#include "engine.h"
+
+#include "clock.h"
+#include "fs.h"
+#include "hash.h"
+#include "log.h"
+#include "manifest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CHUNK (4u << 20)
+#define WRITEBACK_WINDOW (64u << 20)
+#define SAMPLE_BLOCKS 16
+#define QUARANTINE_MAX 1000 /* mismatches listed in one report */
+
+/* --- progress ------------------------------------------------------------ */
+
+struct progress {
+	bool on;
+	const char *what;
+	uint64_t total;
+	int64_t start;
+	int64_t last;
+};
+
+static void progress_init(struct progress *p, bool on, const char *what, uint64_t total)
+{
+	p->on = on;
+	p->what = what;
+	p->total = total;
+	p->start = bk_monotonic();
+	p->last = p->start;
+}
+
+static void progress_show(struct progress *p, uint64_t done, bool final)
+{
+	char a[32], b[32], rate[32];
+	int64_t now;
+	double secs;
+
+	if (!p->on)
+		return;
+	now = bk_monotonic();
+	if (!final && now - p->last < BK_USEC)
+		return;
+	p->last = now;
+	secs = (double)(now - p->start) / BK_USEC;
+	bk_size_format(done, a, sizeof(a));
+	bk_size_format(p->total, b, sizeof(b));
+	bk_size_format(secs > 0 ? (unsigned long long)((double)done / secs) : 0, rate, sizeof(rate));
+	fprintf(stderr, "\r%s: %3d%% %s of %s, %s/s   ", p->what,
+		p->total ? (int)(done * 100 / p->total) : 100, a, b, rate);
+	if (final)
+		fputc('\n', stderr);
+}
+
+/* --- quarantine reports -------------------------------------------------- */
+
+struct quarantine {
+	struct bk_buf text;
+	unsigned count;
+};
+
+static void quarantine_init(struct quarantine *q)
+{
+	bk_buf_init(&q->text);
+	q->count = 0;
+}
+
+static void quarantine_add(struct quarantine *q, uint64_t off, uint64_t len,
+			   const struct bk_digest *expected, const struct bk_digest *actual)
+{
+	char e[2 * BK_DIGEST_LEN + 1], a[2 * BK_DIGEST_LEN + 1];
+
+	if (q->count++ >= QUARANTINE_MAX)
+		return;
+	bk_digest_hex(expected, e);
+	bk_digest_hex(actual, a);
+	bk_buf_addf(&q->text, "- offset: %llu\n  length: %llu\n  expected: '%s'\n  actual: '%s'\n",
+		    (unsigned long long)off, (unsigned long long)len, e, a);
+}
+
+/* Write quarantine/<id>-<time>.yaml; the report is kept after the revision goes. */
+static int quarantine_write(struct bk_repo *repo, const char *id, const char *reason,
+			    struct quarantine *q, char *name, size_t namesize)
+{
+	char when[64];
+	struct bk_buf doc;
+	int qfd, r;
+
+	if (mkdirat(repo->dirfd, "quarantine", 0750) < 0 && errno != EEXIST)
+		return -errno;
+	qfd = openat(repo->dirfd, "quarantine", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (qfd < 0)
+		return -errno;
+	bk_time_format(bk_now(), when, sizeof(when), BK_TIME_ISO);
+	snprintf(name, namesize, "%s-%.19s.yaml", id, when);
+	bk_buf_init(&doc);
+	bk_buf_addf(&doc, "revision: %s\ntime: %s\nreason: %s\nmismatches: %u\nblocks:\n", id,
+		    when, reason, q->count);
+	bk_buf_add(&doc, q->text.p, q->text.len);
+	r = bk_fs_write_atomic(qfd, name + 0, doc.p, doc.len, 0640);
+	bk_buf_release(&doc);
+	close(qfd);
+	return r;
+}
+
+/* --- sources ------------------------------------------------------------- */
+
+struct source {
+	int fd;
+	uint64_t size;
+};
+
+static int source_open(const char *path, struct source *s, struct bk_err *err)
+{
+	struct stat st;
+
+	s->fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+	if (s->fd < 0)
+		return bk_err_sys(err, -errno, "unable to open source '%s'", path);
+	if (fstat(s->fd, &st) < 0) {
+		close(s->fd);
+		return bk_err_sys(err, -errno, "unable to stat source '%s'", path);
+	}
+	if (S_ISREG(st.st_mode)) {
+		s->size = (uint64_t)st.st_size;
+	} else if (S_ISBLK(st.st_mode)) {
+		if (ioctl(s->fd, BLKGETSIZE64, &s->size) < 0) {
+			close(s->fd);
+			return bk_err_sys(err, -errno, "unable to get the size of '%s'", path);
+		}
+	} else {
+		close(s->fd);
+		return bk_err_set(err, BK_ESOURCE, "source '%s' is %s, not an image file or block device",
+				  path, S_ISDIR(st.st_mode) ? "a directory" : "a special file");
+	}
+	posix_fadvise(s->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	return 0;
+}
+
+/* --- backup -------------------------------------------------------------- */
+
+/*
+ * Whether the newest revision P may serve as a trusted parent: no revision
+ * since the last full backup before it (or since the start) is distrusted.
+ */
+static bool parent_trusted(const struct bk_repo *repo, long p)
+{
+	long full = 0;
+
+	for (long i = p; i >= 0; i--) {
+		if (repo->revs[i].complete && !repo->revs[i].parent[0]) {
+			full = i;
+			break;
+		}
+	}
+	for (size_t i = (size_t)full; i < repo->n; i++)
+		if (repo->revs[i].trust == BK_TRUST_DISTRUSTED)
+			return false;
+	return true;
+}
+
+struct backup {
+	struct bk_repo *repo;
+	struct source src;
+	uint32_t bs;
+	uint64_t nblocks;
+	char id[BK_ID_SHORT_LEN + 1];
+	char img_name[BK_ID_MAX + 16], sums_name[BK_ID_MAX + 16];
+	int dst;
+	bool cloned;             /* dst starts as a copy of the parent */
+	struct bk_manifest parent;
+	struct bk_manifest sums;
+	unsigned char *written;  /* bitmap: block written by this run */
+	unsigned char *buf;
+	struct bk_digest *pdig;
+	uint64_t bytes_written;
+	uint64_t wb_start, wb_prev;
+};
+
+static bool bit(const unsigned char *map, uint64_t i)
+{
+	return map[i / 8] & (1u << (i % 8));
+}
+
+/* Reflink the parent image into dst, or copy it where reflinks are unsupported. */
+static int seed_from_parent(struct backup *b, const char *pid, struct bk_err *err)
+{
+	static bool warned;
+	struct stat st;
+	int pfd, r;
+
+	pfd = openat(b->repo->dirfd, pid, O_RDONLY | O_CLOEXEC);
+	if (pfd < 0)
+		return bk_err_sys(err, -errno, "unable to open parent revision '%s'", pid);
+	r = bk_fs_clone(pfd, b->dst);
+	if (r == -EOPNOTSUPP || r == -EXDEV || r == -EINVAL || r == -ENOTTY) {
+		if (!warned)
+			bk_warn("'%s' does not support reflinks: falling back to a full copy of each revision (use btrfs or XFS with reflink=1)",
+				b->repo->path);
+		warned = true;
+		r = fstat(pfd, &st) < 0 ? -errno : bk_fs_copy(pfd, b->dst, (uint64_t)st.st_size);
+	}
+	close(pfd);
+	if (r < 0)
+		return bk_err_sys(err, r, "unable to clone parent revision '%s'", pid);
+	return 0;
+}
+
+/* Keep dirty pages bounded: start writeback of each window, wait for the one before. */
+static void writeback(struct backup *b, uint64_t end)
+{
+	if (end - b->wb_start < WRITEBACK_WINDOW)
+		return;
+	sync_file_range(b->dst, (off_t)b->wb_start, (off_t)(end - b->wb_start), SYNC_FILE_RANGE_WRITE);
+	if (b->wb_start > b->wb_prev)
+		sync_file_range(b->dst, (off_t)b->wb_prev, (off_t)(b->wb_start - b->wb_prev),
+				SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+					SYNC_FILE_RANGE_WAIT_AFTER);
+	b->wb_prev = b->wb_start;
+	b->wb_start = end;
+}
+
+/* Apply a run of blocks [FIRST, END) of the current chunk: write data or punch zeros. */
+static int flush_run(struct backup *b, uint64_t chunk_off, uint64_t len, long first, long end,
+		     bool punch, struct bk_err *err)
+{
+	uint64_t off, n;
+	int r;
+
+	if (first < 0 || end <= first)
+		return 0;
+	off = (uint64_t)first * b->bs;
+	n = (uint64_t)end * b->bs < len ? (uint64_t)(end - first) * b->bs : len - off;
+	if (punch)
+		r = bk_fs_punch(b->dst, chunk_off + off, n);
+	else
+		r = bk_pwrite_full(b->dst, b->buf + off, (size_t)n, chunk_off + off);
+	if (r < 0)
+		return bk_err_sys(err, r, "unable to write '%s/%s'", b->repo->path, b->img_name);
+	if (!punch)
+		b->bytes_written += n;
+	return 0;
+}
+
+static int copy_source(struct backup *b, bool use_parent, bool progress, struct bk_err *err)
+{
+	uint64_t size = b->src.size;
+	struct progress prog;
+	int r;
+
+	progress_init(&prog, progress, "backup", size);
+	for (uint64_t off = 0; off < size; off += CHUNK) {
+		uint64_t len = size - off < CHUNK ? size - off : CHUNK;
+		uint64_t first = off / b->bs;
+		uint32_t count = (uint32_t)((len + b->bs - 1) / b->bs), pcount = 0;
+		long run = -1;
+		bool run_punch = false;
+		size_t got;
+
+		r = bk_pread_full(b->src.fd, b->buf, (size_t)len, off, &got);
+		if (r < 0)
+			return bk_err_sys(err, r, "unable to read source '%s'", b->repo->cfg.filename);
+		if (got != len)
+			return bk_err_set(err, BK_ESOURCE,
+					  "source '%s' shrank during the backup (ends at %llu, expected %llu bytes)",
+					  b->repo->cfg.filename, (unsigned long long)(off + got),
+					  (unsigned long long)size);
+		if (use_parent && first < b->parent.nblocks) {
+			pcount = b->parent.nblocks - first < count ? (uint32_t)(b->parent.nblocks - first)
+								   : count;
+			r = bk_manifest_read(&b->parent, first, pcount, b->pdig);
+			if (r < 0)
+				return bk_err_sys(err, r, "unable to read the parent manifest");
+		}
+		for (uint32_t i = 0; i < count; i++) {
+			uint64_t boff = (uint64_t)i * b->bs;
+			uint64_t blen = len - boff < b->bs ? len - boff : b->bs;
+			struct bk_digest d;
+			bool same, zero, punch;
+
+			bk_hash(b->buf + boff, (size_t)blen, &d);
+			r = bk_manifest_put(&b->sums, &d);
+			if (r < 0)
+				return bk_err_sys(err, r, "unable to write manifest '%s'", b->sums_name);
+			same = i < pcount && bk_digest_equal(&d, &b->pdig[i]);
+			zero = !same && bk_is_zero(b->buf + boff, (size_t)blen);
+			/* a zero block only needs a hole punched where cloned data lies */
+			punch = zero && b->cloned && first + i < b->parent.nblocks;
+			if (same || (zero && !punch)) {
+				r = flush_run(b, off, len, run, i, run_punch, err);
+				if (r < 0)
+					return r;
+				run = -1;
+				continue;
+			}
+			if (run >= 0 && run_punch != punch) {
+				r = flush_run(b, off, len, run, i, run_punch, err);
+				if (r < 0)
+					return r;
+				run = -1;
+			}
+			if (run < 0) {
+				run = i;
+				run_punch = punch;
+			}
+			if (!punch)
+				b->written[(first + i) / 8] |= (unsigned char)(1u << ((first + i) % 8));
+		}
+		r = flush_run(b, off, len, run, count, run_punch, err);
+		if (r < 0)
+			return r;
+		writeback(b, off + len);
+		progress_show(&prog, off + len, false);
+	}
+	progress_show(&prog, size, true);
+	return 0;
+}
+
+/*
+ * Read back every written block and a sample of the cloned ones and compare
+ * them with the new manifest.  A mismatch in a cloned block means the parent
+ * itself is damaged: *PARENT_BAD tells the caller to distrust it.
+ */
+static int check_written(struct backup *b, struct quarantine *q, bool *parent_bad,
+			 struct bk_err *err)
+{
+	uint64_t seed = bk_hash64(b->id, strlen(b->id));
+	uint32_t per_chunk = CHUNK / b->bs;
+	unsigned sampled = 0;
+	int r;
+
+	for (uint64_t first = 0; first < b->nblocks; first += per_chunk) {
+		uint32_t count = b->nblocks - first < per_chunk ? (uint32_t)(b->nblocks - first)
+								: per_chunk;
+
+		r = bk_manifest_read(&b->sums, first, count, b->pdig);
+		if (r < 0)
+			return bk_err_sys(err, r, "unable to read back manifest '%s'", b->sums_name);
+		for (uint32_t i = 0; i < count; i++) {
+			uint64_t blk = first + i, off = blk * b->bs;
+			uint64_t blen = b->src.size - off < b->bs ? b->src.size - off : b->bs;
+			bool sample = false;
+			struct bk_digest d;
+			size_t got;
+
+			if (!bit(b->written, blk) && b->cloned && sampled < SAMPLE_BLOCKS) {
+				seed ^= seed << 13;
+				seed ^= seed >> 7;
+				seed ^= seed << 17;
+				sample = seed % (b->nblocks / SAMPLE_BLOCKS + 1) == 0;
+			}
+			if (!bit(b->written, blk) && !sample)
+				continue;
+			sampled += sample;
+			r = bk_pread_full(b->dst, b->buf, (size_t)blen, off, &got);
+			if (r < 0 || got != blen)
+				return bk_err_sys(err, r < 0 ? r : -EIO, "unable to read back '%s'",
+						  b->img_name);
+			bk_hash(b->buf, (size_t)blen, &d);
+			if (!bk_digest_equal(&d, &b->pdig[i])) {
+				quarantine_add(q, off, blen, &b->pdig[i], &d);
+				*parent_bad |= sample;
+			}
+		}
+	}
+	return 0;
+}
+
+static void backup_release(struct backup *b, bool keep)
+{
+	if (b->src.fd >= 0)
+		close(b->src.fd);
+	if (b->dst >= 0)
+		close(b->dst);
+	bk_manifest_close(&b->parent);
+	bk_manifest_close(&b->sums);
+	if (!keep) {
+		unlinkat(b->repo->dirfd, b->img_name, 0);
+		unlinkat(b->repo->dirfd, b->sums_name, 0);
+	}
+	free(b->written);
+	free(b->buf);
+	free(b->pdig);
+}
+
+int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
+	      struct bk_backup_stats *stats, struct bk_err *err)
+{
+	struct backup b = {.repo = repo, .src = {.fd = -1}, .dst = -1};
+	int64_t t0 = bk_monotonic(), now = bk_now();
+	struct quarantine q;
+	char name[BK_ID_MAX + 8];
+	struct bk_rev rev;
+	bool use_parent = false, parent_bad = false, committed = false;
+	long p;
+	int r;
+
+	quarantine_init(&q);
+	bk_rev_init(&rev);
+	b.parent.fd = -1;
+	b.sums.fd = -1;
+	memset(stats, 0, sizeof(*stats));
+
+	r = bk_repo_cleanup(repo, err);
+	if (r < 0)
+		goto out;
+	r = source_open(repo->cfg.filename, &b.src, err);
+	if (r < 0)
+		goto out;
+	b.bs = repo->cfg.block_size;
+	b.nblocks = (b.src.size + b.bs - 1) / b.bs;
+	bk_id_new(b.id);
+	snprintf(b.img_name, sizeof(b.img_name), ".new-%s", b.id);
+	snprintf(b.sums_name, sizeof(b.sums_name), ".new-%s.sums", b.id);
+
+	p = bk_repo_newest(repo);
+	if (p >= 0 && parent_trusted(repo, p)) {
+		struct bk_err perr = {0};
+
+		snprintf(name, sizeof(name), "%s.sums", repo->revs[p].id);
+		if (bk_manifest_open(&b.parent, repo->dirfd, name, &perr) < 0)
+			bk_warn("%s: writing a full backup", perr.msg);
+		else if (b.parent.block_size != b.bs)
+			bk_warn("block size changed from %u to %u: writing a full backup",
+				b.parent.block_size, b.bs);
+		else
+			use_parent = true;
+		if (!use_parent)
+			bk_manifest_close(&b.parent);
+	} else if (p >= 0) {
+		bk_notice("a revision since the last full backup is distrusted: writing a full backup");
+	}
+
+	b.dst = openat(repo->dirfd, b.img_name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (b.dst < 0) {
+		r = bk_err_sys(err, -errno, "unable to create '%s/%s'", repo->path, b.img_name);
+		goto out;
+	}
+	if (use_parent) {
+		r = seed_from_parent(&b, repo->revs[p].id, err);
+		if (r < 0)
+			goto out;
+		b.cloned = true;
+	}
+	if (ftruncate(b.dst, (off_t)b.src.size) < 0) {
+		r = bk_err_sys(err, -errno, "unable to size '%s/%s'", repo->path, b.img_name);
+		goto out;
+	}
+	r = bk_manifest_create(&b.sums, repo->dirfd, b.sums_name, b.bs, b.src.size, err);
+	if (r < 0)
+		goto out;
+	b.written = bk_calloc((size_t)(b.nblocks + 7) / 8, 1);
+	b.buf = bk_malloc(CHUNK);
+	b.pdig = bk_malloc((CHUNK / BK_MANIFEST_MIN_BLOCK) * sizeof(*b.pdig));
+
+	r = copy_source(&b, use_parent, progress, err);
+	if (r < 0)
+		goto out;
+	if (fdatasync(b.dst) < 0) {
+		r = bk_err_sys(err, -errno, "unable to sync '%s/%s'", repo->path, b.img_name);
+		goto out;
+	}
+	r = bk_manifest_finish(&b.sums);
+	if (r < 0) {
+		bk_err_sys(err, r, "unable to write manifest '%s/%s'", repo->path, b.sums_name);
+		goto out;
+	}
+	r = check_written(&b, &q, &parent_bad, err);
+	if (r < 0)
+		goto out;
+	if (q.count) {
+		char report[128] = "";
+
+		quarantine_write(repo, b.id, "backup read-back", &q, report, sizeof(report));
+		if (parent_bad) {
+			repo->revs[p].trust = BK_TRUST_DISTRUSTED;
+			bk_repo_save_rev(repo, &repo->revs[p], NULL);
+		}
+		r = bk_err_set(err, BK_EVERIFY,
+			       "backup verification failed: %u blocks differ from the source%s (report: '%s/quarantine/%s')",
+			       q.count, parent_bad ? ", parent revision distrusted" : "", repo->path,
+			       report);
+		goto out;
+	}
+
+	/* commit: image and manifest into place, then the .rev (store.h, note 1) */
+	if (fchmod(b.dst, 0440) < 0 || fchmod(b.sums.fd, 0440) < 0 ||
+	    renameat(repo->dirfd, b.img_name, repo->dirfd, b.id) < 0) {
+		r = bk_err_sys(err, -errno, "unable to commit revision '%s'", b.id);
+		goto out;
+	}
+	snprintf(b.img_name, sizeof(b.img_name), "%s", b.id);
+	snprintf(name, sizeof(name), "%s.sums", b.id);
+	if (renameat(repo->dirfd, b.sums_name, repo->dirfd, name) < 0) {
+		r = bk_err_sys(err, -errno, "unable to commit revision '%s'", b.id);
+		goto out;
+	}
+	snprintf(b.sums_name, sizeof(b.sums_name), "%s", name);
+	snprintf(rev.id, sizeof(rev.id), "%s", b.id);
+	if (use_parent)
+		snprintf(rev.parent, sizeof(rev.parent), "%s", repo->revs[p].id);
+	rev.timestamp = now;
+	if (p >= 0 && rev.timestamp <= repo->revs[p].timestamp)
+		rev.timestamp = repo->revs[p].timestamp + 1; /* keep history strictly ordered */
+	bk_strv_copy(&rev.tags, tags);
+	rev.trust = BK_TRUST_TRUSTED;
+	rev.complete = true;
+	rev.bytes_written = b.bytes_written;
+	rev.size = b.src.size;
+	rev.duration = (double)(bk_monotonic() - t0) / BK_USEC;
+	r = bk_repo_save_rev(repo, &rev, err);
+	if (r < 0)
+		goto out;
+	committed = true;
+	bk_repo_add_rev(repo, &rev);
+	r = bk_repo_update_latest(repo, err);
+
+	snprintf(stats->id, sizeof(stats->id), "%s", b.id);
+	stats->full = !use_parent;
+	stats->size = b.src.size;
+	stats->bytes_read = b.src.size;
+	stats->bytes_written = b.bytes_written;
+	stats->duration = rev.duration;
+out:
+	backup_release(&b, committed);
+	bk_buf_release(&q.text);
+	bk_rev_release(&rev);
+	return r;
+}
+
+/* --- restore and verify -------------------------------------------------- */
+
+/* Open revision IDX's image and manifest and check that their sizes agree. */
+static int open_revision(struct bk_repo *repo, size_t idx, int *fd, struct bk_manifest *m,
+			 struct bk_err *err)
+{
+	const struct bk_rev *rev = &repo->revs[idx];
+	char name[BK_ID_MAX + 8];
+	struct stat st;
+	int r;
+
+	*fd = openat(repo->dirfd, rev->id, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return bk_err_sys(err, -errno, "unable to open revision '%s'", rev->id);
+	snprintf(name, sizeof(name), "%s.sums", rev->id);
+	r = bk_manifest_open(m, repo->dirfd, name, err);
+	if (r < 0)
+		goto fail;
+	if (fstat(*fd, &st) < 0) {
+		r = bk_err_sys(err, -errno, "unable to stat revision '%s'", rev->id);
+		goto fail;
+	}
+	if ((uint64_t)st.st_size != m->size || (rev->size && rev->size != m->size)) {
+		r = bk_err_set(err, BK_ECORRUPT,
+			       "revision '%s' is damaged: image is %llu bytes, manifest says %llu",
+			       rev->id, (unsigned long long)st.st_size, (unsigned long long)m->size);
+		goto fail;
+	}
+	return 0;
+fail:
+	close(*fd);
+	*fd = -1;
+	bk_manifest_close(m);
+	return r;
+}
+
+/*
+ * Check the blocks of one chunk (at OFF, LEN bytes, in BUF unless HOLE) against
+ * their manifest digests in DIG; record mismatches in Q.
+ */
+static void check_chunk(const struct bk_manifest *m, const unsigned char *buf, bool hole,
+			uint64_t off, uint64_t len, const struct bk_digest *dig,
+			struct quarantine *q)
+{
+	static const unsigned char zeros[BK_MANIFEST_MAX_BLOCK];
+	uint32_t count = (uint32_t)((len + m->block_size - 1) / m->block_size);
+
+	for (uint32_t i = 0; i < count; i++) {
+		uint64_t boff = (uint64_t)i * m->block_size;
+		uint64_t blen = len - boff < m->block_size ? len - boff : m->block_size;
+		struct bk_digest d;
+
+		bk_hash(hole ? zeros : buf + boff, (size_t)blen, &d);
+		if (!bk_digest_equal(&d, &dig[i]))
+			quarantine_add(q, off + boff, blen, &dig[i], &d);
+	}
+}
+
+/* Whether [OFF, OFF+LEN) of FD is a hole. */
+static bool is_hole(int fd, uint64_t off, uint64_t len)
+{
+	off_t data = lseek(fd, (off_t)off, SEEK_DATA);
+
+	return (data < 0 && errno == ENXIO) || (data >= 0 && (uint64_t)data >= off + len);
+}
+
+/* Whether FD is the image or manifest of a revision of REPO. */
+static bool is_repo_file(const struct bk_repo *repo, int fd)
+{
+	struct stat t, st;
+
+	if (fstat(fd, &t) < 0)
+		return false;
+	for (size_t i = 0; i < repo->n; i++) {
+		char name[BK_ID_MAX + 8];
+
+		snprintf(name, sizeof(name), "%s.sums", repo->revs[i].id);
+		if ((fstatat(repo->dirfd, repo->revs[i].id, &st, 0) == 0 && st.st_ino == t.st_ino &&
+		     st.st_dev == t.st_dev) ||
+		    (fstatat(repo->dirfd, name, &st, 0) == 0 && st.st_ino == t.st_ino &&
+		     st.st_dev == t.st_dev))
+			return true;
+	}
+	return false;
+}
+
+/* Open TARGET for writing without reading it; see bk_restore for the kinds. */
+static int open_target(struct bk_repo *repo, const char *target, uint64_t size, int *out,
+		       bool *sparse, bool *seekable, struct bk_err *err)
+{
+	struct stat st;
+	uint64_t devsize;
+	int fd;
+
+	*sparse = false;
+	*seekable = true;
+	if (strcmp(target, "-") == 0) {
+		if (isatty(STDOUT_FILENO))
+			return bk_err_set(err, BK_EUSAGE, "refusing to write an image to a terminal");
+		*out = STDOUT_FILENO;
+		*seekable = false;
+		return 0;
+	}
+	if (stat(target, &st) < 0) {
+		if (errno != ENOENT)
+			return bk_err_sys(err, -errno, "unable to stat target '%s'", target);
+		fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		*sparse = true;
+	} else if (S_ISDIR(st.st_mode)) {
+		return bk_err_set(err, BK_EUSAGE, "target '%s' is a directory", target);
+	} else if (S_ISREG(st.st_mode)) {
+		fd = open(target, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0 && is_repo_file(repo, fd)) {
+			close(fd);
+			return bk_err_set(err, BK_EUSAGE,
+					  "target '%s' is a file of this repository: refusing to overwrite it",
+					  target);
+		}
+		if (fd >= 0 && ftruncate(fd, 0) < 0) {
+			close(fd);
+			return bk_err_sys(err, -errno, "unable to truncate target '%s'", target);
+		}
+		*sparse = true;
+	} else if (S_ISBLK(st.st_mode)) {
+		fd = open(target, O_WRONLY | O_CLOEXEC);
+		if (fd >= 0 && ioctl(fd, BLKGETSIZE64, &devsize) == 0 && devsize < size) {
+			close(fd);
+			return bk_err_set(err, BK_EUSAGE,
+					  "target '%s' is smaller (%llu bytes) than the revision (%llu bytes)",
+					  target, (unsigned long long)devsize, (unsigned long long)size);
+		}
+	} else {
+		fd = open(target, O_WRONLY | O_CLOEXEC);
+		*seekable = false;
+	}
+	if (fd < 0)
+		return bk_err_sys(err, -errno, "unable to open target '%s'", target);
+	if (*sparse && ftruncate(fd, (off_t)size) < 0) {
+		close(fd);
+		return bk_err_sys(err, -errno, "unable to size target '%s'", target);
+	}
+	*out = fd;
+	return 0;
+}
+
+static int write_stream(int fd, const void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = write(fd, (const char *)buf + done, len - done);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+int bk_restore(struct bk_repo *repo, size_t idx, const char *target, bool progress,
+	       struct bk_err *err)
+{
+	const char *id = repo->revs[idx].id;
+	struct bk_manifest m = {.fd = -1};
+	struct bk_digest *dig = NULL;
+	unsigned char *buf = NULL;
+	bool sparse, seekable;
+	struct progress prog;
+	struct quarantine q;
+	int fd = -1, out = -1, r;
+
+	quarantine_init(&q);
+	r = open_revision(repo, idx, &fd, &m, err);
+	if (r < 0)
+		goto done;
+	r = open_target(repo, target, m.size, &out, &sparse, &seekable, err);
+	if (r < 0)
+		goto done;
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	buf = bk_malloc(CHUNK);
+	dig = bk_malloc((CHUNK / m.block_size) * sizeof(*dig));
+	progress_init(&prog, progress, "restore", m.size);
+	for (uint64_t off = 0; off < m.size; off += CHUNK) {
+		uint64_t len = m.size - off < CHUNK ? m.size - off : CHUNK;
+		uint32_t count = (uint32_t)((len + m.block_size - 1) / m.block_size);
+		bool hole = is_hole(fd, off, len);
+		size_t got;
+
+		r = bk_manifest_read(&m, off / m.block_size, count, dig);
+		if (r < 0) {
+			bk_err_sys(err, r, "unable to read the manifest of '%s'", id);
+			goto done;
+		}
+		if (hole) {
+			memset(buf, 0, (size_t)len);
+		} else {
+			r = bk_pread_full(fd, buf, (size_t)len, off, &got);
+			if (r < 0 || got != len) {
+				r = bk_err_sys(err, r < 0 ? r : -EIO, "unable to read revision '%s'", id);
+				goto done;
+			}
+		}
+		check_chunk(&m, buf, hole, off, len, dig, &q);
+		if (hole && sparse)
+			r = 0;
+		else if (seekable)
+			r = bk_pwrite_full(out, buf, (size_t)len, off);
+		else
+			r = write_stream(out, buf, (size_t)len);
+		if (r < 0) {
+			bk_err_sys(err, r, "unable to write target '%s'", target);
+			goto done;
+		}
+		progress_show(&prog, off + len, false);
+	}
+	if (seekable && fsync(out) < 0) {
+		r = bk_err_sys(err, -errno, "unable to sync target '%s'", target);
+		goto done;
+	}
+	progress_show(&prog, m.size, true);
+	if (q.count) {
+		bk_error("revision '%s' is damaged:\n%s", id, q.text.p);
+		r = bk_err_set(err, BK_EVERIFY,
+			       "restore of '%s' finished, but %u blocks did not match their checksums (listed above)",
+			       id, q.count);
+	}
+done:
+	if (out >= 0 && out != STDOUT_FILENO)
+		close(out);
+	if (fd >= 0)
+		close(fd);
+	bk_manifest_close(&m);
+	bk_buf_release(&q.text);
+	free(buf);
+	free(dig);
+	return r;
+}
+
+int bk_verify(struct bk_repo *repo, size_t idx, bool progress, struct bk_err *err)
+{
+	struct bk_rev *rev = &repo->revs[idx];
+	struct bk_manifest m = {.fd = -1};
+	struct bk_digest *dig = NULL;
+	unsigned char *buf = NULL;
+	struct bk_err verr = {0};
+	struct progress prog;
+	struct quarantine q;
+	char report[128] = "";
+	int fd = -1, r;
+
+	quarantine_init(&q);
+	r = open_revision(repo, idx, &fd, &m, &verr);
+	if (r == BK_ECORRUPT) {
+		/* a damaged manifest or a wrong size is a finding, not an I/O failure */
+		bk_buf_addf(&q.text, "# %s\n", verr.msg);
+		q.count = 1;
+	} else if (r < 0) {
+		bk_err_set(err, r, "%s", verr.msg);
+		goto done;
+	} else {
+		/* drop cached pages so the check reads what is on the disk */
+		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		buf = bk_malloc(CHUNK);
+		dig = bk_malloc((CHUNK / m.block_size) * sizeof(*dig));
+		progress_init(&prog, progress, "verify", m.size);
+		for (uint64_t off = 0; off < m.size; off += CHUNK) {
+			uint64_t len = m.size - off < CHUNK ? m.size - off : CHUNK;
+			uint32_t count = (uint32_t)((len + m.block_size - 1) / m.block_size);
+			size_t got;
+
+			r = bk_manifest_read(&m, off / m.block_size, count, dig);
+			if (r == 0)
+				r = bk_pread_full(fd, buf, (size_t)len, off, &got);
+			if (r < 0 || got != len) {
+				r = bk_err_sys(err, r < 0 ? r : -EIO, "unable to read revision '%s'",
+					       rev->id);
+				goto done;
+			}
+			check_chunk(&m, buf, false, off, len, dig, &q);
+			progress_show(&prog, off + len, false);
+		}
+		progress_show(&prog, m.size, true);
+	}
+	if (q.count) {
+		r = quarantine_write(repo, rev->id, "verify", &q, report, sizeof(report));
+		if (r < 0)
+			bk_warn("unable to write a quarantine report for '%s': %s", rev->id,
+				bk_strerror(r));
+		rev->trust = BK_TRUST_DISTRUSTED;
+	} else {
+		rev->trust = BK_TRUST_VERIFIED;
+		rev->verified_at = bk_now();
+	}
+	r = bk_repo_save_rev(repo, rev, err);
+	if (r < 0)
+		goto done;
+	if (q.count)
+		r = bk_err_set(err, BK_EVERIFY,
+			       "revision '%s' is damaged: %u blocks differ from its manifest; marked distrusted (report: '%s/quarantine/%s')",
+			       rev->id, q.count, repo->path, report);
+done:
+	if (fd >= 0)
+		close(fd);
+	bk_manifest_close(&m);
+	bk_buf_release(&q.text);
+	free(buf);
+	free(dig);
+	return r;
+}

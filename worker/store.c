@@ -1,0 +1,477 @@
+/* store.c: repository directories, revisions and the writer lock (see store.h). */
+#include "store.h"
+
+#include "clock.h"
+#include "fs.h"
+#include "manifest.h"
+#include "ydoc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define REV_MAX_BYTES (64 << 10)
+
+void bk_repo_config_release(struct bk_repo_config *cfg)
+{
+	free(cfg->filename);
+	bk_schedule_release(&cfg->schedule);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+int bk_repo_config_parse(const char *buf, size_t len, const char *name,
+			 struct bk_repo_config *cfg, struct bk_err *err)
+{
+	static const char *const known[] = {"source", "schedule", "block-size", "created"};
+	struct bk_ynode *root = NULL;
+	const struct bk_ynode *src, *n;
+	const char *s;
+	uint64_t u;
+	int r;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->block_size = BK_DEFAULT_BLOCK_SIZE;
+	r = bk_yaml_parse(buf, len, name, &root, err);
+	if (r < 0)
+		return r;
+	if (!root || root->type != BK_Y_MAP) {
+		r = bk_err_set(err, BK_ECONFIG, "%s: not a YAML map", name);
+		goto out;
+	}
+	for (size_t i = 0; i < root->n; i++) {
+		bool ok = false;
+
+		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+			ok |= strcmp(root->keys[i], known[k]) == 0;
+		if (!ok) {
+			r = bk_err_set(err, BK_ECONFIG, "%s: line %d: unknown key '%s'", name,
+				       root->items[i]->line, root->keys[i]);
+			goto out;
+		}
+	}
+	src = bk_ymap_get(root, "source");
+	if (!src || src->type != BK_Y_MAP) {
+		r = bk_err_set(err, BK_ECONFIG, "%s: 'source' must be a map with 'type'", name);
+		goto out;
+	}
+	r = bk_ynode_str(bk_ymap_get(src, "type"), name, "source.type", &s, err);
+	if (r < 0)
+		goto out;
+	if (strcmp(s, "file") != 0) {
+		r = bk_err_set(err, BK_ECONFIG, "%s: source type '%s' is not supported", name, s);
+		goto out;
+	}
+	cfg->type = BK_SOURCE_FILE;
+	r = bk_ynode_str(bk_ymap_get(src, "filename"), name, "source.filename", &s, err);
+	if (r < 0)
+		goto out;
+	if (!s[0]) {
+		r = bk_err_set(err, BK_ECONFIG, "%s: 'source.filename' is empty", name);
+		goto out;
+	}
+	cfg->filename = bk_strdup(s);
+
+	n = bk_ymap_get(root, "schedule");
+	if (bk_ynode_is_null(n))
+		r = bk_schedule_parse_spec(BK_DEFAULT_SCHEDULE, &cfg->schedule, err);
+	else
+		r = bk_schedule_from_yaml(n, name, &cfg->schedule, err);
+	if (r < 0)
+		goto out;
+
+	n = bk_ymap_get(root, "block-size");
+	if (n) {
+		r = bk_ynode_u64(n, name, "block-size", &u, err);
+		if (r < 0)
+			goto out;
+		if (bk_manifest_check_block_size(u) < 0) {
+			r = bk_err_set(err, BK_ECONFIG,
+				       "%s: 'block-size' must be a power of two from 4096 to 4194304",
+				       name);
+			goto out;
+		}
+		cfg->block_size = (uint32_t)u;
+	}
+	n = bk_ymap_get(root, "created");
+	if (!bk_ynode_is_null(n)) {
+		r = bk_ynode_str(n, name, "created", &s, err);
+		if (r < 0)
+			goto out;
+		if (bk_time_parse(s, &cfg->created) < 0) {
+			r = bk_err_set(err, BK_ECONFIG, "%s: 'created' is not an ISO 8601 time", name);
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	bk_ynode_free(root);
+	if (r < 0)
+		bk_repo_config_release(cfg);
+	return r;
+}
+
+void bk_repo_config_format(const struct bk_repo_config *cfg, struct bk_buf *out)
+{
+	char when[64];
+
+	bk_buf_adds(out, "source:\n  type: file\n  filename: ");
+	bk_buf_add_quoted(out, cfg->filename);
+	bk_buf_adds(out, "\nschedule:\n");
+	bk_schedule_format_yaml(&cfg->schedule, 2, out);
+	bk_buf_addf(out, "block-size: %u\n", cfg->block_size);
+	bk_time_format(cfg->created, when, sizeof(when), BK_TIME_ISO);
+	bk_buf_addf(out, "created: %s\n", when);
+}
+
+int bk_repo_init(const char *dir, const struct bk_repo_config *cfg, struct bk_err *err)
+{
+	struct bk_buf text;
+	int dirfd, r;
+
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+		return bk_err_sys(err, -errno, "unable to create '%s'", dir);
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return bk_err_sys(err, -errno, "unable to open '%s'", dir);
+	if (faccessat(dirfd, "config", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		close(dirfd);
+		return bk_err_set(err, BK_EUSAGE, "'%s/config' exists already: refusing to overwrite it",
+				  dir);
+	}
+	bk_buf_init(&text);
+	bk_repo_config_format(cfg, &text);
+	r = bk_fs_write_atomic(dirfd, "config", text.p, text.len, 0640);
+	if (r < 0)
+		bk_err_sys(err, r, "unable to write '%s/config'", dir);
+	bk_buf_release(&text);
+	close(dirfd);
+	return r;
+}
+
+static void free_revs(struct bk_repo *repo)
+{
+	for (size_t i = 0; i < repo->n; i++)
+		bk_rev_release(&repo->revs[i]);
+	free(repo->revs);
+	repo->revs = NULL;
+	repo->n = 0;
+}
+
+void bk_repo_close(struct bk_repo *repo)
+{
+	free_revs(repo);
+	bk_repo_config_release(&repo->cfg);
+	if (repo->dirfd >= 0)
+		close(repo->dirfd);
+	if (repo->lockfd >= 0)
+		close(repo->lockfd);
+	free(repo->path);
+	free(repo->name);
+	memset(repo, 0, sizeof(*repo));
+	repo->dirfd = -1;
+	repo->lockfd = -1;
+}
+
+int bk_repo_open(struct bk_repo *repo, const char *dir, struct bk_err *err)
+{
+	char real[PATH_MAX];
+	char *text = NULL;
+	const char *base;
+	struct stat st;
+	size_t len;
+	int r;
+
+	memset(repo, 0, sizeof(*repo));
+	repo->dirfd = -1;
+	repo->lockfd = -1;
+	repo->path = bk_strdup(dir);
+	if (!realpath(dir, real)) {
+		r = bk_err_sys(err, -errno, "unable to open repository '%s'", dir);
+		goto fail;
+	}
+	base = strrchr(real, '/');
+	repo->name = bk_strdup(base && base[1] ? base + 1 : real);
+	repo->dirfd = open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (repo->dirfd < 0) {
+		r = bk_err_sys(err, -errno, "unable to open repository '%s'", dir);
+		goto fail;
+	}
+	r = bk_fs_read_all(repo->dirfd, "config", BK_YAML_MAX_BYTES, &text, &len);
+	if (r == -ENOENT) {
+		r = bk_err_set(err, BK_ECONFIG, "'%s' is not a backy repository (no config): run 'backy init' first",
+			       dir);
+		goto fail;
+	}
+	if (r < 0) {
+		r = bk_err_sys(err, r, "unable to read '%s/config'", dir);
+		goto fail;
+	}
+	r = bk_repo_config_parse(text, len, "config", &repo->cfg, err);
+	if (r < 0)
+		goto fail;
+	if (!repo->cfg.created && fstatat(repo->dirfd, "config", &st, 0) == 0)
+		repo->cfg.created = (int64_t)st.st_mtime * BK_USEC;
+	r = bk_repo_load(repo, err);
+	if (r < 0)
+		goto fail;
+	free(text);
+	return 0;
+fail:
+	free(text);
+	bk_repo_close(repo);
+	return r;
+}
+
+static int rev_cmp(const void *a, const void *b)
+{
+	const struct bk_rev *x = a, *y = b;
+
+	if (x->timestamp != y->timestamp)
+		return x->timestamp < y->timestamp ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+/* If NAME is "<id><suffix>" with a valid id, copy the id to ID. */
+static bool split_name(const char *name, const char *suffix, char id[BK_ID_MAX + 1])
+{
+	size_t n = strlen(name), s = strlen(suffix);
+
+	if (n <= s || n - s > BK_ID_MAX || strcmp(name + n - s, suffix) != 0)
+		return false;
+	memcpy(id, name, n - s);
+	id[n - s] = '\0';
+	return bk_id_valid(id);
+}
+
+int bk_repo_load(struct bk_repo *repo, struct bk_err *err)
+{
+	char id[BK_ID_MAX + 1];
+	struct dirent *de;
+	DIR *d = NULL;
+	int fd, r = 0;
+
+	free_revs(repo);
+	fd = openat(repo->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		r = bk_err_sys(err, -errno, "unable to list '%s'", repo->path);
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	while ((de = readdir(d))) {
+		char *text = NULL;
+		struct bk_rev rev;
+		size_t len;
+
+		if (!split_name(de->d_name, ".rev", id))
+			continue;
+		r = bk_fs_read_all(repo->dirfd, de->d_name, REV_MAX_BYTES, &text, &len);
+		if (r < 0) {
+			bk_err_sys(err, r, "unable to read '%s/%s'", repo->path, de->d_name);
+			break;
+		}
+		r = bk_rev_parse(text, len, de->d_name, &rev, err);
+		free(text);
+		if (r < 0)
+			break;
+		if (strcmp(rev.id, id) != 0) {
+			r = bk_err_set(err, BK_ECORRUPT, "%s: 'uuid' is '%s', not '%s'", de->d_name,
+				       rev.id, id);
+			bk_rev_release(&rev);
+			break;
+		}
+		repo->revs = bk_realloc(repo->revs, (repo->n + 1) * sizeof(*repo->revs));
+		repo->revs[repo->n++] = rev;
+	}
+	closedir(d);
+	if (r < 0) {
+		if (err && err->code)
+			err->code = r;
+		free_revs(repo);
+		return r;
+	}
+	qsort(repo->revs, repo->n, sizeof(*repo->revs), rev_cmp);
+	return 0;
+}
+
+int bk_repo_lock(struct bk_repo *repo, struct bk_err *err)
+{
+	int fd;
+
+	if (repo->lockfd >= 0)
+		return 0;
+	fd = openat(repo->dirfd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return bk_err_sys(err, -errno, "unable to open '%s/.lock'", repo->path);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+
+		close(fd);
+		if (e == EWOULDBLOCK)
+			return bk_err_set(err, BK_ELOCKED,
+					  "repository '%s' is busy: a backup or other change is already in progress",
+					  repo->path);
+		return bk_err_sys(err, -e, "unable to lock '%s/.lock'", repo->path);
+	}
+	repo->lockfd = fd;
+	return 0;
+}
+
+static bool has_rev(const struct bk_repo *repo, const char *id)
+{
+	for (size_t i = 0; i < repo->n; i++)
+		if (strcmp(repo->revs[i].id, id) == 0)
+			return true;
+	return false;
+}
+
+/* Whether NAME is an image, manifest or report of a revision id backy generates. */
+static bool data_file_id(const char *name, char id[BK_ID_MAX + 1])
+{
+	if (split_name(name, ".sums", id))
+		return bk_id_generated(id);
+	if (!bk_id_generated(name))
+		return false;
+	memcpy(id, name, strlen(name) + 1);
+	return true;
+}
+
+int bk_repo_cleanup(struct bk_repo *repo, struct bk_err *err)
+{
+	char id[BK_ID_MAX + 1];
+	struct dirent *de;
+	DIR *d;
+	int fd, count = 0, r = 0;
+
+	/* incomplete revisions (Python backy leftovers) go first: .rev before data */
+	for (size_t i = repo->n; i-- > 0;) {
+		if (repo->revs[i].complete)
+			continue;
+		r = bk_repo_remove_rev(repo, i, err);
+		if (r < 0)
+			return r;
+		count++;
+	}
+	fd = openat(repo->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		r = bk_err_sys(err, -errno, "unable to list '%s'", repo->path);
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	while ((de = readdir(d))) {
+		const char *name = de->d_name;
+		bool junk = strncmp(name, ".new-", 5) == 0 || strncmp(name, ".tmp-", 5) == 0;
+
+		/* data files whose revision was never committed (see design note 1) */
+		if (!junk && data_file_id(name, id))
+			junk = !has_rev(repo, id);
+		if (!junk)
+			continue;
+		r = bk_fs_unlink(repo->dirfd, name);
+		if (r < 0) {
+			bk_err_sys(err, r, "unable to remove leftover '%s/%s'", repo->path, name);
+			break;
+		}
+		count++;
+	}
+	closedir(d);
+	if (r < 0)
+		return r;
+	if (count)
+		bk_fs_fsync_dir(repo->dirfd);
+	return count;
+}
+
+long bk_repo_newest(const struct bk_repo *repo)
+{
+	for (size_t i = repo->n; i-- > 0;)
+		if (repo->revs[i].complete)
+			return (long)i;
+	return -1;
+}
+
+int bk_repo_save_rev(struct bk_repo *repo, const struct bk_rev *rev, struct bk_err *err)
+{
+	char name[BK_ID_MAX + 8];
+	struct bk_buf text;
+	int r;
+
+	snprintf(name, sizeof(name), "%s.rev", rev->id);
+	bk_buf_init(&text);
+	bk_rev_format(rev, &text);
+	r = bk_fs_write_atomic(repo->dirfd, name, text.p, text.len, 0440);
+	bk_buf_release(&text);
+	if (r < 0)
+		return bk_err_sys(err, r, "unable to write '%s/%s'", repo->path, name);
+	for (size_t i = 0; i < repo->n; i++)
+		if (strcmp(repo->revs[i].id, rev->id) == 0 && &repo->revs[i] != rev)
+			bk_rev_copy(&repo->revs[i], rev);
+	return 0;
+}
+
+void bk_repo_add_rev(struct bk_repo *repo, const struct bk_rev *rev)
+{
+	repo->revs = bk_realloc(repo->revs, (repo->n + 1) * sizeof(*repo->revs));
+	bk_rev_init(&repo->revs[repo->n]);
+	bk_rev_copy(&repo->revs[repo->n], rev);
+	repo->n++;
+	qsort(repo->revs, repo->n, sizeof(*repo->revs), rev_cmp);
+}
+
+int bk_repo_remove_rev(struct bk_repo *repo, size_t idx, struct bk_err *err)
+{
+	static const char *const suffixes[] = {".rev", "", ".sums"};
+	char name[BK_ID_MAX + 16];
+	int r;
+
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		snprintf(name, sizeof(name), "%s%s", repo->revs[idx].id, suffixes[i]);
+		r = bk_fs_unlink(repo->dirfd, name);
+		if (r < 0)
+			return bk_err_sys(err, r, "unable to remove '%s/%s'", repo->path, name);
+		if (i == 0) {
+			/* the revision is gone once its .rev is: make that durable first */
+			r = bk_fs_fsync_dir(repo->dirfd);
+			if (r < 0)
+				return bk_err_sys(err, r, "unable to sync '%s'", repo->path);
+		}
+	}
+	bk_rev_release(&repo->revs[idx]);
+	memmove(repo->revs + idx, repo->revs + idx + 1, (repo->n - idx - 1) * sizeof(*repo->revs));
+	repo->n--;
+	return 0;
+}
+
+int bk_repo_update_latest(struct bk_repo *repo, struct bk_err *err)
+{
+	long newest = bk_repo_newest(repo);
+	int r;
+
+	if (newest < 0)
+		r = bk_fs_unlink(repo->dirfd, "latest");
+	else
+		r = bk_fs_symlink_atomic(repo->dirfd, repo->revs[newest].id, "latest");
+	if (r < 0)
+		return bk_err_sys(err, r, "unable to update '%s/latest'", repo->path);
+	return 0;
+}
+
+int bk_repo_check_tag(const struct bk_repo *repo, const char *tag, bool force, struct bk_err *err)
+{
+	if (!bk_tag_valid(tag))
+		return bk_err_set(err, BK_ETAG,
+				  "invalid tag '%s': use letters, digits, '_', '-', '.' and ':'", tag);
+	if (force || strncmp(tag, "manual:", 7) == 0 || bk_schedule_find(&repo->cfg.schedule, tag))
+		return 0;
+	return bk_err_set(err, BK_ETAG,
+			  "tag '%s' is not in the schedule: prefix it with 'manual:' or use --force",
+			  tag);
+}

@@ -1,0 +1,102 @@
+/*
+ * store.h: a backy repository: one directory per backed-up disk.
+ *
+ *   config          YAML: source, schedule, block-size, created
+ *   <id>            raw image, sparse, exact copy of the source (mode 0440)
+ *   <id>.sums       block checksum manifest (manifest.h)
+ *   <id>.rev        YAML metadata (revision.h); its presence commits the revision
+ *   quarantine/     reports of verification failures (<id>-<time>.yaml), kept
+ *   latest -> <id>  newest complete revision
+ *   .lock           flock()ed by every writer
+ *   .new-<id>*      the revision being written; removed if a run dies
+ *
+ * Design notes:
+ * 1. A revision exists exactly when <id>.rev exists.  Its image and
+ *    manifest are fsynced and renamed into place before the .rev is
+ *    written (atomically), and the .rev is removed first when a revision
+ *    is deleted.  So a crash at any moment leaves every revision intact,
+ *    and leftovers are files the next writer may delete.
+ * 2. Writers (backup, expire, forget, tags, verify, distrust) hold an
+ *    exclusive non-blocking flock on .lock; the kernel releases it when a
+ *    process dies, so a lock can never go stale.  Readers (status, find,
+ *    restore, check) take no lock: they only ever see complete revisions.
+ * 3. Nothing is deleted because of metadata that does not parse: a corrupt
+ *    config or .rev makes every command fail with a message naming it.
+ */
+#ifndef BK_STORE_H
+#define BK_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "revision.h"
+#include "schedule.h"
+
+#define BK_DEFAULT_BLOCK_SIZE (64u << 10)
+
+enum bk_source_type { BK_SOURCE_FILE };
+
+struct bk_repo_config {
+	enum bk_source_type type;
+	char *filename;          /* file source: image file or block device */
+	struct bk_schedule schedule;
+	uint32_t block_size;
+	int64_t created;         /* when the repository was initialised */
+};
+
+struct bk_repo {
+	char *path;              /* as given */
+	char *name;              /* job name: basename of the real path */
+	int dirfd;
+	int lockfd;              /* -1 unless locked */
+	struct bk_repo_config cfg;
+	struct bk_rev *revs;     /* every revision, oldest first */
+	size_t n;
+};
+
+void bk_repo_config_release(struct bk_repo_config *cfg);
+
+/* Parse a repository config (NAME for messages). */
+int bk_repo_config_parse(const char *buf, size_t len, const char *name,
+			 struct bk_repo_config *cfg, struct bk_err *err);
+void bk_repo_config_format(const struct bk_repo_config *cfg, struct bk_buf *out);
+
+/*
+ * Create repository DIR (the directory may exist, its config must not) with
+ * CFG.  Returns BK_EUSAGE if a config exists already.
+ */
+int bk_repo_init(const char *dir, const struct bk_repo_config *cfg, struct bk_err *err);
+
+/* Open DIR and load its config and revisions. */
+int bk_repo_open(struct bk_repo *repo, const char *dir, struct bk_err *err);
+void bk_repo_close(struct bk_repo *repo);
+
+/* (Re)load every <id>.rev; fails on the first corrupt one. */
+int bk_repo_load(struct bk_repo *repo, struct bk_err *err);
+
+/* Take the writer lock, failing at once with BK_ELOCKED if it is held. */
+int bk_repo_lock(struct bk_repo *repo, struct bk_err *err);
+
+/* Remove leftovers of interrupted runs (needs the lock); returns how many. */
+int bk_repo_cleanup(struct bk_repo *repo, struct bk_err *err);
+
+/* Index of the newest complete revision, or -1. */
+long bk_repo_newest(const struct bk_repo *repo);
+
+/* Write REV's .rev atomically and update the in-memory copy (needs the lock). */
+int bk_repo_save_rev(struct bk_repo *repo, const struct bk_rev *rev, struct bk_err *err);
+
+/* Insert a freshly committed revision into the loaded history. */
+void bk_repo_add_rev(struct bk_repo *repo, const struct bk_rev *rev);
+
+/* Delete revision IDX: .rev first, then image, manifest and report (needs the lock). */
+int bk_repo_remove_rev(struct bk_repo *repo, size_t idx, struct bk_err *err);
+
+/* Point 'latest' at the newest complete revision (or remove it). */
+int bk_repo_update_latest(struct bk_repo *repo, struct bk_err *err);
+
+/* Validate a tag for TAGS commands: in the schedule, "manual:" prefixed, or FORCE. */
+int bk_repo_check_tag(const struct bk_repo *repo, const char *tag, bool force, struct bk_err *err);
+
+#endif
