@@ -63,7 +63,9 @@ void bk_buf_init(struct bk_buf *b)
 void bk_buf_release(struct bk_buf *b)
 {
 	free(b->p);
-	bk_buf_init(b);
+	b->p = NULL;
+	b->len = 0;
+	b->cap = 0;
 }
 
 void bk_buf_reset(struct bk_buf *b)

@@ -1,8 +1,8 @@
 /*
  * buf.h: a growable, always NUL-terminated byte buffer (after git's strbuf).
  *
- * A buffer owns its memory; bk_buf_release() frees it and leaves an empty
- * buffer.  Allocation failure aborts: backy has no useful way to go on
+ * A buffer owns its memory; bk_buf_release() frees it, after which the
+ * buffer must be initialised again before it is used.  Allocation failure aborts: backy has no useful way to go on
  * without memory for a few kilobytes of metadata.
  */
 #ifndef BK_BUF_H
@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 struct bk_buf {
-	char *p;    /* NUL-terminated; never NULL after bk_buf_init */
+	char *p;    /* NUL-terminated; never NULL between init and release */
 	size_t len; /* bytes used, excluding the NUL */
 	size_t cap;
 };
