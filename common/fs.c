@@ -16,6 +16,7 @@ int bk_pread_full(int fd, void *buf, size_t len, uint64_t off, size_t *got)
 {
 	size_t done = 0;
 
+	*got = 0;
 	while (done < len) {
 		ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
 

@@ -48,7 +48,7 @@ static void log_v(enum bk_log_level level, bool force, const char *fmt, va_list 
 	int n;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (force || level <= BK_LOG_WARN || (int)level <= log_verbosity) {
+	if (force || (int)level <= BK_LOG_WARN + log_verbosity) {
 		if (level <= BK_LOG_WARN)
 			fprintf(stderr, "%s: %s: %s\n", log_prog, level_names[level], msg);
 		else
