@@ -265,8 +265,7 @@ static void test_yaml_schedule_parses_and_formats_round_trip(void **state)
 	bk_schedule_format_yaml(&s, 0, &b);
 	assert_string_equal(b.p, "daily:\n  interval: 1d\n  keep: 7\nmonthly:\n  interval: 30d\n"
 				 "  keep: 3\nweekly:\n  interval: 1w\n  keep: 4\n");
-	/* not bk_buf_release(): it allocates a fresh empty buffer we would leak */
-	free(b.p);
+	bk_buf_release(&b);
 	bk_schedule_release(&s);
 	bk_schedule_release(&s2);
 	bk_ynode_free(root);
