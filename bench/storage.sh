@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Storage-host benchmark: backy against dd on the same file system, same run.
+#
+# On a loop-mounted XFS (reflink=1) it makes a mixed-content image (random,
+# zeros, compressible text) and measures, ROUNDS times each, alternating:
+#   full backup          vs  dd bs=4M conv=fsync copy of the image
+#   incremental (1 %)    vs  the same dd copy
+#   restore to a file    vs  dd bs=4M conv=fsync of the revision
+# (plus dd conv=sparse as a stricter copy baseline that skips zeros like backy)
+# and prints medians and ratios, plus the peak RSS of backy.  Both sides
+# fsync their output; the source is in the page cache for both.
+#
+# usage: bench/storage.sh [SIZE_GIB=4] [ROUNDS=3]   (root; needs xfsprogs, GNU time)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+size_gib=${1:-4}
+rounds=${2:-3}
+top=$PWD
+cmake -S . -B build/bench -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/bench -j"$(nproc)" --target backy >/dev/null
+BACKY=$top/build/bench/worker/backy
+
+work=$(mktemp -d /tmp/backy-bench.XXXXXX)
+mnt=$work/xfs
+cleanup() {
+	mountpoint -q "$mnt" 2>/dev/null && umount "$mnt"
+	rm -rf "$work"
+}
+trap cleanup EXIT
+truncate -s $((size_gib * 5 + 4))G "$work/xfs.img"
+mkfs.xfs -q -m reflink=1 "$work/xfs.img"
+mkdir "$mnt"
+mount -o loop "$work/xfs.img" "$mnt"
+
+img=$mnt/source.img
+echo "making a ${size_gib} GiB mixed image (40% random, 30% zeros, 30% text)"
+python3 - "$img" "$size_gib" <<'PY'
+import os, sys
+path, gib = sys.argv[1], int(sys.argv[2])
+chunk = 4 << 20
+text = (b"Nov 26 12:00:01 host sshd[4242]: Accepted publickey for deploy from 10.0.0.7 port 52311\n" * 50000)[:chunk]
+with open(path, "wb") as f:
+    f.truncate(gib << 30)
+    for i in range((gib << 30) // chunk):
+        kind = i % 10
+        if kind < 4:
+            f.seek(i * chunk); f.write(os.urandom(chunk))
+        elif kind < 7:
+            f.seek(i * chunk); f.write(text)
+        # else: leave a hole (zeros)
+PY
+
+# time_cmd OUT_VAR CMD...: wall seconds of CMD; peak RSS (KiB) into $rss
+time_cmd() {
+	local var=$1
+	shift
+	sync
+	/usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null
+	read -r secs rss <"$work/time"
+	printf -v "$var" '%s' "$secs"
+}
+
+change_one_percent() { # overwrite 1 % of the 64 KiB blocks with fresh random data
+	python3 - "$img" <<'PY'
+import os, random, sys
+path = sys.argv[1]
+bs = 64 << 10
+n = os.path.getsize(path) // bs
+with open(path, "r+b") as f:
+    for b in random.sample(range(n), n // 100):
+        f.seek(b * bs); f.write(os.urandom(bs))
+PY
+}
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+declare -a dd_copy dd_sparse full incr dd_rev restore rss_all
+for r in $(seq 1 "$rounds"); do
+	repo=$mnt/repo$r
+	"$BACKY" -b "$repo" init file "$img" >/dev/null
+	time_cmd t dd if="$img" of="$mnt/copy.img" bs=4M conv=fsync status=none
+	dd_copy+=("$t")
+	rm -f "$mnt/copy.img"
+	time_cmd t dd if="$img" of="$mnt/copy.img" bs=4M conv=sparse,fsync status=none
+	dd_sparse+=("$t")
+	rm -f "$mnt/copy.img"
+	time_cmd t "$BACKY" -b "$repo" backup manual:full
+	full+=("$t") rss_all+=("$rss")
+	change_one_percent
+	time_cmd t "$BACKY" -b "$repo" backup manual:incr
+	incr+=("$t") rss_all+=("$rss")
+	rev=$(readlink "$repo/latest")
+	time_cmd t dd if="$repo/$rev" of="$mnt/out-dd.img" bs=4M conv=fsync status=none
+	dd_rev+=("$t")
+	rm -f "$mnt/out-dd.img"
+	time_cmd t "$BACKY" -b "$repo" restore "$mnt/out.img"
+	restore+=("$t") rss_all+=("$rss")
+	rm -f "$mnt/out.img"
+	rm -rf "$repo"
+	echo "round $r: dd copy ${dd_copy[-1]}s, full ${full[-1]}s, incremental ${incr[-1]}s, dd revision ${dd_rev[-1]}s, restore ${restore[-1]}s"
+done
+
+m_dd=$(median "${dd_copy[@]}")
+m_sparse=$(median "${dd_sparse[@]}")
+m_full=$(median "${full[@]}")
+m_incr=$(median "${incr[@]}")
+m_ddrev=$(median "${dd_rev[@]}")
+m_rest=$(median "${restore[@]}")
+peak=$(printf '%s\n' "${rss_all[@]}" | sort -n | tail -1)
+echo
+echo "medians over $rounds rounds, ${size_gib} GiB image, XFS reflink loop mount:"
+awk -v a="$m_full" -v b="$m_dd" 'BEGIN {printf "full backup        %6.2fs / dd copy %6.2fs = %.2f (target <= 1.15)\n", a, b, a/b}'
+awk -v a="$m_full" -v b="$m_sparse" 'BEGIN {printf "full backup        %6.2fs / dd conv=sparse %6.2fs = %.2f (stricter baseline: dd skipping zeros too)\n", a, b, a/b}'
+awk -v a="$m_incr" -v b="$m_dd" 'BEGIN {printf "incremental 1%%     %6.2fs / dd copy %6.2fs = %.2f (target <= 0.60)\n", a, b, a/b}'
+awk -v a="$m_rest" -v b="$m_ddrev" 'BEGIN {printf "restore            %6.2fs / dd rev  %6.2fs = %.2f (target <= 1.10)\n", a, b, a/b}'
+echo "peak RSS of backy: $((peak / 1024)) MiB (target < 64 MiB)"
