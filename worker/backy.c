@@ -181,12 +181,12 @@ static int cmd_init(struct cli *c, int argc, char **argv)
 		bk_err_set(&c->err, BK_EUSAGE, "source '%s' is a directory", argv[optind + 1]);
 		return fail(c, BK_EUSAGE);
 	}
-	cfg.type = BK_SOURCE_FILE;
-	cfg.filename = path.p;
+	cfg.source.type = BK_SOURCE_FILE;
+	cfg.source.filename = path.p;
 	cfg.block_size = (uint32_t)bs;
 	cfg.created = bk_now();
 	r = bk_repo_init(c->dir, &cfg, &c->err);
-	if (r == 0 && access(cfg.filename, R_OK) != 0)
+	if (r == 0 && access(cfg.source.filename, R_OK) != 0)
 		bk_warn("source '%s' is not readable yet", argv[optind + 1]);
 	bk_schedule_release(&cfg.schedule);
 	bk_buf_release(&path);

@@ -127,40 +127,6 @@ static int quarantine_write(struct bk_repo *repo, const char *id, const char *re
 	return r;
 }
 
-/* --- sources ------------------------------------------------------------- */
-
-struct source {
-	int fd;
-	uint64_t size;
-};
-
-static int source_open(const char *path, struct source *s, struct bk_err *err)
-{
-	struct stat st;
-
-	s->fd = open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
-	if (s->fd < 0)
-		return bk_err_sys(err, -errno, "unable to open source '%s'", path);
-	if (fstat(s->fd, &st) < 0) {
-		close(s->fd);
-		return bk_err_sys(err, -errno, "unable to stat source '%s'", path);
-	}
-	if (S_ISREG(st.st_mode)) {
-		s->size = (uint64_t)st.st_size;
-	} else if (S_ISBLK(st.st_mode)) {
-		if (ioctl(s->fd, BLKGETSIZE64, &s->size) < 0) {
-			close(s->fd);
-			return bk_err_sys(err, -errno, "unable to get the size of '%s'", path);
-		}
-	} else {
-		close(s->fd);
-		return bk_err_set(err, BK_ESOURCE, "source '%s' is %s, not an image file or block device",
-				  path, S_ISDIR(st.st_mode) ? "a directory" : "a special file");
-	}
-	posix_fadvise(s->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	return 0;
-}
-
 /* --- backup -------------------------------------------------------------- */
 
 /*
@@ -185,7 +151,7 @@ static bool parent_trusted(const struct bk_repo *repo, long p)
 
 struct backup {
 	struct bk_repo *repo;
-	struct source src;
+	struct bk_source src;
 	uint32_t bs;
 	uint64_t nblocks;
 	char id[BK_ID_SHORT_LEN + 1];
@@ -266,6 +232,18 @@ static int flush_run(struct backup *b, uint64_t chunk_off, uint64_t len, long fi
 	return 0;
 }
 
+/*
+ * Whether the base's digests describe the chunk [OFF, OFF+LEN) of the new
+ * image block for block: every block lies within the base image and has the
+ * same length in both (only the last block of an image can be short).
+ */
+static bool covered(const struct backup *b, uint64_t off, uint64_t len)
+{
+	if ((off + len) % b->bs == 0)
+		return off + len <= b->parent.size;
+	return b->src.size == b->parent.size;
+}
+
 static int copy_source(struct backup *b, bool use_parent, bool progress, struct bk_err *err)
 {
 	uint64_t size = b->src.size;
@@ -278,17 +256,8 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 		uint64_t first = off / b->bs;
 		uint32_t count = (uint32_t)((len + b->bs - 1) / b->bs), pcount = 0;
 		long run = -1;
-		bool run_punch = false;
-		size_t got;
+		bool run_punch = false, unchanged;
 
-		r = bk_pread_full(b->src.fd, b->buf, (size_t)len, off, &got);
-		if (r < 0)
-			return bk_err_sys(err, r, "unable to read source '%s'", b->repo->cfg.filename);
-		if (got != len)
-			return bk_err_set(err, BK_ESOURCE,
-					  "source '%s' shrank during the backup (ends at %llu, expected %llu bytes)",
-					  b->repo->cfg.filename, (unsigned long long)(off + got),
-					  (unsigned long long)size);
 		if (use_parent && first < b->parent.nblocks) {
 			pcount = b->parent.nblocks - first < count ? (uint32_t)(b->parent.nblocks - first)
 								   : count;
@@ -296,12 +265,23 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 			if (r < 0)
 				return bk_err_sys(err, r, "unable to read the parent manifest");
 		}
+		r = b->src.ops->read(&b->src, b->buf, off, (size_t)len,
+				     use_parent && covered(b, off, len), &unchanged, err);
+		if (r < 0)
+			return r;
 		for (uint32_t i = 0; i < count; i++) {
 			uint64_t boff = (uint64_t)i * b->bs;
 			uint64_t blen = len - boff < b->bs ? len - boff : b->bs;
 			struct bk_digest d;
 			bool same, zero, punch;
 
+			if (unchanged) {
+				r = bk_manifest_put(&b->sums, &b->pdig[i]);
+				if (r < 0)
+					return bk_err_sys(err, r, "unable to write manifest '%s'",
+							  b->sums_name);
+				continue;
+			}
 			bk_hash(b->buf + boff, (size_t)blen, &d);
 			r = bk_manifest_put(&b->sums, &d);
 			if (r < 0)
@@ -392,8 +372,7 @@ static int check_written(struct backup *b, struct quarantine *q, bool *parent_ba
 
 static void backup_release(struct backup *b, bool keep)
 {
-	if (b->src.fd >= 0)
-		close(b->src.fd);
+	bk_source_close(&b->src, keep);
 	if (b->dst >= 0)
 		close(b->dst);
 	bk_manifest_close(&b->parent);
@@ -410,7 +389,7 @@ static void backup_release(struct backup *b, bool keep)
 int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 	      struct bk_backup_stats *stats, struct bk_err *err)
 {
-	struct backup b = {.repo = repo, .src = {.fd = -1}, .dst = -1};
+	struct backup b = {.repo = repo, .dst = -1};
 	int64_t t0 = bk_monotonic(), now = bk_now();
 	struct quarantine q;
 	char name[BK_ID_MAX + 8];
@@ -428,14 +407,10 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 	r = bk_repo_cleanup(repo, err);
 	if (r < 0)
 		goto out;
-	r = source_open(repo->cfg.filename, &b.src, err);
-	if (r < 0)
-		goto out;
-	b.bs = repo->cfg.block_size;
-	b.nblocks = (b.src.size + b.bs - 1) / b.bs;
 	bk_id_new(b.id);
 	snprintf(b.img_name, sizeof(b.img_name), ".new-%s", b.id);
 	snprintf(b.sums_name, sizeof(b.sums_name), ".new-%s.sums", b.id);
+	b.bs = repo->cfg.block_size;
 
 	p = bk_repo_newest(repo);
 	if (p >= 0 && parent_trusted(repo, p)) {
@@ -449,11 +424,16 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 				b.parent.block_size, b.bs);
 		else
 			use_parent = true;
-		if (!use_parent)
-			bk_manifest_close(&b.parent);
 	} else if (p >= 0) {
 		bk_notice("a revision since the last full backup is distrusted: writing a full backup");
 	}
+	r = bk_source_open(&b.src, &repo->cfg.source, b.id, use_parent ? repo->revs[p].id : NULL,
+			   &use_parent, err);
+	if (r < 0)
+		goto out;
+	if (!use_parent)
+		bk_manifest_close(&b.parent);
+	b.nblocks = (b.src.size + b.bs - 1) / b.bs;
 
 	b.dst = openat(repo->dirfd, b.img_name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (b.dst < 0) {
@@ -531,6 +511,7 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 	rev.complete = true;
 	rev.bytes_written = b.bytes_written;
 	rev.size = b.src.size;
+	snprintf(rev.consistency, sizeof(rev.consistency), "%s", b.src.consistency);
 	rev.duration = (double)(bk_monotonic() - t0) / BK_USEC;
 	r = bk_repo_save_rev(repo, &rev, err);
 	if (r < 0)

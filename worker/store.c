@@ -21,7 +21,7 @@
 
 void bk_repo_config_release(struct bk_repo_config *cfg)
 {
-	free(cfg->filename);
+	bk_source_config_release(&cfg->source);
 	bk_schedule_release(&cfg->schedule);
 	memset(cfg, 0, sizeof(*cfg));
 }
@@ -31,7 +31,7 @@ int bk_repo_config_parse(const char *buf, size_t len, const char *name,
 {
 	static const char *const known[] = {"source", "schedule", "block-size", "created"};
 	struct bk_ynode *root = NULL;
-	const struct bk_ynode *src, *n;
+	const struct bk_ynode *n;
 	const char *s;
 	uint64_t u;
 	int r;
@@ -56,27 +56,9 @@ int bk_repo_config_parse(const char *buf, size_t len, const char *name,
 			goto out;
 		}
 	}
-	src = bk_ymap_get(root, "source");
-	if (!src || src->type != BK_Y_MAP) {
-		r = bk_err_set(err, BK_ECONFIG, "%s: 'source' must be a map with 'type'", name);
-		goto out;
-	}
-	r = bk_ynode_str(bk_ymap_get(src, "type"), name, "source.type", &s, err);
+	r = bk_source_config_parse(bk_ymap_get(root, "source"), name, &cfg->source, err);
 	if (r < 0)
 		goto out;
-	if (strcmp(s, "file") != 0) {
-		r = bk_err_set(err, BK_ECONFIG, "%s: source type '%s' is not supported", name, s);
-		goto out;
-	}
-	cfg->type = BK_SOURCE_FILE;
-	r = bk_ynode_str(bk_ymap_get(src, "filename"), name, "source.filename", &s, err);
-	if (r < 0)
-		goto out;
-	if (!s[0]) {
-		r = bk_err_set(err, BK_ECONFIG, "%s: 'source.filename' is empty", name);
-		goto out;
-	}
-	cfg->filename = bk_strdup(s);
 
 	n = bk_ymap_get(root, "schedule");
 	if (bk_ynode_is_null(n))
@@ -121,9 +103,8 @@ void bk_repo_config_format(const struct bk_repo_config *cfg, struct bk_buf *out)
 {
 	char when[64];
 
-	bk_buf_adds(out, "source:\n  type: file\n  filename: ");
-	bk_buf_add_quoted(out, cfg->filename);
-	bk_buf_adds(out, "\nschedule:\n");
+	bk_source_config_format(&cfg->source, out);
+	bk_buf_adds(out, "schedule:\n");
 	bk_schedule_format_yaml(&cfg->schedule, 2, out);
 	bk_buf_addf(out, "block-size: %u\n", cfg->block_size);
 	bk_time_format(cfg->created, when, sizeof(when), BK_TIME_ISO);

@@ -32,14 +32,12 @@
 #include "error.h"
 #include "revision.h"
 #include "schedule.h"
+#include "source.h"
 
 #define BK_DEFAULT_BLOCK_SIZE (64u << 10)
 
-enum bk_source_type { BK_SOURCE_FILE };
-
 struct bk_repo_config {
-	enum bk_source_type type;
-	char *filename;          /* file source: image file or block device */
+	struct bk_source_config source;
 	struct bk_schedule schedule;
 	uint32_t block_size;
 	int64_t created;         /* when the repository was initialised */
