@@ -21,7 +21,9 @@
 	X(BK_ELOCKED, -1005, "operation already in progress")                \
 	X(BK_EVERIFY, -1006, "verification failed")                          \
 	X(BK_ESOURCE, -1007, "source failed")                                \
-	X(BK_ETAG, -1008, "invalid tag")
+	X(BK_ETAG, -1008, "invalid tag")                                     \
+	X(BK_EPROTO, -1009, "invalid message")                               \
+	X(BK_EVERSION, -1010, "unsupported message version")
 
 enum bk_error {
 #define BK_ERR_ENUM(name, value, text) name = value,
