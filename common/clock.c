@@ -8,6 +8,7 @@
 #include <time.h>
 
 static int64_t fixed_now;
+static bool fixed;
 
 int bk_clock_init(struct bk_err *err)
 {
@@ -19,19 +20,21 @@ int bk_clock_init(struct bk_err *err)
 	if (bk_time_parse(s, &t) < 0)
 		return bk_err_set(err, BK_EUSAGE, "invalid BACKY_NOW '%s': expected an ISO 8601 UTC time", s);
 	fixed_now = t;
+	fixed = true;
 	return 0;
 }
 
 void bk_clock_set(int64_t t)
 {
 	fixed_now = t;
+	fixed = t != 0;
 }
 
 int64_t bk_now(void)
 {
 	struct timespec ts;
 
-	if (fixed_now)
+	if (fixed)
 		return fixed_now;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * BK_USEC + ts.tv_nsec / 1000;

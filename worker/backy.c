@@ -12,6 +12,7 @@
 #include "revspec.h"
 #include "schedule.h"
 #include "store.h"
+#include "ydoc.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -30,13 +31,18 @@ static const char usage_text[] =
 	"Block-based backup of one disk image into the repository DIR (default: .).\n"
 	"\n"
 	"commands:\n"
-	"  init file PATH [--schedule SPEC] [--block-size BYTES]\n"
-	"                          create DIR/config for the image file or block device PATH\n"
+	"  init file PATH | rbd POOL/IMAGE | flyingcircus POOL/IMAGE,VM[,TOKEN]\n"
+	"       [--schedule SPEC] [--block-size BYTES] [--ceph-conf FILE] [--ceph-id NAME]\n"
+	"       [--consul-url URL]\n"
+	"                          create DIR/config for an image file or block device,\n"
+	"                          a Ceph RBD image, or an RBD image whose guest is frozen\n"
+	"                          through Consul before the snapshot\n"
 	"  backup [-f] [TAGS]      back up now with TAGS (comma separated), or without TAGS\n"
 	"                          run what the schedule says is due (then expire)\n"
 	"  status [--json]         list revisions and a summary\n"
 	"  restore [-r SPEC] TARGET\n"
-	"                          write a revision to a file, block device or - (stdout)\n"
+	"                          write a revision to a file, block device, - (stdout)\n"
+	"                          or rbd:POOL/IMAGE\n"
 	"  find [-r SPEC]          print the image path of each matching revision\n"
 	"  forget -r SPEC          delete the matching revisions\n"
 	"  tags {set,add,remove} [-f] [-r SPEC] TAGS\n"
@@ -138,58 +144,132 @@ static int select_revs(struct cli *c, const struct bk_repo *repo, const char *sp
 
 /* --- init ---------------------------------------------------------------- */
 
+/* Fill CFG->source from "file PATH", "rbd POOL/IMAGE" or "flyingcircus POOL/IMAGE,VM[,TOKEN]". */
+static int init_source(struct cli *c, const char *type, const char *arg,
+		       struct bk_source_config *src)
+{
+	char cwd[PATH_MAX];
+	const char *slash, *comma;
+	struct bk_buf b;
+	struct stat st;
+
+	if (strcmp(type, "file") == 0) {
+		src->type = BK_SOURCE_FILE;
+		bk_buf_init(&b);
+		if (arg[0] != '/' && getcwd(cwd, sizeof(cwd)))
+			bk_buf_addf(&b, "%s/", cwd);
+		bk_buf_adds(&b, arg);
+		src->filename = b.p;
+		if (stat(src->filename, &st) == 0 && S_ISDIR(st.st_mode))
+			return bk_err_set(&c->err, BK_EUSAGE, "source '%s' is a directory", arg);
+		return 0;
+	}
+	if (strcmp(type, "rbd") == 0 || strcmp(type, "ceph-rbd") == 0)
+		src->type = BK_SOURCE_RBD;
+	else if (strcmp(type, "flyingcircus") == 0)
+		src->type = BK_SOURCE_FLYINGCIRCUS;
+	else
+		return bk_err_set(&c->err, BK_EUSAGE,
+				  "unknown source type '%s' (expected file, rbd, ceph-rbd or flyingcircus)",
+				  type);
+	slash = strchr(arg, '/');
+	comma = strchr(arg, ',');
+	if (!slash || (comma && comma < slash) ||
+	    (src->type == BK_SOURCE_FLYINGCIRCUS) != (comma != NULL))
+		return bk_err_set(&c->err, BK_EUSAGE, "invalid source '%s': expected %s", arg,
+				  src->type == BK_SOURCE_RBD ? "POOL/IMAGE" : "POOL/IMAGE,VM[,TOKEN]");
+	src->pool = bk_strndup(arg, (size_t)(slash - arg));
+	src->image = comma ? bk_strndup(slash + 1, (size_t)(comma - slash - 1)) : bk_strdup(slash + 1);
+	if (comma) {
+		const char *token = strchr(comma + 1, ',');
+
+		src->vm = token ? bk_strndup(comma + 1, (size_t)(token - comma - 1)) : bk_strdup(comma + 1);
+		if (token)
+			src->consul_token = bk_strdup(token + 1);
+	}
+	return 0;
+}
+
 static int cmd_init(struct cli *c, int argc, char **argv)
 {
+	static const char usage[] =
+		"usage: backy init {file PATH | rbd POOL/IMAGE | flyingcircus POOL/IMAGE,VM[,TOKEN]}\n"
+		"       [--schedule SPEC] [--block-size BYTES] [--ceph-conf FILE] [--ceph-id NAME]\n"
+		"       [--consul-url URL]";
 	static const struct option longopts[] = {{"schedule", required_argument, NULL, 's'},
 						 {"block-size", required_argument, NULL, 'B'},
+						 {"ceph-conf", required_argument, NULL, 'C'},
+						 {"ceph-id", required_argument, NULL, 'I'},
+						 {"consul-url", required_argument, NULL, 'U'},
 						 {NULL, 0, NULL, 0}};
 	struct bk_repo_config cfg = {0};
-	const char *spec = BK_DEFAULT_SCHEDULE;
-	char cwd[PATH_MAX], *end;
-	struct stat st;
-	struct bk_buf path;
+	const char *spec = BK_DEFAULT_SCHEDULE, *conf = NULL, *id = NULL, *url = NULL;
+	struct bk_ynode *root = NULL;
+	struct bk_buf text;
 	unsigned long long bs = BK_DEFAULT_BLOCK_SIZE;
+	char *end;
 	int opt, r;
 
 	while ((opt = sub_opt(argc, argv, "", longopts)) != -1) {
-		if (opt == 's') {
+		switch (opt) {
+		case 's':
 			spec = optarg;
-		} else if (opt == 'B') {
+			break;
+		case 'B':
 			errno = 0;
 			bs = strtoull(optarg, &end, 10);
 			if (errno || *end || bk_manifest_check_block_size(bs) < 0)
 				return usage_error("invalid block size '%s': a power of two from 4096 to 4194304",
 						   optarg);
-		} else {
-			return usage_error("%s", "usage: backy init file PATH [--schedule SPEC]");
+			break;
+		case 'C':
+			conf = optarg;
+			break;
+		case 'I':
+			id = optarg;
+			break;
+		case 'U':
+			url = optarg;
+			break;
+		default:
+			return usage_error("%s", usage);
 		}
 	}
 	if (argc - optind != 2)
-		return usage_error("%s", "usage: backy init file PATH [--schedule SPEC]");
-	if (strcmp(argv[optind], "file") != 0)
-		return usage_error("unsupported source type '%s' (supported: file)", argv[optind]);
-	r = bk_schedule_parse_spec(spec, &cfg.schedule, &c->err);
-	if (r < 0)
-		return fail(c, r);
-	bk_buf_init(&path);
-	if (argv[optind + 1][0] != '/' && getcwd(cwd, sizeof(cwd)))
-		bk_buf_addf(&path, "%s/", cwd);
-	bk_buf_adds(&path, argv[optind + 1]);
-	if (stat(path.p, &st) == 0 && S_ISDIR(st.st_mode)) {
-		bk_buf_release(&path);
-		bk_schedule_release(&cfg.schedule);
-		bk_err_set(&c->err, BK_EUSAGE, "source '%s' is a directory", argv[optind + 1]);
-		return fail(c, BK_EUSAGE);
+		return usage_error("%s", usage);
+	r = init_source(c, argv[optind], argv[optind + 1], &cfg.source);
+	if (r == 0 && cfg.source.type == BK_SOURCE_FILE && (conf || id || url))
+		r = bk_err_set(&c->err, BK_EUSAGE, "--ceph-conf, --ceph-id and --consul-url need an rbd source");
+	if (r == 0 && url && cfg.source.type != BK_SOURCE_FLYINGCIRCUS)
+		r = bk_err_set(&c->err, BK_EUSAGE, "--consul-url needs a flyingcircus source");
+	if (r == 0) {
+		cfg.source.ceph_conf = conf ? bk_strdup(conf) : NULL;
+		cfg.source.ceph_id = id ? bk_strdup(id) : NULL;
+		cfg.source.consul_url = url ? bk_strdup(url) : NULL;
+		r = bk_schedule_parse_spec(spec, &cfg.schedule, &c->err);
 	}
-	cfg.source.type = BK_SOURCE_FILE;
-	cfg.source.filename = path.p;
 	cfg.block_size = (uint32_t)bs;
 	cfg.created = bk_now();
-	r = bk_repo_init(c->dir, &cfg, &c->err);
-	if (r == 0 && access(cfg.source.filename, R_OK) != 0)
+	bk_buf_init(&text);
+	if (r == 0) {
+		/* validate through the parser the repository will use */
+		struct bk_repo_config check;
+
+		bk_source_config_format(&cfg.source, &text);
+		r = bk_yaml_parse(text.p, text.len, "source", &root, &c->err);
+		if (r == 0)
+			r = bk_source_config_parse(bk_ymap_get(root, "source"), "source", &check.source,
+						   &c->err);
+		if (r == 0)
+			bk_source_config_release(&check.source);
+	}
+	if (r == 0)
+		r = bk_repo_init(c->dir, &cfg, &c->err);
+	if (r == 0 && cfg.source.type == BK_SOURCE_FILE && access(cfg.source.filename, R_OK) != 0)
 		bk_warn("source '%s' is not readable yet", argv[optind + 1]);
-	bk_schedule_release(&cfg.schedule);
-	bk_buf_release(&path);
+	bk_ynode_free(root);
+	bk_buf_release(&text);
+	bk_repo_config_release(&cfg);
 	return r < 0 ? fail(c, r) : 0;
 }
 
@@ -301,6 +381,11 @@ static int cmd_backup(struct cli *c, int argc, char **argv)
 			bk_info("%s", line);
 		if (scheduled)
 			r = do_expire(c, &repo, false);
+		if (r == 0 && st.verify_checked < st.verify_planned)
+			r = bk_err_set(&c->err, BK_EVERIFY,
+				       "backup %s is committed but only partially verified: %llu of %llu sampled blocks compared with the source within the time budget",
+				       st.id, (unsigned long long)st.verify_checked,
+				       (unsigned long long)st.verify_planned);
 	}
 	bk_buf_release(&list);
 out:
@@ -444,8 +529,10 @@ static int cmd_check(struct cli *c, int argc, char **argv)
 	int r;
 
 	(void)argv;
-	if (argc != 1)
-		return usage_error("%s", "usage: backy check");
+	if (argc != 1) {
+		printf("UNKNOWN: usage: backy check\n");
+		return 3;
+	}
 	r = bk_repo_open(&repo, c->dir, &c->err);
 	if (r < 0) {
 		printf("UNKNOWN: %s\n", bk_err_msg(&c->err, r));
@@ -509,8 +596,15 @@ static int cmd_restore(struct cli *c, int argc, char **argv)
 	r = open_repo(c, &repo, false);
 	if (r == 0)
 		r = bk_revspec_one(spec, repo.revs, repo.n, &idx, &c->err);
-	if (r == 0)
+	if (r == 0 && strncmp(argv[optind], "rbd:", 4) == 0) {
+		const struct bk_source_config *src = &repo.cfg.source;
+		bool rbd = src->type != BK_SOURCE_FILE;
+
+		r = bk_restore_rbd(&repo, idx, argv[optind] + 4, rbd ? src->ceph_conf : NULL,
+				   rbd ? src->ceph_id : NULL, c->tty, &c->err);
+	} else if (r == 0) {
 		r = bk_restore(&repo, idx, argv[optind], c->tty && strcmp(argv[optind], "-"), &c->err);
+	}
 	bk_repo_close(&repo);
 	return r < 0 ? fail(c, r) : 0;
 }
@@ -712,8 +806,13 @@ int main(int argc, char **argv)
 		return usage_error("%s", "no command given");
 	c.tty = isatty(STDERR_FILENO);
 	bk_log_init("backy", c.verbose);
-	if (bk_clock_init(&c.err) < 0)
+	if (bk_clock_init(&c.err) < 0) {
+		if (strcmp(argv[optind], "check") == 0) {
+			printf("UNKNOWN: %s\n", c.err.msg);
+			return 3;
+		}
 		return fail(&c, c.err.code);
+	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[optind], commands[i].name) == 0) {
 			argc -= optind;

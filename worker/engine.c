@@ -30,7 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CHUNK (4u << 20)
+#define CHUNK BK_SOURCE_MAX_READ
 #define WRITEBACK_WINDOW (64u << 20)
 #define SAMPLE_BLOCKS 16
 #define QUARANTINE_MAX 1000 /* mismatches listed in one report */
@@ -162,6 +162,7 @@ struct backup {
 	struct bk_manifest sums;
 	unsigned char *written;  /* bitmap: block written by this run */
 	unsigned char *buf;
+	unsigned char mask[BK_SOURCE_MAX_READ / BK_MANIFEST_MIN_BLOCK / 8];
 	struct bk_digest *pdig;
 	uint64_t bytes_written;
 	uint64_t wb_start, wb_prev;
@@ -256,7 +257,8 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 		uint64_t first = off / b->bs;
 		uint32_t count = (uint32_t)((len + b->bs - 1) / b->bs), pcount = 0;
 		long run = -1;
-		bool run_punch = false, unchanged;
+		bool run_punch = false;
+		enum bk_read what;
 
 		if (use_parent && first < b->parent.nblocks) {
 			pcount = b->parent.nblocks - first < count ? (uint32_t)(b->parent.nblocks - first)
@@ -266,7 +268,7 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 				return bk_err_sys(err, r, "unable to read the parent manifest");
 		}
 		r = b->src.ops->read(&b->src, b->buf, off, (size_t)len,
-				     use_parent && covered(b, off, len), &unchanged, err);
+				     use_parent && covered(b, off, len), &what, b->mask, err);
 		if (r < 0)
 			return r;
 		for (uint32_t i = 0; i < count; i++) {
@@ -275,7 +277,8 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 			struct bk_digest d;
 			bool same, zero, punch;
 
-			if (unchanged) {
+			if (what == BK_READ_UNCHANGED ||
+			    (what == BK_READ_MASK && !(b->mask[i / 8] & (1u << (i % 8))))) {
 				r = bk_manifest_put(&b->sums, &b->pdig[i]);
 				if (r < 0)
 					return bk_err_sys(err, r, "unable to write manifest '%s'",
@@ -286,7 +289,8 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 			r = bk_manifest_put(&b->sums, &d);
 			if (r < 0)
 				return bk_err_sys(err, r, "unable to write manifest '%s'", b->sums_name);
-			same = i < pcount && bk_digest_equal(&d, &b->pdig[i]);
+			/* a diff says this block changed: write it even if its digest matches */
+			same = what == BK_READ_DATA && i < pcount && bk_digest_equal(&d, &b->pdig[i]);
 			zero = !same && bk_is_zero(b->buf + boff, (size_t)blen);
 			/* a zero block only needs a hole punched where cloned data lies */
 			punch = zero && b->cloned && first + i < b->parent.nblocks;
@@ -370,6 +374,69 @@ static int check_written(struct backup *b, struct quarantine *q, bool *parent_ba
 	return 0;
 }
 
+/*
+ * Compare a sample of the new image with the source snapshot: verify_percent
+ * of the blocks, at least verify_min_blocks, every block with verify_full,
+ * within verify_budget seconds.  Mismatches go to Q; one in a block this
+ * run did not write means the cloned parent is damaged (*PARENT_BAD).
+ */
+static int verify_source(struct backup *b, struct quarantine *q, bool *parent_bad,
+			 struct bk_backup_stats *stats, struct bk_err *err)
+{
+	const struct bk_source_config *cfg = b->src.cfg;
+	uint64_t want, left, seed = bk_hash64(b->id, strlen(b->id)) | 1;
+	int64_t deadline = bk_monotonic() + (int64_t)(cfg->verify_budget * BK_USEC);
+	unsigned char *img = bk_malloc(b->bs);
+	struct stat st;
+	int r = 0;
+
+	if (fstat(b->dst, &st) < 0 || (uint64_t)st.st_size != b->src.size) {
+		free(img);
+		return bk_err_set(err, BK_EVERIFY, "new image size differs from the snapshot");
+	}
+	want = cfg->verify_full ? b->nblocks
+				: (uint64_t)((double)b->nblocks * cfg->verify_percent / 100.0 + 0.999);
+	if (want < cfg->verify_min_blocks)
+		want = cfg->verify_min_blocks;
+	if (want > b->nblocks)
+		want = b->nblocks;
+	stats->verify_planned = want;
+	left = want;
+	for (uint64_t blk = 0; blk < b->nblocks && left; blk++) {
+		uint64_t off = blk * b->bs;
+		size_t blen = (size_t)(b->src.size - off < b->bs ? b->src.size - off : b->bs);
+		struct bk_digest ds, di;
+		size_t got;
+
+		/* selection sampling (Knuth's algorithm S): LEFT of the remaining blocks */
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		if (seed % (b->nblocks - blk) >= left)
+			continue;
+		left--;
+		if (bk_monotonic() > deadline)
+			break;
+		r = b->src.ops->verify_read(&b->src, b->buf, off, blen, err);
+		if (r < 0)
+			break;
+		r = bk_pread_full(b->dst, img, blen, off, &got);
+		if (r < 0 || got != blen) {
+			r = bk_err_sys(err, r < 0 ? r : -EIO, "unable to read back '%s'", b->img_name);
+			break;
+		}
+		bk_hash(b->buf, blen, &ds);
+		bk_hash(img, blen, &di);
+		if (!bk_digest_equal(&ds, &di)) {
+			quarantine_add(q, off, blen, &ds, &di);
+			*parent_bad |= !bit(b->written, blk);
+		}
+		stats->verify_checked++;
+	}
+	free(img);
+	return r;
+}
+
 static void backup_release(struct backup *b, bool keep)
 {
 	bk_source_close(&b->src, keep);
@@ -427,8 +494,8 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 	} else if (p >= 0) {
 		bk_notice("a revision since the last full backup is distrusted: writing a full backup");
 	}
-	r = bk_source_open(&b.src, &repo->cfg.source, b.id, use_parent ? repo->revs[p].id : NULL,
-			   &use_parent, err);
+	r = bk_source_open(&b.src, &repo->cfg.source, b.bs, b.id,
+			   use_parent ? repo->revs[p].id : NULL, &use_parent, err);
 	if (r < 0)
 		goto out;
 	if (!use_parent)
@@ -470,6 +537,8 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 		goto out;
 	}
 	r = check_written(&b, &q, &parent_bad, err);
+	if (r == 0 && b.src.ops->verify_read)
+		r = verify_source(&b, &q, &parent_bad, stats, err);
 	if (r < 0)
 		goto out;
 	if (q.count) {
@@ -695,6 +764,29 @@ static int write_stream(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* Write the non-zero blocks of BUF (LEN bytes at OFF) to a freshly truncated file. */
+static int write_sparse(int fd, const unsigned char *buf, uint64_t len, uint64_t off, uint32_t bs)
+{
+	uint64_t run = 0, pos;
+	int r;
+
+	for (pos = 0; pos < len; pos += bs) {
+		uint64_t blen = len - pos < bs ? len - pos : bs;
+
+		if (!bk_is_zero(buf + pos, (size_t)blen))
+			continue;
+		if (pos > run) {
+			r = bk_pwrite_full(fd, buf + run, (size_t)(pos - run), off + run);
+			if (r < 0)
+				return r;
+		}
+		run = pos + blen;
+	}
+	if (len > run)
+		return bk_pwrite_full(fd, buf + run, (size_t)(len - run), off + run);
+	return 0;
+}
+
 int bk_restore(struct bk_repo *repo, size_t idx, const char *target, bool progress,
 	       struct bk_err *err)
 {
@@ -739,8 +831,8 @@ int bk_restore(struct bk_repo *repo, size_t idx, const char *target, bool progre
 			}
 		}
 		check_chunk(&m, buf, hole, off, len, dig, &q);
-		if (hole && sparse)
-			r = 0;
+		if (sparse)
+			r = hole ? 0 : write_sparse(out, buf, len, off, m.block_size);
 		else if (seekable)
 			r = bk_pwrite_full(out, buf, (size_t)len, off);
 		else

@@ -21,6 +21,8 @@ struct bk_backup_stats {
 	uint64_t bytes_read;
 	uint64_t bytes_written;
 	double duration;
+	uint64_t verify_planned;  /* snapshot sources: blocks to compare with the source */
+	uint64_t verify_checked;  /* ... and compared: fewer means partially verified */
 };
 
 /*
@@ -29,8 +31,13 @@ struct bk_backup_stats {
  * warning, where the file system cannot clone); only blocks whose digest
  * differs from the parent's manifest are written, zero blocks become holes.
  * The written blocks and a sample of the others are read back and checked
- * before the revision is committed.  Parent data is not trusted while a
- * revision since the last full backup is distrusted.
+ * before the revision is committed; for sources with a stable snapshot, a
+ * sample of blocks (source config verify_*) is also compared with the
+ * snapshot.  A mismatch fails the backup with a quarantine report and no
+ * revision; running out of the verification time budget commits the
+ * revision with stats->verify_checked < stats->verify_planned ("partially
+ * verified").  Parent data is not trusted while a revision since the last
+ * full backup is distrusted.
  */
 int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 	      struct bk_backup_stats *stats, struct bk_err *err);
@@ -44,6 +51,14 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
  */
 int bk_restore(struct bk_repo *repo, size_t idx, const char *target, bool progress,
 	       struct bk_err *err);
+
+/*
+ * Write revision IDX into the RBD image SPEC ("POOL/IMAGE"), creating it at
+ * the revision's size if needed (an existing one must not be smaller), as
+ * Ceph client CEPH_ID with CEPH_CONF (NULL for the defaults).
+ */
+int bk_restore_rbd(struct bk_repo *repo, size_t idx, const char *spec, const char *ceph_conf,
+		   const char *ceph_id, bool progress, struct bk_err *err);
 
 /*
  * Re-read revision IDX from disk and compare it with its manifest.  Marks

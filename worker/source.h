@@ -20,11 +20,25 @@
 #include "error.h"
 #include "ydoc.h"
 
-enum bk_source_type { BK_SOURCE_FILE };
+enum bk_source_type { BK_SOURCE_FILE, BK_SOURCE_RBD, BK_SOURCE_FLYINGCIRCUS };
+
+#define BK_CONSUL_DEFAULT_URL "http://127.0.0.1:8500"
 
 struct bk_source_config {
 	enum bk_source_type type;
-	char *filename; /* file: image file or block device, absolute */
+	char *filename;          /* file: image file or block device, absolute */
+	char *pool, *image;      /* rbd, flyingcircus */
+	char *ceph_conf;         /* NULL: $CEPH_CONF or the default search path */
+	char *ceph_id;           /* client id; NULL: "admin" */
+	char *vm;                /* flyingcircus: VM whose guest is frozen; NULL: no Consul */
+	char *consul_token;      /* flyingcircus: ACL token (never leaves this host) */
+	char *consul_url;        /* flyingcircus: default BK_CONSUL_DEFAULT_URL */
+	double consul_initial_wait, consul_poll_interval, consul_timeout; /* seconds: 3, 2, 90 */
+	double verify_percent;   /* rbd: share of blocks compared with the snapshot (1) */
+	uint64_t verify_min_blocks; /* rbd: at least this many (16) */
+	double verify_budget;    /* rbd: seconds before verification stops as partial (300) */
+	bool verify_full;        /* rbd: compare every block */
+	char desc[300];          /* what bk_source_describe returns */
 };
 
 /* Parse the `source:` map of a repository config (NAME for messages). */
@@ -41,22 +55,41 @@ const char *bk_source_describe(const struct bk_source_config *cfg);
 
 struct bk_source;
 
+#define BK_SOURCE_MAX_READ (4u << 20)
+
+enum bk_read {
+	BK_READ_DATA,      /* BUF holds the data; what changed is unknown (compare digests) */
+	BK_READ_UNCHANGED, /* nothing in the range changed since the base */
+	BK_READ_MASK,      /* MASK says which blocks changed; changed ones are in BUF */
+};
+
 struct bk_source_ops {
 	/*
 	 * Prepare a backup into revision ID.  BASE is the revision the new image
-	 * starts from (NULL for a full backup); a source that cannot diff against
-	 * it clears *USE_BASE (the engine then writes a full backup).  Sets
-	 * src->size.
+	 * starts from (NULL for a full backup); a source that must not use it
+	 * clears *USE_BASE (the engine then writes a full backup).  Sets
+	 * src->size.  On failure it releases what it acquired.
 	 */
 	int (*open)(struct bk_source *src, const struct bk_source_config *cfg, const char *id,
 		    const char *base, bool *use_base, struct bk_err *err);
 	/*
-	 * Read LEN bytes at OFF (block aligned) into BUF.  With MAY_SKIP, a
-	 * source that knows the range did not change since BASE may set
-	 * *UNCHANGED instead and leave BUF alone.
+	 * Read LEN bytes at OFF (block aligned, at most BK_SOURCE_MAX_READ)
+	 * into BUF and say what is known about them (enum bk_read).  Only with
+	 * MAY_SKIP (the engine has the base's digests for the range) may the
+	 * answer be BK_READ_UNCHANGED or BK_READ_MASK; for BK_READ_MASK, bit i
+	 * of MASK (one bit per block of BLOCK_SIZE, as given to open) says
+	 * whether block i changed since the base, and BUF is only valid for
+	 * changed blocks.
 	 */
 	int (*read)(struct bk_source *src, void *buf, uint64_t off, size_t len, bool may_skip,
-		    bool *unchanged, struct bk_err *err);
+		    enum bk_read *what, unsigned char *mask, struct bk_err *err);
+	/*
+	 * Read LEN bytes at OFF from the snapshot for verification, outside the
+	 * sequential stream; NULL for sources without a stable snapshot (files
+	 * may change under a backup, so comparing with them proves nothing).
+	 */
+	int (*verify_read)(struct bk_source *src, void *buf, uint64_t off, size_t len,
+			   struct bk_err *err);
 	/* The backup ended; COMMITTED says whether revision ID exists now. */
 	void (*finish)(struct bk_source *src, bool committed);
 	/* Release everything; src->priv is freed. */
@@ -66,18 +99,21 @@ struct bk_source_ops {
 struct bk_source {
 	const struct bk_source_ops *ops;
 	const struct bk_source_config *cfg;
+	uint32_t block_size;  /* manifest block size, set before open */
 	uint64_t size;
 	char consistency[32]; /* recorded in the .rev ("" for file sources) */
 	void *priv;
 };
 
 /* Open the source of CFG for a backup into revision ID (see bk_source_ops.open). */
-int bk_source_open(struct bk_source *src, const struct bk_source_config *cfg, const char *id,
-		   const char *base, bool *use_base, struct bk_err *err);
+int bk_source_open(struct bk_source *src, const struct bk_source_config *cfg,
+		   uint32_t block_size, const char *id, const char *base, bool *use_base,
+		   struct bk_err *err);
 
 /* finish() and close(); safe on a source that failed to open. */
 void bk_source_close(struct bk_source *src, bool committed);
 
 extern const struct bk_source_ops bk_source_file_ops;
+extern const struct bk_source_ops bk_source_rbd_ops; /* rbd and flyingcircus */
 
 #endif

@@ -53,14 +53,15 @@ static int file_open(struct bk_source *src, const struct bk_source_config *cfg, 
 }
 
 static int file_read(struct bk_source *src, void *buf, uint64_t off, size_t len, bool may_skip,
-		     bool *unchanged, struct bk_err *err)
+		     enum bk_read *what, unsigned char *mask, struct bk_err *err)
 {
 	struct file_source *fs = src->priv;
 	size_t got;
 	int r;
 
 	(void)may_skip;
-	*unchanged = false;
+	(void)mask;
+	*what = BK_READ_DATA;
 	r = bk_pread_full(fs->fd, buf, len, off, &got);
 	if (r < 0)
 		return bk_err_sys(err, r, "unable to read source '%s'", src->cfg->filename);

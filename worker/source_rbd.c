@@ -1,0 +1,538 @@
+/*
+ * source_rbd.c: Ceph RBD images through librbd, in process.
+ *
+ * Design notes:
+ * 1. Every backup takes snapshot backy-<revision id> (through the Consul
+ *    freeze protocol for flyingcircus sources with a VM) and reads only
+ *    from it, so the data is stable for the backup and its verification.
+ * 2. With a base revision whose snapshot still exists, rbd_diff_iterate2
+ *    from backy-<base> marks the changed blocks: whole objects when the
+ *    image has a valid fast-diff object map, exact extents without one.
+ *    An object map flagged invalid is not trusted: the whole image is read
+ *    and the engine compares digests instead.  So is a missing base
+ *    snapshot.  Base snapshot and clone seed are the same revision by
+ *    construction: the engine passes the one revision it cloned.
+ * 3. Reads run QUEUE_DEPTH chunks ahead with aio, so memory is bounded by
+ *    QUEUE_DEPTH x BK_SOURCE_MAX_READ (32 MiB) whatever the image size.
+ * 4. After a committed backup only its snapshot is kept among backy-*
+ *    snapshots; an abandoned backup removes its own.  Snapshots without the
+ *    backy- prefix are never touched.  Every librbd error fails the backup.
+ */
+#include "source.h"
+
+#include "clock.h"
+#include "consul.h"
+#include "id.h"
+#include "log.h"
+#include "rbd.h"
+
+#include <errno.h>
+#include <rados/librados.h>
+#include <rbd/librbd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define QUEUE_DEPTH 8
+#define SNAP_PREFIX "backy-"
+
+struct slot {
+	rbd_completion_t c;
+	unsigned char *buf;
+	uint64_t off;
+	size_t len;
+	bool busy;
+};
+
+struct rbd_source {
+	rados_t cluster;
+	rados_ioctx_t io;
+	rbd_image_t img;
+	char snap[BK_ID_MAX + 8];
+	bool snap_created;
+	unsigned char *changed; /* bit per block changed since the base; NULL: no diff */
+	uint64_t nblocks;
+	struct slot slots[QUEUE_DEPTH];
+	uint64_t ahead;         /* next offset to prefetch */
+	size_t chunk;           /* the engine's read size, learnt from the first read */
+};
+
+static int rbd_fail(struct bk_err *err, int r, const struct bk_source *src, const char *what)
+{
+	return bk_err_sys(err, r, "rbd: unable to %s '%s'", what, bk_source_describe(src->cfg));
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static int snap_exists(struct rbd_source *rs, const char *name, bool *exists)
+{
+	return rbd_snap_exists(rs->img, name, exists);
+}
+
+/*
+ * Ask the hypervisor through Consul to freeze the guest and create the
+ * snapshot; fall back to a direct (crash-consistent) snapshot on timeout.
+ */
+static int freeze_snapshot(struct bk_source *src, struct rbd_source *rs, struct bk_err *err)
+{
+	const struct bk_source_config *cfg = src->cfg;
+	struct bk_consul c = {cfg->consul_url, cfg->consul_token, 10000};
+	int64_t start = bk_monotonic();
+	bool exists = false;
+	char key[128] = "";
+	double waited;
+	int r, sr;
+
+	r = bk_consul_request_snapshot(&c, cfg->vm, rs->snap, key, sizeof(key), err);
+	if (r < 0)
+		return r;
+	sleep_s(cfg->consul_initial_wait);
+	for (;;) {
+		r = snap_exists(rs, rs->snap, &exists);
+		if (r < 0) {
+			rbd_fail(err, r, src, "list snapshots of");
+			break;
+		}
+		waited = (double)(bk_monotonic() - start) / BK_USEC;
+		if (exists || waited >= cfg->consul_timeout)
+			break;
+		sleep_s(cfg->consul_poll_interval);
+	}
+	if (r == 0 && exists) {
+		snprintf(src->consistency, sizeof(src->consistency), "frozen");
+	} else if (r == 0) {
+		bk_warn("hypervisor did not snapshot '%s' (vm '%s') within %gs: taking a crash-consistent snapshot",
+			bk_source_describe(cfg), cfg->vm, cfg->consul_timeout);
+		r = rbd_snap_create(rs->img, rs->snap);
+		if (r == -EEXIST) {
+			/* the hypervisor answered late, after freezing: its snapshot stands */
+			snprintf(src->consistency, sizeof(src->consistency), "frozen");
+			r = 0;
+		} else if (r < 0) {
+			rbd_fail(err, r, src, "create a snapshot of");
+		} else {
+			snprintf(src->consistency, sizeof(src->consistency), "crash-consistent");
+		}
+	}
+	rs->snap_created = r == 0;
+	/* the request key must go whatever happened; stale ones of this VM too */
+	sr = bk_consul_delete(&c, key, r < 0 ? NULL : err);
+	if (sr == 0)
+		sr = bk_consul_sweep(&c, cfg->vm, r < 0 ? NULL : err);
+	if (r == 0 && sr < 0)
+		r = sr;
+	return r;
+}
+
+static int diff_cb(uint64_t off, size_t len, int exists, void *arg)
+{
+	struct bk_source *src = arg;
+	struct rbd_source *rs = src->priv;
+	uint64_t first = off / src->block_size;
+	uint64_t last = len ? (off + len - 1) / src->block_size : first;
+
+	(void)exists; /* a discarded range reads as zeros: a change like any other */
+	for (uint64_t b = first; b <= last && b < rs->nblocks; b++)
+		rs->changed[b / 8] |= (unsigned char)(1u << (b % 8));
+	return 0;
+}
+
+/* Whether the image's object map and fast-diff are valid at the current snapshot. */
+static int map_valid(struct rbd_source *rs, bool *valid)
+{
+	uint64_t features, flags;
+	int r;
+
+	r = rbd_get_features(rs->img, &features);
+	if (r == 0)
+		r = rbd_get_flags(rs->img, &flags);
+	if (r < 0)
+		return r;
+	*valid = (features & RBD_FEATURE_FAST_DIFF) &&
+		 !(flags & (RBD_FLAG_OBJECT_MAP_INVALID | RBD_FLAG_FAST_DIFF_INVALID));
+	return 0;
+}
+
+/* Mark the blocks changed since snapshot backy-BASE, or leave rs->changed NULL. */
+static int compute_diff(struct bk_source *src, struct rbd_source *rs, const char *base,
+			struct bk_err *err)
+{
+	char from[BK_ID_MAX + 8];
+	bool exists, valid_from, valid_to;
+	int r;
+
+	snprintf(from, sizeof(from), SNAP_PREFIX "%s", base);
+	r = snap_exists(rs, from, &exists);
+	if (r < 0)
+		return rbd_fail(err, r, src, "list snapshots of");
+	if (!exists) {
+		bk_warn("snapshot '%s' of '%s' is gone: reading the whole image", from,
+			bk_source_describe(src->cfg));
+		return 0;
+	}
+	r = rbd_snap_set(rs->img, from);
+	if (r == 0)
+		r = map_valid(rs, &valid_from);
+	if (r == 0)
+		r = rbd_snap_set(rs->img, rs->snap);
+	if (r == 0)
+		r = map_valid(rs, &valid_to);
+	if (r < 0)
+		return rbd_fail(err, r, src, "inspect");
+	if (!valid_from || !valid_to) {
+		uint64_t features = 0;
+
+		rbd_get_features(rs->img, &features);
+		if (features & RBD_FEATURE_FAST_DIFF) {
+			bk_warn("object map of '%s' is flagged invalid: reading the whole image",
+				bk_source_describe(src->cfg));
+			return 0;
+		}
+	}
+	rs->nblocks = (src->size + src->block_size - 1) / src->block_size;
+	rs->changed = calloc((size_t)(rs->nblocks + 7) / 8 + 1, 1);
+	if (!rs->changed)
+		return bk_err_set(err, -ENOMEM, "out of memory for the change map");
+	r = rbd_diff_iterate2(rs->img, from, 0, src->size, 1, valid_from && valid_to, diff_cb, src);
+	if (r < 0) {
+		free(rs->changed);
+		rs->changed = NULL;
+		return rbd_fail(err, r, src, "compute the changes of");
+	}
+	return 0;
+}
+
+int bk_rbd_connect(const char *ceph_conf, const char *ceph_id, const char *pool,
+		   rados_t *cluster, rados_ioctx_t *io, struct bk_err *err)
+{
+	int r;
+
+	*cluster = NULL;
+	*io = NULL;
+	r = rados_create(cluster, ceph_id);
+	if (r < 0) {
+		*cluster = NULL;
+		return bk_err_sys(err, r, "rados: unable to create a client for id '%s'",
+				  ceph_id ? ceph_id : "admin");
+	}
+	/* bounded waits for an unreachable cluster; CEPH_ARGS may override them */
+	rados_conf_set(*cluster, "client_mount_timeout", "30");
+	rados_conf_set(*cluster, "rados_mon_op_timeout", "60");
+	rados_conf_set(*cluster, "rados_osd_op_timeout", "120");
+	r = rados_conf_read_file(*cluster, ceph_conf);
+	if (r < 0) {
+		bk_err_sys(err, r, "rados: unable to read ceph config '%s'",
+			   ceph_conf ? ceph_conf : "(default)");
+		goto fail;
+	}
+	rados_conf_parse_env(*cluster, NULL);
+	r = rados_connect(*cluster);
+	if (r < 0) {
+		bk_err_sys(err, r, "rados: unable to connect to the Ceph cluster");
+		goto fail;
+	}
+	r = rados_ioctx_create(*cluster, pool, io);
+	if (r < 0) {
+		*io = NULL;
+		bk_err_sys(err, r, "rados: unable to open pool '%s'", pool);
+		goto fail;
+	}
+	return 0;
+fail:
+	rados_shutdown(*cluster);
+	*cluster = NULL;
+	return r;
+}
+
+void bk_rbd_disconnect(rados_t cluster, rados_ioctx_t io)
+{
+	if (io)
+		rados_ioctx_destroy(io);
+	if (cluster)
+		rados_shutdown(cluster);
+}
+
+static void rbd_close_source(struct bk_source *src);
+
+static int rbd_open_source(struct bk_source *src, const struct bk_source_config *cfg,
+			   const char *id, const char *base, bool *use_base, struct bk_err *err)
+{
+	struct rbd_source *rs = calloc(1, sizeof(*rs));
+	int r;
+
+	if (!rs)
+		return bk_err_set(err, -ENOMEM, "out of memory");
+	src->priv = rs;
+	snprintf(rs->snap, sizeof(rs->snap), SNAP_PREFIX "%s", id);
+	r = bk_rbd_connect(cfg->ceph_conf, cfg->ceph_id, cfg->pool, &rs->cluster, &rs->io, err);
+	if (r < 0)
+		goto fail;
+	r = rbd_open(rs->io, cfg->image, &rs->img, NULL);
+	if (r < 0) {
+		rs->img = NULL;
+		if (r == -ENOENT)
+			bk_err_set(err, BK_ESOURCE, "rbd: image '%s' does not exist",
+				   bk_source_describe(cfg));
+		else
+			rbd_fail(err, r, src, "open");
+		goto fail;
+	}
+	if (cfg->type == BK_SOURCE_FLYINGCIRCUS && cfg->vm && cfg->vm[0] && cfg->consul_token &&
+	    cfg->consul_token[0]) {
+		r = freeze_snapshot(src, rs, err);
+	} else {
+		r = rbd_snap_create(rs->img, rs->snap);
+		if (r < 0)
+			rbd_fail(err, r, src, "create a snapshot of");
+		rs->snap_created = r == 0;
+		snprintf(src->consistency, sizeof(src->consistency), "crash-consistent");
+	}
+	if (r < 0)
+		goto fail;
+	r = rbd_snap_set(rs->img, rs->snap);
+	if (r == 0)
+		r = rbd_get_size(rs->img, &src->size);
+	if (r < 0) {
+		rbd_fail(err, r, src, "read the snapshot of");
+		goto fail;
+	}
+	if (base && *use_base) {
+		r = compute_diff(src, rs, base, err);
+		if (r < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	if (rs->img && rs->snap_created) {
+		rbd_snap_set(rs->img, NULL);
+		rbd_snap_remove(rs->img, rs->snap);
+	}
+	rbd_close_source(src);
+	return r;
+}
+
+static bool any_changed(const struct bk_source *src, const struct rbd_source *rs, uint64_t off,
+			size_t len)
+{
+	uint64_t first = off / src->block_size, end = (off + len + src->block_size - 1) / src->block_size;
+
+	for (uint64_t b = first; b < end && b < rs->nblocks; b++)
+		if (rs->changed[b / 8] & (1u << (b % 8)))
+			return true;
+	return false;
+}
+
+static int issue(struct bk_source *src, struct slot *s, uint64_t off, size_t len)
+{
+	struct rbd_source *rs = src->priv;
+	int r;
+
+	if (!s->buf) {
+		s->buf = malloc(BK_SOURCE_MAX_READ);
+		if (!s->buf)
+			return -ENOMEM;
+	}
+	r = rbd_aio_create_completion(NULL, NULL, &s->c);
+	if (r < 0)
+		return r;
+	r = rbd_aio_read2(rs->img, off, len, (char *)s->buf, s->c,
+			  LIBRADOS_OP_FLAG_FADVISE_SEQUENTIAL | LIBRADOS_OP_FLAG_FADVISE_NOCACHE);
+	if (r < 0) {
+		rbd_aio_release(s->c);
+		return r;
+	}
+	s->off = off;
+	s->len = len;
+	s->busy = true;
+	return 0;
+}
+
+/* Wait for slot S; returns bytes read or a negative error, and frees the slot. */
+static ssize_t reap(struct slot *s)
+{
+	ssize_t r;
+
+	rbd_aio_wait_for_complete(s->c);
+	r = rbd_aio_get_return_value(s->c);
+	rbd_aio_release(s->c);
+	s->busy = false;
+	return r;
+}
+
+static struct slot *find_slot(struct rbd_source *rs, uint64_t off, bool busy)
+{
+	for (int i = 0; i < QUEUE_DEPTH; i++)
+		if (rs->slots[i].busy == busy && (!busy || rs->slots[i].off == off))
+			return &rs->slots[i];
+	return NULL;
+}
+
+/* Keep the queue full with the next chunks that will need data. */
+static int prefetch(struct bk_source *src, struct rbd_source *rs)
+{
+	struct slot *s;
+	int r;
+
+	while (rs->ahead < src->size && (s = find_slot(rs, 0, false))) {
+		size_t len = src->size - rs->ahead < rs->chunk ? (size_t)(src->size - rs->ahead)
+							       : rs->chunk;
+
+		if (!rs->changed || any_changed(src, rs, rs->ahead, len)) {
+			r = issue(src, s, rs->ahead, len);
+			if (r < 0)
+				return r;
+		}
+		rs->ahead += len;
+	}
+	return 0;
+}
+
+static int rbd_source_read(struct bk_source *src, void *buf, uint64_t off, size_t len, bool may_skip,
+		    enum bk_read *what, unsigned char *mask, struct bk_err *err)
+{
+	struct rbd_source *rs = src->priv;
+	struct slot *s;
+	ssize_t got;
+	int r;
+
+	if (!rs->chunk)
+		rs->chunk = len;
+	*what = BK_READ_DATA;
+	if (rs->changed && may_skip) {
+		if (!any_changed(src, rs, off, len)) {
+			*what = BK_READ_UNCHANGED;
+			return prefetch(src, rs) < 0 ? rbd_fail(err, -EIO, src, "read") : 0;
+		}
+		*what = BK_READ_MASK;
+		memset(mask, 0, (len / src->block_size + 8) / 8);
+		for (uint64_t i = 0; i * src->block_size < len; i++) {
+			uint64_t b = off / src->block_size + i;
+
+			if (rs->changed[b / 8] & (1u << (b % 8)))
+				mask[i / 8] |= (unsigned char)(1u << (i % 8));
+		}
+	}
+	if (rs->ahead < off)
+		rs->ahead = off;
+	r = prefetch(src, rs);
+	if (r < 0)
+		return rbd_fail(err, r, src, "read");
+	s = find_slot(rs, off, true);
+	if (!s) {
+		/* not prefetched: a range the diff did not predict the engine needs */
+		got = rbd_read2(rs->img, off, len, buf, LIBRADOS_OP_FLAG_FADVISE_SEQUENTIAL);
+		if (got >= 0 && (size_t)got == len)
+			return 0;
+		return got < 0 ? rbd_fail(err, (int)got, src, "read")
+			       : bk_err_set(err, BK_ESOURCE, "rbd: short read of '%s' at %llu",
+					    bk_source_describe(src->cfg), (unsigned long long)off);
+	}
+	r = prefetch(src, rs);
+	if (r < 0)
+		return rbd_fail(err, r, src, "read");
+	got = reap(s);
+	if (got < 0)
+		return rbd_fail(err, (int)got, src, "read");
+	if ((size_t)got != len)
+		return bk_err_set(err, BK_ESOURCE, "rbd: short read of '%s' at %llu: %zd of %zu bytes",
+				  bk_source_describe(src->cfg), (unsigned long long)off, got, len);
+	memcpy(buf, s->buf, len);
+	return 0;
+}
+
+static int rbd_verify_read(struct bk_source *src, void *buf, uint64_t off, size_t len,
+			   struct bk_err *err)
+{
+	struct rbd_source *rs = src->priv;
+	ssize_t got = rbd_read2(rs->img, off, len, buf, LIBRADOS_OP_FLAG_FADVISE_RANDOM);
+
+	if (got < 0)
+		return rbd_fail(err, (int)got, src, "read back");
+	if ((size_t)got != len)
+		return bk_err_set(err, BK_ESOURCE, "rbd: short read of '%s' at %llu",
+				  bk_source_describe(src->cfg), (unsigned long long)off);
+	return 0;
+}
+
+/* Remove backy-* snapshots: all but KEEP (NULL: only ONLY), never others. */
+static void remove_snapshots(struct bk_source *src, struct rbd_source *rs, const char *keep,
+			     const char *only)
+{
+	rbd_snap_info_t *snaps = NULL;
+	int max = 16, n;
+
+	for (;;) {
+		snaps = realloc(snaps, (size_t)max * sizeof(*snaps));
+		if (!snaps)
+			return;
+		n = rbd_snap_list(rs->img, snaps, &max);
+		if (n != -ERANGE)
+			break;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *name = snaps[i].name;
+		int r;
+
+		if (strncmp(name, SNAP_PREFIX, strlen(SNAP_PREFIX)) != 0)
+			continue;
+		if (only ? strcmp(name, only) != 0 : strcmp(name, keep) == 0)
+			continue;
+		r = rbd_snap_remove(rs->img, name);
+		if (r < 0)
+			bk_warn("rbd: unable to remove snapshot '%s' of '%s': %s", name,
+				bk_source_describe(src->cfg), bk_strerror(r));
+	}
+	if (n >= 0)
+		rbd_snap_list_end(snaps);
+	free(snaps);
+}
+
+static void rbd_finish(struct bk_source *src, bool committed)
+{
+	struct rbd_source *rs = src->priv;
+
+	if (!rs || !rs->img)
+		return;
+	for (int i = 0; i < QUEUE_DEPTH; i++)
+		if (rs->slots[i].busy)
+			reap(&rs->slots[i]);
+	rbd_snap_set(rs->img, NULL);
+	if (committed)
+		remove_snapshots(src, rs, rs->snap, NULL);
+	else if (rs->snap_created)
+		remove_snapshots(src, rs, NULL, rs->snap);
+}
+
+static void rbd_close_source(struct bk_source *src)
+{
+	struct rbd_source *rs = src->priv;
+
+	if (!rs)
+		return;
+	for (int i = 0; i < QUEUE_DEPTH; i++) {
+		if (rs->slots[i].busy)
+			reap(&rs->slots[i]);
+		free(rs->slots[i].buf);
+	}
+	if (rs->img)
+		rbd_close(rs->img);
+	bk_rbd_disconnect(rs->cluster, rs->io);
+	free(rs->changed);
+	free(rs);
+	src->priv = NULL;
+}
+
+const struct bk_source_ops bk_source_rbd_ops = {
+	.open = rbd_open_source,
+	.read = rbd_source_read,
+	.verify_read = rbd_verify_read,
+	.finish = rbd_finish,
+	.close = rbd_close_source,
+};
