@@ -1265,12 +1265,12 @@ static void test_restore_keeps_zero_blocks_inside_data_as_holes(void **state)
 	snprintf(target, sizeof(target), "%s/restored.img", f->dir);
 	restore_ok(f, 0, target);
 	assert_file_content(target, a, size);
+	free(a);
 	/* bk_restore: "a file (created or truncated, holes kept)" */
 	if (!hole_at(target, 3 * (uint64_t)BS, BS))
 		fail_msg("the 64 KiB hole at block 3 of the revision became data in the restored "
 			 "file (%llu bytes allocated, the revision has %llu)",
 			 (unsigned long long)allocated(target), (unsigned long long)allocated(img));
-	free(a);
 }
 
 static void test_restore_to_existing_file_truncates_and_rewrites(void **state)
