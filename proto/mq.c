@@ -1,0 +1,1237 @@
+/*
+ * mq.c: the RabbitMQ adapter (see mq.h), on rabbitmq-c 0.11.
+ *
+ * Design notes
+ *
+ * 1. One frame dispatcher.  Everything that reads from the broker goes
+ *    through mq_pump(), which reads one frame and handles it whatever it
+ *    is: a delivery (read whole and queued on mq->pending for bk_mq_wait),
+ *    a publisher confirm (basic.ack/nack, applied to the batch in flight),
+ *    a basic.return (matched to the batch by message_id), a server
+ *    basic.cancel, or a channel/connection close (answered with close-ok,
+ *    translated, handle broken).  So a delivery arriving while we wait for
+ *    confirms is not lost, and a confirm arriving while we wait for
+ *    deliveries is not mistaken for an error.  Library RPCs (declare, qos,
+ *    consume, cancel) queue unrelated frames inside rabbitmq-c; mq_pump
+ *    gets those first (amqp_simple_wait_frame_noblock returns queued
+ *    frames before reading the socket).
+ *
+ * 2. Confirms.  rabbitmq-c 0.11 has no amqp_publisher_confirm_wait.  After
+ *    confirm.select the broker numbers our publishes 1, 2, 3 ... on the
+ *    channel; mq->next_tag mirrors that count.  A batch remembers the tag
+ *    of its first message and a state byte per message; acks with
+ *    multiple=true resolve every message up to the tag.  At most
+ *    MQ_WINDOW messages are unconfirmed at once, so acks cannot pile up in
+ *    the socket buffers while we only write.
+ *
+ * 3. Broken handles.  After any failure that leaves the channel or
+ *    connection in doubt, mq->broken is set with the message; later calls
+ *    repeat it.  The caller reconnects.  No automatic channel reopening:
+ *    consumers would silently disappear.
+ *
+ * 4. Heartbeats are sent and checked by rabbitmq-c inside its wait
+ *    functions only, hence "call bk_mq_wait often" in mq.h.
+ */
+#include "mq.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <amqp.h>
+#include <amqp_ssl_socket.h>
+#include <amqp_tcp_socket.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "topology.h"
+
+#define MQ_CHANNEL 1
+#define MQ_MAX_CONSUMERS 16
+#define MQ_WINDOW 2048
+#define MQ_SHORTSTR 255
+#define MQ_DEFAULT_HEARTBEAT 30
+#define MQ_DEFAULT_TIMEOUT_MS 30000
+#define MQ_DEFAULT_MAX_BODY (16u << 20)
+
+enum {
+	MSG_RESOLVED = 1, /* basic.ack or basic.nack seen */
+	MSG_NACKED = 2,
+	MSG_RETURNED = 4,
+};
+
+/* A delivery read but not yet handed out, or an error to hand out instead. */
+struct mq_pending {
+	struct mq_pending *next;
+	struct bk_mq_delivery d;
+	int code;
+	char *msg;
+};
+
+struct mq_consumer {
+	char *tag;
+	char *queue;
+};
+
+/* The publish batch whose confirms we are collecting (lives on the stack). */
+struct mq_batch {
+	struct bk_mq_msg *msgs;
+	size_t sent;          /* published so far */
+	uint64_t base;        /* delivery tag of msgs[0] */
+	unsigned char *state; /* MSG_* per message */
+	size_t low;           /* every index below is resolved */
+	size_t resolved;
+	char returned_why[160]; /* reply of the first basic.return */
+};
+
+struct bk_mq {
+	amqp_connection_state_t conn;
+	char *where; /* host:port, for messages (never the password) */
+	char *vhost;
+	char *user;
+	int timeout_ms;
+	size_t max_body;
+
+	bool broken;
+	bool conn_dead; /* socket unusable: skip the polite close */
+	bool chan_open;
+	int broken_code;
+	char broken_msg[1024];
+
+	uint64_t next_tag;
+	struct mq_batch *batch;
+	struct mq_pending *head, *tail;
+	struct mq_consumer cons[MQ_MAX_CONSUMERS];
+	unsigned ncons;
+};
+
+/* ---- error translation ------------------------------------------------ */
+
+/* Mark MQ broken with CODE and the message already in ERR (or MSG). */
+static int mq_break(struct bk_mq *mq, struct bk_err *err, int code, const char *msg)
+{
+	if (!mq->broken) {
+		mq->broken = true;
+		mq->broken_code = code;
+		snprintf(mq->broken_msg, sizeof(mq->broken_msg), "%s", msg);
+	}
+	return bk_err_set(err, code, "%s", msg);
+}
+
+static int mq_check(struct bk_mq *mq, struct bk_err *err)
+{
+	if (!mq)
+		return bk_err_set(err, BK_EUSAGE, "rabbitmq: no connection");
+	if (mq->broken)
+		return bk_err_set(err, mq->broken_code, "%s", mq->broken_msg);
+	return 0;
+}
+
+/* A rabbitmq-c status code (library error) while doing WHAT. */
+static int mq_status(struct bk_mq *mq, struct bk_err *err, int status, const char *what)
+{
+	char msg[1024];
+	int code = BK_EMQ;
+
+	switch (status) {
+	case AMQP_STATUS_HEARTBEAT_TIMEOUT:
+		snprintf(msg, sizeof(msg), "rabbitmq: %s failed: heartbeat timeout on connection to '%s'",
+			 what, mq->where);
+		break;
+	case AMQP_STATUS_CONNECTION_CLOSED:
+	case AMQP_STATUS_SOCKET_CLOSED:
+		snprintf(msg, sizeof(msg), "rabbitmq: %s failed: connection to '%s' closed", what,
+			 mq->where);
+		break;
+	case AMQP_STATUS_TIMEOUT:
+		snprintf(msg, sizeof(msg), "rabbitmq: %s failed: no answer from '%s' within %d ms", what,
+			 mq->where, mq->timeout_ms);
+		break;
+	case AMQP_STATUS_SOCKET_ERROR:
+	case AMQP_STATUS_TCP_ERROR:
+		snprintf(msg, sizeof(msg), "rabbitmq: %s failed: socket error on connection to '%s': %s",
+			 what, mq->where, errno ? strerror(errno) : "unknown");
+		break;
+	default:
+		snprintf(msg, sizeof(msg), "rabbitmq: %s failed on connection to '%s': %s", what,
+			 mq->where, amqp_error_string2(status));
+		break;
+	}
+	mq->conn_dead = true;
+	return mq_break(mq, err, code, msg);
+}
+
+/* 403 ACCESS_REFUSED and 530 NOT_ALLOWED will not fix themselves. */
+static int mq_reply_code_class(unsigned reply_code)
+{
+	return reply_code == 403 || reply_code == 530 ? BK_ECONFIG : BK_EMQ;
+}
+
+/*
+ * The broker closed the channel or the connection (method M) while we were
+ * doing WHAT: answer with close-ok, translate, break the handle.
+ */
+static int mq_server_close(struct bk_mq *mq, struct bk_err *err, const amqp_method_t *m,
+			   const char *what)
+{
+	char msg[1024];
+	unsigned reply = 0;
+	amqp_bytes_t text = amqp_empty_bytes;
+	const char *whom = "channel";
+
+	if (m->id == AMQP_CHANNEL_CLOSE_METHOD) {
+		const amqp_channel_close_t *c = m->decoded;
+		amqp_channel_close_ok_t ok = {0};
+
+		reply = c->reply_code;
+		text = c->reply_text;
+		amqp_send_method(mq->conn, MQ_CHANNEL, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+		mq->chan_open = false;
+	} else if (m->id == AMQP_CONNECTION_CLOSE_METHOD) {
+		const amqp_connection_close_t *c = m->decoded;
+		amqp_connection_close_ok_t ok = {0};
+
+		reply = c->reply_code;
+		text = c->reply_text;
+		whom = "connection";
+		amqp_send_method(mq->conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
+		mq->chan_open = false;
+		mq->conn_dead = true;
+	} else {
+		snprintf(msg, sizeof(msg), "rabbitmq: %s failed: unexpected method 0x%08x from '%s'",
+			 what, (unsigned)m->id, mq->where);
+		mq->conn_dead = true;
+		return mq_break(mq, err, BK_EMQ, msg);
+	}
+	snprintf(msg, sizeof(msg), "rabbitmq: %s failed: %s closed by broker: %u %.*s", what, whom,
+		 reply, (int)(text.len > 600 ? 600 : text.len), (const char *)text.bytes);
+	return mq_break(mq, err, mq_reply_code_class(reply), msg);
+}
+
+static int mq_rpc(struct bk_mq *mq, struct bk_err *err, amqp_rpc_reply_t r, const char *what)
+{
+	switch (r.reply_type) {
+	case AMQP_RESPONSE_NORMAL:
+		return 0;
+	case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+		return mq_status(mq, err, r.library_error, what);
+	case AMQP_RESPONSE_SERVER_EXCEPTION:
+		return mq_server_close(mq, err, &r.reply, what);
+	default: {
+		char msg[512];
+
+		snprintf(msg, sizeof(msg), "rabbitmq: %s failed: no reply from '%s'", what, mq->where);
+		mq->conn_dead = true;
+		return mq_break(mq, err, BK_EMQ, msg);
+	}
+	}
+}
+
+static int mq_last_rpc(struct bk_mq *mq, struct bk_err *err, const char *what)
+{
+	return mq_rpc(mq, err, amqp_get_rpc_reply(mq->conn), what);
+}
+
+/* ---- small helpers --------------------------------------------------- */
+
+static char *mq_strdup_bytes(amqp_bytes_t b)
+{
+	return bk_strndup(b.bytes ? b.bytes : "", b.len);
+}
+
+static bool mq_shortstr_ok(const char *s)
+{
+	return s && strlen(s) <= MQ_SHORTSTR;
+}
+
+static int64_t mq_deadline(int timeout_ms)
+{
+	return bk_monotonic() + (int64_t)timeout_ms * 1000;
+}
+
+/* Milliseconds left until DEADLINE (microseconds), at least 0. */
+static int mq_left_ms(int64_t deadline)
+{
+	int64_t left = deadline - bk_monotonic();
+
+	if (left <= 0)
+		return 0;
+	return (int)((left + 999) / 1000);
+}
+
+static void mq_pending_push(struct bk_mq *mq, struct mq_pending *p)
+{
+	p->next = NULL;
+	if (mq->tail)
+		mq->tail->next = p;
+	else
+		mq->head = p;
+	mq->tail = p;
+}
+
+static struct mq_pending *mq_pending_pop(struct bk_mq *mq)
+{
+	struct mq_pending *p = mq->head;
+
+	if (p) {
+		mq->head = p->next;
+		if (!mq->head)
+			mq->tail = NULL;
+	}
+	return p;
+}
+
+void bk_mq_delivery_release(struct bk_mq_delivery *d)
+{
+	if (!d)
+		return;
+	free(d->queue);
+	free(d->exchange);
+	free(d->routing_key);
+	free(d->message_id);
+	free(d->body);
+	memset(d, 0, sizeof(*d));
+}
+
+int bk_topology_jobs_queue(const char *host, char *out, size_t size)
+{
+	size_t len;
+	int n;
+
+	if (!host)
+		return BK_EUSAGE;
+	len = strlen(host);
+	if (len == 0 || len > BK_HOST_MAX)
+		return BK_EUSAGE;
+	for (const char *c = host; *c; c++) {
+		bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+			  (*c >= '0' && *c <= '9') || *c == '.' || *c == '-' || *c == '_';
+		if (!ok)
+			return BK_EUSAGE;
+	}
+	n = snprintf(out, size, "%s%s", BK_Q_JOBS_PREFIX, host);
+	if (n < 0 || (size_t)n >= size)
+		return BK_EUSAGE;
+	return 0;
+}
+
+/* ---- the frame dispatcher -------------------------------------------- */
+
+static const char *mq_consumer_queue(struct bk_mq *mq, amqp_bytes_t tag)
+{
+	for (unsigned i = 0; i < mq->ncons; i++)
+		if (strlen(mq->cons[i].tag) == tag.len && memcmp(mq->cons[i].tag, tag.bytes, tag.len) == 0)
+			return mq->cons[i].queue;
+	return "";
+}
+
+static int mq_on_deliver(struct bk_mq *mq, const amqp_frame_t *f, const char *what,
+			 struct bk_err *err)
+{
+	const amqp_basic_deliver_t *m = f->payload.method.decoded;
+	struct mq_pending *p = bk_calloc(1, sizeof(*p));
+	amqp_message_t msg;
+	amqp_rpc_reply_t r;
+
+	/* Copy the method's fields first: reading the message reuses the frame pool. */
+	p->d.tag = m->delivery_tag;
+	p->d.redelivered = m->redelivered;
+	p->d.exchange = mq_strdup_bytes(m->exchange);
+	p->d.routing_key = mq_strdup_bytes(m->routing_key);
+	p->d.queue = bk_strdup(mq_consumer_queue(mq, m->consumer_tag));
+
+	memset(&msg, 0, sizeof(msg));
+	r = amqp_read_message(mq->conn, f->channel, &msg, 0);
+	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
+		bk_mq_delivery_release(&p->d);
+		free(p);
+		return mq_rpc(mq, err, r, what);
+	}
+	if (msg.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
+		p->d.message_id = mq_strdup_bytes(msg.properties.message_id);
+	else
+		p->d.message_id = bk_strdup("");
+
+	if (msg.body.len > mq->max_body) {
+		char text[512];
+
+		snprintf(text, sizeof(text),
+			 "rabbitmq: message '%s' from queue '%s' is too large (%zu bytes, limit %zu): "
+			 "dead-lettered",
+			 p->d.message_id, p->d.queue, msg.body.len, mq->max_body);
+		p->code = BK_EPROTO;
+		p->msg = bk_strdup(text);
+		amqp_basic_reject(mq->conn, MQ_CHANNEL, p->d.tag, 0);
+		bk_mq_delivery_release(&p->d);
+	} else {
+		p->d.len = msg.body.len;
+		p->d.body = bk_malloc(msg.body.len + 1);
+		if (msg.body.len)
+			memcpy(p->d.body, msg.body.bytes, msg.body.len);
+		((char *)p->d.body)[msg.body.len] = '\0';
+	}
+	amqp_destroy_message(&msg);
+	mq_pending_push(mq, p);
+	return 1;
+}
+
+static void mq_resolve(struct mq_batch *b, size_t i, bool nack)
+{
+	if (b->state[i] & MSG_RESOLVED)
+		return;
+	b->state[i] |= MSG_RESOLVED | (nack ? MSG_NACKED : 0);
+	b->resolved++;
+}
+
+static void mq_on_confirm(struct bk_mq *mq, uint64_t tag, bool multiple, bool nack)
+{
+	struct mq_batch *b = mq->batch;
+	size_t last;
+
+	if (!b || b->sent == 0)
+		return; /* stale confirm from a failed earlier batch */
+	if (multiple && tag == 0)
+		tag = b->base + b->sent - 1;
+	if (tag < b->base)
+		return;
+	last = (size_t)(tag - b->base);
+	if (last >= b->sent)
+		last = b->sent - 1;
+	if (multiple) {
+		for (size_t i = b->low; i <= last; i++)
+			mq_resolve(b, i, nack);
+	} else {
+		mq_resolve(b, last, nack);
+	}
+	while (b->low < b->sent && (b->state[b->low] & MSG_RESOLVED))
+		b->low++;
+}
+
+static int mq_on_return(struct bk_mq *mq, const amqp_frame_t *f, const char *what,
+			struct bk_err *err)
+{
+	const amqp_basic_return_t *m = f->payload.method.decoded;
+	struct mq_batch *b = mq->batch;
+	amqp_message_t msg;
+	amqp_rpc_reply_t r;
+	char why[160];
+	unsigned matched = 0;
+
+	snprintf(why, sizeof(why), "%u %.*s", m->reply_code,
+		 (int)(m->reply_text.len > 100 ? 100 : m->reply_text.len),
+		 (const char *)m->reply_text.bytes);
+	memset(&msg, 0, sizeof(msg));
+	r = amqp_read_message(mq->conn, f->channel, &msg, 0);
+	if (r.reply_type != AMQP_RESPONSE_NORMAL)
+		return mq_rpc(mq, err, r, what);
+	if (b && (msg.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)) {
+		amqp_bytes_t id = msg.properties.message_id;
+
+		for (size_t i = 0; i < b->sent; i++) {
+			const char *mid = b->msgs[i].message_id;
+			if (strlen(mid) == id.len && memcmp(mid, id.bytes, id.len) == 0) {
+				b->state[i] |= MSG_RETURNED;
+				matched++;
+			}
+		}
+		if (matched && !b->returned_why[0])
+			snprintf(b->returned_why, sizeof(b->returned_why), "%s", why);
+	}
+	amqp_destroy_message(&msg);
+	return 1;
+}
+
+static int mq_on_cancel(struct bk_mq *mq, const amqp_frame_t *f, struct bk_err *err)
+{
+	const amqp_basic_cancel_t *m = f->payload.method.decoded;
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "rabbitmq: consumer of queue '%s' cancelled by broker '%s'",
+		 mq_consumer_queue(mq, m->consumer_tag), mq->where);
+	return mq_break(mq, err, BK_EMQ, msg);
+}
+
+/*
+ * Read one frame (waiting at most TIMEOUT_MS, negative: no limit) and
+ * handle it.  Returns 1 when a frame was handled, 0 on timeout, negative on
+ * failure (the handle is then broken).  WHAT names the operation for
+ * messages.
+ */
+static int mq_pump(struct bk_mq *mq, int timeout_ms, const char *what, struct bk_err *err)
+{
+	amqp_frame_t f;
+	struct timeval tv;
+	struct timeval *tvp = NULL;
+	int st;
+
+	if (timeout_ms >= 0) {
+		tv.tv_sec = timeout_ms / 1000;
+		tv.tv_usec = (timeout_ms % 1000) * 1000;
+		tvp = &tv;
+	}
+	/* Safe here: we hold no pointer into earlier frames.  Queued frames are kept. */
+	amqp_maybe_release_buffers(mq->conn);
+	st = amqp_simple_wait_frame_noblock(mq->conn, &f, tvp);
+	if (st == AMQP_STATUS_TIMEOUT)
+		return 0;
+	if (st != AMQP_STATUS_OK)
+		return mq_status(mq, err, st, what);
+	if (f.frame_type != AMQP_FRAME_METHOD)
+		return 1; /* a stray header or body frame: nothing to do with it */
+
+	switch (f.payload.method.id) {
+	case AMQP_BASIC_DELIVER_METHOD:
+		return mq_on_deliver(mq, &f, what, err);
+	case AMQP_BASIC_ACK_METHOD: {
+		const amqp_basic_ack_t *a = f.payload.method.decoded;
+		mq_on_confirm(mq, a->delivery_tag, a->multiple, false);
+		return 1;
+	}
+	case AMQP_BASIC_NACK_METHOD: {
+		const amqp_basic_nack_t *a = f.payload.method.decoded;
+		mq_on_confirm(mq, a->delivery_tag, a->multiple, true);
+		return 1;
+	}
+	case AMQP_BASIC_RETURN_METHOD:
+		return mq_on_return(mq, &f, what, err);
+	case AMQP_BASIC_CANCEL_METHOD:
+		return mq_on_cancel(mq, &f, err);
+	case AMQP_CHANNEL_CLOSE_METHOD:
+	case AMQP_CONNECTION_CLOSE_METHOD:
+		return mq_server_close(mq, err, &f.payload.method, what);
+	default:
+		return 1;
+	}
+}
+
+/* ---- connect / close ---------------------------------------------------- */
+
+void bk_mq_close(struct bk_mq *mq)
+{
+	struct mq_pending *p;
+
+	if (!mq)
+		return;
+	if (mq->conn) {
+		if (!mq->conn_dead) {
+			if (mq->chan_open)
+				amqp_channel_close(mq->conn, MQ_CHANNEL, AMQP_REPLY_SUCCESS);
+			amqp_connection_close(mq->conn, AMQP_REPLY_SUCCESS);
+		}
+		amqp_destroy_connection(mq->conn);
+	}
+	while ((p = mq_pending_pop(mq)) != NULL) {
+		bk_mq_delivery_release(&p->d);
+		free(p->msg);
+		free(p);
+	}
+	for (unsigned i = 0; i < mq->ncons; i++) {
+		free(mq->cons[i].tag);
+		free(mq->cons[i].queue);
+	}
+	free(mq->where);
+	free(mq->vhost);
+	free(mq->user);
+	free(mq);
+}
+
+bool bk_mq_usable(const struct bk_mq *mq)
+{
+	return mq && !mq->broken;
+}
+
+static amqp_table_entry_t mq_entry_utf8(const char *key, const char *value)
+{
+	amqp_table_entry_t e;
+
+	e.key = amqp_cstring_bytes(key);
+	e.value.kind = AMQP_FIELD_KIND_UTF8;
+	e.value.value.bytes = amqp_cstring_bytes(value);
+	return e;
+}
+
+static amqp_table_entry_t mq_entry_bool(const char *key, bool value)
+{
+	amqp_table_entry_t e;
+
+	e.key = amqp_cstring_bytes(key);
+	e.value.kind = AMQP_FIELD_KIND_BOOLEAN;
+	e.value.value.boolean = value;
+	return e;
+}
+
+static amqp_table_entry_t mq_entry_i64(const char *key, int64_t value)
+{
+	amqp_table_entry_t e;
+
+	e.key = amqp_cstring_bytes(key);
+	e.value.kind = AMQP_FIELD_KIND_I64;
+	e.value.value.i64 = value;
+	return e;
+}
+
+/*
+ * rabbitmq-c 0.11 reports every failed connect as AMQP_STATUS_SOCKET_ERROR
+ * and leaves errno at EINPROGRESS (it reads the real error with
+ * getsockopt(SO_ERROR) and drops it).  To say "refused" or "no route",
+ * connect once more ourselves and return that errno (0 if it worked).
+ */
+static int mq_probe_errno(const char *host, int port, int timeout_ms)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
+	struct addrinfo *res = NULL;
+	char service[16];
+	int e = ETIMEDOUT;
+
+	snprintf(service, sizeof(service), "%d", port);
+	if (getaddrinfo(host, service, &hints, &res) != 0)
+		return EHOSTUNREACH;
+	for (struct addrinfo *a = res; a; a = a->ai_next) {
+		int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+				a->ai_protocol);
+		struct pollfd pfd;
+		socklen_t len = sizeof(e);
+
+		if (fd < 0) {
+			e = errno;
+			continue;
+		}
+		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+			e = 0;
+		} else if (errno != EINPROGRESS) {
+			e = errno;
+		} else {
+			pfd.fd = fd;
+			pfd.events = POLLOUT;
+			if (poll(&pfd, 1, timeout_ms) <= 0)
+				e = ETIMEDOUT;
+			else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) != 0)
+				e = errno;
+		}
+		close(fd);
+		if (e == 0)
+			break;
+	}
+	freeaddrinfo(res);
+	return e;
+}
+
+/*
+ * Open the socket (FATAL set for errors retrying cannot fix: bad URL, TLS
+ * set-up).  INFO's strings point into a copy of the URL.
+ */
+static int mq_open_socket(struct bk_mq *mq, const struct bk_mq_config *cfg,
+			  const struct amqp_connection_info *info, bool *fatal, struct bk_err *err)
+{
+	amqp_socket_t *sock = NULL;
+	struct timeval tv;
+	int st;
+
+	if (info->ssl) {
+		sock = amqp_ssl_socket_new(mq->conn);
+		if (!sock) {
+			*fatal = true;
+			return bk_err_set(err, BK_ECONFIG, "rabbitmq: unable to create a TLS socket");
+		}
+		amqp_ssl_socket_set_verify_peer(sock, cfg->tls_verify);
+		amqp_ssl_socket_set_verify_hostname(sock, cfg->tls_verify);
+		if (cfg->ca_cert && amqp_ssl_socket_set_cacert(sock, cfg->ca_cert) != AMQP_STATUS_OK) {
+			*fatal = true;
+			return bk_err_set(err, BK_ECONFIG,
+					  "rabbitmq: unable to load CA certificate '%s'", cfg->ca_cert);
+		}
+	} else {
+		sock = amqp_tcp_socket_new(mq->conn);
+		if (!sock)
+			return bk_err_set(err, BK_EMQ, "rabbitmq: unable to create a socket");
+	}
+
+	tv.tv_sec = mq->timeout_ms / 1000;
+	tv.tv_usec = (mq->timeout_ms % 1000) * 1000;
+	errno = 0;
+	st = amqp_socket_open_noblock(sock, info->host, info->port, &tv);
+	if (st == AMQP_STATUS_OK)
+		return 0;
+	mq->conn_dead = true;
+	switch (st) {
+	case AMQP_STATUS_SOCKET_ERROR:
+	case AMQP_STATUS_TCP_ERROR: {
+		int e = mq_probe_errno(info->host, info->port, mq->timeout_ms < 2000 ? mq->timeout_ms : 2000);
+
+		if (e == ECONNREFUSED)
+			return bk_err_set(err, BK_EMQ, "rabbitmq: connection to '%s' refused", mq->where);
+		return bk_err_set(err, BK_EMQ, "rabbitmq: unable to connect to '%s': %s", mq->where,
+				  e ? strerror(e) : "socket error");
+	}
+	case AMQP_STATUS_HOSTNAME_RESOLUTION_FAILED:
+		return bk_err_set(err, BK_EMQ, "rabbitmq: unable to resolve host '%s'", info->host);
+	case AMQP_STATUS_TIMEOUT:
+		return bk_err_set(err, BK_EMQ, "rabbitmq: connection to '%s' timed out after %d ms",
+				  mq->where, mq->timeout_ms);
+	case AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED:
+	case AMQP_STATUS_SSL_PEER_VERIFY_FAILED:
+		return bk_err_set(err, BK_ECONFIG, "rabbitmq: TLS connection to '%s' failed: %s",
+				  mq->where, amqp_error_string2(st));
+	default:
+		return bk_err_set(err, BK_EMQ, "rabbitmq: unable to connect to '%s': %s", mq->where,
+				  amqp_error_string2(st));
+	}
+}
+
+static int mq_login(struct bk_mq *mq, const struct bk_mq_config *cfg,
+		    const struct amqp_connection_info *info, struct bk_err *err)
+{
+	amqp_table_entry_t caps_e[1];
+	amqp_table_entry_t props_e[2];
+	amqp_table_t caps;
+	amqp_table_t props;
+	amqp_rpc_reply_t r;
+	int heartbeat = cfg->heartbeat_s == 0 ? MQ_DEFAULT_HEARTBEAT : cfg->heartbeat_s;
+	char what[512];
+
+	if (heartbeat < 0)
+		heartbeat = 0;
+	/* Merged by rabbitmq-c into its defaults (product, version, capabilities). */
+	caps_e[0] = mq_entry_bool("consumer_cancel_notify", true);
+	caps.num_entries = 1;
+	caps.entries = caps_e;
+	props_e[0].key = amqp_cstring_bytes("capabilities");
+	props_e[0].value.kind = AMQP_FIELD_KIND_TABLE;
+	props_e[0].value.value.table = caps;
+	props.num_entries = 1;
+	props.entries = props_e;
+	if (cfg->name && cfg->name[0]) {
+		props_e[1] = mq_entry_utf8("connection_name", cfg->name);
+		props.num_entries = 2;
+	}
+
+	r = amqp_login_with_properties(mq->conn, info->vhost, 0, AMQP_DEFAULT_FRAME_SIZE, heartbeat,
+				       &props, AMQP_SASL_METHOD_PLAIN, info->user, info->password);
+	snprintf(what, sizeof(what), "login to '%s' vhost '%s' as user '%s'", mq->where,
+		 info->vhost, info->user);
+	return mq_rpc(mq, err, r, what);
+}
+
+static int mq_connect(struct bk_mq **out, const struct bk_mq_config *cfg, bool *fatal,
+		      struct bk_err *err)
+{
+	struct amqp_connection_info info;
+	struct bk_mq *mq = NULL;
+	char *url = NULL;
+	char where[300];
+	int rc;
+
+	*out = NULL;
+	*fatal = false;
+	if (!cfg || !cfg->url) {
+		*fatal = true;
+		return bk_err_set(err, BK_ECONFIG, "rabbitmq: no broker url configured");
+	}
+	url = bk_strdup(cfg->url);
+	if (amqp_parse_url(url, &info) != AMQP_STATUS_OK) {
+		free(url);
+		*fatal = true;
+		/* The URL holds the password: do not quote it. */
+		return bk_err_set(err, BK_ECONFIG,
+				  "rabbitmq: malformed broker url (expected "
+				  "amqp[s]://user:password@host:port/vhost)");
+	}
+
+	mq = bk_calloc(1, sizeof(*mq));
+	snprintf(where, sizeof(where), "%s:%d", info.host, info.port);
+	mq->where = bk_strdup(where);
+	mq->vhost = bk_strdup(info.vhost);
+	mq->user = bk_strdup(info.user);
+	mq->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : MQ_DEFAULT_TIMEOUT_MS;
+	mq->max_body = cfg->max_body ? cfg->max_body : MQ_DEFAULT_MAX_BODY;
+	mq->next_tag = 1;
+	mq->conn = amqp_new_connection();
+	if (!mq->conn) {
+		rc = bk_err_set(err, BK_EMQ, "rabbitmq: out of memory");
+		goto fail;
+	}
+
+	rc = mq_open_socket(mq, cfg, &info, fatal, err);
+	if (rc)
+		goto fail;
+	{
+		struct timeval tv = {mq->timeout_ms / 1000, (mq->timeout_ms % 1000) * 1000};
+		amqp_set_handshake_timeout(mq->conn, &tv);
+		amqp_set_rpc_timeout(mq->conn, &tv);
+	}
+	rc = mq_login(mq, cfg, &info, err);
+	if (rc)
+		goto fail;
+
+	if (!amqp_channel_open(mq->conn, MQ_CHANNEL)) {
+		rc = mq_last_rpc(mq, err, "opening a channel");
+		goto fail;
+	}
+	mq->chan_open = true;
+	if (!amqp_confirm_select(mq->conn, MQ_CHANNEL)) {
+		rc = mq_last_rpc(mq, err, "enabling publisher confirms");
+		goto fail;
+	}
+	free(url);
+	*out = mq;
+	return 0;
+
+fail:
+	free(url);
+	bk_mq_close(mq);
+	return rc;
+}
+
+int bk_mq_connect(struct bk_mq **out, const struct bk_mq_config *cfg, struct bk_err *err)
+{
+	bool fatal;
+
+	return mq_connect(out, cfg, &fatal, err);
+}
+
+int bk_mq_connect_retry(struct bk_mq **out, const struct bk_mq_config *cfg,
+			volatile const int *stop, struct bk_err *err)
+{
+	struct bk_err last = {0};
+	unsigned delay = 500;
+	unsigned attempt = 0;
+	unsigned seed = (unsigned)bk_monotonic() ^ ((unsigned)getpid() << 16);
+
+	*out = NULL;
+	while (!*stop) {
+		struct bk_err e = {0};
+		bool fatal = false;
+		unsigned sleep_ms;
+		int64_t until;
+		int rc;
+
+		rc = mq_connect(out, cfg, &fatal, &e);
+		if (rc == 0)
+			return 0;
+		if (fatal)
+			return bk_err_set(err, rc, "%s", e.msg);
+		last = e;
+		attempt++;
+		/* +-25 % jitter so a fleet does not reconnect in lock step. */
+		sleep_ms = delay - delay / 4 + (unsigned)(rand_r(&seed) % (delay / 2 + 1));
+		if (cfg->on_retry)
+			cfg->on_retry(cfg->on_retry_arg, &e, attempt, sleep_ms);
+		until = mq_deadline((int)sleep_ms);
+		while (!*stop) {
+			int left = mq_left_ms(until);
+			struct timespec ts;
+
+			if (left <= 0)
+				break;
+			if (left > 200)
+				left = 200;
+			ts.tv_sec = 0;
+			ts.tv_nsec = (long)left * 1000000L;
+			nanosleep(&ts, NULL); /* EINTR: fine, *stop is checked next */
+		}
+		delay = delay >= 15000 ? 30000 : delay * 2;
+	}
+	if (attempt == 0)
+		return bk_err_set(err, BK_EMQ, "rabbitmq: connect cancelled");
+	return bk_err_set(err, BK_EMQ, "rabbitmq: connect cancelled after %u attempts: %s", attempt,
+			  last.msg);
+}
+
+/* ---- topology ---------------------------------------------------------- */
+
+static int mq_exchange(struct bk_mq *mq, const char *name, const char *type, struct bk_err *err)
+{
+	char what[300];
+
+	if (amqp_exchange_declare(mq->conn, MQ_CHANNEL, amqp_cstring_bytes(name),
+				  amqp_cstring_bytes(type), 0, 1, 0, 0, amqp_empty_table))
+		return 0;
+	snprintf(what, sizeof(what), "declaring exchange '%s'", name);
+	return mq_last_rpc(mq, err, what);
+}
+
+struct mq_queue_args {
+	bool quorum;
+	const char *dlx;
+	int64_t ttl_ms;
+	int64_t max_len;
+};
+
+static int mq_queue(struct bk_mq *mq, const char *name, const struct mq_queue_args *a,
+		    const char *exchange, const char *key, struct bk_err *err)
+{
+	amqp_table_entry_t e[4];
+	amqp_table_t args;
+	char what[600];
+
+	args.num_entries = 0;
+	args.entries = e;
+	if (a->quorum)
+		e[args.num_entries++] = mq_entry_utf8("x-queue-type", "quorum");
+	if (a->dlx)
+		e[args.num_entries++] = mq_entry_utf8("x-dead-letter-exchange", a->dlx);
+	if (a->ttl_ms)
+		e[args.num_entries++] = mq_entry_i64("x-message-ttl", a->ttl_ms);
+	if (a->max_len)
+		e[args.num_entries++] = mq_entry_i64("x-max-length", a->max_len);
+
+	if (!amqp_queue_declare(mq->conn, MQ_CHANNEL, amqp_cstring_bytes(name), 0, 1, 0, 0, args)) {
+		snprintf(what, sizeof(what), "declaring queue '%s'", name);
+		return mq_last_rpc(mq, err, what);
+	}
+	if (!amqp_queue_bind(mq->conn, MQ_CHANNEL, amqp_cstring_bytes(name),
+			     amqp_cstring_bytes(exchange), amqp_cstring_bytes(key), amqp_empty_table)) {
+		snprintf(what, sizeof(what), "binding queue '%s' to exchange '%s' with key '%s'", name,
+			 exchange, key);
+		return mq_last_rpc(mq, err, what);
+	}
+	return 0;
+}
+
+int bk_mq_declare(struct bk_mq *mq, const char *host, struct bk_err *err)
+{
+	static const struct {
+		const char *name;
+		const char *type;
+	} ex[] = {
+		{BK_EX_JOBS, "direct"},    {BK_EX_RESULTS, "topic"}, {BK_EX_CONTROL, "direct"},
+		{BK_EX_WORKERS, "topic"}, {BK_EX_DLX, "fanout"},
+	};
+	const struct mq_queue_args dead = {.quorum = false};
+	const struct mq_queue_args work = {.quorum = true, .dlx = BK_EX_DLX};
+	const struct mq_queue_args beats = {
+		.quorum = true, .ttl_ms = BK_HEARTBEAT_TTL_MS, .max_len = BK_HEARTBEAT_MAX_LEN};
+	char jobs[sizeof(BK_Q_JOBS_PREFIX) + BK_HOST_MAX];
+	int rc;
+
+	rc = mq_check(mq, err);
+	if (rc)
+		return rc;
+	if (host && bk_topology_jobs_queue(host, jobs, sizeof(jobs)))
+		return bk_err_set(err, BK_EUSAGE,
+				  "rabbitmq: host name '%.*s' is not usable in a queue name", 100, host);
+
+	for (size_t i = 0; i < sizeof(ex) / sizeof(ex[0]); i++) {
+		rc = mq_exchange(mq, ex[i].name, ex[i].type, err);
+		if (rc)
+			return rc;
+	}
+	rc = mq_queue(mq, BK_Q_DEAD, &dead, BK_EX_DLX, "", err);
+	if (!rc)
+		rc = mq_queue(mq, BK_Q_RESULTS, &work, BK_EX_RESULTS, "#", err);
+	if (!rc)
+		rc = mq_queue(mq, BK_Q_REQUESTS, &work, BK_EX_CONTROL, BK_KEY_REQUEST, err);
+	/* No DLX here: expired heartbeats would flood backy.dead. */
+	if (!rc)
+		rc = mq_queue(mq, BK_Q_HEARTBEATS, &beats, BK_EX_WORKERS, "#", err);
+	if (!rc && host)
+		rc = mq_queue(mq, jobs, &work, BK_EX_JOBS, host, err);
+	return rc;
+}
+
+int bk_mq_delete_queue(struct bk_mq *mq, const char *queue, struct bk_err *err)
+{
+	char what[400];
+	int rc;
+
+	rc = mq_check(mq, err);
+	if (rc)
+		return rc;
+	if (!mq_shortstr_ok(queue) || !queue[0])
+		return bk_err_set(err, BK_EUSAGE, "rabbitmq: delete needs a queue name");
+	if (amqp_queue_delete(mq->conn, MQ_CHANNEL, amqp_cstring_bytes(queue), 0, 0))
+		return 0;
+	snprintf(what, sizeof(what), "deleting queue '%s'", queue);
+	return mq_last_rpc(mq, err, what);
+}
+
+/* ---- publishing -------------------------------------------------------- */
+
+static int mq_msg_check(const struct bk_mq_msg *m, struct bk_err *err)
+{
+	if (!mq_shortstr_ok(m->exchange) || !mq_shortstr_ok(m->key))
+		return bk_err_set(err, BK_EUSAGE, "rabbitmq: publish needs an exchange and a routing "
+						  "key of at most 255 bytes");
+	if (!m->message_id || !m->message_id[0] || !mq_shortstr_ok(m->message_id))
+		return bk_err_set(err, BK_EUSAGE,
+				  "rabbitmq: publish needs a message id of 1 to 255 bytes");
+	if (!m->body && m->len)
+		return bk_err_set(err, BK_EUSAGE, "rabbitmq: publish of message '%s' without a body",
+				  m->message_id);
+	return 0;
+}
+
+static int mq_send(struct bk_mq *mq, const struct bk_mq_msg *m, struct bk_err *err)
+{
+	amqp_basic_properties_t props;
+	amqp_bytes_t body;
+	char what[600];
+	int st;
+
+	memset(&props, 0, sizeof(props));
+	props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_DELIVERY_MODE_FLAG |
+		       AMQP_BASIC_MESSAGE_ID_FLAG;
+	props.content_type = amqp_cstring_bytes("application/json");
+	props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
+	props.message_id = amqp_cstring_bytes(m->message_id);
+	body.bytes = (void *)m->body;
+	body.len = m->len;
+	st = amqp_basic_publish(mq->conn, MQ_CHANNEL, amqp_cstring_bytes(m->exchange),
+				amqp_cstring_bytes(m->key), 1, 0, &props, body);
+	if (st == AMQP_STATUS_OK)
+		return 0;
+	snprintf(what, sizeof(what), "publish of message '%s' to exchange '%s'", m->message_id,
+		 m->exchange);
+	return mq_status(mq, err, st, what);
+}
+
+/* Wait until at most TARGET messages of B are unresolved. */
+static int mq_drain(struct bk_mq *mq, struct mq_batch *b, size_t target, const char *what,
+		    struct bk_err *err)
+{
+	int64_t deadline = mq_deadline(mq->timeout_ms);
+
+	while (b->sent - b->resolved > target) {
+		size_t before = b->resolved;
+		int left = mq_left_ms(deadline);
+		int rc;
+
+		if (left == 0) {
+			char msg[700];
+
+			snprintf(msg, sizeof(msg),
+				 "rabbitmq: %s failed: no publisher confirm from '%s' within %d ms", what,
+				 mq->where, mq->timeout_ms);
+			mq->conn_dead = true; /* confirms in doubt: do not wait politely on close */
+			return mq_break(mq, err, BK_EMQ, msg);
+		}
+		rc = mq_pump(mq, left, what, err);
+		if (rc < 0)
+			return rc;
+		if (b->resolved != before)
+			deadline = mq_deadline(mq->timeout_ms);
+	}
+	return 0;
+}
+
+int bk_mq_publish_batch(struct bk_mq *mq, struct bk_mq_msg *msgs, size_t n, struct bk_err *err)
+{
+	struct mq_batch b;
+	char what[600];
+	size_t failed = 0;
+	size_t first = n;
+	int rc;
+
+	rc = mq_check(mq, err);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		msgs[i].result = 0;
+		rc = mq_msg_check(&msgs[i], err);
+		if (rc) {
+			for (size_t j = 0; j < n; j++)
+				msgs[j].result = rc;
+			return rc;
+		}
+	}
+	if (n == 0)
+		return 0;
+	if (n == 1)
+		snprintf(what, sizeof(what), "publish of message '%s' to exchange '%s'",
+			 msgs[0].message_id, msgs[0].exchange);
+	else
+		snprintf(what, sizeof(what), "publish of %zu messages", n);
+
+	memset(&b, 0, sizeof(b));
+	b.msgs = msgs;
+	b.base = mq->next_tag;
+	b.state = bk_calloc(n, 1);
+	mq->batch = &b;
+	for (size_t i = 0; i < n && !rc; i++) {
+		rc = mq_send(mq, &msgs[i], err);
+		if (rc)
+			break;
+		mq->next_tag++;
+		b.sent++;
+		if (b.sent - b.resolved >= MQ_WINDOW)
+			rc = mq_drain(mq, &b, MQ_WINDOW / 2, what, err);
+	}
+	if (!rc)
+		rc = mq_drain(mq, &b, 0, what, err);
+	mq->batch = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		int r = 0;
+
+		if (!(b.state[i] & MSG_RESOLVED) || (b.state[i] & MSG_NACKED))
+			r = BK_EMQ;
+		else if (b.state[i] & MSG_RETURNED)
+			r = BK_ECONFIG;
+		msgs[i].result = r;
+		if (r) {
+			failed++;
+			if (first == n)
+				first = i;
+		}
+	}
+	if (rc == 0 && failed) {
+		const struct bk_mq_msg *m = &msgs[first];
+		char one[600];
+
+		if (b.state[first] & MSG_NACKED)
+			snprintf(one, sizeof(one), "message '%s' to exchange '%s' was nacked by the broker",
+				 m->message_id, m->exchange);
+		else
+			snprintf(one, sizeof(one),
+				 "message '%s' to exchange '%s' with key '%s' is unroutable: %s",
+				 m->message_id, m->exchange, m->key, b.returned_why);
+		if (n == 1)
+			rc = bk_err_set(err, m->result, "rabbitmq: %s", one);
+		else
+			rc = bk_err_set(err, m->result, "rabbitmq: %zu of %zu messages failed: %s",
+					failed, n, one);
+	}
+	free(b.state);
+	return rc;
+}
+
+int bk_mq_publish(struct bk_mq *mq, const char *exchange, const char *key, const void *body,
+		  size_t len, const char *message_id, struct bk_err *err)
+{
+	struct bk_mq_msg m = {
+		.exchange = exchange, .key = key, .body = body, .len = len, .message_id = message_id};
+
+	return bk_mq_publish_batch(mq, &m, 1, err);
+}
+
+/* ---- consuming ----------------------------------------------------------- */
+
+int bk_mq_consume(struct bk_mq *mq, const char *queue, unsigned prefetch, struct bk_err *err)
+{
+	amqp_basic_consume_ok_t *ok;
+	char what[400];
+	int rc;
+
+	rc = mq_check(mq, err);
+	if (rc)
+		return rc;
+	if (!mq_shortstr_ok(queue) || !queue[0])
+		return bk_err_set(err, BK_EUSAGE, "rabbitmq: consume needs a queue name");
+	if (prefetch == 0 || prefetch > UINT16_MAX)
+		return bk_err_set(err, BK_EUSAGE, "rabbitmq: prefetch %u out of range 1..65535",
+				  prefetch);
+	if (mq->ncons == MQ_MAX_CONSUMERS)
+		return bk_err_set(err, BK_EUSAGE, "rabbitmq: more than %d consumers on one connection",
+				  MQ_MAX_CONSUMERS);
+
+	snprintf(what, sizeof(what), "setting prefetch for queue '%s'", queue);
+	/* global=0: RabbitMQ applies the limit to each consumer created after it. */
+	if (!amqp_basic_qos(mq->conn, MQ_CHANNEL, 0, (uint16_t)prefetch, 0))
+		return mq_last_rpc(mq, err, what);
+	ok = amqp_basic_consume(mq->conn, MQ_CHANNEL, amqp_cstring_bytes(queue), amqp_empty_bytes, 0,
+				0, 0, amqp_empty_table);
+	if (!ok) {
+		snprintf(what, sizeof(what), "consuming queue '%s'", queue);
+		return mq_last_rpc(mq, err, what);
+	}
+	mq->cons[mq->ncons].tag = mq_strdup_bytes(ok->consumer_tag);
+	mq->cons[mq->ncons].queue = bk_strdup(queue);
+	mq->ncons++;
+	return 0;
+}
+
+int bk_mq_cancel(struct bk_mq *mq, struct bk_err *err)
+{
+	int rc;
+
+	rc = mq_check(mq, err);
+	if (rc)
+		return rc;
+	while (mq->ncons > 0) {
+		struct mq_consumer *c = &mq->cons[mq->ncons - 1];
+		char what[400];
+
+		if (!amqp_basic_cancel(mq->conn, MQ_CHANNEL, amqp_cstring_bytes(c->tag))) {
+			snprintf(what, sizeof(what), "cancelling the consumer of queue '%s'", c->queue);
+			return mq_last_rpc(mq, err, what);
+		}
+		free(c->tag);
+		free(c->queue);
+		mq->ncons--;
+	}
+	return 0;
+}
+
+/* Hand out the oldest pending entry: 1 with a delivery, or its error. */
+static int mq_hand_out(struct bk_mq *mq, struct bk_mq_delivery *d, struct bk_err *err)
+{
+	struct mq_pending *p = mq_pending_pop(mq);
+	int rc = 1;
+
+	if (p->code) {
+		rc = bk_err_set(err, p->code, "%s", p->msg);
+		free(p->msg);
+	} else {
+		*d = p->d;
+	}
+	free(p);
+	return rc;
+}
+
+int bk_mq_wait(struct bk_mq *mq, int timeout_ms, struct bk_mq_delivery *d, struct bk_err *err)
+{
+	int64_t deadline = timeout_ms > 0 ? mq_deadline(timeout_ms) : 0;
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	if (mq && mq->head)
+		return mq_hand_out(mq, d, err);
+	rc = mq_check(mq, err);
+	if (rc)
+		return rc;
+	for (;;) {
+		int left = timeout_ms < 0 ? -1 : timeout_ms == 0 ? 0 : mq_left_ms(deadline);
+
+		rc = mq_pump(mq, left, "waiting for deliveries", err);
+		if (rc < 0)
+			return rc;
+		if (mq->head)
+			return mq_hand_out(mq, d, err);
+		if (rc == 0 && timeout_ms >= 0)
+			return 0;
+		if (timeout_ms > 0 && mq_left_ms(deadline) == 0)
+			return 0;
+	}
+}
+
+int bk_mq_ack(struct bk_mq *mq, uint64_t tag, struct bk_err *err)
+{
+	int rc = mq_check(mq, err);
+	int st;
+
+	if (rc)
+		return rc;
+	st = amqp_basic_ack(mq->conn, MQ_CHANNEL, tag, 0);
+	if (st != AMQP_STATUS_OK)
+		return mq_status(mq, err, st, "acknowledging a delivery");
+	return 0;
+}
+
+int bk_mq_reject(struct bk_mq *mq, uint64_t tag, bool requeue, struct bk_err *err)
+{
+	int rc = mq_check(mq, err);
+	int st;
+
+	if (rc)
+		return rc;
+	st = amqp_basic_reject(mq->conn, MQ_CHANNEL, tag, requeue);
+	if (st != AMQP_STATUS_OK)
+		return mq_status(mq, err, st, "rejecting a delivery");
+	return 0;
+}
