@@ -19,6 +19,21 @@ const char *bk_strerror(int code)
 	return "unknown error";
 }
 
+const char *bk_error_name(int code)
+{
+	const char *name;
+
+	switch (code) {
+#define BK_ERR_NAME(name, value, text) \
+	case name:                     \
+		return #name;
+		BK_ERRORS(BK_ERR_NAME)
+#undef BK_ERR_NAME
+	}
+	name = code < 0 && code > -4096 ? strerrorname_np(-code) : NULL;
+	return name ? name : "EUNKNOWN";
+}
+
 static int err_vset(struct bk_err *err, int code, bool sys, const char *fmt, va_list ap)
 {
 	size_t len;

@@ -41,6 +41,9 @@ struct bk_err {
 /* Text for a code: strerror() for negative errno values, the table above otherwise. */
 const char *bk_strerror(int code);
 
+/* Symbolic name for a code: "BK_ELOCKED", "ENOSPC", ... ("EUNKNOWN" if none). */
+const char *bk_error_name(int code);
+
 /*
  * Record CODE and a printf-style message in ERR (which may be NULL) and
  * return CODE, so callers can write `return bk_err_set(err, -errno, ...)`.

@@ -56,6 +56,7 @@ static const char usage_text[] =
 	"  -b, --backupdir DIR     repository directory (default: .)\n"
 	"  -l, --logfile FILE      log file (default: DIR/backy.log)\n"
 	"  -v, --verbose           more output (repeat for debug output)\n"
+	"      --result FILE       write the outcome as JSON to FILE (for backy-worker)\n"
 	"  -h, --help              this help; --version prints the version\n"
 	"\n"
 	"SPEC selects revisions: an id, N (N-th newest, 0 = newest), latest, all,\n"
@@ -67,6 +68,8 @@ static const char usage_text[] =
 struct cli {
 	const char *dir;
 	const char *logfile;
+	const char *result_path; /* --result: where to write the outcome as JSON */
+	json_t *result;          /* what commands report there; NULL without --result */
 	int verbose;
 	bool tty; /* stderr is a terminal: show progress */
 	struct bk_err err;
@@ -357,6 +360,8 @@ static int cmd_backup(struct cli *c, int argc, char **argv)
 			     repo.revs, repo.n, repo.cfg.created, bk_now(), &tags);
 		if (!tags.n) {
 			bk_debug("nothing is due");
+			if (c->result)
+				json_object_set_new(c->result, "outcome", json_string("skipped"));
 			goto out;
 		}
 	}
@@ -379,6 +384,19 @@ static int cmd_backup(struct cli *c, int argc, char **argv)
 			bk_notice("%s", line);
 		else
 			bk_info("%s", line);
+		if (c->result) {
+			json_t *jt = json_array();
+
+			for (size_t i = 0; i < tags.n; i++)
+				json_array_append_new(jt, json_string(tags.v[i]));
+			json_object_set_new(c->result, "revision", json_string(st.id));
+			json_object_set_new(c->result, "tags", jt);
+			json_object_set_new(c->result, "stats",
+					    json_pack("{s:I, s:I, s:f, s:b}", "bytes_written",
+						      (json_int_t)st.bytes_written, "size",
+						      (json_int_t)st.size, "duration", st.duration,
+						      "full", st.full));
+		}
 		if (scheduled)
 			r = do_expire(c, &repo, false);
 		if (r == 0 && st.verify_checked < st.verify_planned)
@@ -760,6 +778,29 @@ static int cmd_distrust(struct cli *c, int argc, char **argv)
 
 /* --- main ---------------------------------------------------------------- */
 
+/* Write the --result file: {"outcome", "error": {"code", "message"}, ...}. */
+static void write_result(struct cli *c, int status)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+
+	if (!json_object_get(c->result, "outcome"))
+		json_object_set_new(c->result, "outcome", json_string(status ? "failed" : "ok"));
+	if (status && c->err.code)
+		json_object_set_new(c->result, "error",
+				    json_pack("{s:s, s:s}", "code", bk_error_name(c->err.code),
+					      "message", c->err.msg));
+	else if (status)
+		json_object_set_new(c->result, "error",
+				    json_pack("{s:s, s:s}", "code", bk_error_name(BK_EUSAGE),
+					      "message", "invalid usage"));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", c->result_path);
+	f = fopen(tmp, "we");
+	if (!f || json_dumpf(c->result, f, JSON_COMPACT) < 0 || fclose(f) != 0 ||
+	    rename(tmp, c->result_path) < 0)
+		bk_warn("unable to write result file '%s'", c->result_path);
+}
+
 static const struct {
 	const char *name;
 	int (*run)(struct cli *c, int argc, char **argv);
@@ -777,6 +818,7 @@ int main(int argc, char **argv)
 						 {"verbose", no_argument, NULL, 'v'},
 						 {"help", no_argument, NULL, 'h'},
 						 {"version", no_argument, NULL, 'V'},
+						 {"result", required_argument, NULL, 'R'},
 						 {NULL, 0, NULL, 0}};
 	struct cli c = {.dir = "."};
 	int opt, r;
@@ -798,6 +840,9 @@ int main(int argc, char **argv)
 		case 'V':
 			puts("backy " BACKY_VERSION);
 			return 0;
+		case 'R':
+			c.result_path = optarg;
+			break;
 		default:
 			return usage_error("%s", "invalid option");
 		}
@@ -818,7 +863,13 @@ int main(int argc, char **argv)
 			argc -= optind;
 			argv += optind;
 			optind = 0; /* reset getopt for the command's options */
+			if (c.result_path)
+				c.result = json_object();
 			r = commands[i].run(&c, argc, argv);
+			if (c.result) {
+				write_result(&c, r);
+				json_decref(c.result);
+			}
 			bk_log_close();
 			return r;
 		}
