@@ -23,7 +23,7 @@ void bk_buf_add(struct bk_buf *b, const void *data, size_t len);
 void bk_buf_adds(struct bk_buf *b, const char *s);
 void bk_buf_addf(struct bk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Append S as a YAML/JSON double-quoted scalar with escapes. */
+/* Append S as a YAML double-quoted scalar (control characters as \\xNN escapes). */
 void bk_buf_add_quoted(struct bk_buf *b, const char *s);
 
 /* "20.00 GiB" style rendering of a byte count into OUT. */

@@ -49,8 +49,9 @@ const char *bk_trust_name(enum bk_trust trust);
 int bk_trust_parse(const char *s, enum bk_trust *out);
 
 /*
- * Whether TAG is a well-formed tag: 1 to 64 characters from [A-Za-z0-9_.:-]
- * (':' only as in "manual:NAME").
+ * Whether TAG is a well-formed tag: 1 to 64 characters from [A-Za-z0-9_.:-],
+ * not starting or ending with ':' (as in "manual:NAME"; schedule tag names
+ * may not contain ':' at all, see schedule.h).
  */
 bool bk_tag_valid(const char *tag);
 

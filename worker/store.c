@@ -278,7 +278,8 @@ int bk_repo_load(struct bk_repo *repo, struct bk_err *err)
 		free_revs(repo);
 		return r;
 	}
-	qsort(repo->revs, repo->n, sizeof(*repo->revs), rev_cmp);
+	if (repo->n)
+		qsort(repo->revs, repo->n, sizeof(*repo->revs), rev_cmp);
 	return 0;
 }
 
@@ -354,8 +355,8 @@ int bk_repo_cleanup(struct bk_repo *repo, struct bk_err *err)
 		/* data files whose revision was never committed (see design note 1) */
 		if (!junk && data_file_id(name, id))
 			junk = !has_rev(repo, id);
-		if (!junk)
-			continue;
+		if (!junk || (de->d_type != DT_REG && de->d_type != DT_LNK && de->d_type != DT_UNKNOWN))
+			continue; /* never a directory or device somebody put there */
 		r = bk_fs_unlink(repo->dirfd, name);
 		if (r < 0) {
 			bk_err_sys(err, r, "unable to remove leftover '%s/%s'", repo->path, name);

@@ -15,7 +15,7 @@
  *    manifest are fsynced and renamed into place before the .rev is
  *    written (atomically), and the .rev is removed first when a revision
  *    is deleted.  So a crash at any moment leaves every revision intact,
- *    and leftovers are files the next writer may delete.
+ *    and leftovers are files the next backup deletes (bk_repo_cleanup).
  * 2. Writers (backup, expire, forget, tags, verify, distrust) hold an
  *    exclusive non-blocking flock on .lock; the kernel releases it when a
  *    process dies, so a lock can never go stale.  Readers (status, find,
@@ -88,7 +88,7 @@ int bk_repo_save_rev(struct bk_repo *repo, const struct bk_rev *rev, struct bk_e
 /* Insert a freshly committed revision into the loaded history. */
 void bk_repo_add_rev(struct bk_repo *repo, const struct bk_rev *rev);
 
-/* Delete revision IDX: .rev first, then image, manifest and report (needs the lock). */
+/* Delete revision IDX: .rev first, then image and manifest (needs the lock). */
 int bk_repo_remove_rev(struct bk_repo *repo, size_t idx, struct bk_err *err);
 
 /* Point 'latest' at the newest complete revision (or remove it). */
