@@ -1,20 +1,28 @@
 #!/usr/bin/env bash
 # The whole test suite: install dependencies, build (warnings as errors),
-# run unit and integration tests, then the same again under ASan+UBSan.
-# Needs root (loop-mounted file systems).  Usage: tests/run-all.sh [--quick]
-#   --quick: skip the sanitizer pass
+# start a throw-away single-node Ceph and a private RabbitMQ, run unit and
+# integration tests, then the same again under ASan+UBSan.
+# Needs root (loop-mounted file systems, services).
+# Usage: tests/run-all.sh [--quick]   (--quick: skip the sanitizer pass)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 
 tests/install-deps.sh
+tests/harness/install.sh
+
+base=${BACKY_TEST_BASE:-/tmp/backy-test}
+export BACKY_TEST_BASE=$base
+export BACKY_CEPH_ENV=$base/ceph/env BACKY_RABBIT_ENV=$base/rabbit/env
+export RABBIT_CONSUMER_TIMEOUT_MS=${RABBIT_CONSUMER_TIMEOUT_MS:-60000}
 
 run_suite() { # build-dir cmake-args...
 	local dir=$1
 	shift
 	cmake -S "$top" -B "$dir" -DBACKY_WERROR=ON "$@" >/dev/null
 	cmake --build "$dir" -j"$(nproc)"
-	(cd "$dir" && ctest --output-on-failure --timeout 900)
+	tests/harness/with-services.sh --ceph --rabbit -- \
+		bash -c 'cd "$1" && ctest --output-on-failure --timeout 900' _ "$dir"
 }
 
 echo "== build and test (release)"
