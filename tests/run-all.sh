@@ -29,7 +29,7 @@ echo "== build and test (release)"
 run_suite build/ci
 if [ "${1:-}" != "--quick" ]; then
 	echo "== build and test (ASan+UBSan)"
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	LSAN_OPTIONS=suppressions=$top/tests/lsan.supp ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		run_suite build/ci-asan -DBACKY_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 fi
 echo "== all tests passed"
