@@ -121,7 +121,7 @@ static int quarantine_write(struct bk_repo *repo, const char *id, const char *re
 	bk_buf_addf(&doc, "revision: %s\ntime: %s\nreason: %s\nmismatches: %u\nblocks:\n", id,
 		    when, reason, q->count);
 	bk_buf_add(&doc, q->text.p, q->text.len);
-	r = bk_fs_write_atomic(qfd, name + 0, doc.p, doc.len, 0640);
+	r = bk_fs_write_atomic(qfd, name, doc.p, doc.len, 0640);
 	bk_buf_release(&doc);
 	close(qfd);
 	return r;
