@@ -81,7 +81,9 @@ need_tool()
 [[ -n ${BACKY:-} ]] || fail "BACKY must name the backy binary (e.g. BACKY=build/worker/backy)"
 [[ -x $BACKY ]] || fail "BACKY='$BACKY' is not an executable"
 BACKY=$(realpath "$BACKY")
-need_tool python3 mount umount truncate dd cmp b2sum sha256sum
+need_tool python3 mount umount mountpoint truncate dd cmp b2sum
+# the real interpreter: wrappers like pyenv shims cost a second per call
+PYTHON=$(python3 -c 'import sys; print(sys.executable)') || fail "python3 does not run"
 ITEST_ROOT=${BACKY_TEST_TMP:-/tmp/backy-itest}
 mkdir -p "$ITEST_ROOT"
 T=$(mktemp -d "$ITEST_ROOT/$TEST_NAME.XXXXXX")
@@ -198,7 +200,7 @@ expect_fail()
 # stdin (bound to d); lists print one item a line, None prints 'null'
 json_eval()
 {
-	python3 -c '
+	"$PYTHON" -c '
 import json, sys
 d = json.load(sys.stdin)
 v = eval(sys.argv[1])
@@ -237,7 +239,7 @@ newest_id() { status_eval "$1" "d[-1]['uuid'] if d else ''"; }
 # zeros, at unaligned offsets.
 make_mixed_image()
 {
-	python3 - "$1" "$2" "${3:-1}" <<'EOF'
+	"$PYTHON" - "$1" "$2" "${3:-1}" <<'EOF'
 import os, random, sys
 path, size, seed = sys.argv[1], sys.argv[2], int(sys.argv[3])
 mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
@@ -281,7 +283,7 @@ EOF
 # FILE that are not all zeros: what a full backup has to write
 nonzero_bytes()
 {
-	python3 - "$1" "${2:-$BK_BLOCK}" <<'EOF'
+	"$PYTHON" - "$1" "${2:-$BK_BLOCK}" <<'EOF'
 import sys
 path, bs = sys.argv[1], int(sys.argv[2])
 total = 0
@@ -305,7 +307,7 @@ change_blocks()
 	local file=$1 count=$2 seed=$3 size nblocks idx
 	size=$(stat -c %s "$file")
 	nblocks=$((size / BK_BLOCK))
-	for idx in $(python3 -c "
+	for idx in $("$PYTHON" -c "
 import random, sys
 print(' '.join(map(str, sorted(random.Random($seed).sample(range($nblocks), $count)))))"); do
 		dd if=/dev/urandom of="$file" bs=$BK_BLOCK seek="$idx" count=1 conv=notrunc \
@@ -320,7 +322,7 @@ digest() { b2sum "$1" | cut -d' ' -f1; }
 # fiemap_bytes FILE: "SHARED UNSHARED" mapped bytes of FILE from filefrag -v
 fiemap_bytes()
 {
-	filefrag -v "$1" | python3 -c '
+	filefrag -v "$1" | "$PYTHON" -c '
 import re, sys
 bs, shared, unshared = 4096, 0, 0
 for line in sys.stdin:
@@ -382,7 +384,7 @@ check_repo_files()
 # block_digests FILE: one "LENGTH DIGEST" line per BK_BLOCK block of FILE
 block_digests()
 {
-	python3 - "$1" "$BK_BLOCK" <<'PYEOF'
+	"$PYTHON" - "$1" "$BK_BLOCK" <<'PYEOF'
 import hashlib, sys
 path, bs = sys.argv[1], int(sys.argv[2])
 out = sys.stdout
@@ -402,7 +404,7 @@ PYEOF
 # differs (content or length) and is not all zeros
 expected_written()
 {
-	python3 - "$1" "$2" "$BK_BLOCK" <<'PYEOF'
+	"$PYTHON" - "$1" "$2" "$BK_BLOCK" <<'PYEOF'
 import hashlib, sys
 prev = [l.split() for l in open(sys.argv[1])]
 path, bs = sys.argv[2], int(sys.argv[3])
