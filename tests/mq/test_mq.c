@@ -8,12 +8,14 @@
  * only read for our own message ids; other messages are left alone.
  */
 #include <setjmp.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -725,6 +727,101 @@ static void test_oversized_delivery_is_dead_lettered(void **state)
 	bk_mq_close(mq);
 }
 
+struct restart_wait {
+	int stop;
+	int64_t until;
+	unsigned attempts;
+};
+
+static void on_restart_retry(void *arg, const struct bk_err *err, unsigned attempt,
+			     unsigned delay_ms)
+{
+	struct restart_wait *w = arg;
+
+	(void)err;
+	(void)delay_ms;
+	w->attempts = attempt;
+	if (bk_monotonic() > w->until)
+		w->stop = 1;
+}
+
+/*
+ * The broker restarts (tests/harness/rabbit-restart.sh) under a consumer:
+ * the consumer sees BK_EMQ, bk_mq_connect_retry gets back in once the
+ * broker is up, and the unacknowledged persistent message is still there.
+ */
+static void test_broker_restart_then_reconnect(void **state)
+{
+	const char *dir = getenv("BACKY_RABBIT_DIR");
+	char script[4096];
+	struct names n;
+	struct bk_err err = {0};
+	struct bk_mq *mq;
+	struct bk_mq_delivery d;
+	struct restart_wait w = {0};
+	struct bk_mq_config cfg = {.url = g_url, .heartbeat_s = 2, .timeout_ms = 5000,
+				   .on_retry = on_restart_retry, .on_retry_arg = &w};
+	char *argv[4];
+	pid_t pid;
+	int status = 0;
+	int64_t t0;
+	int64_t until;
+	int rc = 0;
+
+	(void)state;
+	if (!dir || !dir[0])
+		fail_msg("BACKY_RABBIT_DIR is not set: run under tests/harness/with-services.sh "
+			 "--rabbit, the broker restart test restarts that broker");
+	snprintf(script, sizeof(script), "%s/tests/harness/rabbit-restart.sh", BK_SOURCE_DIR);
+	names_init(&n, "restart");
+	mq = conn_hb(2);
+	OK(bk_mq_declare(mq, n.host, &err));
+	publish_one(mq, &n, "rs-1", "{\"survives\":true}");
+	OK(bk_mq_consume(mq, n.queue, 1, &err));
+	wait_one(mq, 5000, &d);
+	assert_false(d.redelivered);
+	bk_mq_delivery_release(&d); /* never acked */
+
+	argv[0] = "bash";
+	argv[1] = script;
+	argv[2] = (char *)dir;
+	argv[3] = NULL;
+	t0 = bk_monotonic();
+	assert_int_equal(posix_spawnp(&pid, "bash", NULL, NULL, argv, NULL), 0);
+
+	until = t0 + 120 * BK_USEC;
+	while (bk_monotonic() < until) {
+		rc = bk_mq_wait(mq, 1000, &d, &err);
+		if (rc != 0)
+			break;
+	}
+	printf("# during restart after %.1f s: %s\n", (double)(bk_monotonic() - t0) / BK_USEC,
+	       err.msg);
+	assert_int_equal(rc, BK_EMQ);
+	assert_false(bk_mq_usable(mq));
+	bk_mq_close(mq);
+
+	w.until = bk_monotonic() + 120 * BK_USEC;
+	bk_err_clear(&err);
+	rc = bk_mq_connect_retry(&mq, &cfg, &w.stop, &err);
+	if (rc)
+		fail_msg("no reconnect within 120 s: %s", err.msg);
+	printf("# reconnected %.1f s after the restart began, %u failed attempts\n",
+	       (double)(bk_monotonic() - t0) / BK_USEC, w.attempts);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	OK(bk_mq_consume(mq, n.queue, 1, &err));
+	wait_one(mq, 30000, &d);
+	assert_string_equal(d.message_id, "rs-1");
+	assert_string_equal((const char *)d.body, "{\"survives\":true}");
+	assert_true(d.redelivered);
+	OK(bk_mq_ack(mq, d.tag, &err));
+	bk_mq_delivery_release(&d);
+	bk_mq_close(mq);
+	cleanup(&n);
+}
+
 static int group_setup(void **state)
 {
 	struct bk_mq_config cfg = {.timeout_ms = 5000};
@@ -768,6 +865,7 @@ int main(void)
 		cmocka_unit_test(test_connect_retry_backs_off_until_stopped),
 		cmocka_unit_test(test_heartbeats_keep_idle_connection_open),
 		cmocka_unit_test(test_missed_heartbeats_are_transient_errors),
+		cmocka_unit_test(test_broker_restart_then_reconnect),
 	};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
