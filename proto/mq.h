@@ -7,7 +7,10 @@
  * Model
  *   One connection, one channel (in confirm mode) per struct bk_mq.  The
  *   handle is not thread-safe and must not be shared between threads or
- *   across fork(): one connection per process or thread.
+ *   across fork(): one connection per process or thread.  A forked child
+ *   must not call any bk_mq_* function on its parent's handle, not even
+ *   bk_mq_close (that would close the parent's connection); the socket
+ *   is close-on-exec.
  *
  * Errors (the code decides retry versus give up)
  *   BK_EMQ      transient: connection refused or lost, heartbeat timeout,
@@ -40,6 +43,8 @@
  *   daemon must call bk_mq_wait() (or another bk_mq_* function that reads)
  *   at least every heartbeat_s / 2 seconds; the daemons call it every
  *   second in their main loop while long jobs run in child processes.
+ *   A signal does not cut bk_mq_wait short (rabbitmq-c restarts poll on
+ *   EINTR), so loops that watch signal flags use timeouts of about 1 s.
  *
  * consumer_timeout
  *   RabbitMQ closes the channel (406 PRECONDITION_FAILED) when a delivery
@@ -54,7 +59,13 @@
  *   with the CA that signed the broker's certificate (NULL: none loaded,
  *   which only works with tls_verify=false).  tls_verify=true checks the
  *   peer certificate and the host name in the URL against it; false
- *   encrypts without authenticating the broker (tests only).
+ *   encrypts without authenticating the broker (tests only).  Example:
+ *     url = "amqps://backy:secret@mq.example.net:5671/backy"
+ *     ca_cert = "/etc/backy/rabbitmq-ca.pem", tls_verify = true
+ *   The broker side needs listeners.ssl.default = 5671 and
+ *   ssl_options.{cacertfile,certfile,keyfile} in rabbitmq.conf.  (TLS was
+ *   not exercised by tests/mq; the code path is rabbitmq-c's OpenSSL
+ *   socket with peer and host name verification.)
  */
 #ifndef BK_MQ_H
 #define BK_MQ_H
@@ -222,7 +233,11 @@ void bk_mq_delivery_release(struct bk_mq_delivery *d);
  */
 int bk_mq_wait(struct bk_mq *mq, int timeout_ms, struct bk_mq_delivery *d, struct bk_err *err);
 
-/* Acknowledge delivery TAG: the broker forgets the message. */
+/*
+ * Acknowledge delivery TAG: the broker forgets the message.  Tags belong to
+ * the handle that received them; an unknown tag makes the broker close the
+ * channel (406 PRECONDITION_FAILED), reported by the next call that reads.
+ */
 int bk_mq_ack(struct bk_mq *mq, uint64_t tag, struct bk_err *err);
 
 /*
