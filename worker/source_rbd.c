@@ -165,7 +165,7 @@ static int compute_diff(struct bk_source *src, struct rbd_source *rs, const char
 			struct bk_err *err)
 {
 	char from[BK_ID_MAX + 8];
-	bool exists, valid_from, valid_to;
+	bool exists = false, valid_from = false, valid_to = false;
 	int r;
 
 	snprintf(from, sizeof(from), SNAP_PREFIX "%s", base);
