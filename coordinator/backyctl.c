@@ -1,0 +1,569 @@
+/*
+ * backyctl.c: the operator's CLI for a backy fleet.
+ *
+ *   backyctl [-c CONFIG] [--url AMQP_URL] [--status-url URL] COMMAND
+ *     run JOB [--tags T,...]   ask the coordinator for a manual backup now
+ *     expire JOB               ask for an expiry run now
+ *     status [--json]          per-job table (or the coordinator's JSON)
+ *     check                    one Nagios line over the whole fleet, codes 0/1/2/3
+ *     workers [--json]         storage hosts seen through heartbeats
+ *
+ * Requests travel through the broker (backy.control, publisher confirms),
+ * so backyctl works from any host with broker credentials; status, check
+ * and workers read the active coordinator's HTTP endpoint.  The URLs come
+ * from the options, then BACKY_AMQP_URL / BACKY_STATUS_URL, then the
+ * central config (-c: amqp.url and status.listen).
+ *
+ * Exit codes: 0 ok, 1 error; check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+ * The status document is parsed with jansson here, in one function
+ * (load_status), and nothing else sees json_t.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "config.h"
+#include "log.h"
+#include "mq.h"
+#include "proto.h"
+#include "topology.h"
+
+struct opts {
+	const char *config;
+	const char *url;
+	const char *status_url;
+	const char *tags;
+	bool json;
+	struct co_config cfg;
+	bool have_cfg;
+	char status_buf[128];
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: backyctl [-v] [-c CONFIG] [--url AMQP_URL] [--status-url URL] COMMAND\n"
+		"\n"
+		"commands:\n"
+		"  run JOB [--tags T,...]  manual backup now (tags: schedule or manual: tags)\n"
+		"  expire JOB              expiry run now\n"
+		"  status [--json]         status of every job\n"
+		"  check                   Nagios check over the fleet (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)\n"
+		"  workers [--json]        workers seen through heartbeats\n"
+		"\n"
+		"URLs default to $BACKY_AMQP_URL / $BACKY_STATUS_URL, then to the config's\n"
+		"amqp.url and status.listen.\n");
+}
+
+static int load_config(struct opts *o)
+{
+	struct bk_err err = {0};
+	int r;
+
+	if (!o->config || o->have_cfg)
+		return 0;
+	r = co_config_load(o->config, &o->cfg, &err);
+	if (r < 0) {
+		bk_error("%s", bk_err_msg(&err, r));
+		return r;
+	}
+	o->have_cfg = true;
+	return 0;
+}
+
+static const char *amqp_url(struct opts *o)
+{
+	if (o->url)
+		return o->url;
+	if (getenv("BACKY_AMQP_URL") && *getenv("BACKY_AMQP_URL"))
+		return getenv("BACKY_AMQP_URL");
+	if (load_config(o) == 0 && o->have_cfg && o->cfg.amqp_url)
+		return o->cfg.amqp_url;
+	return NULL;
+}
+
+static const char *status_url(struct opts *o)
+{
+	if (o->status_url)
+		return o->status_url;
+	if (getenv("BACKY_STATUS_URL") && *getenv("BACKY_STATUS_URL"))
+		return getenv("BACKY_STATUS_URL");
+	if (load_config(o) == 0 && o->have_cfg && o->cfg.listen_host[0]) {
+		bool v6 = strchr(o->cfg.listen_host, ':') != NULL;
+
+		snprintf(o->status_buf, sizeof(o->status_buf), "http://%s%s%s:%u", v6 ? "[" : "",
+			 o->cfg.listen_host, v6 ? "]" : "", o->cfg.listen_port);
+		return o->status_buf;
+	}
+	return NULL;
+}
+
+/* --- requests through the broker ------------------------------------------ */
+
+static int send_request(struct opts *o, enum bk_msg_request_action action, const char *job)
+{
+	struct bk_msg_request q;
+	struct bk_mq_config mc;
+	struct bk_mq *mq = NULL;
+	struct bk_buf body;
+	struct bk_err err = {0};
+	struct passwd *pw = getpwuid(getuid());
+	const char *url = amqp_url(o);
+	int r;
+
+	if (!bk_msg_name_valid(job)) {
+		bk_error("invalid job name '%s'", job);
+		return BK_EUSAGE;
+	}
+	if (!url) {
+		bk_error("no broker: give --url, set BACKY_AMQP_URL or -c CONFIG with amqp.url");
+		return BK_EUSAGE;
+	}
+	bk_msg_request_init(&q);
+	bk_buf_init(&body);
+	bk_msg_head_new(&q.head);
+	q.action = action;
+	snprintf(q.job, sizeof(q.job), "%s", job);
+	if (pw && bk_msg_name_valid(pw->pw_name))
+		snprintf(q.user, sizeof(q.user), "%s", pw->pw_name);
+	if (o->tags)
+		bk_strv_split(&q.tags, o->tags);
+	for (size_t i = 0; i < q.tags.n; i++) {
+		if (!bk_tag_valid(q.tags.v[i])) {
+			bk_error("invalid tag '%s'", q.tags.v[i]);
+			r = BK_ETAG;
+			goto out;
+		}
+	}
+	if (o->have_cfg || (o->config && load_config(o) == 0)) {
+		const struct co_jobcfg *jc = co_config_job(&o->cfg, job);
+
+		if (!jc) {
+			bk_error("unknown job '%s' in '%s'", job, o->config);
+			r = BK_EUSAGE;
+			goto out;
+		}
+		for (size_t i = 0; i < q.tags.n; i++)
+			if (strncmp(q.tags.v[i], "manual:", 7) &&
+			    !bk_schedule_find(&o->cfg.scheds[jc->sched].s, q.tags.v[i])) {
+				bk_error("tag '%s' is neither a tag of schedule '%s' nor a 'manual:' tag",
+					 q.tags.v[i], o->cfg.scheds[jc->sched].name);
+				r = BK_ETAG;
+				goto out;
+			}
+	}
+	r = bk_msg_encode_request(&q, &body, &err);
+	if (r < 0) {
+		bk_error("%s", bk_err_msg(&err, r));
+		goto out;
+	}
+	memset(&mc, 0, sizeof(mc));
+	mc.url = url;
+	mc.name = "backyctl";
+	mc.timeout_ms = 10000;
+	if (o->have_cfg) {
+		mc.ca_cert = o->cfg.amqp_ca_cert;
+		mc.tls_verify = o->cfg.amqp_tls_verify;
+	}
+	r = bk_mq_connect(&mq, &mc, &err);
+	if (r == 0)
+		r = bk_mq_declare(mq, NULL, &err);
+	if (r == 0)
+		r = bk_mq_publish(mq, BK_EX_CONTROL, BK_KEY_REQUEST, body.p, body.len, q.head.id, &err);
+	if (r < 0) {
+		bk_error("%s", bk_err_msg(&err, r));
+		goto out;
+	}
+	if (action == BK_REQUEST_RUN) {
+		struct bk_buf t;
+
+		bk_buf_init(&t);
+		bk_strv_join(&q.tags, ",", &t);
+		printf("requested a backup of '%s'%s%s (request %s)\n", job, t.len ? " with tags " : "",
+		       t.p, q.head.id);
+		bk_buf_release(&t);
+	} else {
+		printf("requested an expiry of '%s' (request %s)\n", job, q.head.id);
+	}
+out:
+	bk_mq_close(mq);
+	bk_msg_request_release(&q);
+	bk_buf_release(&body);
+	return r;
+}
+
+/* --- status over HTTP --------------------------------------------------------- */
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct bk_buf *b = arg;
+
+	if (b->len + size * n > (size_t)1 << 30)
+		return 0;
+	bk_buf_add(b, p, size * n);
+	return size * n;
+}
+
+static int http_get(const char *base, const char *path, struct bk_buf *out, struct bk_err *err)
+{
+	CURL *c = curl_easy_init();
+	char url[512];
+	long code = 0;
+	CURLcode cr;
+
+	if (!c)
+		return bk_err_set(err, -ENOMEM, "curl initialisation failed");
+	snprintf(url, sizeof(url), "%s%s", base, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 5L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	cr = curl_easy_perform(c);
+	if (cr == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_easy_cleanup(c);
+	if (cr != CURLE_OK)
+		return bk_err_set(err, BK_EMQ, "coordinator status '%s' unavailable: %s", url,
+				  curl_easy_strerror(cr));
+	if (code != 200)
+		return bk_err_set(err, BK_EPROTO, "coordinator status '%s' answered HTTP %ld", url, code);
+	return 0;
+}
+
+struct jrow {
+	char *name, *host, *sla, *status, *last, *next, *tags, *ltags;
+	long long overdue;
+};
+
+static char *jstr(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	return bk_strdup(json_is_string(v) ? json_string_value(v) : "");
+}
+
+static void short_time(char *s)
+{
+	/* 2026-01-01T03:36:46.000000+00:00 -> 2026-01-01 03:36:46 */
+	if (strlen(s) >= 19) {
+		s[10] = ' ';
+		s[19] = 0;
+	} else if (!*s) {
+		s[0] = '-';
+		s[1] = 0;
+	}
+}
+
+/* Fetch /v1/status and turn it into rows (sorted by name by the server's order). */
+static int load_status(struct opts *o, struct bk_buf *raw, struct jrow **rows, size_t *n,
+		       struct bk_err *err)
+{
+	const char *base = status_url(o);
+	json_error_t je;
+	json_t *root, *jobs, *v;
+	const char *k;
+	int r;
+
+	*rows = NULL;
+	*n = 0;
+	if (!base)
+		return bk_err_set(err, BK_EUSAGE,
+				  "no status endpoint: give --status-url, set BACKY_STATUS_URL or -c CONFIG with status.listen");
+	r = http_get(base, "/v1/status", raw, err);
+	if (r < 0)
+		return r;
+	root = json_loadb(raw->p, raw->len, 0, &je);
+	if (!root)
+		return bk_err_set(err, BK_EPROTO, "invalid status document: %s", je.text);
+	jobs = json_object_get(root, "jobs");
+	if (!json_is_object(jobs)) {
+		json_decref(root);
+		return bk_err_set(err, BK_EPROTO, "invalid status document: no 'jobs'");
+	}
+	*rows = bk_calloc(json_object_size(jobs) + 1, sizeof(**rows));
+	json_object_foreach(jobs, k, v) {
+		struct jrow *row = &(*rows)[(*n)++];
+		json_t *ov = json_object_get(v, "sla_overdue");
+
+		row->name = bk_strdup(k);
+		row->host = jstr(v, "host");
+		row->sla = jstr(v, "sla");
+		row->status = jstr(v, "status");
+		row->last = jstr(v, "last_time");
+		row->next = jstr(v, "next_time");
+		row->tags = jstr(v, "next_tags");
+		row->ltags = jstr(v, "last_tags");
+		row->overdue = json_is_integer(ov) ? (long long)json_integer_value(ov) : 0;
+	}
+	json_decref(root);
+	return 0;
+}
+
+static void free_rows(struct jrow *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(rows[i].name);
+		free(rows[i].host);
+		free(rows[i].sla);
+		free(rows[i].status);
+		free(rows[i].last);
+		free(rows[i].next);
+		free(rows[i].tags);
+		free(rows[i].ltags);
+	}
+	free(rows);
+}
+
+static int cmp_row(const void *a, const void *b)
+{
+	return strcmp(((const struct jrow *)a)->name, ((const struct jrow *)b)->name);
+}
+
+static int cmd_status(struct opts *o)
+{
+	struct bk_buf raw;
+	struct bk_err err = {0};
+	struct jrow *rows = NULL;
+	size_t n = 0;
+	int r;
+
+	bk_buf_init(&raw);
+	r = load_status(o, &raw, &rows, &n, &err);
+	if (r < 0) {
+		bk_error("%s", bk_err_msg(&err, r));
+		goto out;
+	}
+	if (o->json) {
+		fwrite(raw.p, 1, raw.len, stdout);
+		goto out;
+	}
+	qsort(rows, n, sizeof(*rows), cmp_row);
+	printf("%-24s %-12s %-8s %-9s %-19s %-19s %s\n", "JOB", "HOST", "SLA", "STATUS", "LAST",
+	       "NEXT", "NEXT TAGS");
+	for (size_t i = 0; i < n; i++) {
+		char last[40], next[40];
+
+		snprintf(last, sizeof(last), "%s", rows[i].last);
+		snprintf(next, sizeof(next), "%s", rows[i].next);
+		short_time(last);
+		short_time(next);
+		printf("%-24s %-12s %-8s %-9s %-19s %-19s %s\n", rows[i].name, rows[i].host,
+		       rows[i].sla, rows[i].status, last, next, *rows[i].tags ? rows[i].tags : "-");
+	}
+out:
+	free_rows(rows, n);
+	bk_buf_release(&raw);
+	return r;
+}
+
+static void list_names(struct jrow *rows, size_t n, bool (*pick)(const struct jrow *),
+		       struct bk_buf *out)
+{
+	size_t shown = 0, total = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!pick(&rows[i]))
+			continue;
+		total++;
+		if (shown < 20) {
+			bk_buf_addf(out, "%s%s", shown ? ", " : "", rows[i].name);
+			shown++;
+		}
+	}
+	if (total > shown)
+		bk_buf_addf(out, ", ... (%zu more)", total - shown);
+}
+
+static bool pick_sla(const struct jrow *r)
+{
+	return strcmp(r->sla, "OK") != 0;
+}
+
+static bool pick_failed(const struct jrow *r)
+{
+	return strcmp(r->sla, "OK") == 0 && strcmp(r->status, "failed") == 0;
+}
+
+static int cmd_check(struct opts *o)
+{
+	struct bk_buf raw, names;
+	struct bk_err err = {0};
+	struct jrow *rows = NULL;
+	size_t n = 0, bad = 0, failed = 0;
+	int code;
+
+	bk_buf_init(&raw);
+	bk_buf_init(&names);
+	if (load_status(o, &raw, &rows, &n, &err) < 0) {
+		printf("UNKNOWN: no status available: %s\n", err.msg);
+		code = 3;
+		goto out;
+	}
+	qsort(rows, n, sizeof(*rows), cmp_row);
+	for (size_t i = 0; i < n; i++) {
+		bad += pick_sla(&rows[i]);
+		failed += pick_failed(&rows[i]);
+	}
+	if (bad) {
+		list_names(rows, n, pick_sla, &names);
+		printf("CRITICAL: %zu jobs not within SLA: %s\n", bad, names.p);
+		code = 2;
+	} else if (failed) {
+		list_names(rows, n, pick_failed, &names);
+		printf("WARNING: %zu jobs within SLA but failing: %s\n", failed, names.p);
+		code = 1;
+	} else {
+		printf("OK: %zu jobs within SLA\n", n);
+		code = 0;
+	}
+out:
+	free_rows(rows, n);
+	bk_buf_release(&raw);
+	bk_buf_release(&names);
+	return code;
+}
+
+static int cmd_workers(struct opts *o)
+{
+	const char *base = status_url(o);
+	struct bk_buf raw;
+	struct bk_err err = {0};
+	json_error_t je;
+	json_t *root = NULL, *v;
+	const char *k;
+	int r;
+
+	bk_buf_init(&raw);
+	if (!base) {
+		bk_error("no status endpoint: give --status-url, set BACKY_STATUS_URL or -c CONFIG");
+		return 1;
+	}
+	r = http_get(base, "/v1/workers", &raw, &err);
+	if (r < 0) {
+		bk_error("%s", bk_err_msg(&err, r));
+		goto out;
+	}
+	if (o->json) {
+		fwrite(raw.p, 1, raw.len, stdout);
+		goto out;
+	}
+	root = json_loadb(raw.p, raw.len, 0, &je);
+	if (!json_is_object(root)) {
+		bk_error("invalid workers document: %s", root ? "not an object" : je.text);
+		r = BK_EPROTO;
+		goto out;
+	}
+	printf("%-16s %-10s %5s %5s %10s %6s %s\n", "HOST", "VERSION", "SLOTS", "BUSY", "FREE",
+	       "AGE", "RUNNING");
+	json_object_foreach(root, k, v) {
+		char size[32];
+		json_t *fb = json_object_get(v, "free_bytes");
+		char *ver = jstr(v, "version"), *run = jstr(v, "running");
+
+		bk_size_format(json_is_integer(fb) ? (unsigned long long)json_integer_value(fb) : 0,
+			       size, sizeof(size));
+		printf("%-16s %-10s %5lld %5lld %10s %5llds %s\n", k, ver,
+		       (long long)json_integer_value(json_object_get(v, "slots")),
+		       (long long)json_integer_value(json_object_get(v, "busy")), size,
+		       (long long)json_integer_value(json_object_get(v, "age")), *run ? run : "-");
+		free(ver);
+		free(run);
+	}
+out:
+	json_decref(root);
+	bk_buf_release(&raw);
+	return r < 0 ? r : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"url", required_argument, NULL, 'U'},
+		{"status-url", required_argument, NULL, 'S'},
+		{"tags", required_argument, NULL, 't'},
+		{"json", no_argument, NULL, 'j'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct opts o;
+	struct bk_err err = {0};
+	const char *cmd;
+	int verbosity = 0, c, r;
+
+	memset(&o, 0, sizeof(o));
+	co_config_init(&o.cfg);
+	/* options may come before or after the command ("+" is not used on purpose) */
+	while ((c = getopt_long(argc, argv, "c:t:vh", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			o.config = optarg;
+			break;
+		case 'U':
+			o.url = optarg;
+			break;
+		case 'S':
+			o.status_url = optarg;
+			break;
+		case 't':
+			o.tags = optarg;
+			break;
+		case 'j':
+			o.json = true;
+			break;
+		case 'v':
+			verbosity++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	bk_log_init("backyctl", verbosity);
+	if (bk_clock_init(&err) < 0) {
+		bk_error("%s", err.msg);
+		return 1;
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 1;
+	}
+	cmd = argv[optind++];
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if ((strcmp(cmd, "run") == 0 || strcmp(cmd, "expire") == 0) && argc - optind == 1) {
+		if (strcmp(cmd, "expire") == 0 && o.tags) {
+			bk_error("expire takes no --tags");
+			r = 1;
+		} else {
+			r = send_request(&o, strcmp(cmd, "run") == 0 ? BK_REQUEST_RUN : BK_REQUEST_EXPIRE,
+					 argv[optind]) < 0;
+		}
+	} else if (strcmp(cmd, "status") == 0 && argc == optind) {
+		r = cmd_status(&o) < 0;
+	} else if (strcmp(cmd, "check") == 0 && argc == optind) {
+		r = cmd_check(&o);
+	} else if (strcmp(cmd, "workers") == 0 && argc == optind) {
+		r = cmd_workers(&o) < 0;
+	} else {
+		usage(stderr);
+		r = strcmp(cmd, "check") == 0 ? 3 : 1;
+	}
+	co_config_release(&o.cfg);
+	curl_global_cleanup();
+	return r;
+}

@@ -1,0 +1,567 @@
+/* config.c: parse and validate the coordinator's central YAML config (see config.h). */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "fs.h"
+#include "ydoc.h"
+
+void co_config_init(struct co_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->job_timeout = CO_DEFAULT_JOB_TIMEOUT;
+	c->expire = true;
+	c->amqp_tls_verify = true;
+}
+
+void co_config_release(struct co_config *c)
+{
+	for (size_t i = 0; i < c->nscheds; i++) {
+		free(c->scheds[i].name);
+		bk_schedule_release(&c->scheds[i].s);
+	}
+	free(c->scheds);
+	for (size_t i = 0; i < c->njobs; i++) {
+		free(c->jobs[i].name);
+		free(c->jobs[i].host);
+		bk_msg_source_set_filename(&c->jobs[i].source, NULL);
+	}
+	free(c->jobs);
+	for (size_t i = 0; i < c->nhosts; i++)
+		free(c->hosts[i]);
+	free(c->hosts);
+	free(c->path);
+	free(c->amqp_url);
+	free(c->amqp_ca_cert);
+	free(c->state_file);
+	free(c->base_dir);
+	co_config_init(c);
+}
+
+static int need_map(const struct bk_ynode *n, const char *name, const char *what,
+		    struct bk_err *err)
+{
+	if (!n || n->type != BK_Y_MAP)
+		return bk_err_set(err, BK_ECONFIG, "%s: line %d: '%s' must be a map", name,
+				  n ? n->line : 0, what);
+	return 0;
+}
+
+/* Refuse keys of MAP not in KEYS (NULL-terminated). */
+static int check_keys(const struct bk_ynode *map, const char *name, const char *what,
+		      const char *const *keys, struct bk_err *err)
+{
+	for (size_t i = 0; i < map->n; i++) {
+		size_t j;
+
+		for (j = 0; keys[j]; j++)
+			if (strcmp(map->keys[i], keys[j]) == 0)
+				break;
+		if (!keys[j])
+			return bk_err_set(err, BK_ECONFIG, "%s: line %d: unknown key '%s%s%s'", name,
+					  map->items[i]->line, what ? what : "", what ? "." : "",
+					  map->keys[i]);
+	}
+	return 0;
+}
+
+static int get_bool(const struct bk_ynode *v, const char *name, const char *what, bool *out,
+		    struct bk_err *err)
+{
+	if (v->type != BK_Y_SCALAR || (strcmp(v->str, "true") && strcmp(v->str, "false")))
+		return bk_err_set(err, BK_ECONFIG, "%s: line %d: '%s' must be true or false", name,
+				  v->line, what);
+	*out = strcmp(v->str, "true") == 0;
+	return 0;
+}
+
+static int get_strdup(const struct bk_ynode *v, const char *name, const char *what, char **out,
+		      struct bk_err *err)
+{
+	const char *s;
+	int r = bk_ynode_str(v, name, what, &s, err);
+
+	if (r < 0)
+		return r;
+	if (!*s)
+		return bk_err_set(err, BK_ECONFIG, "%s: line %d: '%s' must not be empty", name,
+				  v->line, what);
+	free(*out);
+	*out = bk_strdup(s);
+	return 0;
+}
+
+static int get_duration(const struct bk_ynode *v, const char *name, const char *what,
+			int64_t *out, struct bk_err *err)
+{
+	const char *s;
+	int r = bk_ynode_str(v, name, what, &s, err);
+
+	if (r < 0)
+		return r;
+	if (bk_duration_parse(s, out) < 0 || *out <= 0)
+		return bk_err_set(err, BK_ECONFIG,
+				  "%s: line %d: '%s' must be a positive duration such as 6h or 90m, not '%s'",
+				  name, v->line, what, s);
+	return 0;
+}
+
+int co_listen_parse(const char *s, char *host, size_t size, unsigned *port, struct bk_err *err)
+{
+	const char *colon = strrchr(s, ':');
+	char addr[64];
+	size_t alen;
+	char *end = NULL;
+	unsigned long p;
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (!colon || colon == s)
+		return bk_err_set(err, BK_ECONFIG, "invalid listen address '%s': expected ADDRESS:PORT",
+				  s);
+	alen = (size_t)(colon - s);
+	if (s[0] == '[') {
+		if (alen < 3 || s[alen - 1] != ']')
+			return bk_err_set(err, BK_ECONFIG, "invalid listen address '%s'", s);
+		s++;
+		alen -= 2;
+	}
+	if (alen >= sizeof(addr) || alen >= size)
+		return bk_err_set(err, BK_ECONFIG, "invalid listen address '%s'", s);
+	memcpy(addr, s, alen);
+	addr[alen] = 0;
+	p = strtoul(colon + 1, &end, 10);
+	if (!colon[1] || *end || p > 65535 || colon[1] == '-' || colon[1] == '+')
+		return bk_err_set(err, BK_ECONFIG, "invalid port in listen address '%s'", colon + 1);
+	if (strcmp(addr, "localhost") == 0)
+		snprintf(addr, sizeof(addr), "127.0.0.1");
+	if (inet_pton(AF_INET, addr, &a4) == 1) {
+		if ((ntohl(a4.s_addr) >> 24) != 127)
+			return bk_err_set(err, BK_ECONFIG,
+					  "listen address '%s' is not a loopback address: the status endpoint has no authentication, put a proxy in front of it",
+					  addr);
+	} else if (inet_pton(AF_INET6, addr, &a6) == 1) {
+		if (!IN6_IS_ADDR_LOOPBACK(&a6))
+			return bk_err_set(err, BK_ECONFIG,
+					  "listen address '%s' is not a loopback address: the status endpoint has no authentication, put a proxy in front of it",
+					  addr);
+	} else {
+		return bk_err_set(err, BK_ECONFIG, "invalid listen address '%s': expected a numeric loopback address", addr);
+	}
+	snprintf(host, size, "%s", addr);
+	*port = (unsigned)p;
+	return 0;
+}
+
+/* source: {type, filename | pool, image[, vm]}; secrets and worker-local keys are refused. */
+static int parse_source(const struct bk_ynode *map, const char *name, const char *job,
+			struct bk_msg_source *src, struct bk_err *err)
+{
+	static const char *const secret[] = {"consul_acl_token", "consul_token", NULL};
+	static const char *const local[] = {"ceph_conf", "ceph_id", "consul_url",
+					    "consul_initial_wait", "consul_poll_interval",
+					    "consul_timeout", "verify_percent", "verify_min_blocks",
+					    "verify_budget", "verify_full", NULL};
+	const char *type = NULL, *s;
+	int r;
+
+	if (!map || map->type != BK_Y_MAP)
+		return bk_err_set(err, BK_ECONFIG, "%s: line %d: 'jobs.%s.source' must be a map with 'type'",
+				  name, map ? map->line : 0, job);
+	r = bk_ynode_str(bk_ymap_get(map, "type"), name, "source.type", &type, err);
+	if (r < 0)
+		return r;
+	if (strcmp(type, "file") == 0)
+		src->type = BK_SOURCE_FILE;
+	else if (strcmp(type, "rbd") == 0 || strcmp(type, "ceph-rbd") == 0)
+		src->type = BK_SOURCE_RBD;
+	else if (strcmp(type, "flyingcircus") == 0)
+		src->type = BK_SOURCE_FLYINGCIRCUS;
+	else
+		return bk_err_set(err, BK_ECONFIG,
+				  "%s: line %d: job '%s': unknown source type '%s' (expected file, rbd, ceph-rbd or flyingcircus)",
+				  name, map->line, job, type);
+	for (size_t i = 0; i < map->n; i++) {
+		const char *k = map->keys[i];
+		const struct bk_ynode *v = map->items[i];
+		bool ok = false;
+
+		for (size_t j = 0; secret[j]; j++)
+			if (strcmp(k, secret[j]) == 0)
+				return bk_err_set(err, BK_ECONFIG,
+						  "%s: line %d: job '%s': secrets do not belong in the central config (they would travel in job messages): move 'source.%s' to the worker's local config on the storage host",
+						  name, v->line, job, k);
+		for (size_t j = 0; local[j]; j++)
+			if (strcmp(k, local[j]) == 0)
+				return bk_err_set(err, BK_ECONFIG,
+						  "%s: line %d: job '%s': 'source.%s' is a worker-local setting: set it in the worker's config on the storage host",
+						  name, v->line, job, k);
+		if (strcmp(k, "type") == 0)
+			continue;
+		if (strcmp(k, "filename") == 0 && src->type == BK_SOURCE_FILE) {
+			r = bk_ynode_str(v, name, "source.filename", &s, err);
+			if (r < 0)
+				return r;
+			if (s[0] != '/' || strlen(s) >= BK_MSG_MAX_PATH)
+				return bk_err_set(err, BK_ECONFIG,
+						  "%s: line %d: job '%s': 'source.filename' must be an absolute path",
+						  name, v->line, job);
+			bk_msg_source_set_filename(src, s);
+			ok = true;
+		} else if ((strcmp(k, "pool") == 0 || strcmp(k, "image") == 0) &&
+			   src->type != BK_SOURCE_FILE) {
+			char *dst = strcmp(k, "pool") == 0 ? src->pool : src->image;
+
+			r = bk_ynode_str(v, name, k, &s, err);
+			if (r < 0)
+				return r;
+			if (!*s || strlen(s) > BK_MSG_NAME_MAX)
+				return bk_err_set(err, BK_ECONFIG,
+						  "%s: line %d: job '%s': invalid 'source.%s' '%s'", name,
+						  v->line, job, k, s);
+			snprintf(dst, BK_MSG_NAME_MAX + 1, "%s", s);
+			ok = true;
+		} else if (strcmp(k, "vm") == 0 && src->type == BK_SOURCE_FLYINGCIRCUS) {
+			r = bk_ynode_str(v, name, "source.vm", &s, err);
+			if (r < 0)
+				return r;
+			if (!bk_msg_name_valid(s))
+				return bk_err_set(err, BK_ECONFIG,
+						  "%s: line %d: job '%s': invalid 'source.vm' '%s'", name,
+						  v->line, job, s);
+			snprintf(src->vm, sizeof(src->vm), "%s", s);
+			ok = true;
+		}
+		if (!ok)
+			return bk_err_set(err, BK_ECONFIG,
+					  "%s: line %d: job '%s': unknown key 'source.%s' for type '%s'",
+					  name, v->line, job, k, type);
+	}
+	if (src->type == BK_SOURCE_FILE && !src->filename)
+		return bk_err_set(err, BK_ECONFIG, "%s: line %d: job '%s': 'source.filename' is required",
+				  name, map->line, job);
+	if (src->type != BK_SOURCE_FILE && (!src->pool[0] || !src->image[0]))
+		return bk_err_set(err, BK_ECONFIG,
+				  "%s: line %d: job '%s': 'source.pool' and 'source.image' are required",
+				  name, map->line, job);
+	return 0;
+}
+
+static int cmp_job(const void *a, const void *b)
+{
+	return strcmp(((const struct co_jobcfg *)a)->name, ((const struct co_jobcfg *)b)->name);
+}
+
+/* Validate a job as the wire format will: encode a sample job message. */
+static int check_encodable(const struct co_config *c, const struct co_jobcfg *j, const char *name,
+			   struct bk_err *err)
+{
+	struct bk_msg_job m;
+	struct bk_buf b;
+	struct bk_err e = {0};
+	int r;
+
+	bk_msg_job_init(&m);
+	bk_buf_init(&b);
+	bk_msg_head_new(&m.head);
+	bk_id_new(m.job_id);
+	snprintf(m.job, sizeof(m.job), "%s", j->name);
+	snprintf(m.host, sizeof(m.host), "%s", j->host ? j->host : c->hosts[0]);
+	m.action = BK_ACTION_BACKUP;
+	bk_strv_add(&m.tags, c->scheds[j->sched].s.tags[0].name);
+	m.deadline = m.head.time + c->job_timeout * BK_USEC;
+	m.attempt = 1;
+	m.source = j->source;
+	m.source.filename = j->source.filename ? bk_strdup(j->source.filename) : NULL;
+	co_schedule_copy(&m.schedule, &c->scheds[j->sched].s);
+	r = bk_msg_encode_job(&m, &b, &e);
+	if (r < 0)
+		r = bk_err_set(err, BK_ECONFIG, "%s: line %d: job '%s' cannot be sent to a worker: %s",
+			       name, j->line, j->name, e.msg);
+	bk_msg_job_release(&m);
+	bk_buf_release(&b);
+	return r;
+}
+
+static int parse_jobs(const struct bk_ynode *jobs, const char *name, struct co_config *c,
+		      struct bk_err *err)
+{
+	static const char *const keys[] = {"schedule", "source", "host", NULL};
+	int r;
+
+	r = need_map(jobs, name, "jobs", err);
+	if (r < 0)
+		return r;
+	c->jobs = bk_calloc(jobs->n ? jobs->n : 1, sizeof(*c->jobs));
+	for (size_t i = 0; i < jobs->n; i++) {
+		const struct bk_ynode *jm = jobs->items[i];
+		struct co_jobcfg *j = &c->jobs[c->njobs];
+		const char *sname;
+		char what[128];
+
+		j->name = bk_strdup(jobs->keys[i]);
+		j->line = jm->line;
+		c->njobs++;
+		if (!bk_msg_name_valid(j->name))
+			return bk_err_set(err, BK_ECONFIG,
+					  "%s: line %d: invalid job name '%s': 1 to 64 characters from [A-Za-z0-9._-], not starting with '.' or '-'",
+					  name, jm->line, j->name);
+		snprintf(what, sizeof(what), "jobs.%s", j->name);
+		r = need_map(jm, name, what, err);
+		if (r == 0)
+			r = check_keys(jm, name, what, keys, err);
+		if (r < 0)
+			return r;
+		snprintf(what, sizeof(what), "jobs.%s.schedule", j->name);
+		r = bk_ynode_str(bk_ymap_get(jm, "schedule"), name, what, &sname, err);
+		if (r < 0)
+			return bk_ymap_get(jm, "schedule")
+				       ? r
+				       : bk_err_set(err, BK_ECONFIG, "%s: line %d: job '%s' has no schedule",
+						    name, jm->line, j->name);
+		for (j->sched = 0; j->sched < c->nscheds; j->sched++)
+			if (strcmp(c->scheds[j->sched].name, sname) == 0)
+				break;
+		if (j->sched == c->nscheds)
+			return bk_err_set(err, BK_ECONFIG, "%s: line %d: job '%s': unknown schedule '%s'",
+					  name, bk_ymap_get(jm, "schedule")->line, j->name, sname);
+		r = parse_source(bk_ymap_get(jm, "source"), name, j->name, &j->source, err);
+		if (r < 0)
+			return r;
+		if (bk_ymap_get(jm, "host") && !bk_ynode_is_null(bk_ymap_get(jm, "host"))) {
+			snprintf(what, sizeof(what), "jobs.%s.host", j->name);
+			r = get_strdup(bk_ymap_get(jm, "host"), name, what, &j->host, err);
+			if (r < 0)
+				return r;
+			if (!bk_msg_name_valid(j->host))
+				return bk_err_set(err, BK_ECONFIG, "%s: line %d: job '%s': invalid host name '%s'",
+						  name, bk_ymap_get(jm, "host")->line, j->name, j->host);
+		}
+	}
+	qsort(c->jobs, c->njobs, sizeof(*c->jobs), cmp_job);
+	return 0;
+}
+
+static int parse_root(const struct bk_ynode *root, const char *name, struct co_config *c,
+		      struct bk_err *err)
+{
+	static const char *const keys[] = {"global", "schedules", "jobs", "amqp", "hosts",
+					   "status", "state-file", "job-timeout", "expire", NULL};
+	static const char *const gkeys[] = {"base-dir", "worker-limit", NULL};
+	static const char *const akeys[] = {"url", "heartbeat", "ca-cert", "tls-verify", NULL};
+	static const char *const skeys[] = {"listen", NULL};
+	const struct bk_ynode *n;
+	int r;
+
+	if (!root)
+		return bk_err_set(err, BK_ECONFIG, "%s: empty configuration", name);
+	r = need_map(root, name, "(top level)", err);
+	if (r == 0)
+		r = check_keys(root, name, NULL, keys, err);
+	if (r < 0)
+		return r;
+	n = bk_ymap_get(root, "global");
+	if (n && !bk_ynode_is_null(n)) {
+		r = need_map(n, name, "global", err);
+		if (r == 0)
+			r = check_keys(n, name, "global", gkeys, err);
+		if (r == 0 && bk_ymap_get(n, "base-dir"))
+			r = get_strdup(bk_ymap_get(n, "base-dir"), name, "global.base-dir", &c->base_dir,
+				       err);
+		if (r == 0 && bk_ymap_get(n, "worker-limit"))
+			r = bk_ynode_u64(bk_ymap_get(n, "worker-limit"), name, "global.worker-limit",
+					 &c->worker_limit, err);
+		if (r < 0)
+			return r;
+	}
+	n = bk_ymap_get(root, "schedules");
+	r = need_map(n, name, "schedules", err);
+	if (r < 0)
+		return n ? r : bk_err_set(err, BK_ECONFIG, "%s: 'schedules' is required", name);
+	c->scheds = bk_calloc(n->n ? n->n : 1, sizeof(*c->scheds));
+	for (size_t i = 0; i < n->n; i++) {
+		struct co_sched *s = &c->scheds[c->nscheds];
+		struct bk_err e = {0};
+
+		s->name = bk_strdup(n->keys[i]);
+		c->nscheds++;
+		r = bk_schedule_from_yaml(n->items[i], name, &s->s, &e);
+		if (r < 0)
+			return bk_err_set(err, BK_ECONFIG, "%s (schedule '%s', line %d)", e.msg, s->name,
+					  n->items[i]->line);
+		if (s->s.n == 0)
+			return bk_err_set(err, BK_ECONFIG, "%s: line %d: schedule '%s' has no tags", name,
+					  n->items[i]->line, s->name);
+	}
+	n = bk_ymap_get(root, "hosts");
+	if (n && !bk_ynode_is_null(n)) {
+		if (n->type != BK_Y_SEQ)
+			return bk_err_set(err, BK_ECONFIG, "%s: line %d: 'hosts' must be a list", name,
+					  n->line);
+		c->hosts = bk_calloc(n->n ? n->n : 1, sizeof(*c->hosts));
+		for (size_t i = 0; i < n->n; i++) {
+			r = get_strdup(n->items[i], name, "hosts", &c->hosts[c->nhosts], err);
+			if (r < 0)
+				return r;
+			c->nhosts++;
+			if (!bk_msg_name_valid(c->hosts[i]))
+				return bk_err_set(err, BK_ECONFIG, "%s: line %d: invalid host name '%s'",
+						  name, n->items[i]->line, c->hosts[i]);
+			for (size_t j = 0; j < i; j++)
+				if (strcmp(c->hosts[j], c->hosts[i]) == 0)
+					return bk_err_set(err, BK_ECONFIG, "%s: line %d: host '%s' is listed twice",
+							  name, n->items[i]->line, c->hosts[i]);
+		}
+	}
+	n = bk_ymap_get(root, "amqp");
+	if (n && !bk_ynode_is_null(n)) {
+		r = need_map(n, name, "amqp", err);
+		if (r == 0)
+			r = check_keys(n, name, "amqp", akeys, err);
+		if (r == 0 && bk_ymap_get(n, "url"))
+			r = get_strdup(bk_ymap_get(n, "url"), name, "amqp.url", &c->amqp_url, err);
+		if (r == 0 && bk_ymap_get(n, "ca-cert"))
+			r = get_strdup(bk_ymap_get(n, "ca-cert"), name, "amqp.ca-cert", &c->amqp_ca_cert,
+				       err);
+		if (r == 0 && bk_ymap_get(n, "tls-verify"))
+			r = get_bool(bk_ymap_get(n, "tls-verify"), name, "amqp.tls-verify",
+				     &c->amqp_tls_verify, err);
+		if (r == 0 && bk_ymap_get(n, "heartbeat")) {
+			int64_t hb;
+
+			r = get_duration(bk_ymap_get(n, "heartbeat"), name, "amqp.heartbeat", &hb, err);
+			if (r == 0 && hb > 3600)
+				r = bk_err_set(err, BK_ECONFIG, "%s: line %d: 'amqp.heartbeat' is too long",
+					       name, bk_ymap_get(n, "heartbeat")->line);
+			c->amqp_heartbeat = (int)hb;
+		}
+		if (r < 0)
+			return r;
+	}
+	n = bk_ymap_get(root, "status");
+	if (n && !bk_ynode_is_null(n)) {
+		const char *s;
+
+		r = need_map(n, name, "status", err);
+		if (r == 0)
+			r = check_keys(n, name, "status", skeys, err);
+		if (r == 0 && bk_ymap_get(n, "listen")) {
+			struct bk_err e = {0};
+
+			r = bk_ynode_str(bk_ymap_get(n, "listen"), name, "status.listen", &s, err);
+			if (r == 0 &&
+			    co_listen_parse(s, c->listen_host, sizeof(c->listen_host), &c->listen_port,
+					    &e) < 0)
+				r = bk_err_set(err, BK_ECONFIG, "%s: line %d: %s", name,
+					       bk_ymap_get(n, "listen")->line, e.msg);
+		}
+		if (r < 0)
+			return r;
+	}
+	n = bk_ymap_get(root, "state-file");
+	if (n) {
+		r = get_strdup(n, name, "state-file", &c->state_file, err);
+		if (r < 0)
+			return r;
+	} else {
+		c->state_file = bk_strdup(CO_DEFAULT_STATE_FILE);
+	}
+	n = bk_ymap_get(root, "job-timeout");
+	if (n) {
+		r = get_duration(n, name, "job-timeout", &c->job_timeout, err);
+		if (r < 0)
+			return r;
+	}
+	n = bk_ymap_get(root, "expire");
+	if (n) {
+		r = get_bool(n, name, "expire", &c->expire, err);
+		if (r < 0)
+			return r;
+	}
+	n = bk_ymap_get(root, "jobs");
+	if (n && !bk_ynode_is_null(n)) {
+		r = parse_jobs(n, name, c, err);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < c->njobs; i++) {
+		if (!c->jobs[i].host && c->nhosts == 0)
+			return bk_err_set(err, BK_ECONFIG,
+					  "%s: line %d: job '%s' names no host and 'hosts' lists none for automatic placement",
+					  name, c->jobs[i].line, c->jobs[i].name);
+		r = check_encodable(c, &c->jobs[i], name, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int co_config_parse(const char *buf, size_t len, const char *name, struct co_config *c,
+		    struct bk_err *err)
+{
+	struct bk_ynode *root = NULL;
+	int r;
+
+	co_config_init(c);
+	r = bk_yaml_parse(buf, len, name, &root, err);
+	if (r < 0)
+		return r;
+	r = parse_root(root, name, c, err);
+	bk_ynode_free(root);
+	if (r < 0) {
+		co_config_release(c);
+		return r < 0 && r != BK_ECONFIG ? r : BK_ECONFIG;
+	}
+	c->path = bk_strdup(name);
+	return 0;
+}
+
+int co_config_load(const char *path, struct co_config *c, struct bk_err *err)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	co_config_init(c);
+	r = bk_fs_read_all(AT_FDCWD, path, BK_YAML_MAX_BYTES, &buf, &len);
+	if (r < 0)
+		return bk_err_sys(err, r, "unable to read '%s'", path);
+	r = co_config_parse(buf, len, path, c, err);
+	free(buf);
+	return r;
+}
+
+void co_schedule_copy(struct bk_schedule *dst, const struct bk_schedule *src)
+{
+	dst->n = src->n;
+	dst->tags = bk_calloc(src->n ? src->n : 1, sizeof(*dst->tags));
+	for (size_t i = 0; i < src->n; i++) {
+		dst->tags[i] = src->tags[i];
+		dst->tags[i].name = bk_strdup(src->tags[i].name);
+	}
+}
+
+const struct co_jobcfg *co_config_job(const struct co_config *c, const char *name)
+{
+	size_t lo = 0, hi = c->njobs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = strcmp(c->jobs[mid].name, name);
+
+		if (d == 0)
+			return &c->jobs[mid];
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}

@@ -1,0 +1,94 @@
+/*
+ * config.h: the coordinator's central YAML configuration.
+ *
+ * A superset of Python backy's central config (global, schedules, jobs)
+ * plus what a fleet needs:
+ *
+ *   global:    {base-dir: /srv/backy, worker-limit: 1}   accepted, unused
+ *   schedules: {NAME: {TAG: {interval: 1d, keep: 7}, ...}, ...}
+ *   jobs:      {NAME: {schedule: NAME, source: {type: ..., ...}, host: H}}
+ *   amqp:      {url: amqp://..., heartbeat: 30, ca-cert: FILE, tls-verify: true}
+ *   hosts:     [backy01, backy02]     storage hosts for automatic placement
+ *   status:    {listen: 127.0.0.1:PORT}  loopback only
+ *   state-file: /var/lib/backy-coordinator/state
+ *   job-timeout: 6h                   deadline of a dispatched job
+ *   expire: true                      expiry job after every good backup
+ *
+ * Parsing is strict: unknown keys, wrong types, invalid names and secrets
+ * (source.consul_acl_token) are errors naming the file and the line.  The
+ * result is a complete, validated value: the daemon swaps it in whole or
+ * not at all (transactional SIGHUP reload).
+ *
+ * Ownership: struct co_config owns every string and array in it.
+ */
+#ifndef CO_CONFIG_H
+#define CO_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "proto.h"
+#include "schedule.h"
+
+#define CO_DEFAULT_JOB_TIMEOUT (6 * 3600)
+#define CO_DEFAULT_STATE_FILE "/var/lib/backy-coordinator/state"
+
+struct co_sched {
+	char *name;
+	struct bk_schedule s;
+};
+
+struct co_jobcfg {
+	char *name;
+	size_t sched;                /* index into co_config.scheds */
+	struct bk_msg_source source; /* what travels in the job message */
+	char *host;                  /* explicit storage host, or NULL: automatic placement */
+	int line;
+};
+
+struct co_config {
+	char *path;
+	struct co_sched *scheds;
+	size_t nscheds;
+	struct co_jobcfg *jobs; /* sorted by name */
+	size_t njobs;
+	char *amqp_url;   /* NULL when absent (backyctl may get --url instead) */
+	int amqp_heartbeat;
+	char *amqp_ca_cert;
+	bool amqp_tls_verify;
+	char **hosts; /* storage hosts for placement, in file order */
+	size_t nhosts;
+	char listen_host[64]; /* "" when status.listen is absent */
+	unsigned listen_port;
+	char *state_file;
+	int64_t job_timeout; /* seconds */
+	bool expire;
+	char *base_dir;
+	uint64_t worker_limit;
+};
+
+void co_config_init(struct co_config *c);
+void co_config_release(struct co_config *c);
+
+/* Parse LEN bytes of YAML (NAME for messages).  On error C is left released. */
+int co_config_parse(const char *buf, size_t len, const char *name, struct co_config *c,
+		    struct bk_err *err);
+
+/* Read and parse PATH. */
+int co_config_load(const char *path, struct co_config *c, struct bk_err *err);
+
+/* The job config named NAME, or NULL (binary search). */
+const struct co_jobcfg *co_config_job(const struct co_config *c, const char *name);
+
+/* Deep copy of SRC into DST (which must be released or empty). */
+void co_schedule_copy(struct bk_schedule *dst, const struct bk_schedule *src);
+
+/*
+ * Parse "127.0.0.1:8080", "[::1]:8080" or "localhost:8080" into HOST (a
+ * numeric loopback address) and PORT; anything not on loopback is refused.
+ */
+int co_listen_parse(const char *s, char *host, size_t size, unsigned *port, struct bk_err *err);
+
+#endif

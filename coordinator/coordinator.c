@@ -1,0 +1,940 @@
+/*
+ * coordinator.c: backy-coordinator, the daemon that turns schedules into jobs.
+ *
+ * Design notes
+ *
+ * 1. Config.  One central YAML file (config.h), a superset of Python
+ *    backy's: global, schedules, jobs, plus amqp, hosts (automatic
+ *    placement), status.listen (loopback only), state-file, job-timeout and
+ *    expire.  Secrets (source.consul_acl_token) are refused: they would
+ *    travel in job messages.  Jobs without a host are placed by rendezvous
+ *    hashing of the job name over `hosts` (adding a host moves about 1/n of
+ *    the *new* placements) and the placement is remembered in the state, so
+ *    a job never moves by itself once it has a repository somewhere.
+ *
+ * 2. Scheduling.  A binary min-heap of (next due time, job) (heap.h): a tick
+ *    pops only due entries, so nothing due costs one comparison and a due
+ *    job O(log n).  Each job keeps a synthetic history (per schedule tag the
+ *    time of its newest good revision) which is fed to bk_sched_next() of
+ *    common/schedule.h as pseudo-revisions: spread, ideal times and
+ *    catch-up are the core's maths, never re-implemented here.  Failures
+ *    back off 2, 4, 8 ... minutes, capped at 6 h, reset by a success; the
+ *    retry carries the failed tags plus whatever became missed meanwhile.
+ *    At most one backup per job is in flight (a job in flight is not in the
+ *    due heap).  Per-host concurrency is the workers' business (slots): the
+ *    coordinator never holds back due jobs, so long jobs on one host cannot
+ *    starve short ones elsewhere, and a worker with free slots takes short
+ *    jobs from its queue while a long one runs.
+ *
+ * 3. Dispatch.  A run (job id, attempt, deadline) is written to the state
+ *    file BEFORE its message is published; messages go out with publisher
+ *    confirms in one batch per tick (bk_mq_publish_batch).  A result
+ *    carrying the job id of a run in flight ends it: history and backoff
+ *    are updated, the run is cleared and, after a good backup, an expire
+ *    job goes to the same host (expire: true).  Results with unknown or
+ *    finished job ids are logged and ignored, so duplicates are harmless.
+ *    A run whose deadline passes is re-dispatched with the SAME job id and
+ *    attempt + 1: the worker answers from its journal if it had finished.
+ *    Results and requests are acknowledged only after the state that
+ *    reflects them is on disk.
+ *
+ * 4. State.  A line-oriented text file (state.c), written atomically
+ *    (temporary file, fsync, rename, fsync of the directory) at most once
+ *    per second when something changed, before every publish and at exit.
+ *    After a restart runs in flight stay in flight until their result or
+ *    deadline; runs whose publish was never confirmed are published again
+ *    with the same job id.  Nothing is forgotten (planned times are saved
+ *    too) and nothing is duplicated.
+ *
+ *                 +---------+  flock(state.lock) +--------+
+ *      start ---> | standby | -----------------> | active |---> SIGTERM: save, exit
+ *                 +---------+  (previous active  +--------+
+ *                    ^   retry every 2 s         |  broker lost: reconnect with
+ *                    +-- lock busy               |  backoff, republish unconfirmed
+ *
+ * 5. Active/standby.  Leadership is an exclusive flock() on
+ *    "<state-file>.lock", which the kernel releases when the active
+ *    coordinator dies.  The standby retries every 2 s, then loads the
+ *    state file and becomes active.  Both must therefore see the same
+ *    state file: run them on one host, or on shared storage with working
+ *    flock (CephFS, NFSv4).  The broker-side lock of the design (an
+ *    exclusive auto-delete queue "backy.coordinator.leader") needs an
+ *    exclusive declare in proto/mq.h, which the adapter does not offer yet.
+ *    Only the active coordinator connects to the broker, consumes results,
+ *    requests and heartbeats, dispatches and serves HTTP.
+ *
+ * 6. HTTP.  libmicrohttpd with its own thread on a loopback address:
+ *    GET /v1/status (jobs, workers, coordinator), /v1/workers and /metrics
+ *    (Prometheus text).  The handler renders under the state mutex, which
+ *    the main loop holds while it changes state (never while it waits for
+ *    the broker).
+ *
+ * 7. Requests on backy.control: run JOB [tags] (a manual backup now, or
+ *    right after the one in flight), expire JOB, status (the adapter has no
+ *    reply-to, so status is answered over HTTP; the request is logged).
+ *
+ * 8. Signals only set flags.  SIGTERM/SIGINT: save and stop.  SIGHUP:
+ *    parse the whole new config first; on any error log it and keep the
+ *    old one; otherwise swap it in (new jobs planned, removed jobs
+ *    dropped, runs in flight kept).  amqp, status and state-file changes
+ *    need a restart (logged).
+ *
+ * 9. Time.  bk_now() honours BACKY_NOW.  --time-scale N (or
+ *    BACKY_TIME_SCALE) lets the coordinator's clock run N times faster
+ *    from its start instant (BACKY_NOW or the real time); with BACKY_NOW
+ *    and no scale, time stands still.  The coordinator's now is the "time"
+ *    of every job message it sends (proto has no separate field for it).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "config.h"
+#include "log.h"
+#include "mq.h"
+#include "proto.h"
+#include "state.h"
+#include "topology.h"
+
+#define TICK_MS 1000
+#define MAX_BATCH 10000
+#define ACK_BATCH 256
+#define STANDBY_RETRY_MS 2000
+
+static volatile sig_atomic_t g_stop;
+static volatile sig_atomic_t g_reload;
+static volatile int g_stop_int; /* for bk_mq_connect_retry */
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP) {
+		g_reload = 1;
+	} else {
+		g_stop = 1;
+		g_stop_int = 1;
+	}
+}
+
+struct outbox_ent {
+	uint32_t job;
+	uint8_t kind;
+};
+
+struct coord {
+	const char *config_path;
+	struct co_config *cfg; /* current; owned */
+	struct co_state st;
+	pthread_mutex_t lock; /* st, cfg, now: shared with the HTTP thread */
+	bool active;
+	int lock_fd;
+	char *state_path;
+	char *lock_path;
+	char listen_host[64];
+	unsigned listen_port;
+	bool listen_override;
+	struct MHD_Daemon *http;
+	struct bk_mq *mq;
+
+	/* clock */
+	double scale; /* 0: frozen at start_t */
+	bool simulated;
+	int64_t start_t, start_mono;
+	int64_t now;
+
+	/* deferred acknowledgements (after the state is saved) */
+	uint64_t *acks;
+	size_t nacks, acks_cap;
+	int64_t last_save_mono;
+
+	struct outbox_ent *out;
+	size_t nout, out_cap;
+};
+
+static void update_now(struct coord *co)
+{
+	if (!co->simulated) {
+		co->now = bk_now();
+		return;
+	}
+	co->now = co->start_t + (int64_t)((double)(bk_monotonic() - co->start_mono) * co->scale);
+	bk_clock_set(co->now ? co->now : 1);
+}
+
+/* --- HTTP ---------------------------------------------------------------- */
+
+static enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char *url,
+				    const char *method, const char *version,
+				    const char *upload_data, size_t *upload_size, void **con_cls)
+{
+	struct coord *co = cls;
+	struct MHD_Response *resp;
+	struct bk_buf b;
+	const char *type = "application/json";
+	unsigned status = MHD_HTTP_OK;
+	enum MHD_Result ret;
+
+	(void)version;
+	(void)upload_data;
+	(void)upload_size;
+	(void)con_cls;
+	bk_buf_init(&b);
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		status = MHD_HTTP_METHOD_NOT_ALLOWED;
+		bk_buf_adds(&b, "{\"error\":\"only GET\"}\n");
+	} else if (strcmp(url, "/v1/status") == 0) {
+		pthread_mutex_lock(&co->lock);
+		co_status_json(&co->st, co->now, co->active ? "active" : "standby", &b);
+		pthread_mutex_unlock(&co->lock);
+	} else if (strcmp(url, "/v1/workers") == 0) {
+		pthread_mutex_lock(&co->lock);
+		co_workers_json(&co->st, co->now, &b);
+		pthread_mutex_unlock(&co->lock);
+		bk_buf_adds(&b, "\n");
+	} else if (strcmp(url, "/metrics") == 0) {
+		type = "text/plain; version=0.0.4";
+		pthread_mutex_lock(&co->lock);
+		co_metrics(&co->st, co->now, co->active, &b);
+		pthread_mutex_unlock(&co->lock);
+	} else {
+		status = MHD_HTTP_NOT_FOUND;
+		bk_buf_adds(&b, "{\"error\":\"not found; try /v1/status, /v1/workers or /metrics\"}\n");
+	}
+	resp = MHD_create_response_from_buffer(b.len, b.p, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		bk_buf_release(&b);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", type);
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static int http_start(struct coord *co, struct bk_err *err)
+{
+	struct sockaddr_in sin;
+	struct sockaddr_in6 sin6;
+	const struct sockaddr *sa;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+
+	if (!co->listen_host[0])
+		return 0;
+	memset(&sin, 0, sizeof(sin));
+	memset(&sin6, 0, sizeof(sin6));
+	if (inet_pton(AF_INET, co->listen_host, &sin.sin_addr) == 1) {
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons((uint16_t)co->listen_port);
+		sa = (const struct sockaddr *)&sin;
+	} else {
+		inet_pton(AF_INET6, co->listen_host, &sin6.sin6_addr);
+		sin6.sin6_family = AF_INET6;
+		sin6.sin6_port = htons((uint16_t)co->listen_port);
+		sa = (const struct sockaddr *)&sin6;
+		flags |= MHD_USE_IPv6;
+	}
+	co->http = MHD_start_daemon(flags, (uint16_t)co->listen_port, NULL, NULL, http_handler, co,
+				    MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT, 64u,
+				    MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+	if (!co->http)
+		return bk_err_set(err, -EADDRINUSE, "unable to serve status on %s:%u", co->listen_host,
+				  co->listen_port);
+	bk_info("status on http://%s%s%s:%u/v1/status", strchr(co->listen_host, ':') ? "[" : "",
+		co->listen_host, strchr(co->listen_host, ':') ? "]" : "", co->listen_port);
+	return 0;
+}
+
+/* --- broker -------------------------------------------------------------- */
+
+static void on_retry(void *arg, const struct bk_err *err, unsigned attempt, unsigned delay_ms)
+{
+	(void)arg;
+	bk_warn("broker connection attempt %u failed: %s (next in %u ms)", attempt, err->msg,
+		delay_ms);
+}
+
+static void outbox_add(struct coord *co, uint32_t job, enum co_run_kind kind)
+{
+	if (co->nout == co->out_cap) {
+		co->out_cap = co->out_cap ? 2 * co->out_cap : 256;
+		co->out = bk_realloc(co->out, co->out_cap * sizeof(*co->out));
+	}
+	co->out[co->nout].job = job;
+	co->out[co->nout].kind = (uint8_t)kind;
+	co->nout++;
+}
+
+/* Queue every run in flight whose publish was not confirmed (after a restart or reconnect). */
+static void republish_unconfirmed(struct coord *co)
+{
+	for (size_t i = 0; i < co->st.n; i++)
+		for (int k = 0; k < CO_RUN_KINDS; k++)
+			if (co->st.jobs[i].live && co->st.jobs[i].run[k].active &&
+			    !co->st.jobs[i].run[k].confirmed) {
+				outbox_add(co, (uint32_t)i, (enum co_run_kind)k);
+				co->st.c.republished++;
+			}
+}
+
+static int declare_hosts(struct coord *co, struct bk_err *err)
+{
+	int r = bk_mq_declare(co->mq, NULL, err);
+
+	for (size_t i = 0; r == 0 && i < co->st.nhosts; i++)
+		r = bk_mq_declare(co->mq, co->st.hosts[i], err);
+	return r;
+}
+
+static int mq_up(struct coord *co)
+{
+	struct bk_mq_config mc;
+	struct bk_err err = {0};
+	int r;
+
+	bk_mq_close(co->mq);
+	co->mq = NULL;
+	co->nacks = 0; /* unacknowledged deliveries come back */
+	memset(&mc, 0, sizeof(mc));
+	mc.url = co->cfg->amqp_url;
+	mc.heartbeat_s = co->cfg->amqp_heartbeat;
+	mc.ca_cert = co->cfg->amqp_ca_cert;
+	mc.tls_verify = co->cfg->amqp_tls_verify;
+	mc.name = "backy-coordinator";
+	mc.on_retry = on_retry;
+	r = bk_mq_connect_retry(&co->mq, &mc, &g_stop_int, &err);
+	if (r < 0) {
+		if (!g_stop)
+			bk_error("%s", bk_err_msg(&err, r));
+		return r;
+	}
+	r = declare_hosts(co, &err);
+	if (r == 0)
+		r = bk_mq_consume(co->mq, BK_Q_RESULTS, 1000, &err);
+	if (r == 0)
+		r = bk_mq_consume(co->mq, BK_Q_REQUESTS, 100, &err);
+	if (r == 0)
+		r = bk_mq_consume(co->mq, BK_Q_HEARTBEATS, 100, &err);
+	if (r < 0) {
+		bk_error("broker set-up failed: %s", bk_err_msg(&err, r));
+		return r;
+	}
+	bk_info("connected to the broker");
+	pthread_mutex_lock(&co->lock);
+	republish_unconfirmed(co);
+	pthread_mutex_unlock(&co->lock);
+	return 0;
+}
+
+/* --- state --------------------------------------------------------------- */
+
+static int save_state(struct coord *co)
+{
+	struct bk_err err = {0};
+	int r = co_state_save(&co->st, co->state_path, co->now, &err);
+
+	co->last_save_mono = bk_monotonic();
+	if (r < 0)
+		bk_error("%s", bk_err_msg(&err, r));
+	return r;
+}
+
+/* Save when needed (always when FORCE), then acknowledge what the saved state covers. */
+static int save_and_ack(struct coord *co, bool force)
+{
+	struct bk_err err = {0};
+	int r = 0;
+
+	pthread_mutex_lock(&co->lock);
+	if (co->st.dirty || force)
+		r = save_state(co);
+	pthread_mutex_unlock(&co->lock);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < co->nacks && co->mq; i++) {
+		r = bk_mq_ack(co->mq, co->acks[i], &err);
+		if (r < 0) {
+			bk_warn("acknowledgement failed: %s", bk_err_msg(&err, r));
+			break;
+		}
+	}
+	co->nacks = 0;
+	return r;
+}
+
+static void defer_ack(struct coord *co, uint64_t tag)
+{
+	if (co->nacks == co->acks_cap) {
+		co->acks_cap = co->acks_cap ? 2 * co->acks_cap : 256;
+		co->acks = bk_realloc(co->acks, co->acks_cap * sizeof(*co->acks));
+	}
+	co->acks[co->nacks++] = tag;
+}
+
+/* --- dispatch -------------------------------------------------------------- */
+
+/* Move due and overdue jobs into the outbox (caller holds the lock). */
+static void collect(struct coord *co)
+{
+	static uint32_t ids[MAX_BATCH];
+	struct bk_msg_job m;
+	size_t n;
+
+	bk_msg_job_init(&m);
+	n = co_take_overdue(&co->st, co->now, ids, MAX_BATCH);
+	for (size_t i = 0; i < n; i++) {
+		struct co_job *j = &co->st.jobs[ids[i]];
+
+		for (int k = 0; k < CO_RUN_KINDS; k++) {
+			if (!j->run[k].active || j->run[k].deadline > co->now)
+				continue;
+			co_run_message(&co->st, ids[i], (enum co_run_kind)k, co->now, true, &m);
+			bk_warn("job '%s' (%s %s) passed its deadline: dispatching attempt %u to '%s'",
+				j->name, j->run[k].id, k ? "expire" : "backup", j->run[k].attempt,
+				m.host);
+			outbox_add(co, ids[i], (enum co_run_kind)k);
+		}
+	}
+	n = co_take_due(&co->st, co->now, ids, MAX_BATCH);
+	for (size_t i = 0; i < n; i++) {
+		if (co_start(&co->st, ids[i], CO_RUN_BACKUP, co->now, &m) < 0)
+			continue;
+		bk_info("dispatching backup of '%s' (%s, tags %s) to '%s'", m.job, m.job_id,
+			co->st.jobs[ids[i]].run[CO_RUN_BACKUP].tags, m.host);
+		outbox_add(co, ids[i], CO_RUN_BACKUP);
+	}
+	bk_msg_job_release(&m);
+}
+
+/* Persist, then publish the outbox with confirms.  Returns BK_EMQ when the broker is gone. */
+static int flush(struct coord *co)
+{
+	struct bk_mq_msg *msgs = NULL;
+	struct bk_buf *bodies = NULL;
+	char (*ids)[BK_ID_MAX + 1] = NULL;
+	char (*keys)[BK_MSG_NAME_MAX + 1] = NULL;
+	struct bk_msg_job m;
+	struct bk_err err = {0};
+	size_t n = 0, nout;
+	int r = 0;
+
+	if (!co->nout)
+		return 0;
+	pthread_mutex_lock(&co->lock);
+	nout = co->nout;
+	r = save_state(co); /* the runs are on disk before anything is published */
+	if (r < 0) {
+		pthread_mutex_unlock(&co->lock);
+		return r;
+	}
+	msgs = bk_calloc(nout, sizeof(*msgs));
+	bodies = bk_calloc(nout, sizeof(*bodies));
+	ids = bk_calloc(nout, sizeof(*ids));
+	keys = bk_calloc(nout, sizeof(*keys));
+	bk_msg_job_init(&m);
+	for (size_t i = 0; i < nout; i++) {
+		const struct outbox_ent *o = &co->out[i];
+		struct co_job *j = &co->st.jobs[o->job];
+
+		if (!j->run[o->kind].active)
+			continue;
+		co_run_message(&co->st, o->job, (enum co_run_kind)o->kind, co->now, false, &m);
+		bk_buf_init(&bodies[n]);
+		bk_err_clear(&err);
+		if (bk_msg_encode_job(&m, &bodies[n], &err) < 0) {
+			bk_error("job '%s' cannot be encoded: %s", j->name, err.msg);
+			bk_buf_release(&bodies[n]);
+			continue;
+		}
+		snprintf(ids[n], sizeof(ids[n]), "%s", m.head.id);
+		snprintf(keys[n], sizeof(keys[n]), "%s", m.host);
+		msgs[n].exchange = BK_EX_JOBS;
+		msgs[n].key = keys[n];
+		msgs[n].body = bodies[n].p;
+		msgs[n].len = bodies[n].len;
+		msgs[n].message_id = ids[n];
+		co->out[n] = *o; /* compact: out[i] for msgs[i] */
+		n++;
+	}
+	bk_msg_job_release(&m);
+	pthread_mutex_unlock(&co->lock);
+
+	bk_err_clear(&err);
+	r = n ? bk_mq_publish_batch(co->mq, msgs, n, &err) : 0;
+	if (r < 0)
+		bk_error("publishing jobs failed: %s", bk_err_msg(&err, r));
+
+	pthread_mutex_lock(&co->lock);
+	for (size_t i = 0; i < n; i++) {
+		if (msgs[i].result == 0)
+			co_confirmed(&co->st, co->out[i].job, (enum co_run_kind)co->out[i].kind);
+		else
+			co->st.c.publish_errors++;
+	}
+	/* Unconfirmed runs stay in flight: republished after a reconnect or at their deadline. */
+	co->nout = 0;
+	pthread_mutex_unlock(&co->lock);
+	for (size_t i = 0; i < n; i++)
+		bk_buf_release(&bodies[i]);
+	free(msgs);
+	free(bodies);
+	free(ids);
+	free(keys);
+	return r == BK_EMQ || (co->mq && !bk_mq_usable(co->mq)) ? BK_EMQ : 0;
+}
+
+/* --- deliveries ------------------------------------------------------------ */
+
+static void handle_result(struct coord *co, const struct bk_msg_result *r)
+{
+	enum co_result res;
+	uint32_t id = 0;
+	struct bk_msg_job m;
+
+	res = co_result(&co->st, r, co->now, &id);
+	if (res == CO_RESULT_IGNORED) {
+		bk_info("ignoring %s result for job '%s' (%s) from '%s': no such job in flight",
+			bk_msg_outcome_name(r->outcome), r->job[0] ? r->job : "-",
+			r->job_id[0] ? r->job_id : "-", r->host);
+		return;
+	}
+	if (r->outcome == BK_OUTCOME_OK)
+		bk_info("%s of '%s' (%s) on '%s' succeeded%s%s", bk_msg_action_name(r->action), r->job,
+			r->job_id, r->host, r->revision[0] ? ": revision " : "", r->revision);
+	else
+		bk_warn("%s of '%s' (%s) on '%s' %s: %s: %s (retry in %" PRId64 " s)",
+			bk_msg_action_name(r->action), r->job, r->job_id, r->host,
+			bk_msg_outcome_name(r->outcome), r->error_code,
+			r->error_message ? r->error_message : "",
+			r->action == BK_ACTION_BACKUP ? co_backoff(co->st.jobs[id].fails) : 0);
+	if (res == CO_RESULT_EXPIRE) {
+		bk_msg_job_init(&m);
+		if (co_start(&co->st, id, CO_RUN_EXPIRE, co->now, &m) == 0)
+			outbox_add(co, id, CO_RUN_EXPIRE);
+		else
+			bk_info("expiry of '%s' already in flight", r->job);
+		bk_msg_job_release(&m);
+	}
+}
+
+static void handle_request(struct coord *co, const struct bk_msg_request *q)
+{
+	struct bk_err err = {0};
+	struct bk_msg_job m;
+	struct co_job *j;
+	int r;
+
+	switch (q->action) {
+	case BK_REQUEST_RUN:
+		r = co_request_run(&co->st, q->job, &q->tags, co->now, &err);
+		if (r < 0)
+			bk_warn("run request from '%s' refused: %s", q->user[0] ? q->user : "-",
+				bk_err_msg(&err, r));
+		else
+			bk_notice("manual backup of '%s' requested by '%s'", q->job,
+				  q->user[0] ? q->user : "-");
+		break;
+	case BK_REQUEST_EXPIRE:
+		j = co_job_find(&co->st, q->job);
+		if (!j || !j->live) {
+			bk_warn("expire request from '%s' refused: unknown job '%s'",
+				q->user[0] ? q->user : "-", q->job);
+			break;
+		}
+		bk_msg_job_init(&m);
+		if (co_start(&co->st, (uint32_t)(j - co->st.jobs), CO_RUN_EXPIRE, co->now, &m) == 0) {
+			outbox_add(co, (uint32_t)(j - co->st.jobs), CO_RUN_EXPIRE);
+			bk_notice("expiry of '%s' requested by '%s'", q->job, q->user[0] ? q->user : "-");
+		} else {
+			bk_info("expiry of '%s' already in flight", q->job);
+		}
+		bk_msg_job_release(&m);
+		break;
+	default:
+		bk_info("status request from '%s': status is served over HTTP (GET /v1/status)",
+			q->user[0] ? q->user : "-");
+		break;
+	}
+}
+
+static void handle_delivery(struct coord *co, struct bk_mq_delivery *d)
+{
+	struct bk_msg msg;
+	struct bk_err err = {0};
+	bool defer = false;
+	int r;
+
+	r = bk_msg_decode(d->body, d->len, &msg, &err);
+	if (r < 0) {
+		bk_warn("dropping undecodable message from queue '%s': %s", d->queue,
+			bk_err_msg(&err, r));
+		bk_mq_reject(co->mq, d->tag, false, NULL);
+		return;
+	}
+	pthread_mutex_lock(&co->lock);
+	if (msg.kind == BK_MSG_RESULT && strcmp(d->queue, BK_Q_RESULTS) == 0) {
+		handle_result(co, &msg.u.result);
+		defer = true;
+	} else if (msg.kind == BK_MSG_REQUEST && strcmp(d->queue, BK_Q_REQUESTS) == 0) {
+		handle_request(co, &msg.u.request);
+		defer = true;
+	} else if (msg.kind == BK_MSG_HEARTBEAT && strcmp(d->queue, BK_Q_HEARTBEATS) == 0) {
+		co_heartbeat(&co->st, &msg.u.heartbeat, co->now);
+	} else {
+		bk_warn("ignoring a %s message on queue '%s'", bk_msg_kind_name(msg.kind), d->queue);
+	}
+	pthread_mutex_unlock(&co->lock);
+	bk_msg_release(&msg);
+	if (defer)
+		defer_ack(co, d->tag);
+	else
+		bk_mq_ack(co->mq, d->tag, NULL);
+}
+
+/* --- configuration ------------------------------------------------------- */
+
+static void reload(struct coord *co)
+{
+	struct co_config *nc = bk_calloc(1, sizeof(*nc));
+	struct bk_err err = {0};
+	int r;
+
+	r = co_config_load(co->config_path, nc, &err);
+	if (r < 0) {
+		bk_error("reload failed, keeping the old configuration: %s", bk_err_msg(&err, r));
+		free(nc);
+		pthread_mutex_lock(&co->lock);
+		co->st.c.reload_errors++;
+		pthread_mutex_unlock(&co->lock);
+		return;
+	}
+	if (strcmp(nc->state_file, co->state_path) != 0)
+		bk_warn("reload: a new state-file takes effect at the next restart");
+	if ((nc->amqp_url && co->cfg->amqp_url && strcmp(nc->amqp_url, co->cfg->amqp_url)) ||
+	    nc->amqp_heartbeat != co->cfg->amqp_heartbeat)
+		bk_warn("reload: amqp changes take effect at the next restart");
+	if (!co->listen_override &&
+	    (strcmp(nc->listen_host, co->listen_host) || nc->listen_port != co->listen_port))
+		bk_warn("reload: status.listen changes take effect at the next restart");
+	/* keep what the running connections use */
+	free(nc->amqp_url);
+	nc->amqp_url = co->cfg->amqp_url ? bk_strdup(co->cfg->amqp_url) : NULL;
+	free(nc->amqp_ca_cert);
+	nc->amqp_ca_cert = co->cfg->amqp_ca_cert ? bk_strdup(co->cfg->amqp_ca_cert) : NULL;
+	nc->amqp_heartbeat = co->cfg->amqp_heartbeat;
+	nc->amqp_tls_verify = co->cfg->amqp_tls_verify;
+	pthread_mutex_lock(&co->lock);
+	if (co->active)
+		co_state_apply(&co->st, nc, co->now);
+	co_config_release(co->cfg);
+	free(co->cfg);
+	co->cfg = nc;
+	co->st.c.reloads++;
+	pthread_mutex_unlock(&co->lock);
+	bk_notice("configuration reloaded: %zu jobs, %zu schedules", nc->njobs, nc->nscheds);
+	if (co->active && co->mq && declare_hosts(co, &err) < 0)
+		bk_warn("declaring job queues failed: %s", err.msg);
+}
+
+/* --- main loop ------------------------------------------------------------- */
+
+static int try_lock(struct coord *co)
+{
+	if (co->lock_fd < 0) {
+		co->lock_fd = open(co->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (co->lock_fd < 0) {
+			bk_error("unable to open '%s': %s", co->lock_path, strerror(errno));
+			return -errno;
+		}
+	}
+	if (flock(co->lock_fd, LOCK_EX | LOCK_NB) == 0)
+		return 1;
+	if (errno == EWOULDBLOCK)
+		return 0;
+	bk_error("unable to lock '%s': %s", co->lock_path, strerror(errno));
+	return -errno;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL); /* a signal ends it early, which is what we want */
+}
+
+/* Milliseconds of real time until the next due job or deadline, at most TICK_MS. */
+static int wait_ms(struct coord *co)
+{
+	int64_t key, next = INT64_MAX, d;
+	uint32_t id;
+
+	if (co->nout)
+		return 0;
+	if (co_heap_peek(&co->st.due, &key, &id))
+		next = key;
+	if (co_heap_peek(&co->st.dl, &key, &id) && key < next)
+		next = key;
+	if (next == INT64_MAX)
+		return TICK_MS;
+	if (next <= co->now)
+		return 0;
+	if (co->simulated && co->scale == 0)
+		return TICK_MS;
+	d = (int64_t)((double)(next - co->now) / (co->simulated ? co->scale : 1.0) / 1000.0) + 1;
+	return d < TICK_MS ? (int)d : TICK_MS;
+}
+
+static int become_active(struct coord *co)
+{
+	struct bk_err err = {0};
+	int r;
+
+	pthread_mutex_lock(&co->lock);
+	update_now(co);
+	co_state_release(&co->st);
+	co_state_init(&co->st);
+	r = co_state_load(&co->st, co->state_path, &err);
+	if (r == 0) {
+		co_state_apply(&co->st, co->cfg, co->now);
+		co->active = true;
+	}
+	pthread_mutex_unlock(&co->lock);
+	if (r < 0) {
+		bk_error("%s (move the file aside to start from an empty state)", bk_err_msg(&err, r));
+		return r;
+	}
+	bk_notice("active: %zu jobs, state '%s'", co->st.n, co->state_path);
+	r = http_start(co, &err);
+	if (r < 0)
+		bk_error("%s", bk_err_msg(&err, r));
+	return r;
+}
+
+static int run_active(struct coord *co)
+{
+	struct bk_mq_delivery d;
+	struct bk_err err = {0};
+	int r;
+
+	memset(&d, 0, sizeof(d));
+	r = mq_up(co);
+	while (!g_stop) {
+		if (r == BK_EMQ || !co->mq || !bk_mq_usable(co->mq)) {
+			r = mq_up(co);
+			if (r < 0) {
+				if (g_stop)
+					break;
+				if (r != BK_EMQ)
+					return r;
+				continue;
+			}
+		}
+		if (g_reload) {
+			g_reload = 0;
+			reload(co);
+		}
+		pthread_mutex_lock(&co->lock);
+		update_now(co);
+		collect(co);
+		pthread_mutex_unlock(&co->lock);
+		r = flush(co);
+		if (r == BK_EMQ)
+			continue;
+		if (r < 0)
+			return r;
+		bk_err_clear(&err);
+		r = bk_mq_wait(co->mq, wait_ms(co), &d, &err);
+		for (int n = 0; r == 1; n++) {
+			pthread_mutex_lock(&co->lock);
+			update_now(co);
+			pthread_mutex_unlock(&co->lock);
+			handle_delivery(co, &d);
+			bk_mq_delivery_release(&d);
+			if (n >= 1000 || co->nacks >= ACK_BATCH)
+				break;
+			r = bk_mq_wait(co->mq, 0, &d, &err);
+		}
+		if (r < 0 && r != BK_EPROTO) {
+			bk_warn("broker: %s", bk_err_msg(&err, r));
+			r = BK_EMQ;
+			continue;
+		}
+		r = 0;
+		if (co->nacks >= ACK_BATCH || bk_monotonic() - co->last_save_mono >= BK_USEC ||
+		    (co->nacks && co->nout))
+			if (save_and_ack(co, false) < 0)
+				return -EIO;
+	}
+	flush(co);
+	save_and_ack(co, true);
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: backy-coordinator [-v] -c CONFIG [--time-scale N] [--status-listen ADDR:PORT]\n"
+		"\n"
+		"Reads the central config, dispatches backup and expiry jobs through RabbitMQ,\n"
+		"tracks results and serves GET /v1/status and /metrics.  Runs in the foreground;\n"
+		"SIGHUP reloads the config, SIGTERM stops.  A second instance with the same\n"
+		"state file stands by until the first one dies.\n"
+		"\n"
+		"  -c, --config FILE        central config (required)\n"
+		"  --time-scale N           simulated clock running N times faster from its start\n"
+		"                           (BACKY_NOW or now); also BACKY_TIME_SCALE\n"
+		"  --status-listen A:P      override status.listen (loopback only)\n"
+		"  -v                       more messages (-vv: debug)\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"time-scale", required_argument, NULL, 'T'},
+		{"status-listen", required_argument, NULL, 'L'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct coord co;
+	struct sigaction sa;
+	struct bk_err err = {0};
+	const char *scale_s = getenv("BACKY_TIME_SCALE");
+	const char *listen = NULL;
+	int verbosity = 0, c, r;
+	bool waiting_logged = false;
+
+	memset(&co, 0, sizeof(co));
+	co.lock_fd = -1;
+	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			co.config_path = optarg;
+			break;
+		case 'T':
+			scale_s = optarg;
+			break;
+		case 'L':
+			listen = optarg;
+			break;
+		case 'v':
+			verbosity++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	bk_log_init("backy-coordinator", verbosity);
+	if (!co.config_path || optind != argc) {
+		usage(stderr);
+		return 1;
+	}
+	r = bk_clock_init(&err);
+	if (r < 0) {
+		bk_error("%s", err.msg);
+		return 1;
+	}
+	co.simulated = getenv("BACKY_NOW") && *getenv("BACKY_NOW");
+	co.scale = co.simulated ? 0 : 1;
+	if (scale_s && *scale_s) {
+		char *end = NULL;
+
+		co.scale = strtod(scale_s, &end);
+		if (*end || !(co.scale >= 0) || co.scale > 1e9) {
+			bk_error("invalid time scale '%s': expected a number >= 0", scale_s);
+			return 1;
+		}
+		co.simulated = true;
+	}
+	co.start_t = bk_now();
+	co.start_mono = bk_monotonic();
+	update_now(&co);
+
+	co.cfg = bk_calloc(1, sizeof(*co.cfg));
+	r = co_config_load(co.config_path, co.cfg, &err);
+	if (r < 0) {
+		bk_error("%s", bk_err_msg(&err, r));
+		return 1;
+	}
+	if (!co.cfg->amqp_url) {
+		bk_error("%s: 'amqp.url' is required", co.config_path);
+		return 1;
+	}
+	snprintf(co.listen_host, sizeof(co.listen_host), "%s", co.cfg->listen_host);
+	co.listen_port = co.cfg->listen_port;
+	if (listen) {
+		bk_err_clear(&err);
+		if (co_listen_parse(listen, co.listen_host, sizeof(co.listen_host), &co.listen_port,
+				    &err) < 0) {
+			bk_error("%s", err.msg);
+			return 1;
+		}
+		co.listen_override = true;
+	}
+	co.state_path = bk_strdup(co.cfg->state_file);
+	co.lock_path = bk_malloc(strlen(co.state_path) + 6);
+	snprintf(co.lock_path, strlen(co.state_path) + 6, "%s.lock", co.state_path);
+	pthread_mutex_init(&co.lock, NULL);
+	co_state_init(&co.st);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	r = 0;
+	while (!g_stop) {
+		if (g_reload) {
+			g_reload = 0;
+			reload(&co);
+		}
+		r = try_lock(&co);
+		if (r < 0)
+			break;
+		if (r == 0) {
+			if (!waiting_logged)
+				bk_notice("standby: '%s' is held by the active coordinator", co.lock_path);
+			waiting_logged = true;
+			sleep_ms(STANDBY_RETRY_MS);
+			continue;
+		}
+		r = become_active(&co);
+		if (r == 0)
+			r = run_active(&co);
+		break;
+	}
+	if (co.http)
+		MHD_stop_daemon(co.http);
+	bk_mq_close(co.mq);
+	if (co.lock_fd >= 0)
+		close(co.lock_fd); /* releases the lock: the standby takes over */
+	co_state_release(&co.st);
+	co_config_release(co.cfg);
+	free(co.cfg);
+	free(co.state_path);
+	free(co.lock_path);
+	free(co.acks);
+	free(co.out);
+	pthread_mutex_destroy(&co.lock);
+	bk_notice("stopped");
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,199 @@
+/*
+ * state.h: the coordinator's model of the fleet, without any I/O policy.
+ *
+ * One struct co_job per configured job: where it runs (host), what it did
+ * (a tiny synthetic history: per schedule tag the time of the newest good
+ * revision carrying it), what it does now (at most one backup and one
+ * expiry in flight, each with a stable job id, attempt and deadline) and
+ * what it does next (time and tags, backoff after failures).  Two indexed
+ * heaps order the jobs by next due time and by deadline, so the daemon's
+ * tick pops only what is due.
+ *
+ * Everything takes the current time as an argument, so unit tests and the
+ * bench drive it without a clock, a broker or a thread.  The daemon
+ * (coordinator.c) publishes what co_take_due()/co_take_overdue() hand out
+ * and feeds results back through co_result().
+ *
+ * Ownership: struct co_state owns its jobs and their strings; it borrows
+ * the struct co_config given to co_state_apply() until the next apply.
+ */
+#ifndef CO_STATE_H
+#define CO_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "config.h"
+#include "error.h"
+#include "heap.h"
+#include "proto.h"
+
+#define CO_BACKOFF_FIRST (2 * 60)   /* seconds after the first failure */
+#define CO_BACKOFF_MAX (6 * 3600)   /* cap of the doubling */
+#define CO_DEFAULT_MANUAL_TAG "manual:backyctl"
+
+enum co_run_kind { CO_RUN_BACKUP = 0, CO_RUN_EXPIRE = 1, CO_RUN_KINDS };
+
+/* One dispatched job waiting for its result. */
+struct co_run {
+	bool active;
+	bool confirmed; /* the broker confirmed the publish (else republish after a restart) */
+	uint16_t attempt;
+	char id[BK_ID_MAX + 1]; /* job_id: the same for every attempt */
+	int64_t deadline;       /* microseconds; no result by then: re-dispatch */
+	int64_t dispatched;     /* coordinator time of the first dispatch */
+	char *tags;             /* backup: comma-joined tags; NULL for expiry */
+};
+
+struct co_job {
+	char *name;
+	const struct co_jobcfg *cfg;  /* NULL only between co_state_load() and co_state_apply() */
+	const struct co_sched *sched; /* idem */
+	int64_t spread;               /* seconds (bk_schedule_spread) */
+	uint32_t host;                /* index into co_state.hosts, UINT32_MAX: none */
+	int64_t created;              /* first seen (SLA of a job without backups) */
+	int64_t last_time;            /* newest good backup (any tags), 0: none */
+	double last_duration;         /* seconds */
+	char *last_tags;
+	int64_t *tagt;                /* per schedule tag (sched->s.tags order), 0: none */
+	size_t ntagt;
+	char **saved_tag;             /* tag names of tagt while cfg is NULL (from the state file) */
+	uint32_t fails;               /* consecutive failures: backoff */
+	int64_t next_time;            /* planned dispatch, 0: not planned */
+	char *next_tags;
+	bool retry;                   /* next_time is a backoff retry of next_tags */
+	char *manual_tags;            /* requested manual run, pending */
+	char *last_error;
+	struct co_run run[CO_RUN_KINDS];
+	bool live;                    /* still configured */
+};
+
+struct co_worker {
+	char host[BK_MSG_NAME_MAX + 1];
+	char version[BK_MSG_NAME_MAX + 1];
+	unsigned slots, busy;
+	uint64_t free_bytes;
+	char *running;
+	int64_t seen; /* coordinator time of the last heartbeat */
+};
+
+struct co_counters {
+	uint64_t dispatched[CO_RUN_KINDS];
+	uint64_t redispatched;
+	uint64_t republished;
+	uint64_t published;
+	uint64_t publish_errors;
+	uint64_t results_ok, results_failed, results_ignored;
+	uint64_t manual_requests;
+	uint64_t saves;
+	uint64_t reloads, reload_errors;
+};
+
+struct co_state {
+	const struct co_config *cfg;
+	struct co_job *jobs;
+	size_t n, cap;
+	uint32_t *ht; /* open addressing: job index + 1, 0 empty */
+	size_t htcap;
+	char **hosts; /* interned host names, never shrinks */
+	size_t nhosts;
+	struct co_heap due; /* idle jobs by next_time */
+	struct co_heap dl;  /* jobs with runs in flight by earliest deadline */
+	struct co_worker *workers;
+	size_t nworkers;
+	struct co_counters c;
+	bool dirty; /* differs from the state file */
+};
+
+void co_state_init(struct co_state *st);
+void co_state_release(struct co_state *st);
+
+/*
+ * Make the jobs those of CFG (borrowed until the next call): jobs already
+ * known keep their history, placement and runs in flight; new jobs are
+ * placed and planned at NOW; jobs no longer configured are dropped (a
+ * result for them is then ignored).  Never fails.
+ */
+void co_state_apply(struct co_state *st, const struct co_config *cfg, int64_t now);
+
+struct co_job *co_job_find(const struct co_state *st, const char *name);
+
+/* Rendezvous (highest random weight) placement of NAME over HOSTS. */
+size_t co_place(const char *name, char *const *hosts, size_t n);
+
+/* Backoff in seconds after FAILS consecutive failures (0 for none). */
+int64_t co_backoff(uint32_t fails);
+
+/* Compute the next dispatch of job I at NOW and (re)insert it in the due heap. */
+void co_plan(struct co_state *st, uint32_t i, int64_t now);
+
+/* Pop up to MAX jobs due at NOW into OUT; returns how many. */
+size_t co_take_due(struct co_state *st, int64_t now, uint32_t *out, size_t max);
+
+/* Pop up to MAX jobs whose oldest run passed its deadline at NOW. */
+size_t co_take_overdue(struct co_state *st, int64_t now, uint32_t *out, size_t max);
+
+/*
+ * Start a run of KIND for job I at NOW (fresh job id, attempt 1) and fill
+ * M (initialised by the caller) with its message.  For a backup the tags
+ * are the planned ones (plus missed schedule tags for a retry, or the
+ * manual ones).  Returns BK_ELOCKED when a run of KIND is in flight.
+ */
+int co_start(struct co_state *st, uint32_t i, enum co_run_kind kind, int64_t now,
+	     struct bk_msg_job *m);
+
+/* Fill M with the message of the run of KIND in flight for job I, for a republish or
+ * (REDISPATCH: attempt + 1, new deadline from NOW) a re-dispatch after its deadline. */
+void co_run_message(struct co_state *st, uint32_t i, enum co_run_kind kind, int64_t now,
+		    bool redispatch, struct bk_msg_job *m);
+
+/* The run of KIND of job I was confirmed by the broker. */
+void co_confirmed(struct co_state *st, uint32_t i, enum co_run_kind kind);
+
+enum co_result {
+	CO_RESULT_IGNORED = 0, /* unknown job or job id: a duplicate or a stale answer */
+	CO_RESULT_DONE,        /* matched a run; nothing else to do */
+	CO_RESULT_EXPIRE,      /* a good backup: the caller should start an expiry */
+};
+
+/* Apply result R at NOW. */
+enum co_result co_result(struct co_state *st, const struct bk_msg_result *r, int64_t now,
+			 uint32_t *job);
+
+/*
+ * A manual run of NAME with TAGS (empty: CO_DEFAULT_MANUAL_TAG): it is
+ * dispatched at the next tick, or right after the backup in flight.  Tags
+ * must be schedule tags of the job or "manual:" tags.
+ */
+int co_request_run(struct co_state *st, const char *name, const struct bk_strv *tags,
+		   int64_t now, struct bk_err *err);
+
+/* Record heartbeat HB received at NOW. */
+void co_heartbeat(struct co_state *st, const struct bk_msg_heartbeat *hb, int64_t now);
+
+/* SLA of job J at NOW (schedule.h's bk_sla_ok on the synthetic history). */
+bool co_job_sla(const struct co_job *j, int64_t now, int64_t *overdue);
+
+/* "running", "failed", "finished" or "waiting". */
+const char *co_job_status(const struct co_job *j);
+
+/*
+ * The state file: a line-oriented text file written atomically (temporary
+ * file, fsync, rename, fsync of the directory).  co_state_load() fills an
+ * empty state (before the first co_state_apply); a missing file is an empty
+ * state, a malformed one BK_ECORRUPT naming the line.
+ */
+void co_state_format(const struct co_state *st, int64_t now, struct bk_buf *out);
+int co_state_parse(struct co_state *st, const char *buf, size_t len, const char *name,
+		   struct bk_err *err);
+int co_state_save(struct co_state *st, const char *path, int64_t now, struct bk_err *err);
+int co_state_load(struct co_state *st, const char *path, struct bk_err *err);
+
+/* GET /v1/status, /v1/workers and /metrics bodies. */
+void co_status_json(const struct co_state *st, int64_t now, const char *role, struct bk_buf *out);
+void co_workers_json(const struct co_state *st, int64_t now, struct bk_buf *out);
+void co_metrics(const struct co_state *st, int64_t now, bool active, struct bk_buf *out);
+
+#endif
