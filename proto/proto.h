@@ -55,9 +55,10 @@
  * 7. Names.  Job, host and vm names are 1 to 64 characters from
  *    [A-Za-z0-9._-], not starting with '.' or '-' (so never "." or ".."
  *    and never an option): the worker uses the job name as a directory
- *    name under its backup root.  Routing keys write '.' inside host and
- *    job names as ':' (not a name character) so a result key always has
- *    exactly four words: "backup.ok.backy01.vm01:root".
+ *    name under its backup root.  Result routing keys write '.' inside
+ *    host and job names as ':' (not a name character) so they always have
+ *    exactly four words: "backup.ok.backy01.vm01:root".  Host names are
+ *    also valid in the queue names of topology.h.
  *
  * 8. Times are microseconds UTC (clock.h).  On the wire: ISO 8601 with a
  *    date, a time and an explicit zone (Z or +HH:MM); encoders write
