@@ -35,7 +35,7 @@ assert_eq()
 {
 	local what=$1 expected=$2 actual=$3
 	[[ "$expected" == "$actual" ]] || fail "$what: expected '$expected', got '$actual'"
-	ok "$what = $actual"
+	ok "$what = ${actual:0:64}"
 }
 
 assert_le()
@@ -81,7 +81,7 @@ need_tool()
 [[ -n ${BACKY:-} ]] || fail "BACKY must name the backy binary (e.g. BACKY=build/worker/backy)"
 [[ -x $BACKY ]] || fail "BACKY='$BACKY' is not an executable"
 BACKY=$(realpath "$BACKY")
-need_tool python3 mount umount mountpoint truncate dd cmp b2sum
+need_tool python3 mount umount mountpoint truncate dd cmp b2sum timeout
 # the real interpreter: wrappers like pyenv shims cost a second per call
 PYTHON=$(python3 -c 'import sys; print(sys.executable)') || fail "python3 does not run"
 ITEST_ROOT=${BACKY_TEST_TMP:-/tmp/backy-itest}
@@ -177,11 +177,15 @@ bk()
 	cat "$T/last.err" >&2
 }
 
-# bk_run ARGS...: run backy, output in $T/last.out and $T/last.err, exit code in BK_RC
+# bk_run ARGS...: run backy, output in $T/last.out and $T/last.err, exit code in
+# BK_RC; killed after BK_TIMEOUT seconds (default 300; exit code 124 then)
 bk_run()
 {
 	BK_RC=0
-	"$BACKY" "$@" >"$T/last.out" 2>"$T/last.err" || BK_RC=$?
+	timeout -k 5 "${BK_TIMEOUT:-300}" "$BACKY" "$@" >"$T/last.out" 2>"$T/last.err" || BK_RC=$?
+	if ((BK_RC == 124 || BK_RC == 137)); then
+		echo "backy $* did not finish within ${BK_TIMEOUT:-300} s (killed)" >>"$T/last.err"
+	fi
 }
 
 # expect_fail SUBSTRING ARGS...: backy ARGS must exit 1 with SUBSTRING on stderr
@@ -193,7 +197,7 @@ expect_fail()
 	((BK_RC == 1)) || fail "backy $* should exit 1, exited $BK_RC (stderr: $(head -c 1000 "$T/last.err"))"
 	grep -qF -- "$sub" "$T/last.err" ||
 		fail "backy $*: stderr lacks '$sub': $(head -c 1000 "$T/last.err")"
-	ok "backy $* -> exit 1: $(head -n 1 "$T/last.err" | cut -c 1-160)"
+	ok "backy $* -> exit 1: $(grep -F -m 1 -- "$sub" "$T/last.err" | cut -c 1-200)"
 }
 
 # json_eval EXPR: evaluate the python expression EXPR over the JSON document on
@@ -345,12 +349,25 @@ print(shared, unshared)
 # digests of every repository file except backy.log and .lock
 repo_snapshot()
 {
-	(
-		cd "$1"
-		find . -mindepth 1 ! -name backy.log ! -name .lock -printf '%P %y %m %s %l\n' | sort
-		find . -mindepth 1 -type f ! -name backy.log ! -name .lock -print0 | sort -z |
-			xargs -0 -r b2sum
-	)
+	"$PYTHON" - "$1" <<'PYEOF'
+import hashlib, os, stat, sys
+root = sys.argv[1]
+for dirpath, dirs, files in os.walk(root):
+    dirs.sort()
+    for name in sorted(dirs + files):
+        path = os.path.join(dirpath, name)
+        rel = os.path.relpath(path, root)
+        if rel in ("backy.log", ".lock"):
+            continue
+        st = os.lstat(path)
+        line = "%s %o %d" % (rel, st.st_mode, st.st_size)
+        if stat.S_ISLNK(st.st_mode):
+            line += " -> " + os.readlink(path)
+        elif stat.S_ISREG(st.st_mode):
+            with open(path, "rb") as f:
+                line += " " + hashlib.blake2b(f.read()).hexdigest()[:32]
+        print(line)
+PYEOF
 }
 
 # check_repo_files REPO: every image and manifest belongs to a committed
