@@ -29,7 +29,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 STORE = {}  # key -> (bytes value, create index, modify index)
-LOCK = threading.Lock()
+LOCK = threading.RLock()
 INDEX = [1]
 
 

@@ -189,7 +189,7 @@ mark_self() {
 kill_marked_scripts() {
 	local marker=$1 p cmd victims=()
 	for p in $(marked_pids "$marker"); do
-		cmd=$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null || true)
+		cmd=$({ tr '\0' ' ' < "/proc/$p/cmdline"; } 2>/dev/null || true)
 		case $cmd in
 		*/ceph-up.sh*|*/rabbit-up.sh*|*/rabbit-restart.sh*) victims+=("$p") ;;
 		esac

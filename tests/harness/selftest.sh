@@ -3,11 +3,13 @@
 # least-privilege rbd checks, cephx refusal, AMQP publish/get, rabbitmqctl through the env
 # file, then teardown and a check that nothing of ours is left (processes, ports, dirs).
 #
-# Usage: selftest.sh [--kill-first=up|ready] [--restart]
+# Usage: selftest.sh [--kill-first=up|ready|orphan] [--restart]
 #   --kill-first=ready  first start a run and SIGKILL it (the whole process group) once the
 #                       services are ready, leaving daemons behind; then the real selftest
 #                       must recover from those leftovers.
-#   --kill-first=up     the same, but killed 4 s into the bring-up (orphans mid-startup).
+#   --kill-first=up     the same, but killed 4 s into the bring-up (daemons mid-startup).
+#   --kill-first=orphan SIGKILL only with-services.sh 4 s into the bring-up: its ceph-up.sh and
+#                       rabbit-up.sh keep running as orphans and must be stopped by the new run.
 #   --restart           also exercise rabbit-restart.sh (a persistent message survives).
 # Environment: BACKY_TEST_BASE (default /tmp/backy-test) and all ceph-up/rabbit-up settings.
 set -euo pipefail
@@ -82,9 +84,9 @@ fi
 KILL_FIRST= RESTART=0
 for a in "$@"; do
 	case $a in
-	--kill-first=up|--kill-first=ready) KILL_FIRST=${a#--kill-first=} ;;
+	--kill-first=up|--kill-first=ready|--kill-first=orphan) KILL_FIRST=${a#--kill-first=} ;;
 	--restart) RESTART=1 ;;
-	*) die "usage: selftest.sh [--kill-first=up|ready] [--restart]" ;;
+	*) die "usage: selftest.sh [--kill-first=up|ready|orphan] [--restart]" ;;
 	esac
 done
 BASE=$(abs_dir "${BACKY_TEST_BASE:-/tmp/backy-test}")
@@ -102,13 +104,17 @@ if [ -n "$KILL_FIRST" ]; then
 	setsid "$HERE/with-services.sh" --ceph --rabbit -- sleep 600 > "${STAMP%/s}/killed.log" 2>&1 < /dev/null &
 	victim=$!
 	disown "$victim"    # no "Killed" job notice
-	if [ "$KILL_FIRST" = up ]; then
+	if [ "$KILL_FIRST" != ready ]; then
 		sleep 4
 	else
 		ready() { [ -e "$CEPH_DIR/env" ] && [ -e "$RABBIT_DIR/env" ]; }
 		wait_for 150 "services of the run to be killed" ready || { tail_logs 30 "${STAMP%/s}/killed.log"; die "kill test: services never came up"; }
 	fi
-	kill -KILL -- "-$victim" 2>/dev/null || true   # whole process group: no trap runs
+	if [ "$KILL_FIRST" = orphan ]; then
+		kill -KILL "$victim" 2>/dev/null || true      # only with-services.sh
+	else
+		kill -KILL -- "-$victim" 2>/dev/null || true   # whole process group: no trap runs
+	fi
 	wait_gone 5 "$victim" || true
 	log "kill test: killed after $(elapsed "$tk") s; left behind: $(marked_pids "BACKY_HARNESS_ID=ceph:$CEPH_DIR" | wc -l) ceph + $(marked_pids "BACKY_HARNESS_ID=rabbit:$RABBIT_DIR" | wc -l) rabbit processes"
 fi
