@@ -126,6 +126,21 @@ static int sub_opt(int argc, char **argv, const char *shortopts, const struct op
 	return getopt_long(argc, argv, shortopts, longopts, NULL);
 }
 
+/* Parse a command whose only option is the flag --NAME and which takes no arguments. */
+static int flag_opt(int argc, char **argv, const char *name, bool *flag)
+{
+	const struct option longopts[] = {{name, no_argument, NULL, 'F'}, {NULL, 0, NULL, 0}};
+	int opt;
+
+	*flag = false;
+	while ((opt = sub_opt(argc, argv, "", longopts)) != -1) {
+		if (opt != 'F')
+			return -1;
+		*flag = true;
+	}
+	return argc == optind ? 0 : -1;
+}
+
 /* Evaluate SPEC into a freshly allocated match array; requires at least one match. */
 static int select_revs(struct cli *c, const struct bk_repo *repo, const char *spec, bool **match)
 {
@@ -414,18 +429,11 @@ out:
 
 static int cmd_expire(struct cli *c, int argc, char **argv)
 {
-	static const struct option longopts[] = {{"dry-run", no_argument, NULL, 'n'},
-						 {NULL, 0, NULL, 0}};
 	struct bk_repo repo;
-	bool dry_run = false;
-	int opt, r;
+	bool dry_run;
+	int r;
 
-	while ((opt = sub_opt(argc, argv, "n", longopts)) != -1) {
-		if (opt != 'n')
-			return usage_error("%s", "usage: backy expire [--dry-run]");
-		dry_run = true;
-	}
-	if (argc != optind)
+	if (flag_opt(argc, argv, "dry-run", &dry_run) < 0)
 		return usage_error("%s", "usage: backy expire [--dry-run]");
 	r = open_repo(c, &repo, !dry_run);
 	if (r == 0)
@@ -513,18 +521,11 @@ static void status_table(const struct bk_repo *repo)
 
 static int cmd_status(struct cli *c, int argc, char **argv)
 {
-	static const struct option longopts[] = {{"json", no_argument, NULL, 'j'},
-						 {NULL, 0, NULL, 0}};
 	struct bk_repo repo;
-	bool json = false;
-	int opt, r;
+	bool json;
+	int r;
 
-	while ((opt = sub_opt(argc, argv, "", longopts)) != -1) {
-		if (opt != 'j')
-			return usage_error("%s", "usage: backy status [--json]");
-		json = true;
-	}
-	if (argc != optind)
+	if (flag_opt(argc, argv, "json", &json) < 0)
 		return usage_error("%s", "usage: backy status [--json]");
 	r = open_repo(c, &repo, false);
 	if (r < 0)

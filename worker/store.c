@@ -231,21 +231,29 @@ static bool split_name(const char *name, const char *suffix, char id[BK_ID_MAX +
 	return bk_id_valid(id);
 }
 
+/* Start listing the repository directory. */
+static int open_listing(const struct bk_repo *repo, DIR **d, struct bk_err *err)
+{
+	int fd = openat(repo->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd >= 0 && (*d = fdopendir(fd)))
+		return 0;
+	if (fd >= 0)
+		close(fd);
+	return bk_err_sys(err, -errno, "unable to list '%s'", repo->path);
+}
+
 int bk_repo_load(struct bk_repo *repo, struct bk_err *err)
 {
 	char id[BK_ID_MAX + 1];
 	struct dirent *de;
 	DIR *d = NULL;
-	int fd, r = 0;
+	int r;
 
 	free_revs(repo);
-	fd = openat(repo->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		r = bk_err_sys(err, -errno, "unable to list '%s'", repo->path);
-		if (fd >= 0)
-			close(fd);
+	r = open_listing(repo, &d, err);
+	if (r < 0)
 		return r;
-	}
 	while ((de = readdir(d))) {
 		char *text = NULL;
 		struct bk_rev rev;
@@ -330,7 +338,7 @@ int bk_repo_cleanup(struct bk_repo *repo, struct bk_err *err)
 	char id[BK_ID_MAX + 1];
 	struct dirent *de;
 	DIR *d;
-	int fd, count = 0, r = 0;
+	int count = 0, r = 0;
 
 	/* incomplete revisions (Python backy leftovers) go first: .rev before data */
 	for (size_t i = repo->n; i-- > 0;) {
@@ -341,13 +349,9 @@ int bk_repo_cleanup(struct bk_repo *repo, struct bk_err *err)
 			return r;
 		count++;
 	}
-	fd = openat(repo->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		r = bk_err_sys(err, -errno, "unable to list '%s'", repo->path);
-		if (fd >= 0)
-			close(fd);
+	r = open_listing(repo, &d, err);
+	if (r < 0)
 		return r;
-	}
 	while ((de = readdir(d))) {
 		const char *name = de->d_name;
 		bool junk = strncmp(name, ".new-", 5) == 0 || strncmp(name, ".tmp-", 5) == 0;
