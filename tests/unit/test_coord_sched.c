@@ -1,0 +1,535 @@
+/*
+ * test_coord_sched.c: the coordinator's model without a broker: config
+ * validation, placement, planning with the core schedule maths (catch-up,
+ * backoff), one run in flight per job, deadlines and the state file.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "clock.h"
+#include "config.h"
+#include "state.h"
+
+#define H (3600 * BK_USEC)
+#define D (24 * H)
+
+static const char *base_yaml =
+	"global: {base-dir: /srv/backy, worker-limit: 1}\n"
+	"schedules:\n"
+	"  default:\n"
+	"    daily: {interval: 1d, keep: 7}\n"
+	"    weekly: {interval: 1w, keep: 4}\n"
+	"jobs:\n"
+	"  vm01: {schedule: default, source: {type: file, filename: /img/vm01}}\n"
+	"  vm02: {schedule: default, host: b2, source: {type: ceph-rbd, pool: rbd, image: vm02}}\n"
+	"  vm03: {schedule: default, source: {type: flyingcircus, pool: rbd, image: vm03.root, vm: vm03}}\n"
+	"hosts: [b1, b2]\n"
+	"amqp: {url: 'amqp://u:p@127.0.0.1:5672/ci'}\n"
+	"status: {listen: '127.0.0.1:6090'}\n"
+	"state-file: /tmp/x/state\n"
+	"job-timeout: 2h\n";
+
+static int64_t t0(void)
+{
+	int64_t t;
+
+	assert_int_equal(bk_time_parse("2026-03-02T00:00:00Z", &t), 0);
+	return t;
+}
+
+static void parse_ok(const char *yaml, struct co_config *c)
+{
+	struct bk_err err = {0};
+	int r = co_config_parse(yaml, strlen(yaml), "c.yaml", c, &err);
+
+	if (r < 0)
+		fail_msg("%s", err.msg);
+}
+
+static void expect_error(const char *yaml, const char *needle)
+{
+	struct co_config c;
+	struct bk_err err = {0};
+
+	assert_int_equal(co_config_parse(yaml, strlen(yaml), "c.yaml", &c, &err), BK_ECONFIG);
+	if (!strstr(err.msg, needle))
+		fail_msg("expected '%s' in '%s'", needle, err.msg);
+}
+
+/* BASE with the line starting with FIND replaced by REPL. */
+static char *edit(const char *find, const char *repl)
+{
+	const char *p = strstr(base_yaml, find);
+	const char *eol;
+	size_t n;
+	char *out;
+
+	assert_non_null(p);
+	eol = strchr(p, '\n') + 1;
+	n = strlen(base_yaml) + strlen(repl) + 2;
+	out = malloc(n);
+	snprintf(out, n, "%.*s%s\n%s", (int)(p - base_yaml), base_yaml, repl, eol);
+	return out;
+}
+
+static void test_config_parses_python_superset(void **state)
+{
+	struct co_config c;
+	const struct co_jobcfg *j;
+
+	(void)state;
+	parse_ok(base_yaml, &c);
+	assert_int_equal(c.njobs, 3);
+	assert_int_equal(c.nhosts, 2);
+	assert_int_equal(c.job_timeout, 7200);
+	assert_true(c.expire);
+	assert_string_equal(c.listen_host, "127.0.0.1");
+	assert_int_equal(c.listen_port, 6090);
+	j = co_config_job(&c, "vm03");
+	assert_non_null(j);
+	assert_int_equal(j->source.type, BK_SOURCE_FLYINGCIRCUS);
+	assert_string_equal(j->source.vm, "vm03");
+	assert_null(co_config_job(&c, "vm04"));
+	assert_string_equal(co_config_job(&c, "vm02")->host, "b2");
+	assert_null(co_config_job(&c, "vm01")->host);
+	co_config_release(&c);
+}
+
+static void test_config_errors_name_the_line(void **state)
+{
+	char *y;
+
+	(void)state;
+	y = edit("  vm03:", "  vm03: {schedule: default, source: {type: flyingcircus, pool: rbd, image: i, vm: v, consul_acl_token: s3cret}}");
+	expect_error(y, "line 9: job 'vm03': secrets do not belong in the central config");
+	free(y);
+	y = edit("  vm01:", "  ../x: {schedule: default, source: {type: file, filename: /img}}");
+	expect_error(y, "line 7: invalid job name '../x'");
+	free(y);
+	y = edit("  vm01:", "  vm01: {schedule: nightly, source: {type: file, filename: /img}}");
+	expect_error(y, "line 7: job 'vm01': unknown schedule 'nightly'");
+	free(y);
+	y = edit("  vm01:", "  vm01: {schedule: default, source: {type: file, filename: img}}");
+	expect_error(y, "must be an absolute path");
+	free(y);
+	y = edit("status:", "status: {listen: '0.0.0.0:6090'}");
+	expect_error(y, "is not a loopback address");
+	free(y);
+	y = edit("job-timeout:", "job-timeout: soon");
+	expect_error(y, "line 14: 'job-timeout' must be a positive duration");
+	free(y);
+	y = edit("job-timeout:", "jobtimeout: 1h");
+	expect_error(y, "line 14: unknown key 'jobtimeout'");
+	free(y);
+	y = edit("hosts:", "hosts: []");
+	expect_error(y, "job 'vm01' names no host");
+	free(y);
+	y = edit("  vm01:", "  vm01: {schedule: default, source: {type: file, filename: /img, ceph_conf: /etc/ceph.conf}}");
+	expect_error(y, "worker-local setting");
+	free(y);
+}
+
+static void test_listen_accepts_loopback_only(void **state)
+{
+	char host[64];
+	unsigned port;
+
+	(void)state;
+	assert_int_equal(co_listen_parse("127.0.0.1:80", host, sizeof(host), &port, NULL), 0);
+	assert_int_equal(co_listen_parse("[::1]:8080", host, sizeof(host), &port, NULL), 0);
+	assert_string_equal(host, "::1");
+	assert_int_equal(port, 8080);
+	assert_int_equal(co_listen_parse("localhost:1", host, sizeof(host), &port, NULL), 0);
+	assert_string_equal(host, "127.0.0.1");
+	assert_int_equal(co_listen_parse("10.0.0.1:80", host, sizeof(host), &port, NULL), BK_ECONFIG);
+	assert_int_equal(co_listen_parse("[::]:80", host, sizeof(host), &port, NULL), BK_ECONFIG);
+	assert_int_equal(co_listen_parse("127.0.0.1:99999", host, sizeof(host), &port, NULL), BK_ECONFIG);
+	assert_int_equal(co_listen_parse("127.0.0.1", host, sizeof(host), &port, NULL), BK_ECONFIG);
+}
+
+static void test_placement_is_stable_and_moves_few_jobs(void **state)
+{
+	char *hosts[] = {"b1", "b2", "b3", "b4"};
+	size_t moved = 0, count[4] = {0};
+	char name[32];
+
+	(void)state;
+	for (int i = 0; i < 4000; i++) {
+		size_t a, b;
+
+		snprintf(name, sizeof(name), "vm%04d", i);
+		a = co_place(name, hosts, 3);
+		assert_int_equal(a, co_place(name, hosts, 3));
+		b = co_place(name, hosts, 4);
+		count[a]++;
+		if (a != b) {
+			assert_int_equal(b, 3); /* only ever to the new host */
+			moved++;
+		}
+	}
+	/* about 1/4 moves; each of 3 hosts gets about 1/3 */
+	assert_true(moved > 800 && moved < 1200);
+	for (int h = 0; h < 3; h++)
+		assert_true(count[h] > 1100 && count[h] < 1550);
+}
+
+static void test_backoff_doubles_to_six_hours(void **state)
+{
+	(void)state;
+	assert_int_equal(co_backoff(0), 0);
+	assert_int_equal(co_backoff(1), 120);
+	assert_int_equal(co_backoff(2), 240);
+	assert_int_equal(co_backoff(3), 480);
+	assert_int_equal(co_backoff(8), 15360);
+	assert_int_equal(co_backoff(9), 21600);
+	assert_int_equal(co_backoff(1000), 21600);
+}
+
+static void ok_result(struct bk_msg_result *r, const struct co_job *j, enum co_run_kind k,
+		      int64_t now, enum bk_msg_outcome outcome)
+{
+	bk_msg_result_init(r);
+	snprintf(r->job_id, sizeof(r->job_id), "%s", j->run[k].id);
+	snprintf(r->job, sizeof(r->job), "%s", j->name);
+	snprintf(r->host, sizeof(r->host), "b1");
+	r->action = k == CO_RUN_BACKUP ? BK_ACTION_BACKUP : BK_ACTION_EXPIRE;
+	r->outcome = outcome;
+	if (outcome != BK_OUTCOME_OK)
+		bk_msg_result_set_error(r, "BK_ESOURCE", "boom", true);
+	r->started = now;
+	r->finished = now + BK_USEC;
+}
+
+static void test_new_job_waits_for_its_ideal_time_with_all_tags(void **state)
+{
+	struct co_config c;
+	struct co_state st;
+	struct co_job *j;
+	struct bk_strv tags = BK_STRV_INIT;
+	int64_t ideal;
+
+	(void)state;
+	parse_ok(base_yaml, &c);
+	co_state_init(&st);
+	co_state_apply(&st, &c, t0());
+	j = co_job_find(&st, "vm01");
+	assert_non_null(j);
+	ideal = bk_sched_next_ideal(&j->sched->s, bk_schedule_spread("vm01", &j->sched->s), t0(),
+				    &tags);
+	assert_int_equal(j->next_time, ideal);
+	assert_string_equal(j->next_tags, "daily,weekly");
+	assert_string_equal(co_job_status(j), "waiting");
+	assert_string_equal(st.hosts[st.jobs[1].host], "b2"); /* explicit host */
+	bk_strv_release(&tags);
+	co_state_release(&st);
+	co_config_release(&c);
+}
+
+static void test_dispatch_result_expire_and_backoff(void **state)
+{
+	struct co_config c;
+	struct co_state st;
+	struct bk_msg_job m;
+	struct bk_msg_result r;
+	struct bk_err err = {0};
+	struct bk_buf b;
+	uint32_t ids[8], id = 0;
+	struct co_job *j;
+	int64_t now, due;
+	char jid[BK_ID_MAX + 1];
+
+	(void)state;
+	parse_ok(base_yaml, &c);
+	co_state_init(&st);
+	bk_msg_job_init(&m);
+	bk_buf_init(&b);
+	co_state_apply(&st, &c, t0());
+	j = co_job_find(&st, "vm01");
+	due = j->next_time;
+	assert_int_equal(co_take_due(&st, due - 1, ids, 8) == 0 ||
+				 st.jobs[ids[0]].next_time <= due - 1,
+			 1);
+	/* drain everything up to the due time; vm01 is among it */
+	now = due;
+	while (co_take_due(&st, now, ids, 1)) {
+		assert_int_equal(co_start(&st, ids[0], CO_RUN_BACKUP, now, &m), 0);
+		assert_int_equal(bk_msg_encode_job(&m, &b, &err), 0); /* proto accepts it */
+	}
+	assert_true(j->run[CO_RUN_BACKUP].active);
+	assert_int_equal(j->run[CO_RUN_BACKUP].deadline, now + 2 * H);
+	assert_string_equal(j->run[CO_RUN_BACKUP].tags, "daily,weekly");
+	/* never two in flight: not due again, a second start refuses */
+	assert_int_equal(co_take_due(&st, now + 30 * D, ids, 8), 0);
+	assert_int_equal(co_start(&st, (uint32_t)(j - st.jobs), CO_RUN_BACKUP, now, &m), BK_ELOCKED);
+	assert_string_equal(co_job_status(j), "running");
+
+	/* a stale result is ignored */
+	ok_result(&r, j, CO_RUN_BACKUP, now, BK_OUTCOME_OK);
+	snprintf(r.job_id, sizeof(r.job_id), "someotherjobid");
+	assert_int_equal(co_result(&st, &r, now, &id), CO_RESULT_IGNORED);
+	bk_msg_result_release(&r);
+
+	/* failure: backoff 2 min with the same tags */
+	now += H;
+	ok_result(&r, j, CO_RUN_BACKUP, now, BK_OUTCOME_FAILED);
+	assert_int_equal(co_result(&st, &r, now, &id), CO_RESULT_DONE);
+	bk_msg_result_release(&r);
+	assert_string_equal(co_job_status(j), "failed");
+	assert_int_equal(j->next_time, now + 120 * BK_USEC);
+	assert_int_equal(co_take_due(&st, now + 119 * BK_USEC, ids, 8), 0);
+	now += 120 * BK_USEC;
+	assert_int_equal(co_take_due(&st, now, ids, 8), 1);
+	assert_int_equal(co_start(&st, ids[0], CO_RUN_BACKUP, now, &m), 0);
+	assert_string_equal(j->run[CO_RUN_BACKUP].tags, "daily,weekly");
+	/* second failure: 4 min */
+	ok_result(&r, j, CO_RUN_BACKUP, now, BK_OUTCOME_FAILED);
+	co_result(&st, &r, now, &id);
+	bk_msg_result_release(&r);
+	assert_int_equal(j->next_time, now + 240 * BK_USEC);
+	now += 240 * BK_USEC;
+	assert_int_equal(co_take_due(&st, now, ids, 8), 1);
+	co_start(&st, ids[0], CO_RUN_BACKUP, now, &m);
+
+	/* success: backoff reset, expiry wanted, next is the following ideal time */
+	snprintf(jid, sizeof(jid), "%s", j->run[CO_RUN_BACKUP].id);
+	ok_result(&r, j, CO_RUN_BACKUP, now, BK_OUTCOME_OK);
+	bk_strv_add(&r.tags, "daily");
+	bk_strv_add(&r.tags, "weekly");
+	assert_int_equal(co_result(&st, &r, now, &id), CO_RESULT_EXPIRE);
+	assert_int_equal(co_result(&st, &r, now, &id), CO_RESULT_IGNORED); /* duplicate */
+	bk_msg_result_release(&r);
+	assert_int_equal(j->fails, 0);
+	assert_string_equal(co_job_status(j), "finished");
+	assert_int_equal(j->last_time, now);
+	assert_true(j->next_time > now && j->next_time <= now + D);
+	assert_string_equal(j->next_tags, "daily");
+	assert_int_equal(co_start(&st, id, CO_RUN_EXPIRE, now, &m), 0);
+	assert_int_equal(m.action, BK_ACTION_EXPIRE);
+	assert_string_equal(m.host, st.hosts[j->host]);
+	assert_int_equal(co_start(&st, id, CO_RUN_EXPIRE, now, &m), BK_ELOCKED);
+
+	bk_msg_job_release(&m);
+	bk_buf_release(&b);
+	co_state_release(&st);
+	co_config_release(&c);
+}
+
+static void test_deadline_redispatches_with_the_same_job_id(void **state)
+{
+	struct co_config c;
+	struct co_state st;
+	struct bk_msg_job m;
+	uint32_t ids[8];
+	struct co_job *j;
+	int64_t now = t0();
+	char jid[BK_ID_MAX + 1];
+
+	(void)state;
+	parse_ok(base_yaml, &c);
+	co_state_init(&st);
+	bk_msg_job_init(&m);
+	co_state_apply(&st, &c, now);
+	j = co_job_find(&st, "vm02");
+	co_heap_set(&st.due, (uint32_t)(j - st.jobs), now); /* due now */
+	assert_true(co_take_due(&st, now, ids, 8) >= 1);
+	assert_int_equal(co_start(&st, (uint32_t)(j - st.jobs), CO_RUN_BACKUP, now, &m), 0);
+	snprintf(jid, sizeof(jid), "%s", m.job_id);
+	assert_int_equal(co_take_overdue(&st, now + 2 * H - 1, ids, 8), 0);
+	assert_int_equal(co_take_overdue(&st, now + 2 * H, ids, 8), 1);
+	co_run_message(&st, ids[0], CO_RUN_BACKUP, now + 2 * H, true, &m);
+	assert_string_equal(m.job_id, jid);
+	assert_int_equal(m.attempt, 2);
+	assert_int_equal(m.deadline, now + 4 * H);
+	assert_int_equal(co_take_overdue(&st, now + 3 * H, ids, 8), 0);
+	bk_msg_job_release(&m);
+	co_state_release(&st);
+	co_config_release(&c);
+}
+
+static void test_catch_up_runs_missed_tags_now(void **state)
+{
+	struct co_config c;
+	struct co_state st, st2;
+	struct bk_buf b;
+	struct bk_err err = {0};
+	struct co_job *j;
+	int64_t now = t0();
+	const char *text;
+	char buf[1024];
+
+	(void)state;
+	parse_ok(base_yaml, &c);
+	/* a state where vm01's last daily is 1.6 days old and weekly 2 days old */
+	snprintf(buf, sizeof(buf),
+		 "backy-coordinator-state 1 saved=0\n"
+		 "J name=vm01 host=b1 created=0 last=%lld dur=1.0 ltags=daily fails=0 next=0 ntags= retry=0 manual= t:daily=%lld t:weekly=%lld\n"
+		 "end\n",
+		 (long long)(now - 16 * D / 10), (long long)(now - 16 * D / 10),
+		 (long long)(now - 2 * D));
+	text = buf;
+	co_state_init(&st);
+	assert_int_equal(co_state_parse(&st, text, strlen(text), "state", &err), 0);
+	co_state_apply(&st, &c, now);
+	j = co_job_find(&st, "vm01");
+	/* unless the ideal daily time is within 5 minutes, run now with the missed tag only */
+	if (j->next_time != now) {
+		assert_true(j->next_time <= now + 5 * 60 * BK_USEC);
+	} else {
+		assert_string_equal(j->next_tags, "daily");
+	}
+	assert_false(co_job_sla(j, now, &(int64_t){0})); /* 1.6 d > 1.5 d */
+	/* round trip */
+	bk_buf_init(&b);
+	co_state_format(&st, now, &b);
+	co_state_init(&st2);
+	assert_int_equal(co_state_parse(&st2, b.p, b.len, "state", &err), 0);
+	co_state_apply(&st2, &c, now);
+	{
+		struct bk_buf b2;
+
+		bk_buf_init(&b2);
+		co_state_format(&st2, now, &b2);
+		assert_string_equal(b.p, b2.p);
+		bk_buf_release(&b2);
+	}
+	bk_buf_release(&b);
+	co_state_release(&st);
+	co_state_release(&st2);
+	co_config_release(&c);
+}
+
+static void test_restart_keeps_runs_in_flight(void **state)
+{
+	struct co_config c;
+	struct co_state st, st2;
+	struct bk_msg_job m;
+	struct bk_buf b;
+	struct bk_err err = {0};
+	struct bk_msg_result r;
+	uint32_t ids[8], id;
+	struct co_job *j, *j2;
+	int64_t now = t0();
+
+	(void)state;
+	parse_ok(base_yaml, &c);
+	co_state_init(&st);
+	bk_msg_job_init(&m);
+	co_state_apply(&st, &c, now);
+	j = co_job_find(&st, "vm03");
+	co_heap_set(&st.due, (uint32_t)(j - st.jobs), now);
+	co_take_due(&st, now, ids, 8);
+	assert_int_equal(co_start(&st, (uint32_t)(j - st.jobs), CO_RUN_BACKUP, now, &m), 0);
+	co_confirmed(&st, (uint32_t)(j - st.jobs), CO_RUN_BACKUP);
+	assert_int_equal(co_request_run(&st, "vm03", &(struct bk_strv)BK_STRV_INIT, now, &err), 0);
+	assert_int_equal(co_request_run(&st, "vm03", &(struct bk_strv)BK_STRV_INIT, now, &err), 0);
+	{
+		struct bk_strv bad = BK_STRV_INIT;
+
+		bk_strv_add(&bad, "hourly");
+		assert_int_equal(co_request_run(&st, "vm03", &bad, now, &err), BK_ETAG);
+		assert_int_equal(co_request_run(&st, "nope", &bad, now, &err), BK_EUSAGE);
+		bk_strv_release(&bad);
+	}
+
+	bk_buf_init(&b);
+	co_state_format(&st, now, &b);
+	co_state_init(&st2);
+	assert_int_equal(co_state_parse(&st2, b.p, b.len, "state", &err), 0);
+	co_state_apply(&st2, &c, now + 60 * BK_USEC);
+	j2 = co_job_find(&st2, "vm03");
+	assert_true(j2->run[CO_RUN_BACKUP].active);
+	assert_true(j2->run[CO_RUN_BACKUP].confirmed);
+	assert_string_equal(j2->run[CO_RUN_BACKUP].id, j->run[CO_RUN_BACKUP].id);
+	assert_string_equal(j2->manual_tags, CO_DEFAULT_MANUAL_TAG);
+	assert_string_equal(st2.hosts[j2->host], st.hosts[j->host]);
+	/* nothing due for it while in flight, deadline still tracked */
+	assert_false(co_heap_has(&st2.due, (uint32_t)(j2 - st2.jobs)));
+	assert_true(co_heap_has(&st2.dl, (uint32_t)(j2 - st2.jobs)));
+	/* its result is still accepted after the restart; the manual run follows at once */
+	ok_result(&r, j2, CO_RUN_BACKUP, now + H, BK_OUTCOME_OK);
+	assert_int_equal(co_result(&st2, &r, now + H, &id), CO_RESULT_EXPIRE);
+	bk_msg_result_release(&r);
+	assert_int_equal(co_take_due(&st2, now + H, ids, 8), 1);
+	assert_int_equal(co_start(&st2, ids[0], CO_RUN_BACKUP, now + H, &m), 0);
+	assert_string_equal(m.tags.v[0], CO_DEFAULT_MANUAL_TAG);
+
+	/* a corrupt state file names the line */
+	co_state_release(&st);
+	co_state_init(&st);
+	bk_err_clear(&err);
+	assert_int_equal(co_state_parse(&st, "backy-coordinator-state 1\nJ name=../x\nend\n", 40,
+					"state", &err),
+			 BK_ECORRUPT);
+	assert_non_null(strstr(err.msg, "line 2"));
+	bk_err_clear(&err);
+	assert_int_equal(co_state_parse(&st, "backy-coordinator-state 1\n", 26, "state", &err),
+			 BK_ECORRUPT);
+
+	bk_buf_release(&b);
+	bk_msg_job_release(&m);
+	co_state_release(&st);
+	co_state_release(&st2);
+	co_config_release(&c);
+}
+
+static void test_reload_adds_and_drops_jobs_keeping_runs(void **state)
+{
+	struct co_config c, c2;
+	struct co_state st;
+	struct bk_msg_job m;
+	uint32_t ids[8];
+	struct co_job *j;
+	int64_t now = t0();
+	char jid[BK_ID_MAX + 1];
+	char *y;
+
+	(void)state;
+	parse_ok(base_yaml, &c);
+	co_state_init(&st);
+	bk_msg_job_init(&m);
+	co_state_apply(&st, &c, now);
+	j = co_job_find(&st, "vm01");
+	co_heap_set(&st.due, (uint32_t)(j - st.jobs), now);
+	co_take_due(&st, now, ids, 8);
+	co_start(&st, (uint32_t)(j - st.jobs), CO_RUN_BACKUP, now, &m);
+	snprintf(jid, sizeof(jid), "%s", m.job_id);
+	y = edit("  vm03:", "  vm04: {schedule: default, source: {type: file, filename: /img/vm04}}");
+	parse_ok(y, &c2);
+	free(y);
+	co_state_apply(&st, &c2, now);
+	co_config_release(&c);
+	assert_null(co_job_find(&st, "vm03"));
+	assert_non_null(co_job_find(&st, "vm04"));
+	j = co_job_find(&st, "vm01");
+	assert_string_equal(j->run[CO_RUN_BACKUP].id, jid);
+	assert_false(co_heap_has(&st.due, (uint32_t)(j - st.jobs)));
+	bk_msg_job_release(&m);
+	co_state_release(&st);
+	co_config_release(&c2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config_parses_python_superset),
+		cmocka_unit_test(test_config_errors_name_the_line),
+		cmocka_unit_test(test_listen_accepts_loopback_only),
+		cmocka_unit_test(test_placement_is_stable_and_moves_few_jobs),
+		cmocka_unit_test(test_backoff_doubles_to_six_hours),
+		cmocka_unit_test(test_new_job_waits_for_its_ideal_time_with_all_tags),
+		cmocka_unit_test(test_dispatch_result_expire_and_backoff),
+		cmocka_unit_test(test_deadline_redispatches_with_the_same_job_id),
+		cmocka_unit_test(test_catch_up_runs_missed_tags_now),
+		cmocka_unit_test(test_restart_keeps_runs_in_flight),
+		cmocka_unit_test(test_reload_adds_and_drops_jobs_keeping_runs),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
