@@ -1,0 +1,161 @@
+# worker_lib.sh: helpers of the backy-worker integration tests (source after lib.sh).
+#
+#   BACKY_RABBIT_ENV  env file of a running broker (tests/harness/rabbit-up.sh DIR
+#                     writes DIR/env); required: without a broker the test fails
+#   BACKY_WORKER      the worker binary (default: backy-worker next to $BACKY)
+#
+# Each test gets a unique storage host name $HOST (so its own job queue), a
+# base directory $BASE, and two queues of its own (wk_listen): $RQ bound to
+# backy.results for its host's results, $DQ bound to the dead-letter exchange.
+
+WORKER=${BACKY_WORKER:-$(dirname "$BACKY")/backy-worker}
+[[ -x $WORKER ]] || fail "backy-worker not found at '$WORKER'"
+for t in amqp-publish amqp-consume jq; do
+	command -v "$t" >/dev/null || fail "'$t' not found (apt-get install amqp-tools jq)"
+done
+[[ -n ${BACKY_RABBIT_ENV:-} && -r ${BACKY_RABBIT_ENV} ]] ||
+	fail "no broker: BACKY_RABBIT_ENV must name the env file of tests/harness/rabbit-up.sh"
+wk_load_env()
+{
+	# shellcheck disable=SC1090
+	. "$BACKY_RABBIT_ENV"
+	URL=$BACKY_AMQP_URL
+}
+wk_load_env
+
+HOST=${WK_HOST:-wk${TEST_NAME#test_worker_}$$}
+HOST=${HOST//_/-}
+BASE=$T/base
+mkdir -p "$BASE"
+RQ=t.$HOST.results
+DQ=t.$HOST.dead
+WPID=
+: > "$T/results.jsonl"
+: > "$T/dead.txt"
+
+amqp() { "$@" --url="$URL" >>"$T/amqp.log" 2>&1; }
+
+# wk_listen: start background consumers of the test's own queues: results of
+# $HOST -> $T/results.jsonl, every dead letter -> $T/dead.txt (one message per line).
+# The queues are exclusive (amqp-consume's): they vanish with the consumer, so
+# call it again after a broker restart.
+wk_listen()
+{
+	local i
+	printf '#!/bin/sh\n{ cat; echo; } >>"$1"\n' >"$T/append.sh"
+	chmod +x "$T/append.sh"
+	amqp-consume --url="$URL" -q "$RQ" -x -e backy.results -r "*.*.$HOST.*" \
+		"$T/append.sh" "$T/results.jsonl" 2>>"$T/amqp.log" &
+	LPID1=$!
+	at_exit "kill $LPID1 2>/dev/null || true"
+	amqp-consume --url="$URL" -q "$DQ" -x -e backy.dlx -r any \
+		"$T/append.sh" "$T/dead.txt" 2>>"$T/amqp.log" &
+	LPID2=$!
+	at_exit "kill $LPID2 2>/dev/null || true"
+	at_exit "amqp-delete-queue --url='$URL' -q 'backy.jobs.$HOST' >/dev/null 2>&1 || true"
+	# bound once a probe comes through
+	for ((i = 0; i < 100; i++)); do
+		amqp-publish --url="$URL" -e backy.results -r "probe.probe.$HOST.probe" \
+			-b '{"probe":1}' 2>>"$T/amqp.log" || true
+		sleep 0.1
+		grep -q probe "$T/results.jsonl" && return 0
+	done
+	fail "cannot bind the test's result queue (broker down?)"
+}
+
+# wk_config [EXTRA-YAML-LINES]: write $T/worker.yaml
+wk_config()
+{
+	cat >"$T/worker.yaml" <<EOF
+host: $HOST
+base-dir: $BASE
+slots: ${WK_SLOTS:-2}
+grace: ${WK_GRACE:-600}
+heartbeat-interval: 2
+amqp:
+  url: "$URL"
+  heartbeat: 10
+${1:-}
+EOF
+}
+
+# wk_start: start the worker in the background (log $T/worker.log), wait until it consumes
+wk_start()
+{
+	local n0
+	n0=$(grep -c "consuming" "$T/worker.log" 2>/dev/null || true)
+	"$WORKER" -c "$T/worker.yaml" -v >>"$T/worker.log" 2>&1 &
+	WPID=$!
+	at_exit "kill -9 $WPID 2>/dev/null || true"
+	for _ in $(seq 1 200); do
+		(($(grep -c "consuming" "$T/worker.log" 2>/dev/null || true) > ${n0:-0})) && return 0
+		kill -0 "$WPID" 2>/dev/null || { tail -20 "$T/worker.log"; fail "worker exited at start"; }
+		sleep 0.1
+	done
+	tail -20 "$T/worker.log"
+	fail "worker did not start consuming"
+}
+
+# wk_alive: the worker is still running
+wk_alive() { kill -0 "$WPID" 2>/dev/null; }
+
+# wk_iso [OFFSET-SECONDS]: an ISO 8601 UTC time
+wk_iso() { date -u -d "@$(($(date +%s) + ${1:-0}))" +%Y-%m-%dT%H:%M:%S.000000+00:00; }
+
+# wk_id: a fresh id ([A-Za-z0-9_-], 22 characters)
+wk_id() { head -c 64 /dev/urandom | tr -dc 'A-Za-z0-9' | head -c 22; }
+
+# wk_job JOB_ID JOB SOURCE_FILE [ACTION] [TAGS-JSON-ARRAY] [HOST]: a job message
+wk_job()
+{
+	local job_id=$1 job=$2 file=$3 action=${4:-backup} tags=${5:-'["test"]'} host=${6:-$HOST}
+	local src=""
+	[[ -n $file ]] && src=",\"source\":{\"type\":\"file\",\"filename\":\"$file\"}"
+	[[ $action == backup ]] || tags=""
+	printf '{"schema":"backy/1.0","kind":"job","id":"%s","time":"%s","job_id":"%s","job":"%s","host":"%s","action":"%s"%s,"deadline":"%s","attempt":1%s}' \
+		"$(wk_id)" "$(wk_iso)" "$job_id" "$job" "$host" "$action" \
+		"${tags:+,\"tags\":$tags}" "$(wk_iso 86400)" "$src"
+}
+
+# wk_publish BODY: publish BODY as a job for $HOST
+wk_publish()
+{
+	amqp-publish --url="$URL" -e backy.jobs -r "$HOST" -p -C application/json -b "$1" \
+		2>>"$T/amqp.log" || fail "amqp-publish failed"
+}
+
+# wk_drain: results arrive in the background (wk_listen); nothing to do
+wk_drain() { :; }
+
+# wk_nresults [FILTER]: number of drained results (jq FILTER selects)
+wk_nresults() { jq -c "select(.kind == \"result\" and (${1:-true}))" "$T/results.jsonl" | wc -l; }
+
+# wk_wait_results N TIMEOUT [FILTER]: wait until at least N results (matching FILTER) arrived
+wk_wait_results()
+{
+	local n=$1 timeout=$2 filter=${3:-true} i
+	for ((i = 0; i < timeout * 5; i++)); do
+		wk_drain
+		(($(wk_nresults "$filter") >= n)) && return 0
+		sleep 0.2
+	done
+	echo "--- results ---"; cat "$T/results.jsonl"; echo "--- worker log ---"; tail -30 "$T/worker.log"
+	fail "expected $n results matching '$filter' within $timeout s, got $(wk_nresults "$filter")"
+}
+
+# wk_result JOB_ID FIELD: FIELD (jq path) of the first result of JOB_ID
+wk_result() { jq -r "select(.job_id == \"$1\") | $2" "$T/results.jsonl" | head -n1; }
+
+# wk_dead_drain: dead letters arrive in $T/dead.txt in the background
+wk_dead_drain() { touch "$T/dead.txt"; }
+
+# wk_revisions REPO: number of complete revisions in $BASE/REPO
+wk_revisions() { find "$BASE/$1" -maxdepth 1 -name '*.rev' 2>/dev/null | wc -l; }
+
+# wk_term: SIGTERM the worker and wait for it; its exit status in $WRC
+wk_term()
+{
+	WRC=0
+	kill -TERM "$WPID"
+	wait "$WPID" || WRC=$?
+}
