@@ -209,6 +209,16 @@ static int compute_diff(struct bk_source *src, struct rbd_source *rs, const char
 	return 0;
 }
 
+/* Set KEY to VALUE unless ceph.conf or CEPH_ARGS changed it from DEFAULT_S. */
+static void bound_timeout(rados_t cluster, const char *key, double default_s, const char *value)
+{
+	char cur[64];
+
+	if (rados_conf_get(cluster, key, cur, sizeof(cur)) == 0 && strtod(cur, NULL) != default_s)
+		return;
+	rados_conf_set(cluster, key, value);
+}
+
 int bk_rbd_connect(const char *ceph_conf, const char *ceph_id, const char *pool,
 		   rados_t *cluster, rados_ioctx_t *io, struct bk_err *err)
 {
@@ -222,10 +232,6 @@ int bk_rbd_connect(const char *ceph_conf, const char *ceph_id, const char *pool,
 		return bk_err_sys(err, r, "rados: unable to create a client for id '%s'",
 				  ceph_id ? ceph_id : "admin");
 	}
-	/* bounded waits for an unreachable cluster; CEPH_ARGS may override them */
-	rados_conf_set(*cluster, "client_mount_timeout", "30");
-	rados_conf_set(*cluster, "rados_mon_op_timeout", "60");
-	rados_conf_set(*cluster, "rados_osd_op_timeout", "120");
 	r = rados_conf_read_file(*cluster, ceph_conf);
 	if (r < 0) {
 		bk_err_sys(err, r, "rados: unable to read ceph config '%s'",
@@ -233,6 +239,14 @@ int bk_rbd_connect(const char *ceph_conf, const char *ceph_id, const char *pool,
 		goto fail;
 	}
 	rados_conf_parse_env(*cluster, NULL);
+	/*
+	 * Bounded waits for an unreachable cluster.  rados_conf_set overrides
+	 * ceph.conf and CEPH_ARGS, so only values still at Ceph's defaults
+	 * (300 s, 0 = forever, 0) are replaced: the others were chosen.
+	 */
+	bound_timeout(*cluster, "client_mount_timeout", 300, "30");
+	bound_timeout(*cluster, "rados_mon_op_timeout", 0, "60");
+	bound_timeout(*cluster, "rados_osd_op_timeout", 0, "120");
 	r = rados_connect(*cluster);
 	if (r < 0) {
 		bk_err_sys(err, r, "rados: unable to connect to the Ceph cluster");
