@@ -34,7 +34,8 @@ const char *bk_error_name(int code)
 	return name ? name : "EUNKNOWN";
 }
 
-static int err_vset(struct bk_err *err, int code, bool sys, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static int err_vset(struct bk_err *err, int code, bool sys,
+						     const char *fmt, va_list ap)
 {
 	size_t len;
 

@@ -40,7 +40,8 @@ void bk_log_close(void)
 	log_fd = -1;
 }
 
-static void log_v(enum bk_log_level level, bool force, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void log_v(enum bk_log_level level, bool force,
+						       const char *fmt, va_list ap)
 {
 	char msg[2048];
 	char line[2200];

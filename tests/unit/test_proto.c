@@ -1011,7 +1011,7 @@ static void test_result_rules(void **state)
 	ACCEPT1(RES_FAILED, "error.message", "\"line one\\n\\tline two \\u00e9\"");
 	msg[0] = '"';
 	memset(msg + 1, 'm', BK_MSG_MAX_TEXT + 1);
-	snprintf(msg + BK_MSG_MAX_TEXT + 2, 8, "\"");
+	snprintf(msg + BK_MSG_MAX_TEXT + 2, sizeof(msg) - BK_MSG_MAX_TEXT - 2, "\"");
 	REJECT(RES_FAILED, "error.message", msg, "field 'error.message' is longer than 1024 bytes");
 	/* only rejected results may lack the job */
 	REJECT(RES_FAILED, "job", NULL, "missing field 'job'");
