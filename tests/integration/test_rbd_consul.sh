@@ -138,7 +138,11 @@ for i in $(seq 1 100); do
 	grep -q "backy-$LATE" <(grep -e snapshot-failed -e '"event": "snapshot"' "$HV_LOG") && break
 	sleep 0.2
 done
+grep -q "backy-$LATE" <(grep -e snapshot-failed -e '"event": "snapshot"' "$HV_LOG") ||
+	fail "the late hypervisor never acted on backy-$LATE: $(cat "$HV_LOG")"
 info "hypervisor: $(grep -e snapshot-failed -e '"event": "snapshot"' "$HV_LOG" | tail -n 1 | cut -c 1-200)"
+assert_eq "late: consistency" crash-consistent "$(rev_field "$repo" "$LATE" consistency)"
+assert_eq "late: backy-* snapshots" "backy-$LATE" "$(backy_snaps "$img")"
 check_request_cycle "$n" "$BID"
 stop_hypervisor
 start_hypervisor react "$VM" "$img"
