@@ -28,6 +28,7 @@ for t in amqp-consume amqp-publish curl jq python3; do
 done
 [ -x "$COORD" ] && [ -x "$CTL" ] || fail "binaries not found: $COORD $CTL"
 
+mkdir -p "${BACKY_TEST_TMP:-/tmp}"
 T=$(mktemp -d "${BACKY_TEST_TMP:-/tmp}/coord.XXXXXX")
 RUN=$$
 HA=coha$RUN
