@@ -20,8 +20,8 @@ printf 'host: x\nbase-dir: %s\nbogus: 1\namqp: {url: "%s"}\n' "$BASE" "$URL" >"$
 if "$WORKER" -c "$T/bad.yaml" --check 2>"$T/bad.err"; then fail "unknown key accepted"; fi
 assert_contains "unknown key error" "$T/bad.err" "unknown key 'bogus'"
 
-wk_listen
 wk_start
+wk_listen
 head -c 3M /dev/urandom >"$T/small.img"
 
 check "a file-source backup job gives an ok result and a revision"

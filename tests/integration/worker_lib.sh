@@ -13,15 +13,42 @@ WORKER=${BACKY_WORKER:-$(dirname "$BACKY")/backy-worker}
 for t in amqp-publish amqp-consume jq; do
 	command -v "$t" >/dev/null || fail "'$t' not found (apt-get install amqp-tools jq)"
 done
-[[ -n ${BACKY_RABBIT_ENV:-} && -r ${BACKY_RABBIT_ENV} ]] ||
-	fail "no broker: BACKY_RABBIT_ENV must name the env file of tests/harness/rabbit-up.sh"
 wk_load_env()
 {
 	# shellcheck disable=SC1090
 	. "$BACKY_RABBIT_ENV"
 	URL=$BACKY_AMQP_URL
 }
-wk_load_env
+
+# wk_private_broker [CONSUMER_TIMEOUT_MS]: start a broker of this test's own in
+# $T/rabbit on a free port (tests that restart it or need consumer_timeout)
+wk_private_broker()
+{
+	local h="$HERE/../harness" port=
+	for p in $(shuf -i 5700-5799); do
+		if ! ss -ltnH | grep -qE ":($p|$((p + 20000))|$((p - 5700 + 4400))) "; then
+			port=$p
+			break
+		fi
+	done
+	[[ -n $port ]] || fail "no free port for a private broker"
+	info "starting a private broker on port $port${1:+ with consumer_timeout $1 ms}"
+	at_exit "'$h/rabbit-down.sh' '$T/rabbit' >>'$T/rabbit.log' 2>&1 || true"
+	RABBIT_PORT=$port RABBIT_EPMD_PORT=$((port - 5700 + 4400)) RABBIT_MGMT_PORT=$((port + 10000)) \
+		RABBIT_NODENAME=rabbit-wk$port@localhost RABBIT_CONSUMER_TIMEOUT_MS=${1:-} \
+		"$h/rabbit-up.sh" "$T/rabbit" >>"$T/rabbit.log" 2>&1 ||
+		{ tail -20 "$T/rabbit.log"; fail "private broker did not start"; }
+	BACKY_RABBIT_ENV=$T/rabbit/env
+	wk_load_env
+}
+
+if [[ ${WK_PRIVATE_BROKER:-0} == 1 ]]; then
+	wk_private_broker "${WK_CONSUMER_TIMEOUT_MS:-}"
+else
+	[[ -n ${BACKY_RABBIT_ENV:-} && -r ${BACKY_RABBIT_ENV} ]] ||
+		fail "no broker: BACKY_RABBIT_ENV must name the env file of tests/harness/rabbit-up.sh"
+	wk_load_env
+fi
 
 HOST=${WK_HOST:-wk${TEST_NAME#test_worker_}$$}
 HOST=${HOST//_/-}
