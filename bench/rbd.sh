@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# RBD benchmark: backy against the rbd CLI on the same cluster, same run.
+#
+# On a 2 GiB RBD image (40 % random, 30 % compressible text, 30 % never written)
+# it measures ROUNDS times each, alternating, as client.backup:
+#   full backup                     vs  rbd export IMG@backy-ID FILE (+ fsync)
+#   incremental after a 1 % change  vs  rbd export-diff --from-snap A IMG@backy-ID FILE (+ fsync)
+#   restore into a new RBD image    vs  rbd import FILE (the export of the same revision)
+# and prints medians, ratios (backy / rbd; the target is <= 1.1 each) and the
+# peak RSS of backy (GNU time %M).  Repository and rbd output files live on the
+# same loop-mounted XFS (reflink=1); both sides fsync what they write.
+# The 1 % change is 1 % of the 64 KiB blocks at random places (the hard case for
+# whole-object diffs); INCR_MODE=clustered writes the same amount in runs of
+# 4 MiB instead.
+#
+# usage: bench/rbd.sh [SIZE_GIB=2] [ROUNDS=3]     (root; needs Ceph and GNU time)
+# Uses the cluster of BACKY_CEPH_ENV (tests/harness/ceph-up.sh DIR writes DIR/env);
+# without it, starts a private one on mon ports 3320/6809 and stops it at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+size_gib=${1:-2}
+rounds=${2:-3}
+mode=${INCR_MODE:-scattered}
+top=$PWD
+[[ -x /usr/bin/time ]] || { echo "GNU time (/usr/bin/time) is required" >&2; exit 1; }
+cmake -S . -B build/bench-rbd -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/bench-rbd -j"$(nproc)" --target backy >/dev/null
+BACKY=$top/build/bench-rbd/worker/backy
+
+work=$(mktemp -d /tmp/backy-bench-rbd.XXXXXX)
+mnt=$work/xfs
+own_cluster=
+IMG=bench-rbd-$$
+cleanup() {
+	set +e
+	if [[ -n ${CEPH_CONF:-} ]]; then
+		for i in $IMG $(rbd --id admin -p "$POOL" ls 2>/dev/null | grep "^$IMG-"); do
+			rbd --id admin snap purge "$POOL/$i" >/dev/null 2>&1
+			rbd --id admin rm "$POOL/$i" >/dev/null 2>&1
+		done
+	fi
+	mountpoint -q "$mnt" 2>/dev/null && umount "$mnt"
+	[[ -n $own_cluster ]] && tests/harness/ceph-down.sh "$own_cluster" >/dev/null 2>&1
+	rm -rf "$work"
+}
+trap cleanup EXIT
+if [[ -z ${BACKY_CEPH_ENV:-} ]]; then
+	own_cluster=$work/ceph
+	echo "starting a private Ceph cluster in $own_cluster"
+	CEPH_MON_PORT_V2=3320 CEPH_MON_PORT_V1=6809 tests/harness/ceph-up.sh "$own_cluster" >"$work/ceph-up.log" 2>&1 ||
+		{ cat "$work/ceph-up.log" >&2; exit 1; }
+	BACKY_CEPH_ENV=$own_cluster/env
+fi
+# shellcheck disable=SC1090
+. "$BACKY_CEPH_ENV"
+unset CEPH_ARGS CEPH_KEYRING
+POOL=${CEPH_POOL:-rbd}
+rbdb() { rbd --id backup "$@"; }
+
+truncate -s $((size_gib * 6 + 4))G "$work/xfs.img"
+mkfs.xfs -q -m reflink=1 "$work/xfs.img"
+mkdir "$mnt"
+mount -o loop "$work/xfs.img" "$mnt"
+
+echo "making a ${size_gib} GiB RBD image $POOL/$IMG (40% random, 30% text, 30% never written)"
+rbd --id admin create --size "${size_gib}G" "$POOL/$IMG"
+/usr/bin/python3 - "$POOL" "$IMG" write <<'PY'
+import os, sys, rados, rbd
+pool, name = sys.argv[1], sys.argv[2]
+chunk = 4 << 20
+text = (b"Nov 26 12:00:01 host sshd[4242]: Accepted publickey for deploy from 10.0.0.7 port 52311\n" * 50000)[:chunk]
+c = rados.Rados(rados_id="admin", conffile=os.environ["CEPH_CONF"]); c.connect()
+io = c.open_ioctx(pool)
+with rbd.Image(io, name) as im:
+    for i in range(im.size() // chunk):
+        kind = i % 10
+        if kind < 4:
+            im.write(os.urandom(chunk), i * chunk)
+        elif kind < 7:
+            im.write(text, i * chunk)
+    im.flush()
+io.close(); c.shutdown()
+PY
+
+# change_1pct SEED: overwrite 1 % of the image (as the guest, admin)
+change_1pct() {
+	/usr/bin/python3 - "$POOL" "$IMG" "$1" "$mode" <<'PY'
+import os, random, sys, rados, rbd
+pool, name, seed, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+rng = random.Random(seed)
+c = rados.Rados(rados_id="admin", conffile=os.environ["CEPH_CONF"]); c.connect()
+io = c.open_ioctx(pool)
+with rbd.Image(io, name) as im:
+    size = im.size()
+    total = size // 100
+    unit = 65536 if mode == "scattered" else 4 << 20
+    for b in rng.sample(range(size // unit), total // unit):
+        im.write(os.urandom(unit), b * unit)
+    im.flush()
+io.close(); c.shutdown()
+PY
+}
+
+# time_cmd VAR CMD...: wall seconds of CMD into VAR, peak RSS (KiB) into $rss
+time_cmd() {
+	local var=$1
+	shift
+	sync
+	/usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>"$work/cmd.err" ||
+		{ echo "failed: $*" >&2; cat "$work/cmd.err" >&2; exit 1; }
+	read -r secs rss <"$work/time"
+	printf -v "$var" '%s' "$secs"
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+newest() { "$BACKY" -b "$1" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["uuid"])'; }
+
+full=() export=() incr=() ediff=() restore=() import=() rss_max=0
+note_rss() { ((rss > rss_max)) && rss_max=$rss; true; }
+for r in $(seq 1 "$rounds"); do
+	repo=$mnt/repo-$r
+	rm -rf "$repo"
+	"$BACKY" -b "$repo" init rbd "$POOL/$IMG" --ceph-id backup
+	# the documented verification defaults, explicitly (see the README of tests)
+	sed -i -e 's/^  verify_percent: .*/  verify_percent: 1/' -e 's/^  verify_min_blocks: .*/  verify_min_blocks: 16/' \
+		-e 's/^  verify_budget: .*/  verify_budget: 300/' "$repo/config"
+
+	time_cmd t "$BACKY" -b "$repo" backup manual:full
+	note_rss
+	full+=("$t")
+	A=$(newest "$repo")
+	rbd --id admin snap create "$POOL/$IMG@bench-a-$r" >/dev/null 2>&1 # same content as backy-$A
+	time_cmd t sh -c "rbd --id backup export --no-progress '$POOL/$IMG@backy-$A' '$mnt/export-$r' && sync '$mnt/export-$r'"
+	export+=("$t")
+
+	change_1pct "$r"
+	time_cmd t "$BACKY" -b "$repo" backup manual:incr
+	note_rss
+	incr+=("$t")
+	B=$(newest "$repo")
+	time_cmd t sh -c "rbd --id backup export-diff --no-progress --from-snap 'bench-a-$r' '$POOL/$IMG@backy-$B' '$mnt/diff-$r' && sync '$mnt/diff-$r'"
+	ediff+=("$t")
+	rbd --id admin snap rm "$POOL/$IMG@bench-a-$r" >/dev/null 2>&1
+
+	time_cmd t "$BACKY" -b "$repo" restore -r "$A" "rbd:$POOL/$IMG-rest-$r"
+	note_rss
+	restore+=("$t")
+	time_cmd t rbd --id backup import --no-progress "$mnt/export-$r" "$POOL/$IMG-imp-$r"
+	import+=("$t")
+	for i in rest imp; do rbd --id admin rm "$POOL/$IMG-$i-$r" >/dev/null 2>&1; done
+	rm -f "$mnt/export-$r" "$mnt/diff-$r"
+	rm -rf "$repo"
+	echo "round $r: full ${full[-1]} s / export ${export[-1]} s, incr ${incr[-1]} s / export-diff ${ediff[-1]} s, restore ${restore[-1]} s / import ${import[-1]} s"
+done
+
+m_full=$(median "${full[@]}") m_export=$(median "${export[@]}")
+m_incr=$(median "${incr[@]}") m_ediff=$(median "${ediff[@]}")
+m_rest=$(median "${restore[@]}") m_imp=$(median "${import[@]}")
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+echo
+echo "medians over $rounds rounds, ${size_gib} GiB RBD image, 1 % change $mode, XFS reflink loop mount:"
+printf '  %-34s %7s s   %-30s %7s s   ratio %s\n' \
+	"backy full backup" "$m_full" "rbd export (+fsync)" "$m_export" "$(ratio "$m_full" "$m_export")" \
+	"backy incremental (1 %)" "$m_incr" "rbd export-diff (+fsync)" "$m_ediff" "$(ratio "$m_incr" "$m_ediff")" \
+	"backy restore into RBD" "$m_rest" "rbd import" "$m_imp" "$(ratio "$m_rest" "$m_imp")"
+echo "  peak RSS of backy: $((rss_max / 1024)) MiB"
