@@ -144,24 +144,23 @@ int bk_rev_parse(const char *buf, size_t len, const char *name, struct bk_rev *r
 	}
 
 	stats = bk_ymap_get(root, "stats");
-	if (!bk_ynode_is_null(stats)) {
-		if (stats->type != BK_Y_MAP) {
-			r = corrupt(err, name, "'stats' is not a map");
-			goto out;
-		}
-		n = bk_ymap_get(stats, "bytes_written");
-		if (n) {
-			r = bk_ynode_u64(n, name, "stats.bytes_written", &rev->bytes_written, err);
-			if (r < 0)
-				goto bad;
-		}
-		n = bk_ymap_get(stats, "duration");
-		if (n) {
-			r = bk_ynode_double(n, name, "stats.duration", &rev->duration, err);
-			if (r < 0)
-				goto bad;
-			rev->complete = true;
-		}
+	if (!stats || stats->type != BK_Y_MAP) {
+		/* every writer, Python's included, writes stats: its absence is damage */
+		r = corrupt(err, name, "'stats' is missing or not a map");
+		goto out;
+	}
+	n = bk_ymap_get(stats, "bytes_written");
+	if (n) {
+		r = bk_ynode_u64(n, name, "stats.bytes_written", &rev->bytes_written, err);
+		if (r < 0)
+			goto bad;
+	}
+	n = bk_ymap_get(stats, "duration");
+	if (n) {
+		r = bk_ynode_double(n, name, "stats.duration", &rev->duration, err);
+		if (r < 0)
+			goto bad;
+		rev->complete = true;
 	}
 
 	n = bk_ymap_get(root, "size");

@@ -180,6 +180,10 @@ static int init_source(struct cli *c, const char *type, const char *arg,
 		src->filename = b.p;
 		if (stat(src->filename, &st) == 0 && S_ISDIR(st.st_mode))
 			return bk_err_set(&c->err, BK_EUSAGE, "source '%s' is a directory", arg);
+		if (stat(src->filename, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+			return bk_err_set(&c->err, BK_EUSAGE,
+					  "source '%s' is a special file, not an image file or block device",
+					  arg);
 		return 0;
 	}
 	if (strcmp(type, "rbd") == 0 || strcmp(type, "ceph-rbd") == 0)

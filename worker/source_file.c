@@ -26,9 +26,11 @@ static int file_open(struct bk_source *src, const struct bk_source_config *cfg, 
 	(void)id;
 	(void)base;
 	(void)use_base; /* digests decide what changed: any base will do */
-	fd = open(cfg->filename, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO must be refused below, not block the open */
+	fd = open(cfg->filename, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return bk_err_sys(err, -errno, "unable to open source '%s'", cfg->filename);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	if (fstat(fd, &st) < 0) {
 		close(fd);
 		return bk_err_sys(err, -errno, "unable to stat source '%s'", cfg->filename);

@@ -340,15 +340,6 @@ int bk_repo_cleanup(struct bk_repo *repo, struct bk_err *err)
 	DIR *d;
 	int count = 0, r = 0;
 
-	/* incomplete revisions (Python backy leftovers) go first: .rev before data */
-	for (size_t i = repo->n; i-- > 0;) {
-		if (repo->revs[i].complete)
-			continue;
-		r = bk_repo_remove_rev(repo, i, err);
-		if (r < 0)
-			return r;
-		count++;
-	}
 	r = open_listing(repo, &d, err);
 	if (r < 0)
 		return r;

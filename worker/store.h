@@ -21,7 +21,9 @@
  *    process dies, so a lock can never go stale.  Readers (status, find,
  *    restore, check) take no lock: they only ever see complete revisions.
  * 3. Nothing is deleted because of metadata that does not parse: a corrupt
- *    config or .rev makes every command fail with a message naming it.
+ *    config or .rev makes every command fail with a message naming it.  An
+ *    incomplete revision (no stats.duration: a Python backy run that died,
+ *    or damage) is listed but never deleted automatically.
  */
 #ifndef BK_STORE_H
 #define BK_STORE_H
@@ -76,7 +78,7 @@ int bk_repo_load(struct bk_repo *repo, struct bk_err *err);
 /* Take the writer lock, failing at once with BK_ELOCKED if it is held. */
 int bk_repo_lock(struct bk_repo *repo, struct bk_err *err);
 
-/* Remove leftovers of interrupted runs (needs the lock); returns how many. */
+/* Remove leftovers of interrupted runs (needs the lock); returns how many files. */
 int bk_repo_cleanup(struct bk_repo *repo, struct bk_err *err);
 
 /* Index of the newest complete revision, or -1. */
