@@ -13,8 +13,10 @@
  *    the old config; host, base-dir and state-dir need a restart.
  *
  * 2. Journal (journal.h).  One file per job id in the state directory:
- *    `running` (durable, before the child starts) and `done` with the
- *    encoded result (durable, before the result is published), plus a
+ *    `running` (before the child starts; not fsynced, as losing it only
+ *    means the redelivered job runs again, which a stale entry means too)
+ *    and `done` with the encoded result (durable: fsynced before the result
+ *    is published and the delivery acknowledged), plus a
  *    `published` mark once the broker confirmed the result.  The state
  *    directory is flock()ed: one worker per directory.
  *
@@ -45,7 +47,7 @@
  * 4. Main loop.  Single-threaded.  Signal handlers only set flags.
  *    rabbitmq-c restarts its poll() on EINTR, so a SIGCHLD cannot wake
  *    bk_mq_wait; the wait timeout adapts instead: 1 ms while the youngest
- *    running job is young, growing with its age (age / 100) up to 500 ms.
+ *    running job is young, growing with its age (age / 200) up to 500 ms.
  *    A tiny job is noticed within milliseconds, a job of an hour within
  *    half a second, and the broker connection is serviced (AMQP heartbeats)
  *    at least every 500 ms whatever runs.
@@ -844,7 +846,7 @@ static void complete_job(struct worker *w, struct wjob *j, struct bk_msg_result 
 	struct bk_journal_entry e;
 	struct bk_err err = {0};
 	struct bk_buf b;
-	int64_t total, child;
+	int64_t total, child, t_pub;
 	char nm[BK_ID_MAX + 16];
 
 	bk_buf_init(&b);
@@ -873,15 +875,17 @@ static void complete_job(struct worker *w, struct wjob *j, struct bk_msg_result 
 		bk_error("job '%s' (id %s): %s", j->msg.job, j->msg.job_id, err.msg);
 	snprintf(nm, sizeof(nm), "%s.result", j->msg.job_id);
 	bk_fs_unlink(w->journal.dirfd, nm);
+	t_pub = bk_monotonic();
 	if (publish_entry(w, &e) == 0)
 		settle_job(w, j, false, false);
 	total = bk_monotonic() - j->received;
+	t_pub = bk_monotonic() - t_pub;
 	/* else: published after reconnecting; the redelivery is acked then */
 	e.result = NULL;
 	bk_buf_release(&b);
 	child = j->exited > j->spawned && j->spawned ? j->exited - j->spawned : 0;
 	/* overhead: what the worker adds to the backy run (dispatch to result, minus the child) */
-	bk_notice("job '%s' (id %s) %s %s: %s%s%s%s%s, %.3f s (backy %.3f s, backup %.3f s, worker overhead %.1f ms = %.1f before + %.1f after)",
+	bk_notice("job '%s' (id %s) %s %s: %s%s%s%s%s, %.3f s (backy %.3f s, backup %.3f s, worker overhead %.1f ms = %.1f before + %.1f after, of which %.1f publish and ack)",
 		  j->msg.job, j->msg.job_id, bk_msg_action_name(j->msg.action),
 		  res->outcome == BK_OUTCOME_OK ? "done" : "ended",
 		  bk_msg_outcome_name(res->outcome), res->revision[0] ? ", revision " : "",
@@ -889,7 +893,7 @@ static void complete_job(struct worker *w, struct wjob *j, struct bk_msg_result 
 		  res->error_message ? res->error_message : "", total / 1e6, child / 1e6,
 		  res->has_stats ? res->stats.duration : 0.0, (total - child) / 1e3,
 		  child ? (j->spawned - j->received) / 1e3 : 0.0,
-		  child ? (bk_monotonic() - j->exited) / 1e3 : 0.0);
+		  child ? (bk_monotonic() - j->exited) / 1e3 : 0.0, t_pub / 1e3);
 }
 
 /* Publish a failure of J that happened before its child ran, and settle it. */
@@ -1033,7 +1037,12 @@ static void start_job(struct worker *w, struct wjob *j)
 	e.pid_start = bk_journal_proc_start(self);
 	e.started = j->started;
 	bk_fs_unlink(w->journal.dirfd, rname);
-	r = bk_journal_put(&w->journal, &e, true, &err);
+	/*
+	 * Not fsynced: losing a running entry in a power failure has the same
+	 * effect as finding it stale (the redelivered job runs again), so the
+	 * only durable write on a job's path is the done entry.
+	 */
+	r = bk_journal_put(&w->journal, &e, false, &err);
 	if (r < 0) {
 		fail_before_run(w, j, r, err.msg);
 		wjob_free(j);
@@ -1416,7 +1425,7 @@ static int wait_timeout(const struct worker *w)
 	}
 	if (youngest < 0)
 		return 500;
-	ms = (int)(youngest / 1000 / 100);
+	ms = (int)(youngest / 1000 / 200);
 	return ms < 1 ? 1 : ms > 500 ? 500 : ms;
 }
 

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# bench/worker.sh: backy-worker throughput and per-job overhead.
+#
+# 1,000 backup jobs (BENCH_JOBS) on tiny unchanged file sources, spread over
+# 100 repositories (BENCH_REPOS) on two storage hosts, are queued first and
+# then drained by two workers (one per host, BENCH_SLOTS slots each).  Checks
+# that every job has exactly one result (no loss, no duplicate job id) and
+# one revision, and prints:
+#   - drain time and jobs/s
+#   - median and p90 worker overhead per job: dispatch (delivery received) to
+#     result confirmed and delivery acknowledged, minus the backy child's run
+#     (from the workers' "worker overhead" log lines); target < 20 ms median
+#   - median of the backy child's own run and of the backup itself
+#
+# Usage: bench/worker.sh   (env: BACKY, BACKY_WORKER, BACKY_RABBIT_ENV; without
+#        BACKY_RABBIT_ENV a private broker is started in the scratch directory)
+#        BENCH_DIR=/path  scratch directory parent (default /tmp; the disk matters:
+#                         the journal and backy fsync)
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+BACKY=${BACKY:-$ROOT/build/worker/backy}
+WORKER=${BACKY_WORKER:-$(dirname "$BACKY")/backy-worker}
+JOBS=${BENCH_JOBS:-1000}
+REPOS=${BENCH_REPOS:-100}
+SLOTS=${BENCH_SLOTS:-2}
+die() { echo "bench/worker.sh: $*" >&2; exit 1; }
+[[ -x $BACKY && -x $WORKER ]] || die "build first (BACKY=$BACKY, worker $WORKER)"
+for t in amqp-publish amqp-consume jq; do command -v $t >/dev/null || die "'$t' missing"; done
+
+T=$(mktemp -d "${BENCH_DIR:-/tmp}/bench-worker.XXXXXX")
+PIDS=()
+cleanup()
+{
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	if [[ -d $T/rabbit ]]; then "$ROOT/tests/harness/rabbit-down.sh" "$T/rabbit" >/dev/null 2>&1 || true; fi
+	for h in "${HOSTS[@]:-}"; do
+		[[ -n $h ]] && amqp-delete-queue --url="$URL" -q "backy.jobs.$h" >/dev/null 2>&1 || true
+	done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+if [[ -n ${BACKY_RABBIT_ENV:-} ]]; then
+	# shellcheck disable=SC1090
+	. "$BACKY_RABBIT_ENV"
+else
+	echo "starting a private broker ..."
+	RABBIT_PORT=${BENCH_PORT:-5698} RABBIT_EPMD_PORT=${BENCH_EPMD_PORT:-4398} \
+		RABBIT_NODENAME=rabbit-bench@localhost "$ROOT/tests/harness/rabbit-up.sh" "$T/rabbit" \
+		>"$T/rabbit.log" 2>&1 || die "broker did not start: $(tail -3 "$T/rabbit.log")"
+	# shellcheck disable=SC1091
+	. "$T/rabbit/env"
+fi
+URL=$BACKY_AMQP_URL
+HOSTS=("bencha$$" "benchb$$")
+
+head -c 65536 /dev/urandom >"$T/tiny.img"
+for h in "${HOSTS[@]}"; do
+	mkdir -p "$T/$h"
+	cat >"$T/$h.yaml" <<EOF
+host: $h
+base-dir: $T/$h
+slots: $SLOTS
+amqp:
+  url: "$URL"
+EOF
+done
+
+# declare the queues (the workers do it on connect) and stop the workers again
+for h in "${HOSTS[@]}"; do
+	"$WORKER" -c "$T/$h.yaml" >>"$T/$h.log" 2>&1 &
+	p=$!
+	for _ in $(seq 1 100); do grep -q consuming "$T/$h.log" && break; sleep 0.1; done
+	kill -TERM $p
+	wait $p || die "worker for $h failed: $(tail -3 "$T/$h.log")"
+	: >"$T/$h.log"
+done
+
+# results of both hosts -> results.jsonl
+printf '#!/bin/sh\n{ cat; echo; } >>"$1"\n' >"$T/append.sh"
+chmod +x "$T/append.sh"
+touch "$T/results.jsonl"
+for h in "${HOSTS[@]}"; do
+	amqp-consume --url="$URL" -q "bench.$h.results" -x -e backy.results -r "*.*.$h.*" -p 200 \
+		"$T/append.sh" "$T/results.jsonl" 2>>"$T/amqp.log" &
+	PIDS+=($!)
+done
+sleep 1
+
+echo "queueing $JOBS jobs over $REPOS repositories on 2 hosts ..."
+now=$(date -u +%Y-%m-%dT%H:%M:%S.000000+00:00)
+deadline=$(date -u -d "@$(($(date +%s) + 86400))" +%Y-%m-%dT%H:%M:%S.000000+00:00)
+for hi in 0 1; do
+	h=${HOSTS[$hi]}
+	for ((i = 0; i < JOBS; i++)); do
+		r=$((i % REPOS))
+		((r % 2 == hi)) || continue
+		printf '{"schema":"backy/1.0","kind":"job","id":"m%05dx%s","time":"%s","job_id":"b%05dx%s","job":"r%03d","host":"%s","action":"backup","tags":["bench"],"deadline":"%s","attempt":1,"source":{"type":"file","filename":"%s"}}\n' \
+			"$i" "$$" "$now" "$i" "$$" "$r" "$h" "$deadline" "$T/tiny.img"
+	done >"$T/jobs.$h"
+	amqp-publish --url="$URL" -e backy.jobs -r "$h" -p -C application/json -l <"$T/jobs.$h" ||
+		die "publishing failed"
+done
+
+echo "draining with 2 workers x $SLOTS slots ..."
+t0=$(date +%s.%N)
+for h in "${HOSTS[@]}"; do
+	"$WORKER" -c "$T/$h.yaml" >>"$T/$h.log" 2>&1 &
+	PIDS+=($!)
+done
+while (($(grep -c . "$T/results.jsonl" || true) < JOBS)); do
+	sleep 0.2
+	(($(echo "$(date +%s.%N) - $t0 > 1800" | bc) == 0)) || die "not drained after 30 min"
+done
+t1=$(date +%s.%N)
+sleep 3 # duplicates would show up now
+for p in "${PIDS[@]:2}"; do kill -TERM "$p"; done
+
+n=$(grep -c . "$T/results.jsonl")
+uniq_ids=$(jq -r .job_id "$T/results.jsonl" | sort -u | wc -l)
+okn=$(jq -r 'select(.outcome == "ok") | .job_id' "$T/results.jsonl" | wc -l)
+revs=$(find "$T/${HOSTS[0]}" "$T/${HOSTS[1]}" -name '*.rev' | wc -l)
+drain=$(echo "$t1 - $t0" | bc)
+sorted() { sort -n | awk '{a[NR]=$1} END {printf "%.1f %.1f", a[int((NR+1)/2)], a[int(NR*0.9)]}'; }
+read -r ov_med ov_p90 < <(sed -n 's/.*worker overhead \([0-9.]*\) ms.*/\1/p' "$T"/bench*.log | sorted)
+read -r ch_med _ < <(sed -n 's/.*(backy \([0-9.]*\) s,.*/\1/p' "$T"/bench*.log | awk '{print $1*1000}' | sorted)
+read -r bk_med _ < <(sed -n 's/.*backup \([0-9.]*\) s, worker.*/\1/p' "$T"/bench*.log | awk '{print $1*1000}' | sorted)
+
+echo
+echo "jobs queued            $JOBS"
+echo "results                $n (unique job ids $uniq_ids, ok $okn)"
+echo "revisions              $revs"
+printf 'drain time             %.1f s (%.1f jobs/s)\n' "$drain" "$(echo "$JOBS / $drain" | bc -l)"
+echo "worker overhead/job    median $ov_med ms, p90 $ov_p90 ms (target: median < 20 ms)"
+echo "backy child run        median $ch_med ms (backup itself: median $bk_med ms)"
+rc=0
+[[ $n == "$JOBS" && $uniq_ids == "$JOBS" && $okn == "$JOBS" && $revs == "$JOBS" ]] ||
+	{ echo "FAIL: lost or duplicated jobs"; rc=1; }
+(($(echo "$ov_med < 20" | bc) == 1)) || { echo "FAIL: median overhead >= 20 ms"; rc=1; }
+((rc == 0)) && echo "PASS"
+exit $rc
