@@ -82,8 +82,12 @@ need_tool()
 [[ -x $BACKY ]] || fail "BACKY='$BACKY' is not an executable"
 BACKY=$(realpath "$BACKY")
 need_tool python3 mount umount mountpoint truncate dd cmp b2sum timeout
-# the real interpreter: wrappers like pyenv shims cost a second per call
-PYTHON=$(python3 -c 'import sys; print(sys.executable)') || fail "python3 does not run"
+# the system interpreter starts fastest; wrappers like pyenv shims cost a second per call
+if [[ -x /usr/bin/python3 ]]; then
+	PYTHON=/usr/bin/python3
+else
+	PYTHON=$(python3 -c 'import sys; print(sys.executable)') || fail "python3 does not run"
+fi
 ITEST_ROOT=${BACKY_TEST_TMP:-/tmp/backy-itest}
 mkdir -p "$ITEST_ROOT"
 T=$(mktemp -d "$ITEST_ROOT/$TEST_NAME.XXXXXX")
