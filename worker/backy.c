@@ -259,6 +259,7 @@ static int cmd_init(struct cli *c, int argc, char **argv)
 	}
 	if (argc - optind != 2)
 		return usage_error("%s", usage);
+	bk_source_config_init(&cfg.source);
 	r = init_source(c, argv[optind], argv[optind + 1], &cfg.source);
 	if (r == 0 && cfg.source.type == BK_SOURCE_FILE && (conf || id || url))
 		r = bk_err_set(&c->err, BK_EUSAGE, "--ceph-conf, --ceph-id and --consul-url need an rbd source");

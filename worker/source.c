@@ -6,6 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+void bk_source_config_init(struct bk_source_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->consul_initial_wait = 3;
+	cfg->consul_poll_interval = 2;
+	cfg->consul_timeout = 90;
+	cfg->verify_percent = 1;
+	cfg->verify_min_blocks = 16;
+	cfg->verify_budget = 300;
+}
+
 void bk_source_config_release(struct bk_source_config *cfg)
 {
 	free(cfg->filename);
@@ -104,13 +115,7 @@ int bk_source_config_parse(const struct bk_ynode *map, const char *name,
 	const char *type;
 	int r;
 
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->consul_initial_wait = 3;
-	cfg->consul_poll_interval = 2;
-	cfg->consul_timeout = 90;
-	cfg->verify_percent = 1;
-	cfg->verify_min_blocks = 16;
-	cfg->verify_budget = 300;
+	bk_source_config_init(cfg);
 	if (!map || map->type != BK_Y_MAP)
 		return bk_err_set(err, BK_ECONFIG, "%s: 'source' must be a map with 'type'", name);
 	r = bk_ynode_str(bk_ymap_get(map, "type"), name, "source.type", &type, err);

@@ -41,6 +41,9 @@ struct bk_source_config {
 	char desc[300];          /* what bk_source_describe returns */
 };
 
+/* An empty config with the defaults of every optional key. */
+void bk_source_config_init(struct bk_source_config *cfg);
+
 /* Parse the `source:` map of a repository config (NAME for messages). */
 int bk_source_config_parse(const struct bk_ynode *map, const char *name,
 			   struct bk_source_config *cfg, struct bk_err *err);
