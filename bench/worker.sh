@@ -79,7 +79,12 @@ for h in "${HOSTS[@]}"; do
 done
 
 # results of both hosts -> results.jsonl
-printf '#!/bin/sh\n{ cat; echo; } >>"$1"\n' >"$T/append.sh"
+# one write per message, so two appenders never interleave
+cat >"$T/append.sh" <<'EOF_APPEND'
+#!/bin/sh
+body=$(cat)
+printf '%s\n' "$body" >>"$1"
+EOF_APPEND
 chmod +x "$T/append.sh"
 touch "$T/results.jsonl"
 for h in "${HOSTS[@]}"; do
@@ -123,7 +128,7 @@ uniq_ids=$(jq -r .job_id "$T/results.jsonl" | sort -u | wc -l)
 okn=$(jq -r 'select(.outcome == "ok") | .job_id' "$T/results.jsonl" | wc -l)
 revs=$(find "$T/${HOSTS[0]}" "$T/${HOSTS[1]}" -name '*.rev' | wc -l)
 drain=$(echo "$t1 - $t0" | bc)
-sorted() { sort -n | awk '{a[NR]=$1} END {printf "%.1f %.1f", a[int((NR+1)/2)], a[int(NR*0.9)]}'; }
+sorted() { sort -n | awk '{a[NR]=$1} END {printf "%.1f %.1f\n", a[int((NR+1)/2)], a[int(NR*0.9)]}'; }
 read -r ov_med ov_p90 < <(sed -n 's/.*worker overhead \([0-9.]*\) ms.*/\1/p' "$T"/bench*.log | sorted)
 read -r ch_med _ < <(sed -n 's/.*(backy \([0-9.]*\) s,.*/\1/p' "$T"/bench*.log | awk '{print $1*1000}' | sorted)
 read -r bk_med _ < <(sed -n 's/.*backup \([0-9.]*\) s, worker.*/\1/p' "$T"/bench*.log | awk '{print $1*1000}' | sorted)

@@ -11,7 +11,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 wk_config
 wk_start
 wk_listen
-head -c 96M /dev/urandom >"$T/big.img"
+head -c 256M /dev/urandom >"$T/big.img"
 truncate -s 2G "$T/big.img"
 
 check "kill -9 the worker while its backup runs"
@@ -20,8 +20,13 @@ wk_publish "$(wk_job "$J" vmk "$T/big.img")"
 for _ in $(seq 1 200); do grep -q "id $J) backup started" "$T/worker.log" && break; sleep 0.05; done
 grep -q "id $J) backup started" "$T/worker.log" || fail "job did not start"
 child=$(sed -n "s/.*id $J) backup started.*pid \([0-9]*\)).*/\1/p" "$T/worker.log" | head -n1)
-sleep 1.5
-ls "$BASE/vmk" | grep -q '^\.new-' || info "no .new-* file yet (fast disk)"
+# kill while the partial revision is being written
+for _ in $(seq 1 300); do
+	find "$BASE/vmk" -maxdepth 1 -name '.new-*' 2>/dev/null | grep -q . && break
+	sleep 0.05
+done
+find "$BASE/vmk" -maxdepth 1 -name '.new-*' | grep -q . || fail "no partial revision appeared"
+ok "partial revision $(find "$BASE/vmk" -maxdepth 1 -name '.new-*' -printf '%f ' | cut -c1-60)being written"
 kill -9 "$WPID"
 wait "$WPID" 2>/dev/null || true
 for _ in $(seq 1 50); do kill -0 "$child" 2>/dev/null || break; sleep 0.1; done

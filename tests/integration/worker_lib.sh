@@ -69,7 +69,12 @@ amqp() { "$@" --url="$URL" >>"$T/amqp.log" 2>&1; }
 wk_listen()
 {
 	local i
-	printf '#!/bin/sh\n{ cat; echo; } >>"$1"\n' >"$T/append.sh"
+	# one write per message, so two appenders never interleave
+	cat >"$T/append.sh" <<'EOF_APPEND'
+#!/bin/sh
+body=$(cat)
+printf '%s\n' "$body" >>"$1"
+EOF_APPEND
 	chmod +x "$T/append.sh"
 	amqp-consume --url="$URL" -q "$RQ" -x -e backy.results -r "*.*.$HOST.*" \
 		"$T/append.sh" "$T/results.jsonl" 2>>"$T/amqp.log" &
