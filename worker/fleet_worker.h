@@ -32,6 +32,7 @@ struct bk_fleet_config {
 	unsigned grace;              /* seconds running jobs get on SIGTERM */
 	unsigned heartbeat_interval; /* seconds between heartbeat messages */
 	int64_t keep;                /* seconds done journal entries are kept */
+	bool simulated_time;         /* children get BACKY_NOW = the job's time (tests) */
 	/* Local secrets and defaults for sources (never taken from messages). */
 	char *ceph_conf, *ceph_id;
 	char *consul_url, *consul_token;
