@@ -383,9 +383,13 @@ static int check_written(struct backup *b, struct quarantine *q, bool *parent_ba
 static int verify_source(struct backup *b, struct quarantine *q, bool *parent_bad,
 			 struct bk_backup_stats *stats, struct bk_err *err)
 {
+	enum { BATCH = 16 }; /* sampled blocks read from the source at once */
 	const struct bk_source_config *cfg = b->src.cfg;
 	uint64_t want, left, seed = bk_hash64(b->id, strlen(b->id)) | 1;
 	int64_t deadline = bk_monotonic() + (int64_t)(cfg->verify_budget * BK_USEC);
+	unsigned batch = CHUNK / b->bs < BATCH ? CHUNK / b->bs : BATCH, n = 0;
+	uint64_t blks[BATCH], offs[BATCH];
+	size_t lens[BATCH];
 	unsigned char *img = bk_malloc(b->bs);
 	struct stat st;
 	int r = 0;
@@ -402,36 +406,42 @@ static int verify_source(struct backup *b, struct quarantine *q, bool *parent_ba
 		want = b->nblocks;
 	stats->verify_planned = want;
 	left = want;
-	for (uint64_t blk = 0; blk < b->nblocks && left; blk++) {
-		uint64_t off = blk * b->bs;
-		size_t blen = (size_t)(b->src.size - off < b->bs ? b->src.size - off : b->bs);
-		struct bk_digest ds, di;
-		size_t got;
-
+	for (uint64_t blk = 0; blk < b->nblocks && (left || n) && r == 0; blk++) {
 		/* selection sampling (Knuth's algorithm S): LEFT of the remaining blocks */
 		seed ^= seed << 13;
 		seed ^= seed >> 7;
 		seed ^= seed << 17;
-		if (seed % (b->nblocks - blk) >= left)
+		if (left && seed % (b->nblocks - blk) < left) {
+			left--;
+			blks[n] = blk;
+			offs[n] = blk * b->bs;
+			lens[n] = (size_t)(b->src.size - offs[n] < b->bs ? b->src.size - offs[n] : b->bs);
+			n++;
+		}
+		if (n < batch && !(n && (!left || blk + 1 == b->nblocks)))
 			continue;
-		left--;
 		if (bk_monotonic() > deadline)
 			break;
-		r = b->src.ops->verify_read(&b->src, b->buf, off, blen, err);
-		if (r < 0)
-			break;
-		r = bk_pread_full(b->dst, img, blen, off, &got);
-		if (r < 0 || got != blen) {
-			r = bk_err_sys(err, r < 0 ? r : -EIO, "unable to read back '%s'", b->img_name);
-			break;
+		r = b->src.ops->verify_read(&b->src, b->buf, b->bs, offs, lens, n, err);
+		for (unsigned i = 0; r == 0 && i < n; i++) {
+			struct bk_digest ds, di;
+			size_t got;
+
+			r = bk_pread_full(b->dst, img, lens[i], offs[i], &got);
+			if (r < 0 || got != lens[i]) {
+				r = bk_err_sys(err, r < 0 ? r : -EIO, "unable to read back '%s'",
+					       b->img_name);
+				break;
+			}
+			bk_hash(b->buf + (size_t)i * b->bs, lens[i], &ds);
+			bk_hash(img, lens[i], &di);
+			if (!bk_digest_equal(&ds, &di)) {
+				quarantine_add(q, offs[i], lens[i], &ds, &di);
+				*parent_bad |= !bit(b->written, blks[i]);
+			}
+			stats->verify_checked++;
 		}
-		bk_hash(b->buf, blen, &ds);
-		bk_hash(img, blen, &di);
-		if (!bk_digest_equal(&ds, &di)) {
-			quarantine_add(q, off, blen, &ds, &di);
-			*parent_bad |= !bit(b->written, blk);
-		}
-		stats->verify_checked++;
+		n = 0;
 	}
 	free(img);
 	return r;

@@ -87,12 +87,13 @@ struct bk_source_ops {
 	int (*read)(struct bk_source *src, void *buf, uint64_t off, size_t len, bool may_skip,
 		    enum bk_read *what, unsigned char *mask, struct bk_err *err);
 	/*
-	 * Read LEN bytes at OFF from the snapshot for verification, outside the
+	 * Read the N ranges OFFS[i], LENS[i] (each at most STRIDE bytes) from the
+	 * snapshot into BUF + i * STRIDE, for verification outside the
 	 * sequential stream; NULL for sources without a stable snapshot (files
 	 * may change under a backup, so comparing with them proves nothing).
 	 */
-	int (*verify_read)(struct bk_source *src, void *buf, uint64_t off, size_t len,
-			   struct bk_err *err);
+	int (*verify_read)(struct bk_source *src, void *buf, size_t stride, const uint64_t *offs,
+			   const size_t *lens, unsigned n, struct bk_err *err);
 	/* The backup ended; COMMITTED says whether revision ID exists now. */
 	void (*finish)(struct bk_source *src, bool committed);
 	/* Release everything; src->priv is freed. */

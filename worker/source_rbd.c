@@ -461,18 +461,39 @@ static int rbd_source_read(struct bk_source *src, void *buf, uint64_t off, size_
 	return 0;
 }
 
-static int rbd_verify_read(struct bk_source *src, void *buf, uint64_t off, size_t len,
-			   struct bk_err *err)
+static int rbd_verify_read(struct bk_source *src, void *buf, size_t stride, const uint64_t *offs,
+			   const size_t *lens, unsigned n, struct bk_err *err)
 {
 	struct rbd_source *rs = src->priv;
-	ssize_t got = rbd_read2(rs->img, off, len, buf, LIBRADOS_OP_FLAG_FADVISE_RANDOM);
+	rbd_completion_t c[16];
+	ssize_t got;
+	unsigned issued = 0;
+	int r = 0;
 
-	if (got < 0)
-		return rbd_fail(err, (int)got, src, "read back");
-	if ((size_t)got != len)
-		return bk_err_set(err, BK_ESOURCE, "rbd: short read of '%s' at %llu",
-				  bk_source_describe(src->cfg), (unsigned long long)off);
-	return 0;
+	if (n > 16)
+		return bk_err_set(err, -EINVAL, "too many verification reads at once");
+	for (; issued < n; issued++) {
+		r = rbd_aio_create_completion(NULL, NULL, &c[issued]);
+		if (r < 0)
+			break;
+		r = rbd_aio_read2(rs->img, offs[issued], lens[issued],
+				  (char *)buf + (size_t)issued * stride, c[issued],
+				  LIBRADOS_OP_FLAG_FADVISE_RANDOM);
+		if (r < 0) {
+			rbd_aio_release(c[issued]);
+			break;
+		}
+	}
+	for (unsigned i = 0; i < issued; i++) {
+		rbd_aio_wait_for_complete(c[i]);
+		got = rbd_aio_get_return_value(c[i]);
+		rbd_aio_release(c[i]);
+		if (r == 0 && got < 0)
+			r = (int)got;
+		else if (r == 0 && (size_t)got != lens[i])
+			r = -EIO;
+	}
+	return r < 0 ? rbd_fail(err, r, src, "read back") : 0;
 }
 
 /* Remove backy-* snapshots: all but KEEP (NULL: only ONLY), never others. */
