@@ -196,10 +196,11 @@ fl_status_true() { [[ $(fl_status | jq -r "$1") == true ]]; }
 # fl_idle: no backup or expiry in flight and no request pending
 fl_idle() { fl_status_true '[.jobs[] | (.running == null and .expiring == false)] | all'; }
 
-# fl_listen: a consumer of our own, as a dashboard would run it: a durable queue
-# t.fleet.$$ bound to backy.results with "#" (so it survives a broker restart),
-# read by amqp-consume (restarted whenever the broker drops it); every result,
-# one JSON document per line, lands in $T/results.jsonl.  The queue is deleted at exit.
+# fl_listen: a consumer of our own, as a dashboard would run it: amqp-consume with
+# an exclusive queue t.fleet.$$ bound to backy.results with "#", restarted within
+# 0.5 s whenever the broker drops it (a broker restart loses the exclusive queue, but
+# the workers' reconnect backoff is longer, so results published after the restart
+# still find it); every result, one JSON document per line, lands in $T/results.jsonl.
 fl_listen()
 {
 	local i pid q=t.fleet.$$
@@ -210,16 +211,11 @@ body=$(cat)
 printf '%s\n' "$body" >>"$1"
 EOF_APPEND
 	chmod +x "$T/append.sh"
-	amqp-declare-queue --url="$URL" -d -q "$q" >/dev/null 2>>"$T/amqp.log" ||
-		fail "cannot declare the test's result queue"
-	at_exit "fl_delete_queue '$q'"
-	amqp-bind-queue --url="$URL" -q "$q" -e backy.results -r '#' 2>>"$T/amqp.log" ||
-		fail "cannot bind the test's result queue to backy.results"
 	(
 		c=
 		trap '[ -n "$c" ] && kill "$c" 2>/dev/null; exit 0' TERM
 		while :; do
-			amqp-consume --url="$URL" -q "$q" "$T/append.sh" "$T/results.jsonl" 2>>"$T/amqp.log" &
+			amqp-consume --url="$URL" -q "$q" -x -e backy.results -r '#' "$T/append.sh" "$T/results.jsonl" 2>>"$T/amqp.log" &
 			c=$!
 			wait "$c" || true
 			sleep 0.5
