@@ -535,6 +535,10 @@ static void handle_request(struct coord *co, const struct bk_msg_request *q)
 	struct co_job *j;
 	int r;
 
+	if (co_request_seen(&co->st, q->head.id)) {
+		bk_info("request %s was handled already: ignoring its redelivery", q->head.id);
+		return;
+	}
 	switch (q->action) {
 	case BK_REQUEST_RUN:
 		r = co_request_run(&co->st, q->job, &q->tags, co->now, &err);

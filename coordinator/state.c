@@ -683,6 +683,24 @@ void co_state_apply(struct co_state *st, const struct co_config *cfg, int64_t no
 	st->dirty = true;
 }
 
+static void remember_request(struct co_state *st, const char *id)
+{
+	snprintf(st->recent[st->recent_next], sizeof(st->recent[0]), "%s", id);
+	st->recent_next = (st->recent_next + 1) % CO_RECENT_REQUESTS;
+	if (st->nrecent < CO_RECENT_REQUESTS)
+		st->nrecent++;
+}
+
+bool co_request_seen(struct co_state *st, const char *id)
+{
+	for (unsigned i = 0; i < st->nrecent; i++)
+		if (strcmp(st->recent[i], id) == 0)
+			return true;
+	remember_request(st, id);
+	st->dirty = true;
+	return false;
+}
+
 /* --- state file --------------------------------------------------------- */
 
 static void add_kv(struct bk_buf *b, const char *k, const char *v)
@@ -726,6 +744,13 @@ void co_state_format(const struct co_state *st, int64_t now, struct bk_buf *out)
 			add_kv(out, "tags", r->tags);
 			bk_buf_adds(out, "\n");
 		}
+	}
+	/* oldest first, so loading them in order rebuilds the same ring */
+	for (unsigned i = 0; i < st->nrecent; i++) {
+		unsigned k = (st->recent_next + CO_RECENT_REQUESTS - st->nrecent + i) %
+			     CO_RECENT_REQUESTS;
+
+		bk_buf_addf(out, "Q id=%s\n", st->recent[k]);
 	}
 	bk_buf_adds(out, "end\n");
 }
@@ -982,6 +1007,11 @@ int co_state_parse(struct co_state *st, const char *buf, size_t len, const char 
 			r = parse_job_line(st, &p, line + 2);
 		} else if (strncmp(line, "R ", 2) == 0) {
 			r = parse_run_line(st, &p, line + 2);
+		} else if (strncmp(line, "Q id=", 5) == 0) {
+			if (!bk_id_valid(line + 5))
+				r = bad(&p, "request id", line + 5);
+			else
+				remember_request(st, line + 5);
 		} else if (strcmp(line, "end") == 0) {
 			ended = true;
 		} else {

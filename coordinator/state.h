@@ -91,6 +91,8 @@ struct co_counters {
 	uint64_t reloads, reload_errors;
 };
 
+#define CO_RECENT_REQUESTS 256
+
 struct co_state {
 	const struct co_config *cfg;
 	struct co_job *jobs;
@@ -104,6 +106,10 @@ struct co_state {
 	struct co_worker *workers;
 	size_t nworkers;
 	struct co_counters c;
+	/* ids of the last requests handled (a ring, saved in the state file): a
+	 * request redelivered after a crash or broker restart is not run twice */
+	char recent[CO_RECENT_REQUESTS][BK_ID_MAX + 1];
+	unsigned nrecent, recent_next;
 	bool dirty; /* differs from the state file */
 };
 
@@ -119,6 +125,12 @@ void co_state_release(struct co_state *st);
 void co_state_apply(struct co_state *st, const struct co_config *cfg, int64_t now);
 
 struct co_job *co_job_find(const struct co_state *st, const char *name);
+
+/*
+ * Whether request ID was handled already; if not, remember it (the state is
+ * then dirty, and saved before the request is acknowledged).
+ */
+bool co_request_seen(struct co_state *st, const char *id);
 
 /* Rendezvous (highest random weight) placement of NAME over HOSTS. */
 size_t co_place(const char *name, char *const *hosts, size_t n);

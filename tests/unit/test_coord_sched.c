@@ -479,6 +479,38 @@ static void test_restart_keeps_runs_in_flight(void **state)
 	co_config_release(&c);
 }
 
+/* A request redelivered after a crash, a takeover or a broker restart runs once. */
+static void test_requests_are_handled_once_across_restarts(void **state)
+{
+	struct co_state st, st2;
+	struct bk_err err = {0};
+	struct bk_buf b;
+	char id[BK_ID_SHORT_LEN + 1];
+
+	(void)state;
+	co_state_init(&st);
+	assert_false(co_request_seen(&st, "req-1"));
+	assert_true(st.dirty);
+	assert_true(co_request_seen(&st, "req-1"));
+	/* the ring forgets the oldest ids only */
+	for (int i = 0; i < CO_RECENT_REQUESTS - 1; i++) {
+		bk_id_new(id);
+		assert_false(co_request_seen(&st, id));
+	}
+	assert_true(co_request_seen(&st, "req-1"));
+	assert_false(co_request_seen(&st, "req-2")); /* pushes req-1 out */
+	bk_buf_init(&b);
+	co_state_format(&st, t0(), &b);
+	co_state_init(&st2);
+	assert_int_equal(co_state_parse(&st2, b.p, b.len, "state", &err), 0);
+	assert_true(co_request_seen(&st2, "req-2"));
+	assert_true(co_request_seen(&st2, id));
+	assert_false(co_request_seen(&st2, "req-1"));
+	bk_buf_release(&b);
+	co_state_release(&st);
+	co_state_release(&st2);
+}
+
 static void test_reload_adds_and_drops_jobs_keeping_runs(void **state)
 {
 	struct co_config c, c2;
@@ -528,6 +560,7 @@ int main(void)
 		cmocka_unit_test(test_deadline_redispatches_with_the_same_job_id),
 		cmocka_unit_test(test_catch_up_runs_missed_tags_now),
 		cmocka_unit_test(test_restart_keeps_runs_in_flight),
+		cmocka_unit_test(test_requests_are_handled_once_across_restarts),
 		cmocka_unit_test(test_reload_adds_and_drops_jobs_keeping_runs),
 	};
 
