@@ -14,6 +14,7 @@
  */
 #include "engine.h"
 
+#include "check.h"
 #include "clock.h"
 #include "fs.h"
 #include "hash.h"
@@ -33,7 +34,6 @@
 #define CHUNK BK_SOURCE_MAX_READ
 #define WRITEBACK_WINDOW (64u << 20)
 #define SAMPLE_BLOCKS 16
-#define QUARANTINE_MAX 1000 /* mismatches listed in one report */
 
 /* --- progress ------------------------------------------------------------ */
 
@@ -78,33 +78,9 @@ static void progress_show(struct progress *p, uint64_t done, bool final)
 
 /* --- quarantine reports -------------------------------------------------- */
 
-struct quarantine {
-	struct bk_buf text;
-	unsigned count;
-};
-
-static void quarantine_init(struct quarantine *q)
-{
-	bk_buf_init(&q->text);
-	q->count = 0;
-}
-
-static void quarantine_add(struct quarantine *q, uint64_t off, uint64_t len,
-			   const struct bk_digest *expected, const struct bk_digest *actual)
-{
-	char e[2 * BK_DIGEST_LEN + 1], a[2 * BK_DIGEST_LEN + 1];
-
-	if (q->count++ >= QUARANTINE_MAX)
-		return;
-	bk_digest_hex(expected, e);
-	bk_digest_hex(actual, a);
-	bk_buf_addf(&q->text, "- offset: %llu\n  length: %llu\n  expected: '%s'\n  actual: '%s'\n",
-		    (unsigned long long)off, (unsigned long long)len, e, a);
-}
-
 /* Write quarantine/<id>-<time>.yaml; the report is kept after the revision goes. */
 static int quarantine_write(struct bk_repo *repo, const char *id, const char *reason,
-			    struct quarantine *q, char *name, size_t namesize)
+			    struct bk_quarantine *q, char *name, size_t namesize)
 {
 	char when[64];
 	struct bk_buf doc;
@@ -329,7 +305,7 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
  * them with the new manifest.  A mismatch in a cloned block means the parent
  * itself is damaged: *PARENT_BAD tells the caller to distrust it.
  */
-static int check_written(struct backup *b, struct quarantine *q, bool *parent_bad,
+static int check_written(struct backup *b, struct bk_quarantine *q, bool *parent_bad,
 			 struct bk_err *err)
 {
 	uint64_t seed = bk_hash64(b->id, strlen(b->id));
@@ -366,7 +342,7 @@ static int check_written(struct backup *b, struct quarantine *q, bool *parent_ba
 						  b->img_name);
 			bk_hash(b->buf, (size_t)blen, &d);
 			if (!bk_digest_equal(&d, &b->pdig[i])) {
-				quarantine_add(q, off, blen, &b->pdig[i], &d);
+				bk_quarantine_add(q, off, blen, &b->pdig[i], &d);
 				*parent_bad |= sample;
 			}
 		}
@@ -380,7 +356,7 @@ static int check_written(struct backup *b, struct quarantine *q, bool *parent_ba
  * within verify_budget seconds.  Mismatches go to Q; one in a block this
  * run did not write means the cloned parent is damaged (*PARENT_BAD).
  */
-static int verify_source(struct backup *b, struct quarantine *q, bool *parent_bad,
+static int verify_source(struct backup *b, struct bk_quarantine *q, bool *parent_bad,
 			 struct bk_backup_stats *stats, struct bk_err *err)
 {
 	enum { BATCH = 16 }; /* sampled blocks read from the source at once */
@@ -436,7 +412,7 @@ static int verify_source(struct backup *b, struct quarantine *q, bool *parent_ba
 			bk_hash(b->buf + (size_t)i * b->bs, lens[i], &ds);
 			bk_hash(img, lens[i], &di);
 			if (!bk_digest_equal(&ds, &di)) {
-				quarantine_add(q, offs[i], lens[i], &ds, &di);
+				bk_quarantine_add(q, offs[i], lens[i], &ds, &di);
 				*parent_bad |= !bit(b->written, blks[i]);
 			}
 			stats->verify_checked++;
@@ -468,14 +444,14 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 {
 	struct backup b = {.repo = repo, .dst = -1};
 	int64_t t0 = bk_monotonic(), now = bk_now();
-	struct quarantine q;
+	struct bk_quarantine q;
 	char name[BK_ID_MAX + 8];
 	struct bk_rev rev;
 	bool use_parent = false, parent_bad = false, committed = false;
 	long p;
 	int r;
 
-	quarantine_init(&q);
+	bk_quarantine_init(&q);
 	bk_rev_init(&rev);
 	b.parent.fd = -1;
 	b.sums.fd = -1;
@@ -607,7 +583,7 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 	stats->duration = rev.duration;
 out:
 	backup_release(&b, committed);
-	bk_buf_release(&q.text);
+	bk_quarantine_release(&q);
 	bk_rev_release(&rev);
 	return r;
 }
@@ -646,36 +622,6 @@ fail:
 	*fd = -1;
 	bk_manifest_close(m);
 	return r;
-}
-
-/*
- * Check the blocks of one chunk (at OFF, LEN bytes, in BUF unless HOLE) against
- * their manifest digests in DIG; record mismatches in Q.
- */
-static void check_chunk(const struct bk_manifest *m, const unsigned char *buf, bool hole,
-			uint64_t off, uint64_t len, const struct bk_digest *dig,
-			struct quarantine *q)
-{
-	static const unsigned char zeros[BK_MANIFEST_MAX_BLOCK];
-	uint32_t count = (uint32_t)((len + m->block_size - 1) / m->block_size);
-
-	for (uint32_t i = 0; i < count; i++) {
-		uint64_t boff = (uint64_t)i * m->block_size;
-		uint64_t blen = len - boff < m->block_size ? len - boff : m->block_size;
-		struct bk_digest d;
-
-		bk_hash(hole ? zeros : buf + boff, (size_t)blen, &d);
-		if (!bk_digest_equal(&d, &dig[i]))
-			quarantine_add(q, off + boff, blen, &dig[i], &d);
-	}
-}
-
-/* Whether [OFF, OFF+LEN) of FD is a hole. */
-static bool is_hole(int fd, uint64_t off, uint64_t len)
-{
-	off_t data = lseek(fd, (off_t)off, SEEK_DATA);
-
-	return (data < 0 && errno == ENXIO) || (data >= 0 && (uint64_t)data >= off + len);
 }
 
 /* Whether FD is the image or manifest of a revision of REPO. */
@@ -806,10 +752,10 @@ int bk_restore(struct bk_repo *repo, size_t idx, const char *target, bool progre
 	unsigned char *buf = NULL;
 	bool sparse, seekable;
 	struct progress prog;
-	struct quarantine q;
+	struct bk_quarantine q;
 	int fd = -1, out = -1, r;
 
-	quarantine_init(&q);
+	bk_quarantine_init(&q);
 	r = open_revision(repo, idx, &fd, &m, err);
 	if (r < 0)
 		goto done;
@@ -823,7 +769,7 @@ int bk_restore(struct bk_repo *repo, size_t idx, const char *target, bool progre
 	for (uint64_t off = 0; off < m.size; off += CHUNK) {
 		uint64_t len = m.size - off < CHUNK ? m.size - off : CHUNK;
 		uint32_t count = (uint32_t)((len + m.block_size - 1) / m.block_size);
-		bool hole = is_hole(fd, off, len);
+		bool hole = bk_image_hole(fd, off, len);
 		size_t got;
 
 		r = bk_manifest_read(&m, off / m.block_size, count, dig);
@@ -840,7 +786,7 @@ int bk_restore(struct bk_repo *repo, size_t idx, const char *target, bool progre
 				goto done;
 			}
 		}
-		check_chunk(&m, buf, hole, off, len, dig, &q);
+		bk_check_chunk(&m, buf, hole, off, len, dig, &q);
 		if (sparse)
 			r = hole ? 0 : write_sparse(out, buf, len, off, m.block_size);
 		else if (seekable)
@@ -870,7 +816,7 @@ done:
 	if (fd >= 0)
 		close(fd);
 	bk_manifest_close(&m);
-	bk_buf_release(&q.text);
+	bk_quarantine_release(&q);
 	free(buf);
 	free(dig);
 	return r;
@@ -884,11 +830,11 @@ int bk_verify(struct bk_repo *repo, size_t idx, bool progress, struct bk_err *er
 	unsigned char *buf = NULL;
 	struct bk_err verr = {0};
 	struct progress prog;
-	struct quarantine q;
+	struct bk_quarantine q;
 	char report[128] = "";
 	int fd = -1, r;
 
-	quarantine_init(&q);
+	bk_quarantine_init(&q);
 	r = open_revision(repo, idx, &fd, &m, &verr);
 	if (r == BK_ECORRUPT) {
 		/* a damaged manifest or a wrong size is a finding, not an I/O failure */
@@ -916,7 +862,7 @@ int bk_verify(struct bk_repo *repo, size_t idx, bool progress, struct bk_err *er
 					       rev->id);
 				goto done;
 			}
-			check_chunk(&m, buf, false, off, len, dig, &q);
+			bk_check_chunk(&m, buf, false, off, len, dig, &q);
 			progress_show(&prog, off + len, false);
 		}
 		progress_show(&prog, m.size, true);
@@ -942,7 +888,7 @@ done:
 	if (fd >= 0)
 		close(fd);
 	bk_manifest_close(&m);
-	bk_buf_release(&q.text);
+	bk_quarantine_release(&q);
 	free(buf);
 	free(dig);
 	return r;

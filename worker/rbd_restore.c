@@ -9,6 +9,7 @@
  */
 #include "engine.h"
 
+#include "check.h"
 #include "fs.h"
 #include "log.h"
 #include "manifest.h"
@@ -54,7 +55,8 @@ int bk_restore_rbd(struct bk_repo *repo, size_t idx, const char *spec, const cha
 	rados_t cluster = NULL;
 	rados_ioctx_t io = NULL;
 	rbd_image_t img = NULL;
-	uint64_t size = 0, corrupt = 0;
+	struct bk_quarantine q;
+	uint64_t size = 0;
 	const char *slash = strchr(spec, '/');
 	bool created = false;
 	int fd = -1, r, order = 22;
@@ -70,6 +72,7 @@ int bk_restore_rbd(struct bk_repo *repo, size_t idx, const char *spec, const cha
 	fd = openat(repo->dirfd, id, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return bk_err_sys(err, -errno, "unable to open revision '%s'", id);
+	bk_quarantine_init(&q);
 	snprintf(sums, sizeof(sums), "%s.sums", id);
 	r = bk_manifest_open(&m, repo->dirfd, sums, err);
 	if (r < 0)
@@ -108,8 +111,7 @@ int bk_restore_rbd(struct bk_repo *repo, size_t idx, const char *spec, const cha
 		uint64_t len = m.size - off < CHUNK ? m.size - off : CHUNK;
 		uint32_t count = (uint32_t)((len + m.block_size - 1) / m.block_size);
 		struct wslot *s = &slots[n % QUEUE_DEPTH];
-		off_t data = lseek(fd, (off_t)off, SEEK_DATA);
-		bool hole = (data < 0 && errno == ENXIO) || (data >= 0 && (uint64_t)data >= off + len);
+		bool hole = bk_image_hole(fd, off, len);
 		size_t got;
 
 		if (s->busy && (r = reap(s)) < 0) {
@@ -132,19 +134,7 @@ int bk_restore_rbd(struct bk_repo *repo, size_t idx, const char *spec, const cha
 				goto out;
 			}
 		}
-		for (uint32_t i = 0; i < count; i++) {
-			uint64_t boff = (uint64_t)i * m.block_size;
-			uint64_t blen = len - boff < m.block_size ? len - boff : m.block_size;
-			struct bk_digest d;
-
-			bk_hash(s->buf + boff, (size_t)blen, &d);
-			if (!bk_digest_equal(&d, &dig[i])) {
-				if (!corrupt)
-					bk_error("revision '%s' does not match its checksum at offset %llu",
-						 id, (unsigned long long)(off + boff));
-				corrupt++;
-			}
-		}
+		bk_check_chunk(&m, s->buf, hole, off, len, dig, &q);
 		if (hole && created)
 			continue;
 		r = rbd_aio_create_completion(NULL, NULL, &s->c);
@@ -170,10 +160,12 @@ int bk_restore_rbd(struct bk_repo *repo, size_t idx, const char *spec, const cha
 		bk_err_sys(err, r, "rbd: unable to flush '%s'", spec);
 		goto out;
 	}
-	if (corrupt)
+	if (q.count) {
+		bk_error("revision '%s' is damaged:\n%s", id, q.text.p);
 		r = bk_err_set(err, BK_EVERIFY,
-			       "restore of '%s' finished, but %llu blocks did not match their checksums",
-			       id, (unsigned long long)corrupt);
+			       "restore of '%s' finished, but %u blocks did not match their checksums (listed above)",
+			       id, q.count);
+	}
 out:
 	for (int i = 0; i < QUEUE_DEPTH; i++) {
 		if (slots[i].busy)
@@ -184,6 +176,7 @@ out:
 		rbd_close(img);
 	bk_rbd_disconnect(cluster, io);
 	bk_manifest_close(&m);
+	bk_quarantine_release(&q);
 	if (fd >= 0)
 		close(fd);
 	return r;
