@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Coordinator scaling benchmark: memory per job, cost per due job (heap pop,
 # start, result, bk_sched_next, heap push) for 10k/100k/1M jobs, idle tick,
-# state file cost, and publish throughput with confirms against a real broker
-# (BACKY_RABBIT_ENV or BACKY_AMQP_URL).  Prints numbers; asserts nothing.
+# state file (snapshot) cost, durability cost of dispatch batches of 1-1000
+# jobs with the state journal, and the dispatch path with confirms against a
+# real broker with 100k jobs in the state, journal vs a state file rewrite
+# per batch (BACKY_RABBIT_ENV or BACKY_AMQP_URL).  Prints numbers; asserts
+# nothing.
 #
 # Usage: bench/coordinator.sh [BUILD_DIR] [JOBS...]   (default: build-co, 10000 100000 1000000)
 set -euo pipefail

@@ -26,8 +26,8 @@
  *    starve short ones elsewhere, and a worker with free slots takes short
  *    jobs from its queue while a long one runs.
  *
- * 3. Dispatch.  A run (job id, attempt, deadline) is written to the state
- *    file BEFORE its message is published; messages go out with publisher
+ * 3. Dispatch.  A run (job id, attempt, deadline) is durable (note 4)
+ *    BEFORE its message is published; messages go out with publisher
  *    confirms in one batch per tick (bk_mq_publish_batch).  A result
  *    carrying the job id of a run in flight ends it: history and backoff
  *    are updated, the run is cleared and, after a good backup, an expire
@@ -36,15 +36,25 @@
  *    A run whose deadline passes is re-dispatched with the SAME job id and
  *    attempt + 1: the worker answers from its journal if it had finished.
  *    Results and requests are acknowledged only after the state that
- *    reflects them is on disk.
+ *    reflects them is durable.
  *
- * 4. State.  A line-oriented text file (state.c), written atomically
- *    (temporary file, fsync, rename, fsync of the directory) at most once
- *    per second when something changed, before every publish and at exit.
- *    After a restart runs in flight stay in flight until their result or
- *    deadline; runs whose publish was never confirmed are published again
- *    with the same job id.  Nothing is forgotten (planned times are saved
- *    too) and nothing is duplicated.
+ * 4. State.  A snapshot (the state file, state.c) plus an append-only
+ *    journal "<state-file>.journal" (journal.h).  Rewriting the snapshot
+ *    costs about 0.5-0.8 s at 100,000 jobs, so it is not what makes
+ *    changes durable: co_journal_commit() appends the records of the jobs
+ *    that changed (a dispatched run, an applied result, a confirm, a
+ *    manual request, a request id) and fdatasyncs them, before every
+ *    publish batch, before acknowledgements (at most ACK_BATCH deliveries
+ *    wait) and at most once per second otherwise.  A compaction rewrites
+ *    the snapshot atomically and starts an empty journal: after a config
+ *    (re)load, when the journal outgrows max(4 MiB, the snapshot), 5 min
+ *    after its first commit, and at exit.  Loading = snapshot + replay of
+ *    its journal, whole commits only; a batch torn by a crash is ignored
+ *    (nothing in it was published or acknowledged), any other damage
+ *    refuses to start.  After a restart runs in flight stay in flight
+ *    until their result or deadline; runs whose publish was never
+ *    confirmed are published again with the same job id.  Nothing is
+ *    forgotten (planned times are saved too) and nothing is duplicated.
  *
  *                 +---------+  flock(state.lock) +--------+
  *      start ---> | standby | -----------------> | active |---> SIGTERM: save, exit
@@ -103,6 +113,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "journal.h"
 #include "log.h"
 #include "mq.h"
 #include "proto.h"
@@ -137,6 +148,7 @@ struct coord {
 	const char *config_path;
 	struct co_config *cfg; /* current; owned */
 	struct co_state st;
+	struct co_journal jn; /* how st reaches the disk */
 	pthread_mutex_t lock; /* st, cfg, now: shared with the HTTP thread */
 	bool active;
 	int lock_fd;
@@ -154,7 +166,7 @@ struct coord {
 	int64_t start_t, start_mono;
 	int64_t now;
 
-	/* deferred acknowledgements (after the state is saved) */
+	/* deferred acknowledgements (after the state is durable) */
 	uint64_t *acks;
 	size_t nacks, acks_cap;
 	int64_t last_save_mono;
@@ -339,18 +351,26 @@ static int mq_up(struct coord *co)
 
 /* --- state --------------------------------------------------------------- */
 
-static int save_state(struct coord *co)
+/*
+ * Make the state durable (caller holds the lock): append what changed to the
+ * journal, or (FORCE, or the journal's policy) write a snapshot.
+ */
+static int save_state(struct coord *co, bool force)
 {
 	struct bk_err err = {0};
-	int r = co_state_save(&co->st, co->state_path, co->now, &err);
+	uint64_t compactions = co->jn.compactions;
+	int r = co_journal_commit(&co->jn, &co->st, co->now, force, &err);
 
 	co->last_save_mono = bk_monotonic();
 	if (r < 0)
 		bk_error("%s", bk_err_msg(&err, r));
+	else if (co->jn.compactions != compactions)
+		bk_debug("state snapshot '%s' written in %.3f s (%zu jobs)", co->state_path,
+			 (double)co->jn.last_compact_us / 1e6, co->st.n);
 	return r;
 }
 
-/* Save when needed (always when FORCE), then acknowledge what the saved state covers. */
+/* Save when needed (snapshot when FORCE), then acknowledge what the durable state covers. */
 static int save_and_ack(struct coord *co, bool force)
 {
 	struct bk_err err = {0};
@@ -358,7 +378,7 @@ static int save_and_ack(struct coord *co, bool force)
 
 	pthread_mutex_lock(&co->lock);
 	if (co->st.dirty || force)
-		r = save_state(co);
+		r = save_state(co, force);
 	pthread_mutex_unlock(&co->lock);
 	if (r < 0)
 		return r;
@@ -433,7 +453,7 @@ static int flush(struct coord *co)
 		return 0;
 	pthread_mutex_lock(&co->lock);
 	nout = co->nout;
-	r = save_state(co); /* the runs are on disk before anything is published */
+	r = save_state(co, false); /* the runs are on disk before anything is published */
 	if (r < 0) {
 		pthread_mutex_unlock(&co->lock);
 		return r;
@@ -708,17 +728,27 @@ static int become_active(struct coord *co)
 	update_now(co);
 	co_state_release(&co->st);
 	co_state_init(&co->st);
-	r = co_state_load(&co->st, co->state_path, &err);
+	r = co_journal_load(&co->jn, &co->st, &err);
 	if (r == 0) {
 		co_state_apply(&co->st, co->cfg, co->now);
 		co->active = true;
 	}
 	pthread_mutex_unlock(&co->lock);
 	if (r < 0) {
-		bk_error("%s (move the file aside to start from an empty state)", bk_err_msg(&err, r));
+		bk_error("%s (moving the state file and its journal aside starts from an empty state)",
+			 bk_err_msg(&err, r));
 		return r;
 	}
-	bk_notice("active: %zu jobs, state '%s'", co->st.n, co->state_path);
+	if (co->jn.stale)
+		bk_info("journal '%s' is older than the state file (compaction interrupted): ignored",
+			co->jn.path);
+	if (co->jn.torn_bytes)
+		bk_warn("journal '%s': ignoring %" PRIu64 " bytes after its last commit (an append "
+			"interrupted by a crash; nothing in it was published)",
+			co->jn.path, co->jn.torn_bytes);
+	bk_notice("active: %zu jobs, state '%s' (+ %" PRIu64 " journal commits, %" PRIu64
+		  " records)", co->st.n, co->state_path, co->jn.replayed_batches,
+		  co->jn.replayed_records);
 	r = http_start(co, &err);
 	if (r < 0)
 		bk_error("%s", bk_err_msg(&err, r));
@@ -896,6 +926,7 @@ int main(int argc, char **argv)
 	snprintf(co.lock_path, strlen(co.state_path) + 6, "%s.lock", co.state_path);
 	pthread_mutex_init(&co.lock, NULL);
 	co_state_init(&co.st);
+	co_journal_init(&co.jn, co.state_path);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -932,6 +963,7 @@ int main(int argc, char **argv)
 	if (co.lock_fd >= 0)
 		close(co.lock_fd); /* releases the lock: the standby takes over */
 	co_state_release(&co.st);
+	co_journal_release(&co.jn);
 	co_config_release(co.cfg);
 	free(co.cfg);
 	free(co.state_path);

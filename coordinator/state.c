@@ -26,7 +26,7 @@
 #include "revision.h"
 
 #define STATE_MAGIC "backy-coordinator-state"
-#define STATE_VERSION 1
+#define STATE_VERSION 2 /* 2: the header names the journal generation; 1 is still read */
 #define STATE_MAX_BYTES ((size_t)1 << 31)
 #define CLOCK_SLACK (5 * 60 * BK_USEC)
 
@@ -76,7 +76,37 @@ void co_state_release(struct co_state *st)
 	free(st->workers);
 	co_heap_release(&st->due);
 	co_heap_release(&st->dl);
+	free(st->chg);
 	co_state_init(st);
+}
+
+/* Job I changed (WHAT): the next journal commit must carry it. */
+static void mark(struct co_state *st, uint32_t i, enum co_chg what)
+{
+	struct co_job *j = &st->jobs[i];
+
+	st->dirty = true;
+	if (j->chg >= what)
+		return;
+	if (j->chg == CO_CHG_NONE) {
+		if (st->nchg == st->chgcap) {
+			st->chgcap = st->chgcap ? 2 * st->chgcap : 256;
+			st->chg = bk_realloc(st->chg, st->chgcap * sizeof(*st->chg));
+		}
+		st->chg[st->nchg++] = i;
+	}
+	j->chg = (uint8_t)what;
+}
+
+void co_state_changes_done(struct co_state *st)
+{
+	for (size_t k = 0; k < st->nchg; k++)
+		if (st->chg[k] < st->n)
+			st->jobs[st->chg[k]].chg = CO_CHG_NONE;
+	st->nchg = 0;
+	st->nreq_new = 0;
+	if (!st->full)
+		st->dirty = false;
 }
 
 /* --- names ------------------------------------------------------------ */
@@ -253,7 +283,7 @@ void co_plan(struct co_state *st, uint32_t i, int64_t now)
 		set_str(&j->next_tags, join(&tags));
 		bk_strv_release(&tags);
 		free(hist);
-		st->dirty = true;
+		mark(st, i, CO_CHG_JOB);
 	}
 	heap_update(st, i, now);
 }
@@ -350,7 +380,7 @@ int co_start(struct co_state *st, uint32_t i, enum co_run_kind kind, int64_t now
 	r->dispatched = now;
 	r->deadline = now + timeout_us(st);
 	st->c.dispatched[kind]++;
-	st->dirty = true;
+	mark(st, i, CO_CHG_JOB);
 	dl_update(st, i);
 	fill_message(st, j, kind, now, m);
 	bk_strv_release(&tags);
@@ -370,7 +400,7 @@ void co_run_message(struct co_state *st, uint32_t i, enum co_run_kind kind, int6
 		r->deadline = now + timeout_us(st);
 		r->confirmed = false;
 		st->c.redispatched++;
-		st->dirty = true;
+		mark(st, i, CO_CHG_JOB);
 		dl_update(st, i);
 	}
 	fill_message(st, j, kind, now, m);
@@ -380,7 +410,7 @@ void co_confirmed(struct co_state *st, uint32_t i, enum co_run_kind kind)
 {
 	st->jobs[i].run[kind].confirmed = true;
 	st->c.published++;
-	st->dirty = true;
+	mark(st, i, CO_CHG_CONFIRM);
 }
 
 /* --- results and requests --------------------------------------------- */
@@ -490,7 +520,7 @@ enum co_result co_result(struct co_state *st, const struct bk_msg_result *r, int
 		run_clear(run);
 	}
 	dl_update(st, i);
-	st->dirty = true;
+	mark(st, i, CO_CHG_JOB);
 	return res;
 }
 
@@ -519,7 +549,7 @@ int co_request_run(struct co_state *st, const char *name, const struct bk_strv *
 	set_str(&j->manual_tags, join(&v));
 	bk_strv_release(&v);
 	st->c.manual_requests++;
-	st->dirty = true;
+	mark(st, (uint32_t)(j - st->jobs), CO_CHG_JOB);
 	heap_update(st, (uint32_t)(j - st->jobs), now);
 	return 0;
 }
@@ -680,6 +710,11 @@ void co_state_apply(struct co_state *st, const struct co_config *cfg, int64_t no
 		dl_update(st, (uint32_t)i);
 	}
 	free(keep_plan);
+	/* jobs were added, dropped or moved: only a snapshot says that */
+	for (size_t i = 0; i < st->n; i++)
+		st->jobs[i].chg = CO_CHG_NONE;
+	st->nchg = 0;
+	st->full = true;
 	st->dirty = true;
 }
 
@@ -697,6 +732,8 @@ bool co_request_seen(struct co_state *st, const char *id)
 		if (strcmp(st->recent[i], id) == 0)
 			return true;
 	remember_request(st, id);
+	if (st->nreq_new < CO_RECENT_REQUESTS)
+		st->nreq_new++;
 	st->dirty = true;
 	return false;
 }
@@ -708,51 +745,88 @@ static void add_kv(struct bk_buf *b, const char *k, const char *v)
 	bk_buf_addf(b, " %s=%s", k, v ? v : "");
 }
 
-void co_state_format(const struct co_state *st, int64_t now, struct bk_buf *out)
+/* The 'J' line of job J and an 'R' line per run in flight; returns how many lines. */
+static size_t format_job(const struct co_state *st, const struct co_job *j, struct bk_buf *out)
 {
-	bk_buf_addf(out, "%s %d saved=%" PRId64 "\n", STATE_MAGIC, STATE_VERSION, now);
-	for (size_t i = 0; i < st->n; i++) {
-		const struct co_job *j = &st->jobs[i];
+	size_t lines = 1;
 
-		if (!j->name)
+	bk_buf_addf(out, "J name=%s", j->name);
+	add_kv(out, "host", j->host < st->nhosts ? st->hosts[j->host] : NULL);
+	bk_buf_addf(out, " created=%" PRId64 " last=%" PRId64 " dur=%.6f", j->created,
+		    j->last_time, j->last_duration);
+	add_kv(out, "ltags", j->last_tags);
+	bk_buf_addf(out, " fails=%" PRIu32 " next=%" PRId64, j->fails, j->next_time);
+	add_kv(out, "ntags", j->next_tags);
+	bk_buf_addf(out, " retry=%d", j->retry ? 1 : 0);
+	add_kv(out, "manual", j->manual_tags);
+	for (size_t k = 0; k < j->ntagt; k++)
+		if (j->tagt[k])
+			bk_buf_addf(out, " t:%s=%" PRId64,
+				    j->saved_tag ? j->saved_tag[k] : j->sched->s.tags[k].name,
+				    j->tagt[k]);
+	bk_buf_adds(out, "\n");
+	for (int k = 0; k < CO_RUN_KINDS; k++) {
+		const struct co_run *r = &j->run[k];
+
+		if (!r->active)
 			continue;
-		bk_buf_addf(out, "J name=%s", j->name);
-		add_kv(out, "host", j->host < st->nhosts ? st->hosts[j->host] : NULL);
-		bk_buf_addf(out, " created=%" PRId64 " last=%" PRId64 " dur=%.6f", j->created,
-			    j->last_time, j->last_duration);
-		add_kv(out, "ltags", j->last_tags);
-		bk_buf_addf(out, " fails=%" PRIu32 " next=%" PRId64, j->fails, j->next_time);
-		add_kv(out, "ntags", j->next_tags);
-		bk_buf_addf(out, " retry=%d", j->retry ? 1 : 0);
-		add_kv(out, "manual", j->manual_tags);
-		for (size_t k = 0; k < j->ntagt; k++)
-			if (j->tagt[k])
-				bk_buf_addf(out, " t:%s=%" PRId64,
-					    j->saved_tag ? j->saved_tag[k] : j->sched->s.tags[k].name,
-					    j->tagt[k]);
+		bk_buf_addf(out,
+			    "R name=%s kind=%s id=%s attempt=%u deadline=%" PRId64
+			    " at=%" PRId64 " confirmed=%d",
+			    j->name, kind_names[k], r->id, (unsigned)r->attempt, r->deadline,
+			    r->dispatched, r->confirmed ? 1 : 0);
+		add_kv(out, "tags", r->tags);
 		bk_buf_adds(out, "\n");
-		for (int k = 0; k < CO_RUN_KINDS; k++) {
-			const struct co_run *r = &j->run[k];
-
-			if (!r->active)
-				continue;
-			bk_buf_addf(out,
-				    "R name=%s kind=%s id=%s attempt=%u deadline=%" PRId64
-				    " at=%" PRId64 " confirmed=%d",
-				    j->name, kind_names[k], r->id, (unsigned)r->attempt, r->deadline,
-				    r->dispatched, r->confirmed ? 1 : 0);
-			add_kv(out, "tags", r->tags);
-			bk_buf_adds(out, "\n");
-		}
+		lines++;
 	}
-	/* oldest first, so loading them in order rebuilds the same ring */
-	for (unsigned i = 0; i < st->nrecent; i++) {
-		unsigned k = (st->recent_next + CO_RECENT_REQUESTS - st->nrecent + i) %
-			     CO_RECENT_REQUESTS;
+	return lines;
+}
+
+/* 'Q' lines of the newest N request ids, oldest first (loading them in order rebuilds the ring). */
+static void format_requests(const struct co_state *st, unsigned n, struct bk_buf *out)
+{
+	for (unsigned i = 0; i < n; i++) {
+		unsigned k = (st->recent_next + CO_RECENT_REQUESTS - n + i) % CO_RECENT_REQUESTS;
 
 		bk_buf_addf(out, "Q id=%s\n", st->recent[k]);
 	}
+}
+
+void co_state_format(const struct co_state *st, int64_t now, struct bk_buf *out)
+{
+	bk_buf_addf(out, "%s %d saved=%" PRId64 " journal=%" PRIu64 "\n", STATE_MAGIC,
+		    STATE_VERSION, now, st->gen);
+	for (size_t i = 0; i < st->n; i++)
+		if (st->jobs[i].name)
+			format_job(st, &st->jobs[i], out);
+	format_requests(st, st->nrecent, out);
 	bk_buf_adds(out, "end\n");
+}
+
+size_t co_state_format_changes(const struct co_state *st, struct bk_buf *out)
+{
+	size_t lines = 0;
+	unsigned nq = st->nreq_new < st->nrecent ? st->nreq_new : st->nrecent;
+
+	for (size_t k = 0; k < st->nchg; k++) {
+		const struct co_job *j = st->chg[k] < st->n ? &st->jobs[st->chg[k]] : NULL;
+
+		if (!j || !j->name || j->chg == CO_CHG_NONE)
+			continue;
+		if (j->chg == CO_CHG_JOB) {
+			lines += format_job(st, j, out);
+			continue;
+		}
+		for (int kind = 0; kind < CO_RUN_KINDS; kind++) {
+			if (!j->run[kind].active || !j->run[kind].confirmed)
+				continue;
+			bk_buf_addf(out, "K name=%s kind=%s id=%s\n", j->name, kind_names[kind],
+				    j->run[kind].id);
+			lines++;
+		}
+	}
+	format_requests(st, nq, out);
+	return lines + nq;
 }
 
 /* Next space-separated token of *S (NUL-terminated in place), or NULL. */
@@ -819,11 +893,13 @@ static int p_tags(struct pctx *p, const char *k, const char *v, char **out)
 	return 0;
 }
 
-static int parse_job_line(struct co_state *st, struct pctx *p, char *line)
+/* A 'J' line: a new job, or (REPLACE, journal records) the new image of a known one. */
+static int parse_job_line(struct co_state *st, struct pctx *p, char *line, bool replace)
 {
+	struct co_job *old;
 	struct co_job j;
 	char *save = line, *tok;
-	int64_t x;
+	int64_t x = 0;
 	int r = 0;
 
 	memset(&j, 0, sizeof(j));
@@ -889,13 +965,19 @@ static int parse_job_line(struct co_state *st, struct pctx *p, char *line)
 	}
 	if (r == 0 && !j.name)
 		r = bad(p, "job line", "no name");
-	if (r == 0 && co_job_find(st, j.name))
+	old = r == 0 ? co_job_find(st, j.name) : NULL;
+	if (old && !replace)
 		r = bad(p, "duplicate job", j.name);
 	if (r == 0 && !j.saved_tag)
 		j.saved_tag = bk_calloc(1, sizeof(*j.saved_tag)); /* marks "loaded" */
 	if (r < 0) {
 		job_release(&j);
 		return r;
+	}
+	if (old) {
+		job_release(old); /* its runs too: 'R' lines follow for those still in flight */
+		*old = j;
+		return 0;
 	}
 	if (st->n == st->cap) {
 		st->cap = st->cap ? 2 * st->cap : 64;
@@ -913,7 +995,7 @@ static int parse_run_line(struct co_state *st, struct pctx *p, char *line)
 	struct co_job *j = NULL;
 	int kind = -1;
 	char *save = line, *tok;
-	int64_t x;
+	int64_t x = 0;
 	int r = 0;
 
 	memset(&run, 0, sizeof(run));
@@ -972,6 +1054,62 @@ static int parse_run_line(struct co_state *st, struct pctx *p, char *line)
 	return 0;
 }
 
+/* A 'K' line: the run with that id was confirmed by the broker. */
+static int parse_confirm_line(struct co_state *st, struct pctx *p, char *line)
+{
+	struct co_job *j = NULL;
+	const char *id = NULL;
+	int kind = -1;
+	char *save = line, *tok;
+
+	for (tok = next_tok(&save); tok; tok = next_tok(&save)) {
+		char *eq = strchr(tok, '=');
+
+		if (!eq)
+			return bad(p, "field", tok);
+		*eq = 0;
+		if (strcmp(tok, "name") == 0) {
+			j = co_job_find(st, eq + 1);
+			if (!j)
+				return bad(p, "confirmation of an unknown job", eq + 1);
+		} else if (strcmp(tok, "kind") == 0) {
+			for (int k = 0; k < CO_RUN_KINDS; k++)
+				if (strcmp(eq + 1, kind_names[k]) == 0)
+					kind = k;
+			if (kind < 0)
+				return bad(p, tok, eq + 1);
+		} else if (strcmp(tok, "id") == 0) {
+			id = eq + 1;
+		}
+	}
+	if (!j || kind < 0 || !id)
+		return bad(p, "confirmation", "incomplete");
+	if (!j->run[kind].active || strcmp(j->run[kind].id, id) != 0)
+		return bad(p, "confirmation of a run not in flight", id);
+	j->run[kind].confirmed = true;
+	return 0;
+}
+
+int co_state_record(struct co_state *st, char *line, const char *name, int lineno,
+		    struct bk_err *err)
+{
+	struct pctx p = {name, lineno, err};
+
+	if (strncmp(line, "J ", 2) == 0)
+		return parse_job_line(st, &p, line + 2, true);
+	if (strncmp(line, "R ", 2) == 0)
+		return parse_run_line(st, &p, line + 2);
+	if (strncmp(line, "K ", 2) == 0)
+		return parse_confirm_line(st, &p, line + 2);
+	if (strncmp(line, "Q id=", 5) == 0) {
+		if (!bk_id_valid(line + 5))
+			return bad(&p, "request id", line + 5);
+		remember_request(st, line + 5);
+		return 0;
+	}
+	return bad(&p, "record", line);
+}
+
 int co_state_parse(struct co_state *st, const char *buf, size_t len, const char *name,
 		   struct bk_err *err)
 {
@@ -990,21 +1128,33 @@ int co_state_parse(struct co_state *st, const char *buf, size_t len, const char 
 		*next++ = 0;
 		p.line++;
 		if (p.line == 1) {
-			char magic[64];
-			int v = 0;
+			char *save = line + sizeof(STATE_MAGIC), *tok;
+			long v = 0;
 
 			if (strncmp(line, STATE_MAGIC " ", sizeof(STATE_MAGIC)) != 0) {
 				r = bad(&p, "header", line);
 				break;
 			}
-			snprintf(magic, sizeof(magic), "%s", line + sizeof(STATE_MAGIC));
-			v = (int)strtol(magic, NULL, 10);
-			if (v != STATE_VERSION)
-				r = bk_err_set(err, BK_ECORRUPT, "%s: unsupported state version %d", name, v);
+			tok = next_tok(&save);
+			v = tok ? strtol(tok, NULL, 10) : 0;
+			if (v != 1 && v != STATE_VERSION) {
+				r = bk_err_set(err, BK_ECORRUPT, "%s: unsupported state version %ld", name, v);
+				break;
+			}
+			for (tok = next_tok(&save); tok && r == 0; tok = next_tok(&save)) {
+				int64_t g = 0;
+
+				if (strncmp(tok, "journal=", 8) != 0)
+					continue;
+				r = p_i64(&p, "journal generation", tok + 8, &g);
+				if (r == 0 && g < 0)
+					r = bad(&p, "journal generation", tok + 8);
+				st->gen = (uint64_t)g;
+			}
 		} else if (ended) {
 			r = bad(&p, "line after 'end'", line);
 		} else if (strncmp(line, "J ", 2) == 0) {
-			r = parse_job_line(st, &p, line + 2);
+			r = parse_job_line(st, &p, line + 2, false);
 		} else if (strncmp(line, "R ", 2) == 0) {
 			r = parse_run_line(st, &p, line + 2);
 		} else if (strncmp(line, "Q id=", 5) == 0) {
@@ -1056,10 +1206,11 @@ int co_state_save(struct co_state *st, const char *path, int64_t now, struct bk_
 	bk_buf_init(&b);
 	co_state_format(st, now, &b);
 	r = bk_fs_write_atomic(dirfd, base, b.p, b.len, 0600);
-	if (r < 0)
+	if (r < 0) {
 		bk_err_sys(err, r, "unable to write '%s'", path);
-	else {
-		st->dirty = false;
+	} else {
+		st->full = false;
+		co_state_changes_done(st);
 		st->c.saves++;
 	}
 	bk_buf_release(&b);
@@ -1266,8 +1417,10 @@ void co_metrics(const struct co_state *st, int64_t now, bool active, struct bk_b
 		    "# TYPE backy_coordinator_results_ignored_total counter\nbacky_coordinator_results_ignored_total %" PRIu64 "\n"
 		    "# HELP backy_coordinator_manual_requests_total Manual runs requested.\n"
 		    "# TYPE backy_coordinator_manual_requests_total counter\nbacky_coordinator_manual_requests_total %" PRIu64 "\n"
-		    "# HELP backy_coordinator_state_saves_total State file writes.\n"
+		    "# HELP backy_coordinator_state_saves_total State file snapshots written (compactions).\n"
 		    "# TYPE backy_coordinator_state_saves_total counter\nbacky_coordinator_state_saves_total %" PRIu64 "\n"
+		    "# HELP backy_coordinator_journal_commits_total Changes appended to the state journal.\n"
+		    "# TYPE backy_coordinator_journal_commits_total counter\nbacky_coordinator_journal_commits_total %" PRIu64 "\n"
 		    "# HELP backy_coordinator_reloads_total Configuration reloads (result=error kept the old one).\n"
 		    "# TYPE backy_coordinator_reloads_total counter\n"
 		    "backy_coordinator_reloads_total{result=\"ok\"} %" PRIu64 "\n"
@@ -1277,7 +1430,8 @@ void co_metrics(const struct co_state *st, int64_t now, bool active, struct bk_b
 		    active ? 1 : 0, live, inflight[0], inflight[1], failing, overdue_n,
 		    st->c.dispatched[0], st->c.dispatched[1], st->c.redispatched, st->c.published,
 		    st->c.publish_errors, st->c.results_ok, st->c.results_failed,
-		    st->c.results_ignored, st->c.manual_requests, st->c.saves, st->c.reloads,
+		    st->c.results_ignored, st->c.manual_requests, st->c.saves,
+		    st->c.journal_commits, st->c.reloads,
 		    st->c.reload_errors, st->nworkers);
 	if (st->nworkers) {
 		bk_buf_adds(out, "# HELP backy_worker_busy_slots Slots in use per worker (last heartbeat).\n"

@@ -68,6 +68,14 @@ struct co_job {
 	char *last_error;
 	struct co_run run[CO_RUN_KINDS];
 	bool live;                    /* still configured */
+	uint8_t chg;                  /* enum co_chg: what the journal does not have yet */
+};
+
+/* What changed in a job since the state was last made durable (journal.h). */
+enum co_chg {
+	CO_CHG_NONE = 0,
+	CO_CHG_CONFIRM, /* only the confirmed flag of its runs: a short 'K' record */
+	CO_CHG_JOB,     /* anything else: the whole job ('J' and 'R' records) */
 };
 
 struct co_worker {
@@ -87,7 +95,8 @@ struct co_counters {
 	uint64_t publish_errors;
 	uint64_t results_ok, results_failed, results_ignored;
 	uint64_t manual_requests;
-	uint64_t saves;
+	uint64_t saves;           /* snapshots (state file rewrites) */
+	uint64_t journal_commits; /* appends to the journal */
 	uint64_t reloads, reload_errors;
 };
 
@@ -110,7 +119,16 @@ struct co_state {
 	 * request redelivered after a crash or broker restart is not run twice */
 	char recent[CO_RECENT_REQUESTS][BK_ID_MAX + 1];
 	unsigned nrecent, recent_next;
-	bool dirty; /* differs from the state file */
+	bool dirty; /* differs from what is durable (state file + journal) */
+	/* change tracking for the journal (journal.h): jobs changed since the
+	 * last commit (each once, see co_job.chg), request ids remembered
+	 * since, and whether a change only a full snapshot can express (jobs
+	 * added, dropped or reordered by co_state_apply) happened */
+	uint32_t *chg;
+	size_t nchg, chgcap;
+	unsigned nreq_new;
+	bool full;
+	uint64_t gen; /* generation of the journal that belongs to the state file */
 };
 
 void co_state_init(struct co_state *st);
@@ -192,16 +210,37 @@ bool co_job_sla(const struct co_job *j, int64_t now, int64_t *overdue);
 const char *co_job_status(const struct co_job *j);
 
 /*
- * The state file: a line-oriented text file written atomically (temporary
- * file, fsync, rename, fsync of the directory).  co_state_load() fills an
- * empty state (before the first co_state_apply); a missing file is an empty
- * state, a malformed one BK_ECORRUPT naming the line.
+ * The state file (the snapshot): a line-oriented text file written
+ * atomically (temporary file, fsync, rename, fsync of the directory).  Its
+ * header names the generation of the journal that continues it (st->gen;
+ * journal.h).  co_state_load() fills an empty state (before the first
+ * co_state_apply) from the state file alone; a missing file is an empty
+ * state, a malformed one BK_ECORRUPT naming the line.  co_state_save()
+ * clears every change mark (the snapshot covers everything).  The daemon
+ * goes through journal.h, which adds the journal to both.
  */
 void co_state_format(const struct co_state *st, int64_t now, struct bk_buf *out);
 int co_state_parse(struct co_state *st, const char *buf, size_t len, const char *name,
 		   struct bk_err *err);
 int co_state_save(struct co_state *st, const char *path, int64_t now, struct bk_err *err);
 int co_state_load(struct co_state *st, const char *path, struct bk_err *err);
+
+/*
+ * Journal records (journal.h frames them).  co_state_format_changes()
+ * appends to OUT the records of what changed since the last
+ * co_state_changes_done(): per changed job its 'J' line and one 'R' line
+ * per run in flight (or only 'K name= kind= id=' lines when just the
+ * confirmed flag changed), then 'Q id=' lines of the requests remembered
+ * since; returns how many lines.  co_state_record() applies one such line
+ * (NUL-terminated, modified in place) to a loaded state: 'J' replaces the
+ * job of that name (clearing its runs) or adds it, 'R' sets a run, 'K'
+ * marks the run with that id confirmed, 'Q' remembers a request id.
+ * Errors are BK_ECORRUPT naming NAME and LINE.
+ */
+size_t co_state_format_changes(const struct co_state *st, struct bk_buf *out);
+void co_state_changes_done(struct co_state *st);
+int co_state_record(struct co_state *st, char *line, const char *name, int lineno,
+		    struct bk_err *err);
 
 /* GET /v1/status, /v1/workers and /metrics bodies. */
 void co_status_json(const struct co_state *st, int64_t now, const char *role, struct bk_buf *out);

@@ -60,7 +60,7 @@ FL_SCHEDULE="{weekly: {interval: 1w, keep: 2}}" fl_coord_config "$T/coord.yaml" 
 fl_coord_start probe "$S" 0
 fl_status | jq -c '[.jobs | to_entries[] | {(.key): .value.next_time}] | add' >"$T/weekly-next.json"
 fl_coord_stop probe
-rm -f "$T/coord.state" "$T/coord.state.lock"
+rm -f "$T/coord.state" "$T/coord.state.journal" "$T/coord.state.lock"
 info "next weekly ideal times: $(cat "$T/weekly-next.json")"
 
 check "the fleet: workers storage-a and storage-b, the coordinator at $S x$SCALE"
