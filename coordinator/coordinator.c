@@ -56,22 +56,40 @@
  *    confirmed are published again with the same job id.  Nothing is
  *    forgotten (planned times are saved too) and nothing is duplicated.
  *
- *                 +---------+  flock(state.lock) +--------+
- *      start ---> | standby | -----------------> | active |---> SIGTERM: save, exit
- *                 +---------+  (previous active  +--------+
- *                    ^   retry every 2 s         |  broker lost: reconnect with
- *                    +-- lock busy               |  backoff, republish unconfirmed
+ *                 +---------+  flock(state.lock)  +---------+ exclusive  +--------+
+ *      start ---> | standby | ------------------> | standby | ---------> | active |
+ *                 +---------+  (previous active   | (broker)|  leader    +--------+
+ *                   ^  | retry every 2 s          +---------+  queue       |    |
+ *                   +--+ lock busy                  ^  | 405: retry 2 s   |    |
+ *                                                   +--+                  |    |
+ *                            broker lost, another one took the queue: <---+    |
+ *                            step down (reconnect first, with backoff)        |
+ *                                                         SIGTERM: save, exit <+
  *
- * 5. Active/standby.  Leadership is an exclusive flock() on
- *    "<state-file>.lock", which the kernel releases when the active
- *    coordinator dies.  The standby retries every 2 s, then loads the
- *    state file and becomes active.  Both must therefore see the same
- *    state file: run them on one host, or on shared storage with working
- *    flock (CephFS, NFSv4).  The broker-side lock of the design (an
- *    exclusive auto-delete queue "backy.coordinator.leader") needs an
- *    exclusive declare in proto/mq.h, which the adapter does not offer yet.
- *    Only the active coordinator connects to the broker, consumes results,
- *    requests and heartbeats, dispatches and serves HTTP.
+ * 5. Active/standby.  Two locks, both needed to lead:
+ *    - an exclusive flock() on "<state-file>.lock", released by the kernel
+ *      when the holder dies: coordinators sharing a state file (one host,
+ *      or shared storage with working flock: CephFS, NFSv4) never write it
+ *      at the same time;
+ *    - on the broker, the queue "backy.coordinator.leader" declared
+ *      exclusive (and auto-delete) on the coordinator's connection
+ *      (bk_mq_declare_exclusive): the broker drops it when that connection
+ *      ends (exit, crash, heartbeat timeout), so two coordinators on one
+ *      broker never dispatch at once even when their lock files differ.
+ *    A standby takes the flock, connects and declares the queue; 405
+ *    RESOURCE_LOCKED (BK_ELOCKED) means another coordinator leads: it
+ *    keeps the connection (heartbeats) and retries every 2 s.  When both
+ *    locks are held it loads the state (snapshot + journal) and becomes
+ *    active.  An active coordinator whose connection broke declares the
+ *    queue again right after reconnecting; if another coordinator took it
+ *    meanwhile it steps down (no HTTP, nothing dispatched or acknowledged)
+ *    and reloads the state from disk when it leads again.  The broker lock
+ *    does not share state: a takeover continues from the taker's state
+ *    file, so coordinators must still share one (else the new leader
+ *    starts from its own, older or empty, state and may repeat jobs whose
+ *    results the old one had applied).  Only the active coordinator
+ *    consumes results, requests and heartbeats, dispatches and serves
+ *    HTTP.
  *
  * 6. HTTP.  libmicrohttpd with its own thread on a loopback address:
  *    GET /v1/status (jobs, workers, coordinator), /v1/workers and /metrics
@@ -124,6 +142,7 @@
 #define MAX_BATCH 10000
 #define ACK_BATCH 256
 #define STANDBY_RETRY_MS 2000
+#define LEADER_QUEUE "backy.coordinator.leader" /* the broker-side lock (note 5) */
 
 static volatile sig_atomic_t g_stop;
 static volatile sig_atomic_t g_reload;
@@ -159,6 +178,7 @@ struct coord {
 	bool listen_override;
 	struct MHD_Daemon *http;
 	struct bk_mq *mq;
+	bool leader; /* mq holds LEADER_QUEUE */
 
 	/* clock */
 	double scale; /* 0: frozen at start_t */
@@ -242,7 +262,7 @@ static int http_start(struct coord *co, struct bk_err *err)
 	const struct sockaddr *sa;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
 
-	if (!co->listen_host[0])
+	if (!co->listen_host[0] || co->http)
 		return 0;
 	memset(&sin, 0, sizeof(sin));
 	memset(&sin6, 0, sizeof(sin6));
@@ -309,28 +329,58 @@ static int declare_hosts(struct coord *co, struct bk_err *err)
 	return r;
 }
 
-static int mq_up(struct coord *co)
+/*
+ * Be connected and hold the broker lock: connect (with backoff) unless the
+ * connection is usable, then declare LEADER_QUEUE exclusive unless this
+ * connection holds it already.  BK_ELOCKED: another coordinator holds it;
+ * the connection stays open (it has no consumers) for the next try.
+ */
+static int mq_lead(struct coord *co)
 {
 	struct bk_mq_config mc;
 	struct bk_err err = {0};
 	int r;
 
-	bk_mq_close(co->mq);
-	co->mq = NULL;
-	co->nacks = 0; /* unacknowledged deliveries come back */
-	memset(&mc, 0, sizeof(mc));
-	mc.url = co->cfg->amqp_url;
-	mc.heartbeat_s = co->cfg->amqp_heartbeat;
-	mc.ca_cert = co->cfg->amqp_ca_cert;
-	mc.tls_verify = co->cfg->amqp_tls_verify;
-	mc.name = "backy-coordinator";
-	mc.on_retry = on_retry;
-	r = bk_mq_connect_retry(&co->mq, &mc, &g_stop_int, &err);
-	if (r < 0) {
-		if (!g_stop)
-			bk_error("%s", bk_err_msg(&err, r));
-		return r;
+	if (co->mq && bk_mq_usable(co->mq) && co->leader)
+		return 0;
+	if (!co->mq || !bk_mq_usable(co->mq)) {
+		bk_mq_close(co->mq);
+		co->mq = NULL;
+		co->leader = false;
+		co->nacks = 0; /* unacknowledged deliveries come back */
+		memset(&mc, 0, sizeof(mc));
+		mc.url = co->cfg->amqp_url;
+		mc.heartbeat_s = co->cfg->amqp_heartbeat;
+		mc.ca_cert = co->cfg->amqp_ca_cert;
+		mc.tls_verify = co->cfg->amqp_tls_verify;
+		mc.name = "backy-coordinator";
+		mc.on_retry = on_retry;
+		r = bk_mq_connect_retry(&co->mq, &mc, &g_stop_int, &err);
+		if (r < 0) {
+			if (!g_stop)
+				bk_error("%s", bk_err_msg(&err, r));
+			return r;
+		}
 	}
+	r = bk_mq_declare_exclusive(co->mq, LEADER_QUEUE, &err);
+	if (r == 0) {
+		co->leader = true;
+		bk_info("holding the broker lock '%s'", LEADER_QUEUE);
+	} else if (r != BK_ELOCKED && !g_stop) {
+		bk_error("taking the broker lock failed: %s", bk_err_msg(&err, r));
+	}
+	return r;
+}
+
+/* Lead (mq_lead), declare the topology, consume, queue unconfirmed runs for publishing. */
+static int mq_up(struct coord *co)
+{
+	struct bk_err err = {0};
+	int r;
+
+	r = mq_lead(co);
+	if (r < 0)
+		return r;
 	r = declare_hosts(co, &err);
 	if (r == 0)
 		r = bk_mq_consume(co->mq, BK_Q_RESULTS, 1000, &err);
@@ -728,6 +778,8 @@ static int become_active(struct coord *co)
 	update_now(co);
 	co_state_release(&co->st);
 	co_state_init(&co->st);
+	co_journal_release(&co->jn); /* another coordinator may have written both since */
+	co_journal_init(&co->jn, co->state_path);
 	r = co_journal_load(&co->jn, &co->st, &err);
 	if (r == 0) {
 		co_state_apply(&co->st, co->cfg, co->now);
@@ -764,12 +816,14 @@ static int run_active(struct coord *co)
 	memset(&d, 0, sizeof(d));
 	r = mq_up(co);
 	while (!g_stop) {
+		if (r == BK_ELOCKED)
+			return r; /* another coordinator leads since our connection broke */
 		if (r == BK_EMQ || !co->mq || !bk_mq_usable(co->mq)) {
 			r = mq_up(co);
 			if (r < 0) {
 				if (g_stop)
 					break;
-				if (r != BK_EMQ)
+				if (r != BK_EMQ && r != BK_ELOCKED)
 					return r;
 				continue;
 			}
@@ -815,6 +869,41 @@ static int run_active(struct coord *co)
 	return 0;
 }
 
+/* Another coordinator took the broker lock while our connection was down: stand by. */
+static void step_down(struct coord *co)
+{
+	bk_warn("another coordinator holds the broker lock '%s' now: standing by (state is "
+		"reloaded when this one leads again)",
+		LEADER_QUEUE);
+	if (co->http)
+		MHD_stop_daemon(co->http);
+	co->http = NULL;
+	pthread_mutex_lock(&co->lock);
+	co->active = false;
+	co->nout = 0;  /* runs in the outbox are in the state: whoever leads publishes them */
+	co->nacks = 0; /* this connection has no consumers: nothing was delivered on it */
+	pthread_mutex_unlock(&co->lock);
+}
+
+/* Standby with a broker connection: wait STANDBY_RETRY_MS, keeping heartbeats going. */
+static void standby_wait(struct coord *co)
+{
+	struct bk_mq_delivery d;
+	struct bk_err err = {0};
+
+	memset(&d, 0, sizeof(d));
+	for (int waited = 0; waited < STANDBY_RETRY_MS && !g_stop && !g_reload; waited += 500) {
+		if (!co->mq || !bk_mq_usable(co->mq)) {
+			sleep_ms(500);
+			continue;
+		}
+		if (bk_mq_wait(co->mq, 500, &d, &err) == 1) {
+			bk_mq_reject(co->mq, d.tag, true, NULL); /* not ours to handle */
+			bk_mq_delivery_release(&d);
+		}
+	}
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -822,8 +911,8 @@ static void usage(FILE *f)
 		"\n"
 		"Reads the central config, dispatches backup and expiry jobs through RabbitMQ,\n"
 		"tracks results and serves GET /v1/status and /metrics.  Runs in the foreground;\n"
-		"SIGHUP reloads the config, SIGTERM stops.  A second instance with the same\n"
-		"state file stands by until the first one dies.\n"
+		"SIGHUP reloads the config, SIGTERM stops.  A second instance (same state file,\n"
+		"same broker) stands by until the first one dies.\n"
 		"\n"
 		"  -c, --config FILE        central config (required)\n"
 		"  --time-scale N           simulated clock running N times faster from its start\n"
@@ -848,7 +937,7 @@ int main(int argc, char **argv)
 	const char *scale_s = getenv("BACKY_TIME_SCALE");
 	const char *listen = NULL;
 	int verbosity = 0, c, r;
-	bool waiting_logged = false;
+	bool waiting_logged = false, broker_waiting_logged = false;
 
 	memset(&co, 0, sizeof(co));
 	co.lock_fd = -1;
@@ -952,11 +1041,32 @@ int main(int argc, char **argv)
 			sleep_ms(STANDBY_RETRY_MS);
 			continue;
 		}
+		r = mq_lead(&co);
+		if (r == BK_ELOCKED) {
+			if (!broker_waiting_logged)
+				bk_notice("standby: the broker lock '%s' is held by another coordinator",
+					  LEADER_QUEUE);
+			broker_waiting_logged = true;
+			standby_wait(&co);
+			continue;
+		}
+		if (r < 0) {
+			if (r == BK_EMQ && !g_stop)
+				continue; /* the connection broke while trying: again */
+			break;
+		}
 		r = become_active(&co);
 		if (r == 0)
 			r = run_active(&co);
+		if (r == BK_ELOCKED && !g_stop) {
+			step_down(&co);
+			waiting_logged = broker_waiting_logged = false;
+			continue;
+		}
 		break;
 	}
+	if (r == BK_ELOCKED || (r == BK_EMQ && g_stop))
+		r = 0;
 	if (co.http)
 		MHD_stop_daemon(co.http);
 	bk_mq_close(co.mq);

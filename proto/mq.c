@@ -951,6 +951,55 @@ int bk_mq_delete_queue(struct bk_mq *mq, const char *queue, struct bk_err *err)
 	return mq_last_rpc(mq, err, what);
 }
 
+/* ---- exclusive queue (a lock held by the connection) -------------------- */
+
+/*
+ * The declare runs on a channel of its own: RESOURCE_LOCKED closes the
+ * channel it was sent on, and channel MQ_CHANNEL (confirms, consumers) must
+ * survive that.  An exclusive queue belongs to the connection, not to the
+ * channel, so the channel is closed again once the queue is ours.
+ */
+#define MQ_LOCK_CHANNEL 2
+
+int bk_mq_declare_exclusive(struct bk_mq *mq, const char *queue, struct bk_err *err)
+{
+	amqp_rpc_reply_t r;
+	char what[400];
+	int rc;
+
+	rc = mq_check(mq, err);
+	if (rc)
+		return rc;
+	if (!mq_shortstr_ok(queue) || !queue[0] || strncmp(queue, "amq.", 4) == 0)
+		return bk_err_set(err, BK_EUSAGE, "rabbitmq: exclusive declare needs a queue name");
+	snprintf(what, sizeof(what), "declaring exclusive queue '%s'", queue);
+	if (!amqp_channel_open(mq->conn, MQ_LOCK_CHANNEL))
+		return mq_last_rpc(mq, err, what);
+	if (amqp_queue_declare(mq->conn, MQ_LOCK_CHANNEL, amqp_cstring_bytes(queue), 0, 0, 1, 1,
+			       amqp_empty_table)) {
+		r = amqp_channel_close(mq->conn, MQ_LOCK_CHANNEL, AMQP_REPLY_SUCCESS);
+		return mq_rpc(mq, err, r, what);
+	}
+	r = amqp_get_rpc_reply(mq->conn);
+	if (r.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+	    r.reply.id == AMQP_CHANNEL_CLOSE_METHOD &&
+	    ((const amqp_channel_close_t *)r.reply.decoded)->reply_code == 405) {
+		amqp_channel_close_ok_t ok = {0};
+
+		/* only the lock channel is gone: answer for it, the handle stays usable */
+		if (amqp_send_method(mq->conn, MQ_LOCK_CHANNEL, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok) !=
+		    AMQP_STATUS_OK) {
+			mq->conn_dead = true;
+			return mq_break(mq, err, BK_EMQ, "rabbitmq: answering a channel close failed");
+		}
+		return bk_err_set(err, BK_ELOCKED,
+				  "rabbitmq: queue '%s' is held by another connection (405 "
+				  "RESOURCE_LOCKED)",
+				  queue);
+	}
+	return mq_rpc(mq, err, r, what);
+}
+
 /* ---- publishing -------------------------------------------------------- */
 
 static int mq_msg_check(const struct bk_mq_msg *m, struct bk_err *err)

@@ -154,6 +154,18 @@ int bk_mq_declare(struct bk_mq *mq, const char *host, struct bk_err *err);
 int bk_mq_delete_queue(struct bk_mq *mq, const char *queue, struct bk_err *err);
 
 /*
+ * Declare QUEUE exclusive to this connection (non-durable, auto-delete):
+ * a lock that the broker releases when the connection ends, however it
+ * ends (close, process death, heartbeat timeout).  0: the queue is ours
+ * (declaring it again on the same connection succeeds too); BK_ELOCKED:
+ * another connection holds it (405 RESOURCE_LOCKED), and the handle stays
+ * usable: retry later on the same handle.  Other errors as above (the
+ * handle breaks).  The declare uses a second channel, closed again
+ * afterwards, so consumers and confirms on the main channel are untouched.
+ */
+int bk_mq_declare_exclusive(struct bk_mq *mq, const char *queue, struct bk_err *err);
+
+/*
  * One outgoing message.  All pointers are borrowed for the duration of the
  * call.  MESSAGE_ID is required and should be unique (backy uses the job
  * or event id): it is the AMQP message_id property, consumers use it to

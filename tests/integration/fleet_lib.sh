@@ -139,14 +139,15 @@ EOF
 
 # fl_coord_start NAME NOW SCALE [wait]: start a coordinator (log $T/NAME.log) at
 # BACKY_NOW=NOW with time scale SCALE (0: frozen); with "wait" (default) wait until it
-# is active and connected, with "standby" until it reports standing by
+# is active and connected, with "standby" until it reports standing by.  Its config is
+# $T/coord.yaml, or FL_COORD_CONFIG.
 fl_coord_start()
 {
 	local name=$1 now=$2 scale=$3 mode=${4:-wait} pid i logf=$T/$1.log
 	: >>"$logf"
 	local n0
 	n0=$(grep -c "connected to the broker" "$logf" || true)
-	BACKY_NOW=$now BACKY_TIME_SCALE=$scale "$COORD" -v -c "$T/coord.yaml" >>"$logf" 2>&1 &
+	BACKY_NOW=$now BACKY_TIME_SCALE=$scale "$COORD" -v -c "${FL_COORD_CONFIG:-$T/coord.yaml}" >>"$logf" 2>&1 &
 	pid=$!
 	FL_CPID[$name]=$pid
 	at_exit "kill -9 $pid 2>/dev/null || true"

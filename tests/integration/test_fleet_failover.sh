@@ -13,6 +13,10 @@
 #      standby takes over, serves /v1/status, keeps the run in flight (no
 #      second dispatch) and dispatches the jobs that are due on its clock
 #      exactly once;
+#   4. the broker-side lock: a coordinator with a state file of its own on
+#      the same broker (so flock cannot stop it) stays passive while the
+#      active one holds "backy.coordinator.leader", and takes over within
+#      a few seconds of the active one's SIGKILL;
 #   and over the whole test: job ids are unique per revision and the
 #   revisions of each repository are exactly its good backups.
 # Time: the active coordinator is frozen at S (nothing scheduled is due), the
@@ -147,6 +151,23 @@ done
 ok "no partial revision, one revision per job id"
 ((${#PROBLEMS[@]} == 0)) || fail "jobs duplicated: $(printf '%s; ' "${PROBLEMS[@]}")"
 ok "no job duplicated"
-fl_coord_stop c2
+
+check "4. broker lock: a coordinator with its own state file stays passive while c2 leads"
+# frozen at S like c1: an empty state plans every job after S, so it dispatches nothing
+sed "s|^state-file: .*|state-file: $T/coord3.state|" "$T/coord.yaml" >"$T/coord3.yaml"
+FL_COORD_CONFIG=$T/coord3.yaml fl_coord_start c3 "$S" 0 standby
+grep -q "standby: the broker lock 'backy.coordinator.leader' is held by another coordinator" "$T/c3.log" ||
+	fail "c3 is not waiting for the broker lock: $(tail -5 "$T/c3.log")"
+sleep 5 # two retries
+grep -q "active:" "$T/c3.log" && fail "c3 became active while c2 holds the broker lock: $(tail -5 "$T/c3.log")"
+assert_eq "the active coordinator's clock (still c2)" "$(fl_epoch "$S2")" "$(fl_epoch "$(fl_status | jq -r .coordinator.now)")"
+ok "c3 passive: $(grep -c "broker lock" "$T/c3.log") lines about the broker lock in its log"
+kill -9 "${FL_CPID[c2]}"
+wait "${FL_CPID[c2]}" 2>/dev/null || true
+fl_wait 30 "c3 takes the broker lock after c2's death" grep -q "holding the broker lock" "$T/c3.log"
+fl_wait 30 "c3 serves /v1/status as the active coordinator" \
+	bash -c "curl -fsS --max-time 5 '$STATUS_URL/v1/status' | jq -e '.coordinator.role == \"active\" and (.coordinator.now | startswith(\"${S:0:10}\"))'"
+ok "c3 took over: $(fl_status | jq -c .coordinator)"
+fl_coord_stop c3
 fl_worker_stop wa
 fl_worker_stop wb
