@@ -7,10 +7,24 @@
 # that every job has exactly one result (no loss, no duplicate job id) and
 # one revision, and prints:
 #   - drain time and jobs/s
-#   - median and p90 worker overhead per job: dispatch (delivery received) to
-#     result confirmed and delivery acknowledged, minus the backy child's run
-#     (from the workers' "worker overhead" log lines); target < 20 ms median
+#   - median and p90 worker overhead per job (the workers' "worker overhead"
+#     log lines); target < 20 ms median.  Definition, per job:
+#       overhead = (ack sent - delivery received) - (child exit - fork returned)
+#     * delivery received: bk_mq_wait handed the job message to the worker;
+#     * fork returned: in the worker, so fork() itself and everything before
+#       it (journal, repository config) count as overhead ("before");
+#     * child exit: the SIGCHLD of the exit (stamped in the signal handler,
+#       not when the main loop gets round to reaping it), so reaping delays
+#       and time spent on other jobs count as overhead ("after");
+#     * ack sent: after the durable journal write of the result (fsync),
+#       the publish and the broker's publisher confirm of that result (the
+#       confirm is awaited asynchronously, but the overhead ends only when
+#       it has arrived and the delivery is acknowledged).
+#     The child's run (exec, backy start-up, the backup and backy's own
+#     fsyncs) is "the backup itself" and is subtracted.
 #   - median of the backy child's own run and of the backup itself
+#
+# BENCH_KEEP=1 keeps the scratch directory (logs) for inspection.
 #
 # Usage: bench/worker.sh   (env: BACKY, BACKY_WORKER, BACKY_RABBIT_ENV; without
 #        BACKY_RABBIT_ENV a private broker is started in the scratch directory)
@@ -38,7 +52,7 @@ cleanup()
 	for h in "${HOSTS[@]:-}"; do
 		[[ -n $h ]] && amqp-delete-queue --url="$URL" -q "backy.jobs.$h" >/dev/null 2>&1 || true
 	done
-	rm -rf "$T"
+	if [[ -n ${BENCH_KEEP:-} ]]; then echo "kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
 

@@ -24,6 +24,12 @@
  *    MQ_WINDOW messages are unconfirmed at once, so acks cannot pile up in
  *    the socket buffers while we only write.
  *
+ *    Publishes without waiting (bk_mq_publish_nowait) are remembered in
+ *    mq->async, oldest first, with their tag, message_id and state; the
+ *    same confirm and return handlers resolve them, and bk_mq_confirmed
+ *    hands the results out as they come.  The confirm timeout is
+ *    enforced by bk_mq_wait on the oldest unresolved one.
+ *
  * 3. Broken handles.  After any failure that leaves the channel or
  *    connection in doubt, mq->broken is set with the message; later calls
  *    repeat it.  The caller reconnects.  No automatic channel reopening:
@@ -79,6 +85,14 @@ struct mq_consumer {
 	char *queue;
 };
 
+/* One publish without waiting, until bk_mq_confirmed hands out its result. */
+struct mq_async {
+	uint64_t tag;     /* delivery tag of the publish (its sequence number) */
+	char *message_id; /* owned: matches a basic.return */
+	unsigned char state;
+	int64_t sent;     /* bk_monotonic() at the publish */
+};
+
 /* The publish batch whose confirms we are collecting (lives on the stack). */
 struct mq_batch {
 	struct bk_mq_msg *msgs;
@@ -109,6 +123,9 @@ struct bk_mq {
 	struct mq_pending *head, *tail;
 	struct mq_consumer cons[MQ_MAX_CONSUMERS];
 	unsigned ncons;
+
+	struct mq_async *async; /* publishes without waiting, oldest first */
+	size_t nasync, async_cap;
 };
 
 /* ---- error translation ------------------------------------------------ */
@@ -394,12 +411,18 @@ static void mq_on_confirm(struct bk_mq *mq, uint64_t tag, bool multiple, bool na
 	struct mq_batch *b = mq->batch;
 	size_t last;
 
+	for (size_t i = 0; i < mq->nasync; i++) {
+		struct mq_async *a = &mq->async[i];
+
+		if (a->tag == tag || (multiple && (tag == 0 || a->tag < tag)))
+			a->state |= MSG_RESOLVED | (nack && !(a->state & MSG_RESOLVED) ? MSG_NACKED : 0);
+	}
 	if (!b || b->sent == 0)
 		return; /* stale confirm from a failed earlier batch */
 	if (multiple && tag == 0)
 		tag = b->base + b->sent - 1;
-	if (tag < b->base)
-		return;
+	if (tag < b->base || (!multiple && tag >= b->base + b->sent))
+		return; /* not one of the batch (a publish without waiting) */
 	last = (size_t)(tag - b->base);
 	if (last >= b->sent)
 		last = b->sent - 1;
@@ -430,6 +453,16 @@ static int mq_on_return(struct bk_mq *mq, const amqp_frame_t *f, const char *wha
 	r = amqp_read_message(mq->conn, f->channel, &msg, 0);
 	if (r.reply_type != AMQP_RESPONSE_NORMAL)
 		return mq_rpc(mq, err, r, what);
+	if (msg.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG) {
+		amqp_bytes_t id = msg.properties.message_id;
+
+		for (size_t i = 0; i < mq->nasync; i++) {
+			const char *mid = mq->async[i].message_id;
+
+			if (strlen(mid) == id.len && memcmp(mid, id.bytes, id.len) == 0)
+				mq->async[i].state |= MSG_RETURNED;
+		}
+	}
 	if (b && (msg.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)) {
 		amqp_bytes_t id = msg.properties.message_id;
 
@@ -535,6 +568,9 @@ void bk_mq_close(struct bk_mq *mq)
 		free(mq->cons[i].tag);
 		free(mq->cons[i].queue);
 	}
+	for (size_t i = 0; i < mq->nasync; i++)
+		free(mq->async[i].message_id);
+	free(mq->async);
 	free(mq->where);
 	free(mq->vhost);
 	free(mq->user);
@@ -1159,6 +1195,89 @@ int bk_mq_publish(struct bk_mq *mq, const char *exchange, const char *key, const
 	return bk_mq_publish_batch(mq, &m, 1, err);
 }
 
+int bk_mq_publish_nowait(struct bk_mq *mq, const char *exchange, const char *key,
+			 const void *body, size_t len, const char *message_id, uint64_t *seq,
+			 struct bk_err *err)
+{
+	struct bk_mq_msg m = {
+		.exchange = exchange, .key = key, .body = body, .len = len, .message_id = message_id};
+	struct mq_async *a;
+	int rc;
+
+	rc = mq_check(mq, err);
+	if (rc)
+		return rc;
+	rc = mq_msg_check(&m, err);
+	if (rc)
+		return rc;
+	if (mq->nasync >= MQ_WINDOW)
+		return bk_err_set(err, BK_EUSAGE,
+				  "rabbitmq: more than %d publishes waiting for their confirm",
+				  MQ_WINDOW);
+	rc = mq_send(mq, &m, err);
+	if (rc)
+		return rc;
+	if (mq->nasync == mq->async_cap) {
+		mq->async_cap = mq->async_cap ? 2 * mq->async_cap : 16;
+		mq->async = bk_realloc(mq->async, mq->async_cap * sizeof(*mq->async));
+	}
+	a = &mq->async[mq->nasync++];
+	a->tag = mq->next_tag++;
+	a->message_id = bk_strdup(message_id);
+	a->state = 0;
+	a->sent = bk_monotonic();
+	*seq = a->tag;
+	return 0;
+}
+
+int bk_mq_confirmed(struct bk_mq *mq, uint64_t *seq, struct bk_err *err)
+{
+	struct mq_async a;
+	size_t i = 0;
+	int rc = 0;
+
+	while (mq && i < mq->nasync && !(mq->async[i].state & MSG_RESOLVED))
+		i++;
+	if (!mq || i == mq->nasync)
+		return 0;
+	a = mq->async[i];
+	mq->nasync--;
+	memmove(&mq->async[i], &mq->async[i + 1], (mq->nasync - i) * sizeof(*mq->async));
+	*seq = a.tag;
+	if (a.state & MSG_NACKED)
+		rc = bk_err_set(err, BK_EMQ, "rabbitmq: message '%s' was nacked by the broker",
+				a.message_id);
+	else if (a.state & MSG_RETURNED)
+		rc = bk_err_set(err, BK_ECONFIG, "rabbitmq: message '%s' is unroutable",
+				a.message_id);
+	free(a.message_id);
+	return rc ? rc : 1;
+}
+
+/* Break MQ when the oldest publish without waiting has waited too long for its confirm. */
+static int mq_async_check(struct bk_mq *mq, struct bk_err *err)
+{
+	char msg[600];
+
+	if (!mq->nasync || (mq->async[0].state & MSG_RESOLVED) ||
+	    bk_monotonic() - mq->async[0].sent < (int64_t)mq->timeout_ms * 1000)
+		return 0;
+	snprintf(msg, sizeof(msg),
+		 "rabbitmq: publish of message '%.255s' failed: no publisher confirm from '%.200s' "
+		 "within %d ms",
+		 mq->async[0].message_id, mq->where, mq->timeout_ms);
+	mq->conn_dead = true; /* confirms in doubt: do not wait politely on close */
+	return mq_break(mq, err, BK_EMQ, msg);
+}
+
+static bool mq_async_ready(const struct bk_mq *mq)
+{
+	for (size_t i = 0; i < mq->nasync; i++)
+		if (mq->async[i].state & MSG_RESOLVED)
+			return true;
+	return false;
+}
+
 /* ---- consuming ----------------------------------------------------------- */
 
 int bk_mq_consume(struct bk_mq *mq, const char *queue, unsigned prefetch, struct bk_err *err)
@@ -1247,11 +1366,20 @@ int bk_mq_wait(struct bk_mq *mq, int timeout_ms, struct bk_mq_delivery *d, struc
 	for (;;) {
 		int left = timeout_ms < 0 ? -1 : timeout_ms == 0 ? 0 : mq_left_ms(deadline);
 
+		rc = mq_async_check(mq, err);
+		if (rc < 0)
+			return rc;
+		if (mq_async_ready(mq))
+			return 0;
+		if (mq->nasync && (left < 0 || left > mq->timeout_ms))
+			left = mq->timeout_ms; /* wake up to check the confirm timeout */
 		rc = mq_pump(mq, left, "waiting for deliveries", err);
 		if (rc < 0)
 			return rc;
 		if (mq->head)
 			return mq_hand_out(mq, d, err);
+		if (mq_async_ready(mq))
+			return 0;
 		if (rc == 0 && timeout_ms >= 0)
 			return 0;
 		if (timeout_ms > 0 && mq_left_ms(deadline) == 0)

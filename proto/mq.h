@@ -204,6 +204,27 @@ int bk_mq_publish(struct bk_mq *mq, const char *exchange, const char *key, const
 int bk_mq_publish_batch(struct bk_mq *mq, struct bk_mq_msg *msgs, size_t n, struct bk_err *err);
 
 /*
+ * Publish like bk_mq_publish but without waiting for the confirm: *SEQ
+ * gets the message's sequence number on this handle, and the result comes
+ * out of bk_mq_confirmed later (bk_mq_wait returns 0 early when one is
+ * ready, and breaks the handle with BK_EMQ when one waits longer than
+ * timeout_ms).  Errors of the send itself as bk_mq_publish.  At most
+ * 2048 may wait at once.  Unconfirmed ones die with the handle: their fate
+ * is unknown, publish them again after reconnecting.
+ */
+int bk_mq_publish_nowait(struct bk_mq *mq, const char *exchange, const char *key,
+			 const void *body, size_t len, const char *message_id, uint64_t *seq,
+			 struct bk_err *err);
+
+/*
+ * Hand out one resolved publish of bk_mq_publish_nowait: 0 when none is,
+ * 1 with *SEQ when the broker confirmed and routed it, else *SEQ and the
+ * code as for bk_mq_publish (BK_EMQ nacked, BK_ECONFIG unroutable; the
+ * handle stays usable).  Call it until 0 after each bk_mq_wait.
+ */
+int bk_mq_confirmed(struct bk_mq *mq, uint64_t *seq, struct bk_err *err);
+
+/*
  * Start consuming QUEUE with manual acknowledgements and at most PREFETCH
  * (> 0) unacknowledged deliveries for this consumer (basic.qos, per
  * consumer).  May be called for several queues; deliveries of all of them
@@ -240,7 +261,8 @@ void bk_mq_delivery_release(struct bk_mq_delivery *d);
 /*
  * Wait up to TIMEOUT_MS (0: just poll; negative: no limit) for a delivery,
  * sending and checking heartbeats meanwhile.  Returns 1 and fills D (which
- * the caller must release), 0 on timeout, or a negative code (BK_EMQ:
+ * the caller must release), 0 on timeout (or early: a publish without
+ * waiting was resolved, see bk_mq_confirmed), or a negative code (BK_EMQ:
  * reconnect; BK_EPROTO: an oversized message was dead-lettered, carry on).
  */
 int bk_mq_wait(struct bk_mq *mq, int timeout_ms, struct bk_mq_delivery *d, struct bk_err *err);

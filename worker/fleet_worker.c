@@ -115,6 +115,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -415,13 +416,21 @@ int bk_fleet_config_load(const char *path, struct bk_fleet_config *cfg, struct b
 /* ---- daemon state ------------------------------------------------------------ */
 
 static volatile sig_atomic_t sig_term, sig_hup;
+/* bk_monotonic() of the first SIGCHLD not yet taken by reap_children, or 0 */
+static _Atomic int64_t sigchld_at;
 
 static void on_signal(int sig)
 {
-	if (sig == SIGHUP)
+	if (sig == SIGHUP) {
 		sig_hup = 1;
-	else
+	} else if (sig == SIGCHLD) {
+		int64_t none = 0;
+
+		/* clock_gettime is async-signal-safe; the first exit of a batch counts */
+		atomic_compare_exchange_strong(&sigchld_at, &none, bk_monotonic());
+	} else {
 		sig_term++;
+	}
 }
 
 struct wtag {
@@ -433,12 +442,18 @@ struct wjob {
 	struct bk_msg_job msg;
 	pid_t pid;             /* 0 while pending */
 	int64_t received;      /* bk_monotonic() when the first delivery arrived */
-	int64_t spawned;       /* bk_monotonic() at fork */
-	int64_t exited;        /* bk_monotonic() when the child was reaped */
+	int64_t spawned;       /* bk_monotonic() when fork returned */
+	int64_t exited;        /* bk_monotonic() at the SIGCHLD of its exit */
 	int64_t started;       /* bk_now() at start (result.started) */
 	struct wtag *tags;
 	size_t ntags;
 	bool interrupted;      /* stopped by our shutdown: hand the job back */
+	/* confirming: the result is journalled and published, its confirm awaited */
+	struct bk_journal_entry done; /* the done entry (owned result text) */
+	uint64_t seq;          /* bk_mq_publish_nowait sequence number */
+	int64_t published;     /* bk_monotonic() at the publish */
+	char *summary;         /* owned: the start of the end-of-job log line */
+	double backup_s;       /* the backup's own duration (result stats) */
 };
 
 struct worker {
@@ -455,6 +470,8 @@ struct worker {
 	size_t nrunning;
 	struct wjob **pending; /* deliveries waiting for a slot */
 	size_t npending;
+	struct wjob **confirming; /* results published, confirm not yet seen */
+	size_t nconfirming;
 	int64_t next_heartbeat, next_prune;
 	bool stopping;
 	int64_t stop_deadline; /* monotonic: grace ends */
@@ -467,6 +484,8 @@ static void wjob_free(struct wjob *j)
 	if (!j)
 		return;
 	bk_msg_job_release(&j->msg);
+	bk_journal_entry_release(&j->done);
+	free(j->summary);
 	free(j->tags);
 	free(j);
 }
@@ -508,6 +527,13 @@ static void broker_lost(struct worker *w, const struct bk_err *err)
 	for (size_t i = 0; i < w->npending; i++)
 		wjob_free(w->pending[i]);
 	w->npending = 0;
+	/*
+	 * Unconfirmed results stay unpublished in the journal: try_connect
+	 * publishes them again, and the redelivered jobs are answered from it.
+	 */
+	for (size_t i = 0; i < w->nconfirming; i++)
+		wjob_free(w->confirming[i]);
+	w->nconfirming = 0;
 }
 
 /* Check R from a bk_mq_* call: a transient error means the connection is gone. */
@@ -571,6 +597,44 @@ static int publish_text(struct worker *w, const char *text, size_t len)
 	}
 	if (r < 0)
 		bk_error("unable to publish result '%s': %s", key, err.msg);
+	return 0;
+}
+
+/*
+ * Publish the recorded result of J (j->done) without waiting for the
+ * confirm.  0: sent, j->seq set; BK_EMQ: the connection is gone (published
+ * again after reconnecting); 1: nothing to wait for (invalid record or a
+ * permanent error, logged).
+ */
+static int start_publish(struct worker *w, struct wjob *j)
+{
+	char key[BK_MSG_ROUTING_KEY_MAX + 1];
+	const char *text = j->done.result;
+	struct bk_err err = {0};
+	struct bk_msg m;
+	int r;
+
+	if (!w->mq)
+		return BK_EMQ;
+	r = bk_msg_decode(text, strlen(text), &m, &err);
+	if (r < 0 || m.kind != BK_MSG_RESULT) {
+		bk_error("recorded result is invalid, dropping it: %s", err.msg);
+		if (r == 0)
+			bk_msg_release(&m);
+		return 1;
+	}
+	bk_msg_routing_key_result(&m.u.result, key);
+	r = bk_mq_publish_nowait(w->mq, BK_EX_RESULTS, key, text, strlen(text),
+				 m.u.result.head.id, &j->seq, &err);
+	bk_msg_release(&m);
+	if (r == BK_EMQ) {
+		broker_lost(w, &err);
+		return BK_EMQ;
+	}
+	if (r < 0) {
+		bk_error("unable to publish result '%s': %s", key, err.msg);
+		return 1;
+	}
 	return 0;
 }
 
@@ -855,14 +919,79 @@ static struct wjob *find_pending(struct worker *w, const char *job_id)
 	return NULL;
 }
 
-/* Record RES as the outcome of J (durably), publish it and settle the deliveries. */
+/*
+ * J's result is confirmed (or can never be): acknowledge its deliveries, log
+ * the end of the job, then mark the journal entry published.  Frees J.
+ */
+static void finish_job(struct worker *w, struct wjob *j)
+{
+	struct bk_err err = {0};
+	int64_t total, child, now, t_pub;
+
+	settle_job(w, j, false, false);
+	now = bk_monotonic();
+	total = now - j->received;
+	t_pub = now - j->published;
+	child = j->spawned && j->exited > j->spawned ? j->exited - j->spawned : 0;
+	/*
+	 * Overhead: what the worker adds to the backy run, from the delivery to
+	 * the result confirmed and the delivery acknowledged, minus the child
+	 * (fork returned to its exit, stamped by SIGCHLD).
+	 */
+	bk_notice("%s, %.3f s (backy %.3f s, backup %.3f s, worker overhead %.1f ms = %.1f before + %.1f after, of which %.1f publish and ack)",
+		  j->summary, total / 1e6, child / 1e6, j->backup_s, (total - child) / 1e3,
+		  child ? (j->spawned - j->received) / 1e3 : 0.0,
+		  child ? (now - j->exited) / 1e3 : 0.0, t_pub / 1e3);
+	/* after the ack: a crash before this line only republishes the result */
+	j->done.published = true;
+	if (bk_journal_put(&w->journal, &j->done, false, &err) < 0)
+		bk_warn("%s", err.msg);
+	wjob_free(j);
+}
+
+/* Take the confirms that arrived: finish their jobs (or reconnect on a nack). */
+static void collect_confirms(struct worker *w)
+{
+	struct bk_err err = {0};
+	uint64_t seq;
+	int r;
+
+	while (w->mq && (r = bk_mq_confirmed(w->mq, &seq, &err)) != 0) {
+		size_t i = 0;
+
+		while (i < w->nconfirming && w->confirming[i]->seq != seq)
+			i++;
+		if (i == w->nconfirming)
+			continue;
+		if (r == BK_EMQ) {
+			/* a nack: reconnect and send it again (the journal still says unpublished) */
+			broker_lost(w, &err);
+			return;
+		}
+		if (r < 0)
+			bk_error("unable to publish the result of job '%s' (id %s): %s",
+				 w->confirming[i]->msg.job, w->confirming[i]->msg.job_id, err.msg);
+		bk_err_clear(&err);
+		{
+			struct wjob *j = w->confirming[i];
+
+			list_del(w->confirming, &w->nconfirming, i);
+			finish_job(w, j);
+		}
+	}
+}
+
+/*
+ * Record RES as the outcome of J (durably: before the result leaves the
+ * host), publish it and settle the deliveries once it is confirmed.  Takes
+ * over J: it waits in w->confirming for its confirm, or is freed.
+ */
 static void complete_job(struct worker *w, struct wjob *j, struct bk_msg_result *res)
 {
-	struct bk_journal_entry e;
 	struct bk_err err = {0};
-	struct bk_buf b;
-	int64_t total, child, t_pub;
+	struct bk_buf b, line;
 	char nm[BK_ID_MAX + 16];
+	int r;
 
 	bk_buf_init(&b);
 	if (bk_msg_encode_result(res, &b, &err) < 0) {
@@ -878,40 +1007,44 @@ static void complete_job(struct worker *w, struct wjob *j, struct bk_msg_result 
 		res->has_stats = false;
 		bk_msg_encode_result(res, &b, &err);
 	}
-	bk_journal_entry_init(&e);
-	e.state = BK_JOURNAL_DONE;
-	snprintf(e.job_id, sizeof(e.job_id), "%s", j->msg.job_id);
-	snprintf(e.job, sizeof(e.job), "%s", j->msg.job);
-	e.pid = (long)getpid();
-	e.started = res->started;
-	e.finished = bk_now();
-	e.result = b.p;
-	if (bk_journal_put(&w->journal, &e, true, &err) < 0)
+	bk_journal_entry_init(&j->done);
+	j->done.state = BK_JOURNAL_DONE;
+	snprintf(j->done.job_id, sizeof(j->done.job_id), "%s", j->msg.job_id);
+	snprintf(j->done.job, sizeof(j->done.job), "%s", j->msg.job);
+	j->done.pid = (long)getpid();
+	j->done.started = res->started;
+	j->done.finished = bk_now();
+	j->done.result = b.p; /* owned by the entry now */
+	if (bk_journal_put(&w->journal, &j->done, true, &err) < 0)
 		bk_error("job '%s' (id %s): %s", j->msg.job, j->msg.job_id, err.msg);
 	snprintf(nm, sizeof(nm), "%s.result", j->msg.job_id);
 	bk_fs_unlink(w->journal.dirfd, nm);
-	t_pub = bk_monotonic();
-	if (publish_entry(w, &e) == 0)
-		settle_job(w, j, false, false);
-	total = bk_monotonic() - j->received;
-	t_pub = bk_monotonic() - t_pub;
-	/* else: published after reconnecting; the redelivery is acked then */
-	e.result = NULL;
-	bk_buf_release(&b);
-	child = j->exited > j->spawned && j->spawned ? j->exited - j->spawned : 0;
-	/* overhead: what the worker adds to the backy run (dispatch to result, minus the child) */
-	bk_notice("job '%s' (id %s) %s %s: %s%s%s%s%s, %.3f s (backy %.3f s, backup %.3f s, worker overhead %.1f ms = %.1f before + %.1f after, of which %.1f publish and ack)",
-		  j->msg.job, j->msg.job_id, bk_msg_action_name(j->msg.action),
-		  res->outcome == BK_OUTCOME_OK ? "done" : "ended",
-		  bk_msg_outcome_name(res->outcome), res->revision[0] ? ", revision " : "",
-		  res->revision, res->error_message ? ": " : "",
-		  res->error_message ? res->error_message : "", total / 1e6, child / 1e6,
-		  res->has_stats ? res->stats.duration : 0.0, (total - child) / 1e3,
-		  child ? (j->spawned - j->received) / 1e3 : 0.0,
-		  child ? (bk_monotonic() - j->exited) / 1e3 : 0.0, t_pub / 1e3);
+
+	bk_buf_init(&line);
+	bk_buf_addf(&line, "job '%s' (id %s) %s %s: %s%s%s%s%s", j->msg.job, j->msg.job_id,
+		    bk_msg_action_name(j->msg.action),
+		    res->outcome == BK_OUTCOME_OK ? "done" : "ended",
+		    bk_msg_outcome_name(res->outcome), res->revision[0] ? ", revision " : "",
+		    res->revision, res->error_message ? ": " : "",
+		    res->error_message ? res->error_message : "");
+	j->summary = line.p;
+	j->backup_s = res->has_stats ? res->stats.duration : 0.0;
+
+	j->published = bk_monotonic();
+	r = start_publish(w, j);
+	if (r == 0) {
+		list_add(&w->confirming, &w->nconfirming, j);
+		return;
+	}
+	if (r == BK_EMQ) {
+		/* published after reconnecting; the redelivery is acked then */
+		wjob_free(j);
+		return;
+	}
+	finish_job(w, j);
 }
 
-/* Publish a failure of J that happened before its child ran, and settle it. */
+/* Publish a failure of J that happened before its child ran, and settle it (takes over J). */
 static void fail_before_run(struct worker *w, struct wjob *j, int code, const char *msg)
 {
 	struct bk_msg_result res;
@@ -1031,7 +1164,6 @@ static void start_job(struct worker *w, struct wjob *j)
 		complete_job(w, j, &res);
 		bk_msg_result_release(&res);
 		bk_journal_entry_release(&e);
-		wjob_free(j);
 		return;
 	}
 	if (r == 0)
@@ -1043,7 +1175,6 @@ static void start_job(struct worker *w, struct wjob *j)
 	r = prepare_job_repo(w, &j->msg, path, &err);
 	if (r < 0) {
 		fail_before_run(w, j, r, err.msg);
-		wjob_free(j);
 		return;
 	}
 
@@ -1064,7 +1195,6 @@ static void start_job(struct worker *w, struct wjob *j)
 	r = bk_journal_put(&w->journal, &e, false, &err);
 	if (r < 0) {
 		fail_before_run(w, j, r, err.msg);
-		wjob_free(j);
 		return;
 	}
 
@@ -1098,17 +1228,16 @@ static void start_job(struct worker *w, struct wjob *j)
 	}
 	argv[argc] = NULL;
 
-	j->spawned = bk_monotonic();
 	pid = fork();
 	if (pid == 0)
 		child_exec(w, j, (char *const *)argv, logfd, self);
+	j->spawned = bk_monotonic();
 	if (logfd >= 0)
 		close(logfd);
 	if (pid < 0) {
 		r = -errno;
 		bk_buf_release(&tags);
 		fail_before_run(w, j, r, "unable to start backy: fork failed");
-		wjob_free(j);
 		return;
 	}
 	setpgid(pid, pid); /* also in the child: whoever runs first */
@@ -1150,14 +1279,15 @@ static void start_pending(struct worker *w)
 	}
 }
 
-/* A child exited with STATUS. */
-static void child_done(struct worker *w, size_t idx, int status)
+/* A child exited with STATUS at EXITED (monotonic). */
+static void child_done(struct worker *w, size_t idx, int status, int64_t exited)
 {
 	struct wjob *j = w->running[idx];
 	struct bk_msg_result res;
 
 	list_del(w->running, &w->nrunning, idx);
-	j->exited = bk_monotonic();
+	/* a SIGCHLD older than the fork belongs to an earlier child (or came before we looked) */
+	j->exited = exited >= j->spawned ? exited : bk_monotonic();
 	if (j->interrupted) {
 		bk_notice("job '%s' (id %s) stopped by the shutdown: handing it back to the broker",
 			  j->msg.job, j->msg.job_id);
@@ -1168,11 +1298,13 @@ static void child_done(struct worker *w, size_t idx, int status)
 	result_from_child(w, j, status, &res);
 	complete_job(w, j, &res);
 	bk_msg_result_release(&res);
-	wjob_free(j);
 }
 
 static void reap_children(struct worker *w)
 {
+	/* every child reaped now exited at or after the first SIGCHLD not yet taken */
+	int64_t exited = atomic_exchange(&sigchld_at, 0);
+
 	for (;;) {
 		int status;
 		pid_t pid = waitpid(-1, &status, WNOHANG);
@@ -1181,7 +1313,7 @@ static void reap_children(struct worker *w)
 			return;
 		for (size_t i = 0; i < w->nrunning; i++) {
 			if (w->running[i]->pid == pid) {
-				child_done(w, i, status);
+				child_done(w, i, status, exited);
 				break;
 			}
 		}
@@ -1503,6 +1635,8 @@ int bk_fleet_run(const char *config_path, struct bk_fleet_config *cfg, struct bk
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	sigaction(SIGCHLD, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	w.basefd = open(w.cfg.base_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1533,7 +1667,7 @@ int bk_fleet_run(const char *config_path, struct bk_fleet_config *cfg, struct bk
 		}
 		reap_children(&w);
 		stop_step(&w);
-		if (w.stopping && !w.nrunning && !w.npending)
+		if (w.stopping && !w.nrunning && !w.npending && !w.nconfirming)
 			break;
 		now = bk_monotonic();
 		if (!w.mq && now >= w.next_connect)
@@ -1560,6 +1694,8 @@ int bk_fleet_run(const char *config_path, struct bk_fleet_config *cfg, struct bk
 			continue;
 		}
 		r = bk_mq_wait(w.mq, wait_timeout(&w), &d, &e2);
+		if (r >= 0)
+			collect_confirms(&w);
 		if (r == 1) {
 			handle_delivery(&w, &d);
 			bk_mq_delivery_release(&d);
@@ -1580,8 +1716,11 @@ out:
 		wjob_free(w.pending[i]);
 	for (size_t i = 0; i < w.nrunning; i++)
 		wjob_free(w.running[i]);
+	for (size_t i = 0; i < w.nconfirming; i++)
+		wjob_free(w.confirming[i]);
 	free(w.pending);
 	free(w.running);
+	free(w.confirming);
 	if (w.journal.dirfd >= 0)
 		bk_journal_close(&w.journal);
 	if (w.basefd >= 0)
