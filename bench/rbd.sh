@@ -5,10 +5,21 @@
 # it measures ROUNDS times each, alternating, as client.backup:
 #   full backup                     vs  rbd export IMG@backy-ID FILE (+ fsync)
 #   incremental after a 1 % change  vs  rbd export-diff --from-snap A IMG@backy-ID FILE (+ fsync)
+#                                   vs  the same with --whole-object (what backy must do on a
+#                                       fast-diff image: the issue and Python backy diff whole objects)
+#                                   vs  rbd snap create + export-diff --whole-object + snap rm of
+#                                       the previous snapshot: the same work as backy's incremental
+#                                       (the plain export-diff is handed its snapshots for free)
 #   restore into a new RBD image    vs  rbd import FILE (the export of the same revision)
-# and prints medians, ratios (backy / rbd; the target is <= 1.1 each) and the
-# peak RSS of backy (GNU time %M).  Repository and rbd output files live on the
-# same loop-mounted XFS (reflink=1); both sides fsync what they write.
+# and prints medians, ratios (backy / rbd; the target is <= 1.1 each), the
+# median phases of backy's incremental (from its -vv output: snapshot taken,
+# data path = copy + sync + read-back + verification against the source,
+# snapshot removed) and the peak RSS of backy (GNU time %M).  Repository and
+# rbd output files live on the same loop-mounted XFS (reflink=1); both sides
+# fsync what they write.  Snapshot creation and removal are monitor commits:
+# each waits for the monitor's next Paxos round (paxos_propose_interval, 1 s by
+# default), a cost of the cluster that the plain export-diff baseline does not
+# pay.
 # The 1 % change is 1 % of the 64 KiB blocks at random places (the hard case for
 # whole-object diffs); INCR_MODE=clustered writes the same amount in runs of
 # 4 MiB instead.
@@ -114,8 +125,13 @@ time_cmd() {
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 newest() { "$BACKY" -b "$1" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["uuid"])'; }
 
-full=() export=() incr=() ediff=() restore=() import=() rss_max=0
+full=() export=() incr=() ediff=() wdiff=() cli=() snap=() rm=() data=() restore=() import=() rss_max=0
 note_rss() { ((rss > rss_max)) && rss_max=$rss; true; }
+# phase ARRAY PATTERN: append the seconds of backy's -vv line matching PATTERN
+phase() {
+	local -n arr=$1
+	arr+=("$(sed -n "s/.*$2 \([0-9.]*\) s.*/\1/p" "$work/cmd.err" | head -1)")
+}
 for r in $(seq 1 "$rounds"); do
 	repo=$mnt/repo-$r
 	rm -rf "$repo"
@@ -133,13 +149,24 @@ for r in $(seq 1 "$rounds"); do
 	export+=("$t")
 
 	change_1pct "$r"
-	time_cmd t "$BACKY" -b "$repo" backup manual:incr
+	time_cmd t "$BACKY" -vv -b "$repo" backup manual:incr
 	note_rss
 	incr+=("$t")
+	phase snap 'snapshot .* taken in'
+	phase rm 'snapshot .* removed in'
+	data+=("$(sed -n 's/.*backup phases: .* copy \([0-9.]*\) s, sync \([0-9.]*\) s, read-back \([0-9.]*\) s, verify against source \([0-9.]*\) s.*/\1 \2 \3 \4/p' "$work/cmd.err" |
+		awk '{ print $1 + $2 + $3 + $4 }')")
 	B=$(newest "$repo")
 	time_cmd t sh -c "rbd --id backup export-diff --no-progress --from-snap 'bench-a-$r' '$POOL/$IMG@backy-$B' '$mnt/diff-$r' && sync '$mnt/diff-$r'"
 	ediff+=("$t")
-	rbd --id admin snap rm "$POOL/$IMG@bench-a-$r" >/dev/null 2>&1
+	time_cmd t sh -c "rbd --id backup export-diff --no-progress --whole-object --from-snap 'bench-a-$r' '$POOL/$IMG@backy-$B' '$mnt/wdiff-$r' && sync '$mnt/wdiff-$r'"
+	wdiff+=("$t")
+	# the rbd CLI doing backy's whole incremental: new snapshot, diff, drop the old one
+	time_cmd t sh -c "rbd --id backup snap create '$POOL/$IMG@bench-c-$r' && \
+		rbd --id backup export-diff --no-progress --whole-object --from-snap 'bench-a-$r' '$POOL/$IMG@bench-c-$r' '$mnt/cdiff-$r' && \
+		sync '$mnt/cdiff-$r' && rbd --id backup snap rm --no-progress '$POOL/$IMG@bench-a-$r'"
+	cli+=("$t")
+	rbd --id admin snap rm "$POOL/$IMG@bench-c-$r" >/dev/null 2>&1
 
 	time_cmd t "$BACKY" -b "$repo" restore -r "$A" "rbd:$POOL/$IMG-rest-$r"
 	note_rss
@@ -147,13 +174,16 @@ for r in $(seq 1 "$rounds"); do
 	time_cmd t rbd --id backup import --no-progress "$mnt/export-$r" "$POOL/$IMG-imp-$r"
 	import+=("$t")
 	for i in rest imp; do rbd --id admin rm "$POOL/$IMG-$i-$r" >/dev/null 2>&1; done
-	rm -f "$mnt/export-$r" "$mnt/diff-$r"
+	rm -f "$mnt/export-$r" "$mnt/diff-$r" "$mnt/wdiff-$r" "$mnt/cdiff-$r"
 	rm -rf "$repo"
-	echo "round $r: full ${full[-1]} s / export ${export[-1]} s, incr ${incr[-1]} s / export-diff ${ediff[-1]} s, restore ${restore[-1]} s / import ${import[-1]} s"
+	echo "round $r: full ${full[-1]} s / export ${export[-1]} s, incr ${incr[-1]} s / export-diff ${ediff[-1]} s" \
+		"(whole-object ${wdiff[-1]} s, with snapshots ${cli[-1]} s), restore ${restore[-1]} s / import ${import[-1]} s"
 done
 
 m_full=$(median "${full[@]}") m_export=$(median "${export[@]}")
 m_incr=$(median "${incr[@]}") m_ediff=$(median "${ediff[@]}")
+m_wdiff=$(median "${wdiff[@]}") m_cli=$(median "${cli[@]}")
+m_snap=$(median "${snap[@]}") m_rm=$(median "${rm[@]}") m_data=$(median "${data[@]}")
 m_rest=$(median "${restore[@]}") m_imp=$(median "${import[@]}")
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 echo
@@ -161,5 +191,9 @@ echo "medians over $rounds rounds, ${size_gib} GiB RBD image, 1 % change $mode, 
 printf '  %-34s %7s s   %-30s %7s s   ratio %s\n' \
 	"backy full backup" "$m_full" "rbd export (+fsync)" "$m_export" "$(ratio "$m_full" "$m_export")" \
 	"backy incremental (1 %)" "$m_incr" "rbd export-diff (+fsync)" "$m_ediff" "$(ratio "$m_incr" "$m_ediff")" \
+	"backy incremental (1 %)" "$m_incr" "  --whole-object" "$m_wdiff" "$(ratio "$m_incr" "$m_wdiff")" \
+	"backy incremental (1 %)" "$m_incr" "  snap create+diff+snap rm" "$m_cli" "$(ratio "$m_incr" "$m_cli")" \
+	"  backy data path only" "$m_data" "  --whole-object" "$m_wdiff" "$(ratio "$m_data" "$m_wdiff")" \
 	"backy restore into RBD" "$m_rest" "rbd import" "$m_imp" "$(ratio "$m_rest" "$m_imp")"
+echo "  backy incremental phases (medians): snapshot taken $m_snap s, data path $m_data s, old snapshot removed $m_rm s"
 echo "  peak RSS of backy: $((rss_max / 1024)) MiB"

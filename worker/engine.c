@@ -20,6 +20,7 @@
 #include "hash.h"
 #include "log.h"
 #include "manifest.h"
+#include "progress.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,45 +36,9 @@
 #define WRITEBACK_WINDOW (64u << 20)
 #define SAMPLE_BLOCKS 16
 
-/* --- progress ------------------------------------------------------------ */
-
-struct progress {
-	bool on;
-	const char *what;
-	uint64_t total;
-	int64_t start;
-	int64_t last;
-};
-
-static void progress_init(struct progress *p, bool on, const char *what, uint64_t total)
+static double secs(int64_t usec)
 {
-	p->on = on;
-	p->what = what;
-	p->total = total;
-	p->start = bk_monotonic();
-	p->last = p->start;
-}
-
-static void progress_show(struct progress *p, uint64_t done, bool final)
-{
-	char a[32], b[32], rate[32];
-	int64_t now;
-	double secs;
-
-	if (!p->on)
-		return;
-	now = bk_monotonic();
-	if (!final && now - p->last < BK_USEC)
-		return;
-	p->last = now;
-	secs = (double)(now - p->start) / BK_USEC;
-	bk_size_format(done, a, sizeof(a));
-	bk_size_format(p->total, b, sizeof(b));
-	bk_size_format(secs > 0 ? (unsigned long long)((double)done / secs) : 0, rate, sizeof(rate));
-	fprintf(stderr, "\r%s: %3d%% %s of %s, %s/s   ", p->what,
-		p->total ? (int)(done * 100 / p->total) : 100, a, b, rate);
-	if (final)
-		fputc('\n', stderr);
+	return (double)usec / BK_USEC;
 }
 
 /* --- quarantine reports -------------------------------------------------- */
@@ -224,10 +189,10 @@ static bool covered(const struct backup *b, uint64_t off, uint64_t len)
 static int copy_source(struct backup *b, bool use_parent, bool progress, struct bk_err *err)
 {
 	uint64_t size = b->src.size;
-	struct progress prog;
+	struct bk_progress prog;
 	int r;
 
-	progress_init(&prog, progress, "backup", size);
+	bk_progress_init(&prog, progress, "backup", size);
 	for (uint64_t off = 0; off < size; off += CHUNK) {
 		uint64_t len = size - off < CHUNK ? size - off : CHUNK;
 		uint64_t first = off / b->bs;
@@ -294,9 +259,9 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 		if (r < 0)
 			return r;
 		writeback(b, off + len);
-		progress_show(&prog, off + len, false);
+		bk_progress_show(&prog, off + len, false);
 	}
-	progress_show(&prog, size, true);
+	bk_progress_show(&prog, size, true);
 	return 0;
 }
 
@@ -444,6 +409,7 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 {
 	struct backup b = {.repo = repo, .dst = -1};
 	int64_t t0 = bk_monotonic(), now = bk_now();
+	int64_t t_open = t0, t_copy = t0, t_sync = t0, t_check = t0, t_verify = t0, t_commit;
 	struct bk_quarantine q;
 	char name[BK_ID_MAX + 8];
 	struct bk_rev rev;
@@ -510,9 +476,11 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 	b.buf = bk_malloc(CHUNK);
 	b.pdig = bk_malloc((CHUNK / BK_MANIFEST_MIN_BLOCK) * sizeof(*b.pdig));
 
+	t_open = bk_monotonic();
 	r = copy_source(&b, use_parent, progress, err);
 	if (r < 0)
 		goto out;
+	t_copy = bk_monotonic();
 	if (fdatasync(b.dst) < 0) {
 		r = bk_err_sys(err, -errno, "unable to sync '%s/%s'", repo->path, b.img_name);
 		goto out;
@@ -522,11 +490,14 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 		bk_err_sys(err, r, "unable to write manifest '%s/%s'", repo->path, b.sums_name);
 		goto out;
 	}
+	t_sync = bk_monotonic();
 	r = check_written(&b, &q, &parent_bad, err);
+	t_check = bk_monotonic();
 	if (r == 0 && b.src.ops->verify_read)
 		r = verify_source(&b, &q, &parent_bad, stats, err);
 	if (r < 0)
 		goto out;
+	t_verify = bk_monotonic();
 	if (q.count) {
 		char report[128] = "";
 
@@ -582,7 +553,13 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 	stats->bytes_written = b.bytes_written;
 	stats->duration = rev.duration;
 out:
+	t_commit = bk_monotonic();
 	backup_release(&b, committed);
+	if (committed)
+		bk_debug("backup phases: open source and clone parent %.3f s, copy %.3f s, sync %.3f s, read-back %.3f s, verify against source %.3f s, commit %.3f s, close source %.3f s",
+			 secs(t_open - t0), secs(t_copy - t_open), secs(t_sync - t_copy),
+			 secs(t_check - t_sync), secs(t_verify - t_check), secs(t_commit - t_verify),
+			 secs(bk_monotonic() - t_commit));
 	bk_quarantine_release(&q);
 	bk_rev_release(&rev);
 	return r;
@@ -751,7 +728,7 @@ int bk_restore(struct bk_repo *repo, size_t idx, const char *target, bool progre
 	struct bk_digest *dig = NULL;
 	unsigned char *buf = NULL;
 	bool sparse, seekable;
-	struct progress prog;
+	struct bk_progress prog;
 	struct bk_quarantine q;
 	int fd = -1, out = -1, r;
 
@@ -765,7 +742,7 @@ int bk_restore(struct bk_repo *repo, size_t idx, const char *target, bool progre
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	buf = bk_malloc(CHUNK);
 	dig = bk_malloc((CHUNK / m.block_size) * sizeof(*dig));
-	progress_init(&prog, progress, "restore", m.size);
+	bk_progress_init(&prog, progress, "restore", m.size);
 	for (uint64_t off = 0; off < m.size; off += CHUNK) {
 		uint64_t len = m.size - off < CHUNK ? m.size - off : CHUNK;
 		uint32_t count = (uint32_t)((len + m.block_size - 1) / m.block_size);
@@ -797,13 +774,13 @@ int bk_restore(struct bk_repo *repo, size_t idx, const char *target, bool progre
 			bk_err_sys(err, r, "unable to write target '%s'", target);
 			goto done;
 		}
-		progress_show(&prog, off + len, false);
+		bk_progress_show(&prog, off + len, false);
 	}
 	if (seekable && fsync(out) < 0) {
 		r = bk_err_sys(err, -errno, "unable to sync target '%s'", target);
 		goto done;
 	}
-	progress_show(&prog, m.size, true);
+	bk_progress_show(&prog, m.size, true);
 	if (q.count) {
 		bk_error("revision '%s' is damaged:\n%s", id, q.text.p);
 		r = bk_err_set(err, BK_EVERIFY,
@@ -829,7 +806,7 @@ int bk_verify(struct bk_repo *repo, size_t idx, bool progress, struct bk_err *er
 	struct bk_digest *dig = NULL;
 	unsigned char *buf = NULL;
 	struct bk_err verr = {0};
-	struct progress prog;
+	struct bk_progress prog;
 	struct bk_quarantine q;
 	char report[128] = "";
 	int fd = -1, r;
@@ -848,7 +825,7 @@ int bk_verify(struct bk_repo *repo, size_t idx, bool progress, struct bk_err *er
 		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
 		buf = bk_malloc(CHUNK);
 		dig = bk_malloc((CHUNK / m.block_size) * sizeof(*dig));
-		progress_init(&prog, progress, "verify", m.size);
+		bk_progress_init(&prog, progress, "verify", m.size);
 		for (uint64_t off = 0; off < m.size; off += CHUNK) {
 			uint64_t len = m.size - off < CHUNK ? m.size - off : CHUNK;
 			uint32_t count = (uint32_t)((len + m.block_size - 1) / m.block_size);
@@ -863,9 +840,9 @@ int bk_verify(struct bk_repo *repo, size_t idx, bool progress, struct bk_err *er
 				goto done;
 			}
 			bk_check_chunk(&m, buf, false, off, len, dig, &q);
-			progress_show(&prog, off + len, false);
+			bk_progress_show(&prog, off + len, false);
 		}
-		progress_show(&prog, m.size, true);
+		bk_progress_show(&prog, m.size, true);
 	}
 	if (q.count) {
 		r = quarantine_write(repo, rev->id, "verify", &q, report, sizeof(report));

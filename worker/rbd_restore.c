@@ -13,6 +13,7 @@
 #include "fs.h"
 #include "log.h"
 #include "manifest.h"
+#include "progress.h"
 #include "rbd.h"
 
 #include <errno.h>
@@ -56,12 +57,12 @@ int bk_restore_rbd(struct bk_repo *repo, size_t idx, const char *spec, const cha
 	rados_ioctx_t io = NULL;
 	rbd_image_t img = NULL;
 	struct bk_quarantine q;
+	struct bk_progress prog;
 	uint64_t size = 0;
 	const char *slash = strchr(spec, '/');
 	bool created = false;
 	int fd = -1, r, order = 22;
 
-	(void)progress;
 	if (!slash || slash == spec || !slash[1] || (size_t)(slash - spec) >= sizeof(pool) ||
 	    strlen(slash + 1) >= sizeof(name))
 		return bk_err_set(err, BK_EUSAGE, "invalid RBD target 'rbd:%s': expected rbd:POOL/IMAGE",
@@ -80,6 +81,8 @@ int bk_restore_rbd(struct bk_repo *repo, size_t idx, const char *spec, const cha
 	r = bk_rbd_connect(ceph_conf, ceph_id, pool, &cluster, &io, err);
 	if (r < 0)
 		goto out;
+	/* a slot's buffer stays untouched until its write completed: librbd need not copy it */
+	rados_conf_set(cluster, "rbd_disable_zero_copy_writes", "false");
 	r = rbd_open(io, name, &img, NULL);
 	if (r == -ENOENT) {
 		r = rbd_create2(io, name, m.size, RBD_FEATURE_LAYERING | RBD_FEATURE_EXCLUSIVE_LOCK |
@@ -107,6 +110,8 @@ int bk_restore_rbd(struct bk_repo *repo, size_t idx, const char *spec, const cha
 			       spec, (unsigned long long)size, id, (unsigned long long)m.size);
 		goto out;
 	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	bk_progress_init(&prog, progress, "restore", m.size);
 	for (uint64_t off = 0, n = 0; off < m.size; off += CHUNK, n++) {
 		uint64_t len = m.size - off < CHUNK ? m.size - off : CHUNK;
 		uint32_t count = (uint32_t)((len + m.block_size - 1) / m.block_size);
@@ -135,6 +140,7 @@ int bk_restore_rbd(struct bk_repo *repo, size_t idx, const char *spec, const cha
 			}
 		}
 		bk_check_chunk(&m, s->buf, hole, off, len, dig, &q);
+		bk_progress_show(&prog, off + len, false);
 		if (hole && created)
 			continue;
 		r = rbd_aio_create_completion(NULL, NULL, &s->c);
@@ -160,6 +166,7 @@ int bk_restore_rbd(struct bk_repo *repo, size_t idx, const char *spec, const cha
 		bk_err_sys(err, r, "rbd: unable to flush '%s'", spec);
 		goto out;
 	}
+	bk_progress_show(&prog, m.size, true);
 	if (q.count) {
 		bk_error("revision '%s' is damaged:\n%s", id, q.text.p);
 		r = bk_err_set(err, BK_EVERIFY,

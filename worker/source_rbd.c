@@ -279,6 +279,7 @@ static int rbd_open_source(struct bk_source *src, const struct bk_source_config 
 			   const char *id, const char *base, bool *use_base, struct bk_err *err)
 {
 	struct rbd_source *rs = calloc(1, sizeof(*rs));
+	int64_t t;
 	int r;
 
 	if (!rs)
@@ -298,6 +299,7 @@ static int rbd_open_source(struct bk_source *src, const struct bk_source_config 
 			rbd_fail(err, r, src, "open");
 		goto fail;
 	}
+	t = bk_monotonic();
 	if (cfg->type == BK_SOURCE_FLYINGCIRCUS && cfg->vm && cfg->vm[0] && cfg->consul_token &&
 	    cfg->consul_token[0]) {
 		r = freeze_snapshot(src, rs, err);
@@ -310,6 +312,7 @@ static int rbd_open_source(struct bk_source *src, const struct bk_source_config 
 	}
 	if (r < 0)
 		goto fail;
+	bk_debug("rbd: snapshot '%s' taken in %.3f s", rs->snap, (double)(bk_monotonic() - t) / BK_USEC);
 	r = rbd_snap_set(rs->img, rs->snap);
 	if (r == 0)
 		r = rbd_get_size(rs->img, &src->size);
@@ -502,6 +505,7 @@ static void remove_snapshots(struct bk_source *src, struct rbd_source *rs, const
 {
 	rbd_snap_info_t *snaps = NULL;
 	int max = 16, n;
+	int64_t t;
 
 	for (;;) {
 		snaps = realloc(snaps, (size_t)max * sizeof(*snaps));
@@ -519,10 +523,14 @@ static void remove_snapshots(struct bk_source *src, struct rbd_source *rs, const
 			continue;
 		if (only ? strcmp(name, only) != 0 : strcmp(name, keep) == 0)
 			continue;
+		t = bk_monotonic();
 		r = rbd_snap_remove(rs->img, name);
 		if (r < 0)
 			bk_warn("rbd: unable to remove snapshot '%s' of '%s': %s", name,
 				bk_source_describe(src->cfg), bk_strerror(r));
+		else
+			bk_debug("rbd: snapshot '%s' removed in %.3f s", name,
+				 (double)(bk_monotonic() - t) / BK_USEC);
 	}
 	if (n >= 0)
 		rbd_snap_list_end(snaps);
