@@ -232,7 +232,7 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, cons
 		pthread_mutex_unlock(&co->lock);
 	} else if (strcmp(url, "/v1/workers") == 0) {
 		pthread_mutex_lock(&co->lock);
-		co_workers_json(&co->st, co->now, &b);
+		co_workers_json(&co->st, &b);
 		pthread_mutex_unlock(&co->lock);
 		bk_buf_adds(&b, "\n");
 	} else if (strcmp(url, "/metrics") == 0) {

@@ -573,6 +573,7 @@ void co_heartbeat(struct co_state *st, const struct bk_msg_heartbeat *hb, int64_
 	w->free_bytes = hb->free_bytes;
 	set_str(&w->running, join(&hb->running));
 	w->seen = now;
+	w->seen_mono = bk_monotonic();
 }
 
 bool co_job_sla(const struct co_job *j, int64_t now, int64_t *overdue)
@@ -1333,7 +1334,7 @@ void co_status_json(const struct co_state *st, int64_t now, const char *role, st
 		bk_buf_addf(out, ",\"expiring\":%s}", j->run[CO_RUN_EXPIRE].active ? "true" : "false");
 	}
 	bk_buf_adds(out, "},\"workers\":");
-	co_workers_json(st, now, out);
+	co_workers_json(st, out);
 	bk_buf_adds(out, ",\"coordinator\":{\"role\":");
 	json_str(out, role);
 	bk_buf_adds(out, ",\"now\":");
@@ -1344,7 +1345,7 @@ void co_status_json(const struct co_state *st, int64_t now, const char *role, st
 	bk_buf_adds(out, "}}\n");
 }
 
-void co_workers_json(const struct co_state *st, int64_t now, struct bk_buf *out)
+void co_workers_json(const struct co_state *st, struct bk_buf *out)
 {
 	bk_buf_adds(out, "{");
 	for (size_t i = 0; i < st->nworkers; i++) {
@@ -1359,7 +1360,7 @@ void co_workers_json(const struct co_state *st, int64_t now, struct bk_buf *out)
 		json_str(out, w->running);
 		bk_buf_adds(out, ",\"last_seen\":");
 		json_time(out, w->seen);
-		bk_buf_addf(out, ",\"age\":%" PRId64 "}", (int64_t)((now - w->seen) / BK_USEC));
+		bk_buf_addf(out, ",\"age\":%" PRId64 "}", (int64_t)((bk_monotonic() - w->seen_mono) / BK_USEC));
 	}
 	bk_buf_adds(out, "}");
 }
@@ -1443,7 +1444,7 @@ void co_metrics(const struct co_state *st, int64_t now, bool active, struct bk_b
 				 "# TYPE backy_worker_heartbeat_age_seconds gauge\n");
 		for (size_t i = 0; i < st->nworkers; i++)
 			bk_buf_addf(out, "backy_worker_heartbeat_age_seconds{host=\"%s\"} %" PRId64 "\n",
-				    st->workers[i].host, (int64_t)((now - st->workers[i].seen) / BK_USEC));
+				    st->workers[i].host, (int64_t)((bk_monotonic() - st->workers[i].seen_mono) / BK_USEC));
 	}
 	bk_buf_add(out, per.p, per.len);
 	bk_buf_release(&per);

@@ -85,6 +85,7 @@ struct co_worker {
 	uint64_t free_bytes;
 	char *running;
 	int64_t seen; /* coordinator time of the last heartbeat */
+	int64_t seen_mono; /* monotonic time of it: ages are real seconds, whatever the time scale */
 };
 
 struct co_counters {
@@ -244,7 +245,7 @@ int co_state_record(struct co_state *st, char *line, const char *name, int linen
 
 /* GET /v1/status, /v1/workers and /metrics bodies. */
 void co_status_json(const struct co_state *st, int64_t now, const char *role, struct bk_buf *out);
-void co_workers_json(const struct co_state *st, int64_t now, struct bk_buf *out);
+void co_workers_json(const struct co_state *st, struct bk_buf *out);
 void co_metrics(const struct co_state *st, int64_t now, bool active, struct bk_buf *out);
 
 #endif
