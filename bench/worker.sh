@@ -39,8 +39,10 @@ JOBS=${BENCH_JOBS:-1000}
 REPOS=${BENCH_REPOS:-100}
 SLOTS=${BENCH_SLOTS:-2}
 die() { echo "bench/worker.sh: $*" >&2; exit 1; }
-[[ -x $BACKY && -x $WORKER ]] || die "build first (BACKY=$BACKY, worker $WORKER)"
-for t in amqp-publish amqp-consume jq; do command -v $t >/dev/null || die "'$t' missing"; done
+# publishes with confirms: amqp-publish does not, and can lose messages on the way into a quorum queue
+MQ_PUBLISH=${MQ_PUBLISH:-$(dirname "$BACKY")/../tests/mq_publish}
+[[ -x $BACKY && -x $WORKER && -x $MQ_PUBLISH ]] || die "build first (BACKY=$BACKY, worker $WORKER, $MQ_PUBLISH)"
+for t in amqp-consume jq; do command -v $t >/dev/null || die "'$t' missing"; done
 
 T=$(mktemp -d "${BENCH_DIR:-/tmp}/bench-worker.XXXXXX")
 PIDS=()
@@ -119,8 +121,7 @@ for hi in 0 1; do
 		printf '{"schema":"backy/1.0","kind":"job","id":"m%05dx%s","time":"%s","job_id":"b%05dx%s","job":"r%03d","host":"%s","action":"backup","tags":["bench"],"deadline":"%s","attempt":1,"source":{"type":"file","filename":"%s"}}\n' \
 			"$i" "$$" "$now" "$i" "$$" "$r" "$h" "$deadline" "$T/tiny.img"
 	done >"$T/jobs.$h"
-	amqp-publish --url="$URL" -e backy.jobs -r "$h" -p -C application/json -l <"$T/jobs.$h" ||
-		die "publishing failed"
+	"$MQ_PUBLISH" "$URL" backy.jobs "$h" <"$T/jobs.$h" || die "publishing failed"
 done
 
 echo "draining with 2 workers x $SLOTS slots ..."

@@ -15,6 +15,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 COORD=${BACKY_COORDINATOR:-$ROOT/build-co/coordinator/backy-coordinator}
 CTL=${BACKYCTL:-$ROOT/build-co/coordinator/backyctl}
+# publishes with confirms (amqp-publish does not, and can lose messages)
+MQ_PUBLISH=${MQ_PUBLISH:-$(dirname "$COORD")/../tests/mq_publish}
 fail() { echo "$ME: FAIL: $*" >&2; exit 1; }
 log() { echo "$ME: $*" >&2; }
 
@@ -23,10 +25,10 @@ log() { echo "$ME: $*" >&2; }
 # shellcheck disable=SC1090
 . "$BACKY_RABBIT_ENV"
 [ -n "${BACKY_AMQP_URL:-}" ] || fail "$BACKY_RABBIT_ENV does not set BACKY_AMQP_URL"
-for t in amqp-consume amqp-publish curl jq python3; do
+for t in amqp-consume curl jq python3; do
 	command -v $t >/dev/null || fail "$t not found (apt-get install amqp-tools curl jq python3)"
 done
-[ -x "$COORD" ] && [ -x "$CTL" ] || fail "binaries not found: $COORD $CTL"
+[ -x "$COORD" ] && [ -x "$CTL" ] && [ -x "$MQ_PUBLISH" ] || fail "binaries not found: $COORD $CTL $MQ_PUBLISH"
 
 mkdir -p "${BACKY_TEST_TMP:-/tmp}"
 T=$(mktemp -d "${BACKY_TEST_TMP:-/tmp}/coord.XXXXXX")
@@ -117,7 +119,7 @@ publish_result() { # JOBMSG OUTCOME NOW [TAGS-JSON]
 			--arg host "$host" --arg a "$action" \
 			'{schema:"backy/1.0",kind:"result",id:$id,time:$t,job_id:$jid,job:$job,host:$host,action:$a,outcome:"failed",error:{code:"BK_ESOURCE",message:"source failed"},started:$t,finished:$t}')
 	fi
-	amqp-publish -u "$BACKY_AMQP_URL" -e backy.results -r "$key" -C application/json -p -b "$body"
+	"$MQ_PUBLISH" "$BACKY_AMQP_URL" backy.results "$key" "$body"
 }
 wait_for() { # JQ-EXPR WHAT
 	for _ in $(seq 50); do

@@ -3,6 +3,8 @@
 #   BACKY_RABBIT_ENV  env file of a running broker (tests/harness/rabbit-up.sh DIR
 #                     writes DIR/env); required: without a broker the test fails
 #   BACKY_WORKER      the worker binary (default: backy-worker next to $BACKY)
+#   MQ_PUBLISH        tests/tools/mq_publish of the build (publishes with confirms;
+#                     amqp-publish does not and can lose messages)
 #
 # Each test gets a unique storage host name $HOST (so its own job queue), a
 # base directory $BASE, and two queues of its own (wk_listen): $RQ bound to
@@ -10,6 +12,8 @@
 
 WORKER=${BACKY_WORKER:-$(dirname "$BACKY")/backy-worker}
 [[ -x $WORKER ]] || fail "backy-worker not found at '$WORKER'"
+MQ_PUBLISH=${MQ_PUBLISH:-$(dirname "$BACKY")/../tests/mq_publish}
+[[ -x $MQ_PUBLISH ]] || fail "mq_publish not found at '$MQ_PUBLISH' (build the whole tree)"
 for t in amqp-publish amqp-consume jq; do
 	command -v "$t" >/dev/null || fail "'$t' not found (apt-get install amqp-tools jq)"
 done
@@ -152,8 +156,8 @@ wk_job()
 # wk_publish BODY: publish BODY as a job for $HOST
 wk_publish()
 {
-	amqp-publish --url="$URL" -e backy.jobs -r "$HOST" -p -C application/json -b "$1" \
-		2>>"$T/amqp.log" || fail "amqp-publish failed"
+	"$MQ_PUBLISH" "$URL" backy.jobs "$HOST" "$1" 2>>"$T/amqp.log" ||
+		fail "publishing a job failed: $(tail -1 "$T/amqp.log")"
 }
 
 # wk_drain: results arrive in the background (wk_listen); nothing to do
