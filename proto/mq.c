@@ -241,7 +241,7 @@ static int mq_rpc(struct bk_mq *mq, struct bk_err *err, amqp_rpc_reply_t r, cons
 	case AMQP_RESPONSE_SERVER_EXCEPTION:
 		return mq_server_close(mq, err, &r.reply, what);
 	default: {
-		char msg[512];
+		char msg[1024];
 
 		snprintf(msg, sizeof(msg), "rabbitmq: %s failed: no reply from '%s'", what, mq->where);
 		mq->conn_dead = true;
@@ -483,7 +483,7 @@ static int mq_on_return(struct bk_mq *mq, const amqp_frame_t *f, const char *wha
 static int mq_on_cancel(struct bk_mq *mq, const amqp_frame_t *f, struct bk_err *err)
 {
 	const amqp_basic_cancel_t *m = f->payload.method.decoded;
-	char msg[512];
+	char msg[1024];
 
 	snprintf(msg, sizeof(msg), "rabbitmq: consumer of queue '%s' cancelled by broker '%s'",
 		 mq_consumer_queue(mq, m->consumer_tag), mq->where);
