@@ -442,6 +442,7 @@ struct wjob {
 	struct bk_msg_job msg;
 	pid_t pid;             /* 0 while pending */
 	int64_t received;      /* bk_monotonic() when the first delivery arrived */
+	bool entry_synced;     /* its running entry's name is durable (journal.h, note 5) */
 	int64_t spawned;       /* bk_monotonic() when fork returned */
 	int64_t exited;        /* bk_monotonic() at the SIGCHLD of its exit */
 	int64_t started;       /* bk_now() at start (result.started) */
@@ -1015,7 +1016,9 @@ static void complete_job(struct worker *w, struct wjob *j, struct bk_msg_result 
 	j->done.started = res->started;
 	j->done.finished = bk_now();
 	j->done.result = b.p; /* owned by the entry now */
-	if (bk_journal_put(&w->journal, &j->done, true, &err) < 0)
+	r = j->entry_synced ? bk_journal_put_final(&w->journal, &j->done, &err)
+			    : bk_journal_put(&w->journal, &j->done, true, &err);
+	if (r < 0)
 		bk_error("job '%s' (id %s): %s", j->msg.job, j->msg.job_id, err.msg);
 	snprintf(nm, sizeof(nm), "%s.result", j->msg.job_id);
 	bk_fs_unlink(w->journal.dirfd, nm);
@@ -1245,8 +1248,11 @@ static void start_job(struct worker *w, struct wjob *j)
 	list_add(&w->running, &w->nrunning, j);
 	e.child = (long)pid;
 	e.child_start = bk_journal_proc_start(pid);
-	if (bk_journal_put(&w->journal, &e, false, &err) < 0)
+	/* durable while the child runs, so the done entry costs one flush (journal.h, note 5) */
+	if (bk_journal_put(&w->journal, &e, false, &err) < 0 || bk_journal_sync(&w->journal, &err) < 0)
 		bk_warn("%s", err.msg);
+	else
+		j->entry_synced = true;
 	bk_notice("job '%s' (id %s) %s started%s%s (attempt %u, pid %ld)", j->msg.job,
 		  j->msg.job_id, bk_msg_action_name(j->msg.action), tags.len ? ", tags " : "",
 		  tags.p, j->msg.attempt, (long)pid);

@@ -159,19 +159,18 @@ bad:
 	return r;
 }
 
-int bk_journal_put(struct bk_journal *j, const struct bk_journal_entry *e, bool durable,
-		   struct bk_err *err)
+/* The JSON text of E (owned), or NULL with ERR set. */
+static char *encode_entry(const struct bk_journal_entry *e, struct bk_err *err)
 {
-	char name[BK_ID_MAX + 8], tmp[BK_ID_MAX + 16];
 	char *text = NULL;
 	json_t *o;
-	int fd = -1, r;
 
-	r = check_id(e->job_id, err);
-	if (r < 0)
-		return r;
-	if (e->state != BK_JOURNAL_RUNNING && e->state != BK_JOURNAL_DONE)
-		return bk_err_set(err, BK_EUSAGE, "journal entry of '%s' has no state", e->job_id);
+	if (check_id(e->job_id, err) < 0)
+		return NULL;
+	if (e->state != BK_JOURNAL_RUNNING && e->state != BK_JOURNAL_DONE) {
+		bk_err_set(err, BK_EUSAGE, "journal entry of '%s' has no state", e->job_id);
+		return NULL;
+	}
 	o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "state",
 		      state_names[e->state], "job_id", e->job_id, "job", e->job, "pid",
 		      (json_int_t)e->pid, "pid_start", (json_int_t)e->pid_start, "child",
@@ -184,7 +183,19 @@ int bk_journal_put(struct bk_journal *j, const struct bk_journal_entry *e, bool 
 		text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (!text)
-		return bk_err_set(err, BK_EUSAGE, "unable to encode journal entry of '%s'", e->job_id);
+		bk_err_set(err, BK_EUSAGE, "unable to encode journal entry of '%s'", e->job_id);
+	return text;
+}
+
+int bk_journal_put(struct bk_journal *j, const struct bk_journal_entry *e, bool durable,
+		   struct bk_err *err)
+{
+	char name[BK_ID_MAX + 8], tmp[BK_ID_MAX + 16];
+	char *text = encode_entry(e, err);
+	int fd = -1, r;
+
+	if (!text)
+		return err->code;
 	snprintf(name, sizeof(name), "%s.json", e->job_id);
 	if (durable) {
 		r = bk_fs_write_atomic(j->dirfd, name, text, strlen(text), 0600);
@@ -209,6 +220,41 @@ int bk_journal_put(struct bk_journal *j, const struct bk_journal_entry *e, bool 
 out:
 	if (fd >= 0)
 		close(fd);
+	free(text);
+	return r;
+}
+
+int bk_journal_sync(struct bk_journal *j, struct bk_err *err)
+{
+	if (fsync(j->dirfd) < 0)
+		return bk_err_sys(err, -errno, "unable to sync '%s'", j->dir);
+	return 0;
+}
+
+int bk_journal_put_final(struct bk_journal *j, const struct bk_journal_entry *e,
+			 struct bk_err *err)
+{
+	char name[BK_ID_MAX + 8];
+	char *text = encode_entry(e, err);
+	size_t len;
+	int fd, r;
+
+	if (!text)
+		return err->code;
+	len = strlen(text);
+	snprintf(name, sizeof(name), "%s.json", e->job_id);
+	fd = openat(j->dirfd, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		free(text);
+		return errno == ENOENT ? bk_journal_put(j, e, true, err)
+				       : bk_err_sys(err, -errno, "unable to open '%s/%s'", j->dir, name);
+	}
+	r = bk_pwrite_full(fd, text, len, 0);
+	if (r == 0 && (ftruncate(fd, (off_t)len) < 0 || fdatasync(fd) < 0))
+		r = -errno;
+	if (r < 0)
+		bk_err_sys(err, r, "unable to write '%s/%s'", j->dir, name);
+	close(fd);
 	free(text);
 	return r;
 }

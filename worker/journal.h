@@ -26,6 +26,13 @@
  * 4. Only one worker owns a state directory (the flock on .lock, taken by
  *    bk_journal_open): two workers sharing one would each consider the
  *    other's running entries their own business.
+ * 5. The done entry of a job whose child ran costs one flush: the running
+ *    entry written after the fork is made durable by a directory fsync
+ *    while the child runs (bk_journal_sync), and the done entry overwrites
+ *    that file in place (bk_journal_put_final).  A power failure during the
+ *    overwrite leaves the running entry or a file that does not parse
+ *    (jansson rejects trailing data): both mean "not done", which is true,
+ *    as the result is published only after the flush returned.
  */
 #ifndef BK_JOURNAL_H
 #define BK_JOURNAL_H
@@ -95,6 +102,19 @@ int bk_journal_get(struct bk_journal *j, const char *job_id, struct bk_journal_e
  */
 int bk_journal_put(struct bk_journal *j, const struct bk_journal_entry *e, bool durable,
 		   struct bk_err *err);
+
+/* Make the names of the entries written so far durable (fsync of the directory). */
+int bk_journal_sync(struct bk_journal *j, struct bk_err *err);
+
+/*
+ * Write E durably with one flush: overwrite its existing entry file in
+ * place (write, truncate, fdatasync) instead of temporary file, fsync,
+ * rename and directory fsync.  Only for an entry whose name bk_journal_sync
+ * made durable and that no rename replaced since (note 5).  Without an
+ * entry file it is bk_journal_put(durable).
+ */
+int bk_journal_put_final(struct bk_journal *j, const struct bk_journal_entry *e,
+			 struct bk_err *err);
 
 /* Remove the entry of JOB_ID and its .result and .log files; missing ones are fine. */
 int bk_journal_remove(struct bk_journal *j, const char *job_id, struct bk_err *err);

@@ -139,6 +139,57 @@ static void test_put_leaves_no_temporary_files(void **state)
 	bk_journal_entry_release(&e);
 }
 
+/* journal.h note 5: the done entry overwrites the synced running entry in place */
+static void test_final_put_overwrites_in_place(void **state)
+{
+	struct fixture *f = *state;
+	struct bk_journal_entry e, got;
+	struct bk_err err = {0};
+	struct stat before, after;
+	char path[128];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/job-f.json", f->dir);
+	entry(&e, BK_JOURNAL_RUNNING, "job-f");
+	e.child = 4242;
+	bk_journal_entry_set_result(&e, NULL);
+	assert_int_equal(bk_journal_put(&f->j, &e, false, &err), 0);
+	assert_int_equal(bk_journal_sync(&f->j, &err), 0);
+	assert_int_equal(stat(path, &before), 0);
+
+	e.state = BK_JOURNAL_DONE;
+	e.finished = 3000;
+	bk_journal_entry_set_result(&e, "{\"kind\":\"result\",\"outcome\":\"ok\"}");
+	assert_int_equal(bk_journal_put_final(&f->j, &e, &err), 0);
+	assert_int_equal(stat(path, &after), 0);
+	assert_int_equal(before.st_ino, after.st_ino); /* same file: its name was durable */
+	assert_int_equal(bk_journal_get(&f->j, "job-f", &got, &err), 0);
+	assert_int_equal(got.state, BK_JOURNAL_DONE);
+	assert_string_equal(got.result, "{\"kind\":\"result\",\"outcome\":\"ok\"}");
+	bk_journal_entry_release(&got);
+
+	/* a shorter entry is truncated to its length, not left with the old tail */
+	bk_journal_entry_set_result(&e, "{}");
+	assert_int_equal(bk_journal_put_final(&f->j, &e, &err), 0);
+	assert_int_equal(bk_journal_get(&f->j, "job-f", &got, &err), 0);
+	assert_string_equal(got.result, "{}");
+	bk_journal_entry_release(&got);
+
+	/* a torn overwrite (new text over a longer old one) does not parse: not done */
+	fp = fopen(path, "w");
+	fputs("{\"state\":\"done\",\"job_id\":\"job-f\",\"job\":\"vm01\",\"result\":\"{}\"}er\"}", fp);
+	fclose(fp);
+	assert_int_equal(bk_journal_get(&f->j, "job-f", &got, &err), BK_ECORRUPT);
+
+	/* without an entry file it is an ordinary durable put */
+	snprintf(e.job_id, sizeof(e.job_id), "job-g");
+	assert_int_equal(bk_journal_put_final(&f->j, &e, &err), 0);
+	assert_int_equal(bk_journal_get(&f->j, "job-g", &got, &err), 0);
+	assert_int_equal(got.state, BK_JOURNAL_DONE);
+	bk_journal_entry_release(&got);
+	bk_journal_entry_release(&e);
+}
+
 static void test_corrupt_entry_is_reported(void **state)
 {
 	struct fixture *f = *state;
@@ -317,6 +368,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_entry_is_enoent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_running_then_done_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_leaves_no_temporary_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_final_put_overwrites_in_place, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_entry_is_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_job_ids_are_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_second_open_is_locked, setup, teardown),
