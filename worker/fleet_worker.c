@@ -1192,8 +1192,9 @@ static void start_job(struct worker *w, struct wjob *j)
 	bk_fs_unlink(w->journal.dirfd, rname);
 	/*
 	 * Not fsynced: losing a running entry in a power failure has the same
-	 * effect as finding it stale (the redelivered job runs again), so the
-	 * only durable write on a job's path is the done entry.
+	 * effect as finding it stale (the redelivered job runs again).  The
+	 * entry rewritten after the fork is synced while the child runs, for
+	 * the done entry's sake (journal.h, note 5).
 	 */
 	r = bk_journal_put(&w->journal, &e, false, &err);
 	if (r < 0) {
