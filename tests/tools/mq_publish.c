@@ -36,6 +36,8 @@ int main(int argc, char **argv)
 	while (argc == 5 ? n == 0 : (len = getline(&line, &lcap, stdin)) > 0) {
 		if (argc == 5) {
 			line = strdup(argv[4]);
+			if (!line)
+				return 1;
 			len = (ssize_t)strlen(argv[4]);
 		} else if (line[len - 1] == '\n') {
 			line[--len] = '\0';
@@ -61,6 +63,13 @@ int main(int argc, char **argv)
 		r = n ? bk_mq_publish_batch(mq, msgs, n, &err) : 0;
 		bk_mq_close(mq);
 	}
+	for (size_t i = 0; i < n; i++) {
+		free((void *)msgs[i].body);
+		free(ids[i]);
+	}
+	free(msgs);
+	free(ids);
+	free(line);
 	if (r < 0) {
 		fprintf(stderr, "mq_publish: %s\n", err.msg);
 		return 1;
