@@ -8,6 +8,7 @@
 #include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -118,6 +119,23 @@ int bk_fs_fsync_dir(int dirfd)
 	if (fsync(dirfd) < 0)
 		return -errno;
 	return 0;
+}
+
+int bk_fs_open_parent(const char *path, int *dirfd, const char **base)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir;
+
+	if (!slash) {
+		*dirfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		*base = path;
+	} else {
+		dir = slash == path ? bk_strdup("/") : bk_strndup(path, (size_t)(slash - path));
+		*dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		free(dir);
+		*base = slash + 1;
+	}
+	return *dirfd < 0 ? -errno : 0;
 }
 
 int bk_fs_unlink(int dirfd, const char *name)

@@ -40,6 +40,12 @@ int bk_fs_symlink_atomic(int dirfd, const char *target, const char *name);
 /* Read all of NAME (at most MAX bytes, else -EFBIG) into a NUL-terminated malloc'd buffer. */
 int bk_fs_read_all(int dirfd, const char *name, size_t max, char **out, size_t *len);
 
+/*
+ * Open the directory of PATH into *DIRFD ("." when PATH has no slash) and
+ * point *BASE at PATH's last component.  0 or -errno.
+ */
+int bk_fs_open_parent(const char *path, int *dirfd, const char **base);
+
 /* unlinkat() that counts a missing file as success. */
 int bk_fs_unlink(int dirfd, const char *name);
 

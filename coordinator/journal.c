@@ -45,24 +45,6 @@ void co_journal_release(struct co_journal *j)
 	j->fd = -1;
 }
 
-/* Open the directory of PATH into *DIRFD and point *BASE at its last component. */
-static int open_dir(const char *path, int *dirfd, const char **base)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir;
-
-	if (!slash) {
-		*dirfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		*base = path;
-	} else {
-		dir = slash == path ? bk_strdup("/") : bk_strndup(path, (size_t)(slash - path));
-		*dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		free(dir);
-		*base = slash + 1;
-	}
-	return *dirfd < 0 ? -errno : 0;
-}
-
 /* --- replay ---------------------------------------------------------------- */
 
 static int corrupt(struct co_journal *j, struct bk_err *err, int line, const char *what)
@@ -271,7 +253,7 @@ static int journal_create(struct co_journal *j, uint64_t gen, struct bk_err *err
 	j->fd = -1;
 	len = snprintf(hdr, sizeof(hdr), "%s %d gen=%" PRIu64 "\n", JOURNAL_MAGIC,
 		       JOURNAL_VERSION, gen);
-	r = open_dir(j->path, &dirfd, &base);
+	r = bk_fs_open_parent(j->path, &dirfd, &base);
 	if (r < 0)
 		return bk_err_sys(err, r, "unable to open the directory of '%s'", j->path);
 	r = bk_fs_write_atomic(dirfd, base, hdr, (size_t)len, 0600);

@@ -1177,23 +1177,6 @@ int co_state_parse(struct co_state *st, const char *buf, size_t len, const char 
 	return r;
 }
 
-static int split_path(const char *path, int *dirfd, const char **base)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir;
-
-	if (!slash) {
-		*dirfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		*base = path;
-	} else {
-		dir = slash == path ? bk_strdup("/") : bk_strndup(path, (size_t)(slash - path));
-		*dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		free(dir);
-		*base = slash + 1;
-	}
-	return *dirfd < 0 ? -errno : 0;
-}
-
 int co_state_save(struct co_state *st, const char *path, int64_t now, struct bk_err *err)
 {
 	struct bk_buf b;
@@ -1201,7 +1184,7 @@ int co_state_save(struct co_state *st, const char *path, int64_t now, struct bk_
 	int dirfd = -1;
 	int r;
 
-	r = split_path(path, &dirfd, &base);
+	r = bk_fs_open_parent(path, &dirfd, &base);
 	if (r < 0)
 		return bk_err_sys(err, r, "unable to open the directory of '%s'", path);
 	bk_buf_init(&b);
