@@ -569,6 +569,25 @@ static void settle_job(struct worker *w, struct wjob *j, bool reject, bool reque
 }
 
 /*
+ * Decode the recorded result TEXT into *M (release it after) and its routing
+ * KEY; false, logged, when the record is not a valid result.
+ */
+static bool decode_recorded(const char *text, size_t len, struct bk_msg *m, char *key)
+{
+	struct bk_err err = {0};
+	int r = bk_msg_decode(text, len, m, &err);
+
+	if (r < 0 || m->kind != BK_MSG_RESULT) {
+		bk_error("recorded result is invalid, dropping it: %s", err.msg);
+		if (r == 0)
+			bk_msg_release(m);
+		return false;
+	}
+	bk_msg_routing_key_result(&m->u.result, key);
+	return true;
+}
+
+/*
  * Publish the encoded result TEXT.  0 when the broker confirmed it (or it can
  * never be routed: logged, not retried), BK_EMQ when it must be sent again.
  */
@@ -581,14 +600,8 @@ static int publish_text(struct worker *w, const char *text, size_t len)
 
 	if (!w->mq)
 		return BK_EMQ;
-	r = bk_msg_decode(text, len, &m, &err);
-	if (r < 0 || m.kind != BK_MSG_RESULT) {
-		bk_error("recorded result is invalid, dropping it: %s", err.msg);
-		if (r == 0)
-			bk_msg_release(&m);
+	if (!decode_recorded(text, len, &m, key))
 		return 0;
-	}
-	bk_msg_routing_key_result(&m.u.result, key);
 	r = bk_mq_publish(w->mq, BK_EX_RESULTS, key, text, len, m.u.result.head.id, &err);
 	bk_msg_release(&m);
 	if (r == BK_EMQ) {
@@ -617,14 +630,8 @@ static int start_publish(struct worker *w, struct wjob *j)
 
 	if (!w->mq)
 		return BK_EMQ;
-	r = bk_msg_decode(text, strlen(text), &m, &err);
-	if (r < 0 || m.kind != BK_MSG_RESULT) {
-		bk_error("recorded result is invalid, dropping it: %s", err.msg);
-		if (r == 0)
-			bk_msg_release(&m);
+	if (!decode_recorded(text, strlen(text), &m, key))
 		return 1;
-	}
-	bk_msg_routing_key_result(&m.u.result, key);
 	r = bk_mq_publish_nowait(w->mq, BK_EX_RESULTS, key, text, strlen(text),
 				 m.u.result.head.id, &j->seq, &err);
 	bk_msg_release(&m);
