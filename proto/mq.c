@@ -126,6 +126,9 @@ struct bk_mq {
 
 	struct mq_async *async; /* publishes without waiting, oldest first */
 	size_t nasync, async_cap;
+
+	bool has_mask; /* bk_mq_set_wait_mask: mq_pump sleeps in ppoll with wait_mask */
+	sigset_t wait_mask;
 };
 
 /* ---- error translation ------------------------------------------------ */
@@ -496,6 +499,34 @@ static int mq_on_cancel(struct bk_mq *mq, const amqp_frame_t *f, struct bk_err *
  * failure (the handle is then broken).  WHAT names the operation for
  * messages.
  */
+/*
+ * Read a frame like amqp_simple_wait_frame_noblock, but sleep in ppoll with
+ * mq->wait_mask (a signal ends the wait: AMQP_STATUS_TIMEOUT).  The reads
+ * around the sleep wait 1 us, not 0: only with a deadline in the future
+ * does rabbitmq-c check the broker's heartbeat deadline (and it sends ours
+ * when due).  The first read also empties what TLS buffered unseen by poll.
+ */
+static int mq_sleep_frame(struct bk_mq *mq, int timeout_ms, amqp_frame_t *f)
+{
+	struct timeval tick = {0, 1};
+	int hb = amqp_get_heartbeat(mq->conn), st, ms = 1000;
+	struct pollfd p = {.fd = amqp_get_sockfd(mq->conn), .events = POLLIN};
+	struct timespec ts;
+
+	st = amqp_simple_wait_frame_noblock(mq->conn, f, &tick);
+	if (st != AMQP_STATUS_TIMEOUT)
+		return st;
+	if (hb > 0 && hb * 250 < ms)
+		ms = hb * 250; /* rabbitmq-c sends ours every hb/2 s, when called */
+	if (timeout_ms > 0 && timeout_ms < ms)
+		ms = timeout_ms;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000;
+	if (ppoll(&p, 1, &ts, &mq->wait_mask) <= 0)
+		return AMQP_STATUS_TIMEOUT; /* timeout, signal; a socket error shows in the read */
+	return amqp_simple_wait_frame_noblock(mq->conn, f, &tick);
+}
+
 static int mq_pump(struct bk_mq *mq, int timeout_ms, const char *what, struct bk_err *err)
 {
 	amqp_frame_t f;
@@ -510,7 +541,10 @@ static int mq_pump(struct bk_mq *mq, int timeout_ms, const char *what, struct bk
 	}
 	/* Safe here: we hold no pointer into earlier frames.  Queued frames are kept. */
 	amqp_maybe_release_buffers(mq->conn);
-	st = amqp_simple_wait_frame_noblock(mq->conn, &f, tvp);
+	if (mq->has_mask && timeout_ms != 0)
+		st = mq_sleep_frame(mq, timeout_ms, &f);
+	else
+		st = amqp_simple_wait_frame_noblock(mq->conn, &f, tvp);
 	if (st == AMQP_STATUS_TIMEOUT)
 		return 0;
 	if (st != AMQP_STATUS_OK)
@@ -1380,11 +1414,18 @@ int bk_mq_wait(struct bk_mq *mq, int timeout_ms, struct bk_mq_delivery *d, struc
 			return mq_hand_out(mq, d, err);
 		if (mq_async_ready(mq))
 			return 0;
-		if (rc == 0 && timeout_ms >= 0)
+		if (rc == 0 && (timeout_ms >= 0 || mq->has_mask))
 			return 0;
 		if (timeout_ms > 0 && mq_left_ms(deadline) == 0)
 			return 0;
 	}
+}
+
+void bk_mq_set_wait_mask(struct bk_mq *mq, const sigset_t *mask)
+{
+	mq->has_mask = mask != NULL;
+	if (mask)
+		mq->wait_mask = *mask;
 }
 
 int bk_mq_ack(struct bk_mq *mq, uint64_t tag, struct bk_err *err)

@@ -44,7 +44,11 @@
  *   at least every heartbeat_s / 2 seconds; the daemons call it every
  *   second in their main loop while long jobs run in child processes.
  *   A signal does not cut bk_mq_wait short (rabbitmq-c restarts poll on
- *   EINTR), so loops that watch signal flags use timeouts of about 1 s.
+ *   EINTR), so loops that watch signal flags use timeouts of about 1 s,
+ *   unless they block their signals and hand bk_mq_set_wait_mask the mask
+ *   to wait with: then bk_mq_wait sleeps in ppoll with that mask and a
+ *   signal ends it at once, without the race of a flag set just before
+ *   the wait began.
  *
  * consumer_timeout
  *   RabbitMQ closes the channel (406 PRECONDITION_FAILED) when a delivery
@@ -70,6 +74,7 @@
 #ifndef BK_MQ_H
 #define BK_MQ_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -266,6 +271,15 @@ void bk_mq_delivery_release(struct bk_mq_delivery *d);
  * reconnect; BK_EPROTO: an oversized message was dead-lettered, carry on).
  */
 int bk_mq_wait(struct bk_mq *mq, int timeout_ms, struct bk_mq_delivery *d, struct bk_err *err);
+
+/*
+ * Let bk_mq_wait sleep with the signal mask MASK (copied; NULL: as
+ * rabbitmq-c does, signals do not wake it).  For callers that keep their
+ * signals blocked and unblock them only while waiting: bk_mq_wait then
+ * returns 0 when one arrives.  It also returns 0 about every second (more
+ * often with short heartbeats) so that rabbitmq-c can send heartbeats.
+ */
+void bk_mq_set_wait_mask(struct bk_mq *mq, const sigset_t *mask);
 
 /*
  * Acknowledge delivery TAG: the broker forgets the message.  Tags belong to

@@ -51,13 +51,16 @@
  *    not confirmed.  So every job completes once and gets at least one
  *    result; consumers deduplicate by job_id.
  *
- * 4. Main loop.  Single-threaded.  Signal handlers only set flags.
- *    rabbitmq-c restarts its poll() on EINTR, so a SIGCHLD cannot wake
- *    bk_mq_wait; the wait timeout adapts instead: 1 ms while the youngest
- *    running job is young, growing with its age (age / 200) up to 500 ms.
- *    A tiny job is noticed within milliseconds, a job of an hour within
- *    half a second, and the broker connection is serviced (AMQP heartbeats)
- *    at least every 500 ms whatever runs.
+ * 4. Main loop.  Single-threaded.  Signal handlers only set flags (and
+ *    stamp a child's exit).  SIGTERM, SIGINT, SIGHUP and SIGCHLD stay
+ *    blocked except inside the wait: bk_mq_wait sleeps in ppoll with them
+ *    unblocked (bk_mq_set_wait_mask; rabbitmq-c's own poll would restart on
+ *    EINTR), so an exiting child or a SIGTERM ends the wait at once, also
+ *    one that came while we were busy.  Without that, a tiny job's exit
+ *    would be noticed only at the next timeout, and waking up every
+ *    millisecond to look cost a third of a CPU.  The wait is at most
+ *    WAIT_MS, so heartbeats, deadlines and the broker connection are
+ *    serviced at least twice a second whatever runs.
  *
  * 5. Broker loss.  Any BK_EMQ closes the handle; the worker reconnects with
  *    backoff (0.5 s doubling to 30 s) from its main loop, so children are
@@ -130,6 +133,7 @@
 #define RECONNECT_MIN_MS 500
 #define RECONNECT_MAX_MS 30000
 #define PRUNE_EVERY_US (3600 * BK_USEC)
+#define WAIT_MS 500 /* longest wait for the broker or a signal (design note 4) */
 #define NOT_DUE_CODE "NOTDUE"
 
 /* ---- config --------------------------------------------------------------- */
@@ -478,6 +482,8 @@ struct worker {
 	int64_t stop_deadline; /* monotonic: grace ends */
 	int64_t kill_deadline; /* monotonic: SIGKILL after SIGTERM */
 	bool hb_warned;
+	sigset_t wait_mask;    /* our signals are blocked except while waiting with this */
+	unsigned long long self_start; /* bk_journal_proc_start(getpid()) */
 };
 
 static void wjob_free(struct wjob *j)
@@ -723,8 +729,10 @@ static void try_connect(struct worker *w)
 	mc.timeout_ms = 10000;
 	mc.max_body = 1 << 20; /* larger ones are dead-lettered by the adapter (BK_EPROTO) */
 	r = bk_mq_connect(&w->mq, &mc, &err);
-	if (r == 0)
+	if (r == 0) {
+		bk_mq_set_wait_mask(w->mq, &w->wait_mask);
 		r = bk_mq_declare(w->mq, w->cfg.host, &err);
+	}
 	if (r == 0) {
 		w->gen++;
 		r = publish_unpublished(w);
@@ -1108,8 +1116,13 @@ static int prepare_job_repo(struct worker *w, const struct bk_msg_job *j, char *
 	return r;
 }
 
-static void child_exec(struct worker *w, const struct wjob *j, char *const *argv, int logfd,
-		       pid_t parent)
+/*
+ * The child after vfork: it shares our memory until execve, so it only
+ * makes system calls (no allocation, no setenv: ENVP is ready) and never
+ * returns.  Handlers are reset before signals are unblocked, so none of
+ * ours runs in it.
+ */
+static _Noreturn void child_exec(char *const *argv, char *const *envp, int logfd, pid_t parent)
 {
 	sigset_t none;
 	int devnull;
@@ -1125,12 +1138,6 @@ static void child_exec(struct worker *w, const struct wjob *j, char *const *argv
 	signal(SIGPIPE, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (w->cfg.simulated_time && j->msg.head.time) {
-		char now[64];
-
-		bk_time_format(j->msg.head.time, now, sizeof(now), BK_TIME_ISO);
-		setenv("BACKY_NOW", now, 1);
-	}
 	devnull = open("/dev/null", O_RDONLY);
 	if (devnull >= 0 && devnull != STDIN_FILENO) {
 		dup2(devnull, STDIN_FILENO);
@@ -1141,11 +1148,45 @@ static void child_exec(struct worker *w, const struct wjob *j, char *const *argv
 		dup2(logfd, STDERR_FILENO);
 	}
 	if (strchr(argv[0], '/'))
-		execv(argv[0], argv);
+		execve(argv[0], argv, envp);
 	else
-		execvp(argv[0], argv);
+		execvpe(argv[0], argv, envp);
 	dprintf(STDERR_FILENO, "backy-worker: unable to run '%s': %s\n", argv[0], strerror(errno));
 	_exit(127);
+}
+
+/* vfork: no copy of our page tables, and we go on once backy is exec'd */
+static pid_t spawn(char *const *argv, char *const *envp, int logfd, pid_t parent)
+{
+	pid_t pid = vfork();
+
+	if (pid == 0)
+		child_exec(argv, envp, logfd, parent);
+	return pid;
+}
+
+/*
+ * The environment of J's child: ours, plus BACKY_NOW=<the job's time> under
+ * simulated time (NOW is the storage for it).  Free the array, not the strings.
+ */
+static char **child_env(const struct worker *w, const struct wjob *j, char now[80])
+{
+	bool simulated = w->cfg.simulated_time && j->msg.head.time;
+	size_t n = 0, k = 0;
+	char **envp;
+
+	while (environ[n])
+		n++;
+	envp = bk_calloc(n + 2, sizeof(*envp));
+	for (size_t i = 0; i < n; i++)
+		if (!simulated || strncmp(environ[i], "BACKY_NOW=", 10) != 0)
+			envp[k++] = environ[i];
+	if (simulated) {
+		memcpy(now, "BACKY_NOW=", 10);
+		bk_time_format(j->msg.head.time, now + 10, 70, BK_TIME_ISO);
+		envp[k++] = now;
+	}
+	return envp;
 }
 
 /* Start job J (taken over: on return it is running or answered and freed). */
@@ -1155,6 +1196,7 @@ static void start_job(struct worker *w, struct wjob *j)
 	struct bk_journal_entry e;
 	struct bk_err err = {0};
 	const char *argv[16];
+	char now[80], **envp;
 	struct bk_buf tags;
 	size_t argc = 0;
 	int logfd = -1, r;
@@ -1194,7 +1236,7 @@ static void start_job(struct worker *w, struct wjob *j)
 	snprintf(e.job_id, sizeof(e.job_id), "%s", j->msg.job_id);
 	snprintf(e.job, sizeof(e.job), "%s", j->msg.job);
 	e.pid = (long)self;
-	e.pid_start = bk_journal_proc_start(self);
+	e.pid_start = w->self_start;
 	e.started = j->started;
 	bk_fs_unlink(w->journal.dirfd, rname);
 	/*
@@ -1239,16 +1281,16 @@ static void start_job(struct worker *w, struct wjob *j)
 	}
 	argv[argc] = NULL;
 
-	pid = fork();
-	if (pid == 0)
-		child_exec(w, j, (char *const *)argv, logfd, self);
+	envp = child_env(w, j, now);
+	pid = spawn((char *const *)argv, envp, logfd, self);
 	j->spawned = bk_monotonic();
+	free(envp);
 	if (logfd >= 0)
 		close(logfd);
 	if (pid < 0) {
 		r = -errno;
 		bk_buf_release(&tags);
-		fail_before_run(w, j, r, "unable to start backy: fork failed");
+		fail_before_run(w, j, r, "unable to start backy: vfork failed");
 		return;
 	}
 	setpgid(pid, pid); /* also in the child: whoever runs first */
@@ -1576,24 +1618,6 @@ static void reload(struct worker *w)
 	}
 }
 
-/* Wait timeout: short while the youngest job is young (design note 4). */
-static int wait_timeout(const struct worker *w)
-{
-	int64_t youngest = -1, now = bk_monotonic();
-	int ms;
-
-	for (size_t i = 0; i < w->nrunning; i++) {
-		int64_t age = now - w->running[i]->spawned;
-
-		if (youngest < 0 || age < youngest)
-			youngest = age;
-	}
-	if (youngest < 0)
-		return 500;
-	ms = (int)(youngest / 1000 / 200);
-	return ms < 1 ? 1 : ms > 500 ? 500 : ms;
-}
-
 /* Kill children of a dead predecessor that outlived it (they hold repository locks). */
 static void recover(struct worker *w)
 {
@@ -1631,8 +1655,10 @@ static void recover(struct worker *w)
 
 int bk_fleet_run(const char *config_path, struct bk_fleet_config *cfg, struct bk_err *err)
 {
+	static const int handled[] = {SIGTERM, SIGINT, SIGHUP, SIGCHLD};
 	struct worker w = {.basefd = -1};
 	struct sigaction sa;
+	sigset_t sigs;
 	int r, pruned;
 
 	w.cfg = *cfg;
@@ -1642,15 +1668,23 @@ int bk_fleet_run(const char *config_path, struct bk_fleet_config *cfg, struct bk
 	w.journal.dirfd = -1;
 	w.journal.lockfd = -1;
 
+	/*
+	 * Our signals stay blocked except while we wait (design note 4): a
+	 * SIGCHLD or SIGTERM then ends the wait at once, also when it came
+	 * just before the wait began.
+	 */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESTART; /* poll() still returns EINTR, which is what we want */
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-	sigaction(SIGCHLD, &sa, NULL);
+	sigemptyset(&sigs);
+	for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++) {
+		sa.sa_flags = SA_RESTART | (handled[i] == SIGCHLD ? SA_NOCLDSTOP : 0);
+		sigaction(handled[i], &sa, NULL);
+		sigaddset(&sigs, handled[i]);
+	}
+	sigprocmask(SIG_BLOCK, &sigs, &w.wait_mask);
+	for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+		sigdelset(&w.wait_mask, handled[i]);
 	signal(SIGPIPE, SIG_IGN);
 
 	w.basefd = open(w.cfg.base_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1662,6 +1696,7 @@ int bk_fleet_run(const char *config_path, struct bk_fleet_config *cfg, struct bk
 	if (r < 0)
 		goto out;
 	recover(&w);
+	w.self_start = bk_journal_proc_start(getpid());
 	bk_notice("backy-worker %s for host '%s' starting: base %s, %u slot%s, backy '%s'",
 		  BACKY_VERSION, w.cfg.host, w.cfg.base_dir, w.cfg.slots,
 		  w.cfg.slots == 1 ? "" : "s", w.cfg.backy);
@@ -1702,12 +1737,13 @@ int bk_fleet_run(const char *config_path, struct bk_fleet_config *cfg, struct bk
 		}
 		if (!w.mq) {
 			int64_t left = (w.next_connect - bk_monotonic()) / 1000;
-			int ms = wait_timeout(&w);
+			int ms = left < WAIT_MS ? (left < 1 ? 1 : (int)left) : WAIT_MS;
+			struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
 
-			poll(NULL, 0, left < ms ? (left < 1 ? 1 : (int)left) : ms);
+			ppoll(NULL, 0, &ts, &w.wait_mask);
 			continue;
 		}
-		r = bk_mq_wait(w.mq, wait_timeout(&w), &d, &e2);
+		r = bk_mq_wait(w.mq, WAIT_MS, &d, &e2);
 		if (r >= 0)
 			collect_confirms(&w);
 		if (r == 1) {

@@ -8,6 +8,7 @@
  * only read for our own message ids; other messages are left alone.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -535,6 +537,81 @@ static void test_heartbeats_keep_idle_connection_open(void **state)
 	cleanup(&n);
 }
 
+static volatile sig_atomic_t g_alarms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	g_alarms++;
+}
+
+/*
+ * With a wait mask, a signal ends bk_mq_wait at once, also one that came
+ * while it was blocked before the wait; the waits stay short enough for
+ * heartbeats, and deliveries still come out.
+ */
+static void test_wait_mask_signal_ends_wait(void **state)
+{
+	struct itimerval it = {.it_value = {0, 200000}};
+	struct sigaction sa = {.sa_handler = on_alarm};
+	struct bk_err err = {0};
+	struct bk_mq_delivery d;
+	sigset_t block, old, mask;
+	struct bk_mq *mq;
+	struct names n;
+	int64_t t0, until;
+	int loops = 0;
+
+	(void)state;
+	names_init(&n, "waitmask");
+	sigaction(SIGALRM, &sa, NULL);
+	sigemptyset(&block);
+	sigaddset(&block, SIGALRM);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	mask = old;
+	sigdelset(&mask, SIGALRM);
+	mq = conn_hb(2);
+	bk_mq_set_wait_mask(mq, &mask);
+	OK(bk_mq_declare(mq, n.host, &err));
+	OK(bk_mq_consume(mq, n.queue, 1, &err));
+
+	/* a signal during the wait */
+	setitimer(ITIMER_REAL, &it, NULL);
+	t0 = bk_monotonic();
+	assert_int_equal(bk_mq_wait(mq, 20000, &d, &err), 0);
+	assert_int_equal(g_alarms, 1);
+	assert_true(bk_monotonic() - t0 < 900000); /* not the 20 s, nor a 1 s tick */
+
+	/* a signal that came before the wait (pending while blocked) */
+	raise(SIGALRM);
+	t0 = bk_monotonic();
+	assert_int_equal(bk_mq_wait(mq, 20000, &d, &err), 0);
+	assert_int_equal(g_alarms, 2);
+	assert_true(bk_monotonic() - t0 < 100000);
+
+	/* 6 s of masked waits with a 2 s heartbeat: the connection stays up */
+	until = bk_monotonic() + 6 * BK_USEC;
+	while (bk_monotonic() < until) {
+		int rc = bk_mq_wait(mq, 20000, &d, &err);
+
+		if (rc != 0)
+			fail_msg("idle wait returned %d: %s", rc, bk_err_msg(&err, rc));
+		loops++;
+	}
+	assert_true(loops >= 6); /* woke up at least every 0.5 s (heartbeat / 4) */
+	assert_true(bk_mq_usable(mq));
+	publish_one(mq, &n, "wm-1", "{}");
+	wait_one(mq, 5000, &d);
+	assert_string_equal(d.message_id, "wm-1");
+	OK(bk_mq_ack(mq, d.tag, &err));
+	bk_mq_delivery_release(&d);
+	printf("# wait mask: %d masked waits in 6 s, connection alive\n", loops);
+	bk_mq_close(mq);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	signal(SIGALRM, SIG_DFL);
+	cleanup(&n);
+}
+
 /* Not calling the library for 4 heartbeat intervals loses the connection: BK_EMQ. */
 static void test_missed_heartbeats_are_transient_errors(void **state)
 {
@@ -864,6 +941,7 @@ int main(void)
 		cmocka_unit_test(test_connect_errors_are_classified),
 		cmocka_unit_test(test_connect_retry_backs_off_until_stopped),
 		cmocka_unit_test(test_heartbeats_keep_idle_connection_open),
+		cmocka_unit_test(test_wait_mask_signal_ends_wait),
 		cmocka_unit_test(test_missed_heartbeats_are_transient_errors),
 		cmocka_unit_test(test_broker_restart_then_reconnect),
 	};
