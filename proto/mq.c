@@ -494,12 +494,6 @@ static int mq_on_cancel(struct bk_mq *mq, const amqp_frame_t *f, struct bk_err *
 }
 
 /*
- * Read one frame (waiting at most TIMEOUT_MS, negative: no limit) and
- * handle it.  Returns 1 when a frame was handled, 0 on timeout, negative on
- * failure (the handle is then broken).  WHAT names the operation for
- * messages.
- */
-/*
  * Read a frame like amqp_simple_wait_frame_noblock, but sleep in ppoll with
  * mq->wait_mask (a signal ends the wait: AMQP_STATUS_TIMEOUT).  The reads
  * around the sleep wait 1 us, not 0: only with a deadline in the future
@@ -527,6 +521,12 @@ static int mq_sleep_frame(struct bk_mq *mq, int timeout_ms, amqp_frame_t *f)
 	return amqp_simple_wait_frame_noblock(mq->conn, f, &tick);
 }
 
+/*
+ * Read one frame (waiting at most TIMEOUT_MS, negative: no limit) and
+ * handle it.  Returns 1 when a frame was handled, 0 on timeout, negative on
+ * failure (the handle is then broken).  WHAT names the operation for
+ * messages.
+ */
 static int mq_pump(struct bk_mq *mq, int timeout_ms, const char *what, struct bk_err *err)
 {
 	amqp_frame_t f;
