@@ -374,26 +374,50 @@ for dirpath, dirs, files in os.walk(root):
 PYEOF
 }
 
-# check_repo_files REPO: every image and manifest belongs to a committed
-# revision; only .new-*/.tmp-* leftovers of an interrupted run may exist
+# check_repo_files REPO [killed]: every image and manifest belongs to a
+# committed revision; only .new-*/.tmp-* leftovers of an interrupted run may
+# exist.  With "killed", the files of one uncommitted revision may remain
+# wherever its run died, even during its commit (store.h, design note 1):
+# images and manifests without a .rev, all of a single revision id.  The
+# names of everything uncommitted are left in $uncommitted.
 check_repo_files()
 {
-	local repo=$1 f base
+	local repo=$1 killed=${2:-} f base id ids=""
+	uncommitted=""
 	for f in "$repo"/* "$repo"/.[!.]*; do
 		[[ -e $f || -L $f ]] || continue
 		base=${f##*/}
 		case $base in
-		config | backy.log | .lock | latest | quarantine | *.rev | .new-* | .tmp-*) ;;
+		.new-* | .tmp-*)
+			uncommitted+=" $base"
+			id=${base#.???-}
+			id=${id%.sums}
+			ids+=" ${id%.rev}"
+			;;
+		config | backy.log | .lock | latest | quarantine | *.rev) ;;
 		*.sums)
-			[[ -e $repo/${base%.sums}.rev ]] || fail "manifest $base has no .rev"
+			if [[ ! -e $repo/${base%.sums}.rev ]]; then
+				[[ -n $killed ]] || fail "manifest $base has no .rev"
+				uncommitted+=" $base"
+				ids+=" ${base%.sums}"
+				continue
+			fi
 			[[ -e $repo/${base%.sums} ]] || fail "manifest $base has no image"
 			;;
 		*)
-			[[ -e $repo/$base.rev ]] || fail "file $base has no .rev (not a committed revision)"
+			if [[ ! -e $repo/$base.rev ]]; then
+				[[ -n $killed ]] || fail "file $base has no .rev (not a committed revision)"
+				uncommitted+=" $base"
+				ids+=" $base"
+				continue
+			fi
 			[[ -e $repo/$base.sums ]] || fail "image $base has no .sums"
 			;;
 		esac
 	done
+	if (($(printf '%s\n' $ids | sort -u | grep -c .) > 1)); then
+		fail "files of more than one uncommitted revision:$uncommitted"
+	fi
 	for f in "$repo"/*.rev; do
 		[[ -e $f ]] || continue
 		base=${f##*/}
