@@ -420,7 +420,12 @@ static int save_state(struct coord *co, bool force)
 	return r;
 }
 
-/* Save when needed (snapshot when FORCE), then acknowledge what the durable state covers. */
+/*
+ * Save when needed (snapshot when FORCE), then acknowledge what the durable
+ * state covers.  Fails only when the state cannot be saved: an acknowledgement
+ * lost with the connection is harmless (the broker redelivers, and a handled
+ * result or request is recognised), and the main loop reconnects.
+ */
 static int save_and_ack(struct coord *co, bool force)
 {
 	struct bk_err err = {0};
@@ -440,7 +445,7 @@ static int save_and_ack(struct coord *co, bool force)
 		}
 	}
 	co->nacks = 0;
-	return r;
+	return 0;
 }
 
 static void defer_ack(struct coord *co, uint64_t tag)
