@@ -9,9 +9,9 @@
 #   - drain time and jobs/s
 #   - median and p90 worker overhead per job (the workers' "worker overhead"
 #     log lines); target < 20 ms median.  Definition, per job:
-#       overhead = (ack sent - delivery received) - (child exit - fork returned)
+#       overhead = (ack sent - delivery received) - (child exit - vfork returned)
 #     * delivery received: bk_mq_wait handed the job message to the worker;
-#     * fork returned: in the worker, so fork() itself and everything before
+#     * vfork returned: in the worker, so vfork and everything before
 #       it (journal, repository config) count as overhead ("before");
 #     * child exit: the SIGCHLD of the exit (stamped in the signal handler,
 #       not when the main loop gets round to reaping it), so reaping delays

@@ -39,7 +39,7 @@
  *                   | same repository running ---> skipped result, ack
  *                   | all slots busy ------------> hold (pending) until one frees
  *                   v
- *      journal running -> prepare <base-dir>/<job> + config -> fork/exec backy
+ *      journal running -> prepare <base-dir>/<job> + config -> vfork/exec backy
  *      child exits -> read its --result file -> journal done -> publish
  *      (confirm) -> mark published -> ack every delivery tag of the job
  *
@@ -447,7 +447,7 @@ struct wjob {
 	pid_t pid;             /* 0 while pending */
 	int64_t received;      /* bk_monotonic() when the first delivery arrived */
 	bool entry_synced;     /* its running entry's name is durable (journal.h, note 5) */
-	int64_t spawned;       /* bk_monotonic() when fork returned */
+	int64_t spawned;       /* bk_monotonic() when vfork returned (backy exec'd) */
 	int64_t exited;        /* bk_monotonic() at the SIGCHLD of its exit */
 	int64_t started;       /* bk_now() at start (result.started) */
 	struct wtag *tags;
@@ -952,7 +952,7 @@ static void finish_job(struct worker *w, struct wjob *j)
 	/*
 	 * Overhead: what the worker adds to the backy run, from the delivery to
 	 * the result confirmed and the delivery acknowledged, minus the child
-	 * (fork returned to its exit, stamped by SIGCHLD).
+	 * (vfork returned to its exit, stamped by SIGCHLD).
 	 */
 	bk_notice("%s, %.3f s (backy %.3f s, backup %.3f s, worker overhead %.1f ms = %.1f before + %.1f after, of which %.1f publish and ack)",
 		  j->summary, total / 1e6, child / 1e6, j->backup_s, (total - child) / 1e3,
