@@ -504,34 +504,48 @@ static void test_cancel_stops_deliveries(void **state)
 	cleanup(&n);
 }
 
-static void test_heartbeats_keep_idle_connection_open(void **state)
+/*
+ * Wait idle for SECS seconds in waits of WAIT_MS (each must end without a
+ * delivery or error), then check that the connection still works: publish
+ * ID, receive and acknowledge it.  Returns the number of waits.
+ */
+static int idle_then_deliver(struct bk_mq *mq, const struct names *n, int secs, int wait_ms,
+			     const char *id)
 {
-	struct names n;
 	struct bk_err err = {0};
-	struct bk_mq *mq;
 	struct bk_mq_delivery d;
-	int64_t until;
+	int64_t until = bk_monotonic() + secs * BK_USEC;
 	int loops = 0;
 
-	(void)state;
-	names_init(&n, "heartbeat");
-	mq = conn_hb(2);
-	OK(bk_mq_declare(mq, n.host, &err));
-	OK(bk_mq_consume(mq, n.queue, 1, &err));
-	until = bk_monotonic() + 10 * BK_USEC;
 	while (bk_monotonic() < until) {
-		int rc = bk_mq_wait(mq, 1000, &d, &err);
+		int rc = bk_mq_wait(mq, wait_ms, &d, &err);
 
 		if (rc != 0)
 			fail_msg("idle wait returned %d: %s", rc, bk_err_msg(&err, rc));
 		loops++;
 	}
 	assert_true(bk_mq_usable(mq));
-	publish_one(mq, &n, "hb-1", "{}");
+	publish_one(mq, n, id, "{}");
 	wait_one(mq, 5000, &d);
-	assert_string_equal(d.message_id, "hb-1");
+	assert_string_equal(d.message_id, id);
 	OK(bk_mq_ack(mq, d.tag, &err));
 	bk_mq_delivery_release(&d);
+	return loops;
+}
+
+static void test_heartbeats_keep_idle_connection_open(void **state)
+{
+	struct names n;
+	struct bk_err err = {0};
+	struct bk_mq *mq;
+	int loops;
+
+	(void)state;
+	names_init(&n, "heartbeat");
+	mq = conn_hb(2);
+	OK(bk_mq_declare(mq, n.host, &err));
+	OK(bk_mq_consume(mq, n.queue, 1, &err));
+	loops = idle_then_deliver(mq, &n, 10, 1000, "hb-1");
 	printf("# heartbeat 2 s: connection alive after %d one-second waits\n", loops);
 	bk_mq_close(mq);
 	cleanup(&n);
@@ -559,8 +573,8 @@ static void test_wait_mask_signal_ends_wait(void **state)
 	sigset_t block, old, mask;
 	struct bk_mq *mq;
 	struct names n;
-	int64_t t0, until;
-	int loops = 0;
+	int64_t t0;
+	int loops;
 
 	(void)state;
 	names_init(&n, "waitmask");
@@ -590,21 +604,8 @@ static void test_wait_mask_signal_ends_wait(void **state)
 	assert_true(bk_monotonic() - t0 < 100000);
 
 	/* 6 s of masked waits with a 2 s heartbeat: the connection stays up */
-	until = bk_monotonic() + 6 * BK_USEC;
-	while (bk_monotonic() < until) {
-		int rc = bk_mq_wait(mq, 20000, &d, &err);
-
-		if (rc != 0)
-			fail_msg("idle wait returned %d: %s", rc, bk_err_msg(&err, rc));
-		loops++;
-	}
+	loops = idle_then_deliver(mq, &n, 6, 20000, "wm-1");
 	assert_true(loops >= 6); /* woke up at least every 0.5 s (heartbeat / 4) */
-	assert_true(bk_mq_usable(mq));
-	publish_one(mq, &n, "wm-1", "{}");
-	wait_one(mq, 5000, &d);
-	assert_string_equal(d.message_id, "wm-1");
-	OK(bk_mq_ack(mq, d.tag, &err));
-	bk_mq_delivery_release(&d);
 	printf("# wait mask: %d masked waits in 6 s, connection alive\n", loops);
 	bk_mq_close(mq);
 	sigprocmask(SIG_SETMASK, &old, NULL);
