@@ -26,6 +26,11 @@
 #
 # BENCH_KEEP=1 keeps the scratch directory (logs) for inspection.
 #
+# Each party uses its own broker user (docs/operations.md, "Broker users and
+# permissions"): the jobs are queued with the coordinator's, each worker runs
+# as its host's own (tests/harness/rabbit-worker-user.sh), the results are read
+# as a dashboard.
+#
 # Usage: bench/worker.sh   (env: BACKY, BACKY_WORKER, BACKY_RABBIT_ENV; without
 #        BACKY_RABBIT_ENV a private broker is started in the scratch directory)
 #        BENCH_DIR=/path  scratch directory parent (default /tmp; the disk matters:
@@ -52,7 +57,7 @@ cleanup()
 	wait 2>/dev/null || true
 	if [[ -d $T/rabbit ]]; then "$ROOT/tests/harness/rabbit-down.sh" "$T/rabbit" >/dev/null 2>&1 || true; fi
 	for h in "${HOSTS[@]:-}"; do
-		[[ -n $h ]] && amqp-delete-queue --url="$URL" -q "backy.jobs.$h" >/dev/null 2>&1 || true
+		[[ -n $h ]] && amqp-delete-queue --url="$COORD_URL" -q "backy.jobs.$h" >/dev/null 2>&1 || true
 	done
 	if [[ -n ${BENCH_KEEP:-} ]]; then echo "kept $T"; else rm -rf "$T"; fi
 }
@@ -69,8 +74,14 @@ else
 	# shellcheck disable=SC1091
 	. "$T/rabbit/env"
 fi
-URL=$BACKY_AMQP_URL
+COORD_URL=${BACKY_AMQP_URL_COORDINATOR:?the broker env file lacks BACKY_AMQP_URL_COORDINATOR}
+DASH_URL=${BACKY_AMQP_URL_DASH:?the broker env file lacks BACKY_AMQP_URL_DASH}
 HOSTS=("bencha$$" "benchb$$")
+declare -A WURL=()
+mapfile -t urls < <("$ROOT/tests/harness/rabbit-worker-user.sh" "${HOSTS[@]}") || true
+((${#urls[@]} == 2)) || die "cannot create the broker users of the storage hosts"
+WURL[${HOSTS[0]}]=${urls[0]}
+WURL[${HOSTS[1]}]=${urls[1]}
 
 head -c 65536 /dev/urandom >"$T/tiny.img"
 for h in "${HOSTS[@]}"; do
@@ -79,20 +90,14 @@ for h in "${HOSTS[@]}"; do
 host: $h
 base-dir: $T/$h
 slots: $SLOTS
+allow: {paths: ["$T"]}
 amqp:
-  url: "$URL"
+  url: "${WURL[$h]}"
 EOF
 done
 
-# declare the queues (the workers do it on connect) and stop the workers again
-for h in "${HOSTS[@]}"; do
-	"$WORKER" -c "$T/$h.yaml" >>"$T/$h.log" 2>&1 &
-	p=$!
-	for _ in $(seq 1 100); do grep -q consuming "$T/$h.log" && break; sleep 0.1; done
-	kill -TERM $p
-	wait $p || die "worker for $h failed: $(tail -3 "$T/$h.log")"
-	: >"$T/$h.log"
-done
+# declare the queues, as the coordinator does (workers may not)
+"$MQ_PUBLISH" --declare "$COORD_URL" "${HOSTS[@]}" || die "declaring the job queues failed"
 
 # results of both hosts -> results.jsonl
 # one write per message, so two appenders never interleave
@@ -104,7 +109,7 @@ EOF_APPEND
 chmod +x "$T/append.sh"
 touch "$T/results.jsonl"
 for h in "${HOSTS[@]}"; do
-	amqp-consume --url="$URL" -q "bench.$h.results" -x -e backy.results -r "*.*.$h.*" -p 200 \
+	amqp-consume --url="$DASH_URL" -q "dashboard.bench.$h.results" -x -e backy.results -r "*.*.$h.*" -p 200 \
 		"$T/append.sh" "$T/results.jsonl" 2>>"$T/amqp.log" &
 	PIDS+=($!)
 done
@@ -121,7 +126,7 @@ for hi in 0 1; do
 		printf '{"schema":"backy/1.0","kind":"job","id":"m%05dx%s","time":"%s","job_id":"b%05dx%s","job":"r%03d","host":"%s","action":"backup","tags":["bench"],"deadline":"%s","attempt":1,"source":{"type":"file","filename":"%s"}}\n' \
 			"$i" "$$" "$now" "$i" "$$" "$r" "$h" "$deadline" "$T/tiny.img"
 	done >"$T/jobs.$h"
-	"$MQ_PUBLISH" "$URL" backy.jobs "$h" <"$T/jobs.$h" || die "publishing failed"
+	"$MQ_PUBLISH" "$COORD_URL" backy.jobs "$h" <"$T/jobs.$h" || die "publishing failed"
 done
 
 echo "draining with 2 workers x $SLOTS slots ..."

@@ -24,7 +24,8 @@
 	X(BK_ETAG, -1008, "invalid tag")                                     \
 	X(BK_EPROTO, -1009, "invalid message")                               \
 	X(BK_EVERSION, -1010, "unsupported message version")                 \
-	X(BK_EMQ, -1011, "message broker unavailable")
+	X(BK_EMQ, -1011, "message broker unavailable")                       \
+	X(BK_EDENIED, -1012, "refused by this host's policy")
 
 enum bk_error {
 #define BK_ERR_ENUM(name, value, text) name = value,

@@ -152,7 +152,9 @@ int bk_fs_write_atomic(int dirfd, const char *name, const void *data, size_t len
 	int r;
 
 	snprintf(tmp, sizeof(tmp), ".tmp-%s", name);
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* a fresh file: never through a link someone left under the temporary name */
+	unlinkat(dirfd, tmp, 0);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	r = bk_pwrite_full(fd, data, len, 0);

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <errno.h>
 
@@ -24,10 +25,27 @@ void bk_log_init(const char *prog, int verbosity)
 
 int bk_log_open(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	struct stat st;
+	int fd, r = 0;
 
+	/*
+	 * The log usually lives in a repository, which we run in as root: a
+	 * link planted there as the log file must not make us append to
+	 * /etc/passwd or the like, and a FIFO must not block us.
+	 */
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (!S_ISREG(st.st_mode))
+		r = -EINVAL;
+	else if (st.st_nlink > 1)
+		r = -EMLINK;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
 	bk_log_close();
 	log_fd = fd;
 	return 0;

@@ -13,7 +13,11 @@ enum bk_log_level { BK_LOG_ERROR, BK_LOG_WARN, BK_LOG_INFO, BK_LOG_DEBUG };
 /* PROG prefixes stderr lines; VERBOSITY 0 shows errors, warnings and notices. */
 void bk_log_init(const char *prog, int verbosity);
 
-/* Also append to PATH (0600, created if needed); returns 0 or -errno. */
+/*
+ * Also append to PATH (0600, created if needed); returns 0 or -errno.  PATH
+ * must be a regular file without other hard links, and is not followed if
+ * it is a symlink (-ELOOP, -EINVAL for other kinds, -EMLINK for hard links).
+ */
 int bk_log_open(const char *path);
 void bk_log_close(void);
 

@@ -288,3 +288,22 @@ int bk_ynode_str(const struct bk_ynode *node, const char *name, const char *what
 	*out = node->str;
 	return 0;
 }
+
+int bk_ymap_check_keys(const struct bk_ynode *map, const char *const *known, const char *name,
+		       const char *what, struct bk_err *err)
+{
+	if (map->type != BK_Y_MAP)
+		return bk_err_set(err, BK_ECONFIG, "%s: line %d: '%s' must be a map", name, map->line,
+				  what);
+	for (size_t i = 0; i < map->n; i++) {
+		bool ok = false;
+
+		for (size_t k = 0; known[k]; k++)
+			ok |= strcmp(map->keys[i], known[k]) == 0;
+		if (!ok)
+			return bk_err_set(err, BK_ECONFIG, "%s: line %d: unknown key '%s'%s%s", name,
+					  map->items[i]->line, map->keys[i], what[0] ? " in " : "",
+					  what);
+	}
+	return 0;
+}

@@ -40,6 +40,13 @@ void bk_ynode_free(struct bk_ynode *node);
 /* The value of KEY in MAP, or NULL (also when MAP is not a map). */
 const struct bk_ynode *bk_ymap_get(const struct bk_ynode *map, const char *key);
 
+/*
+ * BK_ECONFIG unless MAP is a map whose keys are all in KNOWN (NULL-terminated).
+ * WHAT names the map in messages ("amqp"; "" for the top level).
+ */
+int bk_ymap_check_keys(const struct bk_ynode *map, const char *const *known, const char *name,
+		       const char *what, struct bk_err *err);
+
 /* Whether NODE is absent or a plain null scalar ("", "~", "null"). */
 bool bk_ynode_is_null(const struct bk_ynode *node);
 

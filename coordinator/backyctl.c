@@ -173,9 +173,13 @@ static int send_request(struct opts *o, enum bk_msg_request_action action, const
 		mc.ca_cert = o->cfg.amqp_ca_cert;
 		mc.tls_verify = o->cfg.amqp_tls_verify;
 	}
+	/*
+	 * No declare: backyctl's broker user may only publish to backy.control
+	 * (docs/operations.md, "Broker users and permissions"); the coordinator
+	 * declares it.  A missing exchange (404) or queue (unroutable) means no
+	 * coordinator ever ran on this broker and vhost.
+	 */
 	r = bk_mq_connect(&mq, &mc, &err);
-	if (r == 0)
-		r = bk_mq_declare(mq, NULL, &err);
 	if (r == 0)
 		r = bk_mq_publish(mq, BK_EX_CONTROL, BK_KEY_REQUEST, body.p, body.len, q.head.id, &err);
 	if (r < 0) {

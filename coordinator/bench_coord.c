@@ -137,6 +137,7 @@ static void bench_scale(size_t n)
 	struct bk_err err = {0};
 	int64_t now, t, key = 0;
 	uint32_t id = 0, ids[1];
+	char rkey[BK_MSG_ROUTING_KEY_MAX + 1];
 	long rss0, rss1;
 	size_t rounds = 20000;
 	int64_t *lat = bk_calloc(rounds, sizeof(*lat));
@@ -165,10 +166,12 @@ static void bench_scale(size_t n)
 		bk_msg_result_init(&r);
 		snprintf(r.job_id, sizeof(r.job_id), "%s", st.jobs[ids[0]].run[0].id);
 		snprintf(r.job, sizeof(r.job), "%s", st.jobs[ids[0]].name);
+		snprintf(r.host, sizeof(r.host), "%s", st.hosts[st.jobs[ids[0]].run[0].host]);
 		r.action = BK_ACTION_BACKUP;
 		r.started = key;
 		r.finished = key;
-		co_result(&st, &r, key, &id);
+		bk_msg_routing_key_result(&r, rkey);
+		co_result(&st, &r, rkey, key, &id);
 		lat[i] = bk_monotonic() - t1;
 		bk_msg_result_release(&r);
 		/* expiry runs would pile up in the deadline heap: end them */

@@ -31,10 +31,15 @@
  *    confirms in one batch per tick (bk_mq_publish_batch).  A result
  *    carrying the job id of a run in flight ends it: history and backoff
  *    are updated, the run is cleared and, after a good backup, an expire
- *    job goes to the same host (expire: true).  Results with unknown or
- *    finished job ids are logged and ignored, so duplicates are harmless.
- *    A run whose deadline passes is re-dispatched with the SAME job id and
- *    attempt + 1: the worker answers from its journal if it had finished.
+ *    job goes to the same host (expire: true).  The broker is not
+ *    trusted: a result counts only from the host its run was dispatched to
+ *    and with the routing key its body implies; results with unknown or
+ *    finished job ids, from other hosts or with another key are logged,
+ *    counted by reason (/metrics) and dropped, so duplicates are harmless
+ *    and forgeries change nothing.  Heartbeats of hosts the config does not
+ *    name are dropped too.  A run whose deadline passes is re-dispatched
+ *    with the SAME job id and attempt + 1 (to where the job lives now): the
+ *    worker answers from its journal if it had finished.
  *    Results and requests are acknowledged only after the state that
  *    reflects them is durable.
  *
@@ -131,6 +136,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "http_guard.h"
 #include "journal.h"
 #include "log.h"
 #include "mq.h"
@@ -143,6 +149,9 @@
 #define ACK_BATCH 256
 #define STANDBY_RETRY_MS 2000
 #define LEADER_QUEUE "backy.coordinator.leader" /* the broker-side lock (note 5) */
+#define HTTP_CONNECTIONS 64u
+#define HTTP_HEADER_MS 5000u /* a request's headers, in total (http_guard.h) */
+#define MQ_HEALTHY_US (30 * BK_USEC) /* a connection that lasted this long resets the backoff */
 
 static volatile sig_atomic_t g_stop;
 static volatile sig_atomic_t g_reload;
@@ -177,8 +186,11 @@ struct coord {
 	unsigned listen_port;
 	bool listen_override;
 	struct MHD_Daemon *http;
+	struct co_http_guard *guard; /* of http */
 	struct bk_mq *mq;
 	bool leader; /* mq holds LEADER_QUEUE */
+	int64_t mq_since; /* bk_monotonic() when mq connected, 0: not connected */
+	struct bk_mq_backoff backoff; /* reconnects, also after set-ups that failed (mq_lead) */
 
 	/* clock */
 	double scale; /* 0: frozen at start_t */
@@ -193,6 +205,8 @@ struct coord {
 
 	struct outbox_ent *out;
 	size_t nout, out_cap;
+
+	int64_t hb_warned; /* bk_monotonic() of the last warning about a dropped heartbeat */
 };
 
 static void update_now(struct coord *co)
@@ -222,6 +236,7 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, cons
 	(void)upload_data;
 	(void)upload_size;
 	(void)con_cls;
+	co_http_guard_headers_done(conn);
 	bk_buf_init(&b);
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 		status = MHD_HTTP_METHOD_NOT_ALLOWED;
@@ -240,6 +255,12 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, cons
 		pthread_mutex_lock(&co->lock);
 		co_metrics(&co->st, co->now, co->active, &b);
 		pthread_mutex_unlock(&co->lock);
+		bk_buf_addf(&b,
+			    "# HELP backy_coordinator_http_cut_total Status connections cut: request "
+			    "headers not complete within %u ms.\n"
+			    "# TYPE backy_coordinator_http_cut_total counter\n"
+			    "backy_coordinator_http_cut_total %" PRIu64 "\n",
+			    HTTP_HEADER_MS, co_http_guard_cut(co->guard));
 	} else {
 		status = MHD_HTTP_NOT_FOUND;
 		bk_buf_adds(&b, "{\"error\":\"not found; try /v1/status, /v1/workers or /metrics\"}\n");
@@ -253,6 +274,15 @@ static enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, cons
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+static void http_stop(struct coord *co)
+{
+	if (co->http)
+		MHD_stop_daemon(co->http);
+	co->http = NULL;
+	co_http_guard_free(co->guard); /* after the daemon: it closed every connection */
+	co->guard = NULL;
 }
 
 static int http_start(struct coord *co, struct bk_err *err)
@@ -277,12 +307,19 @@ static int http_start(struct coord *co, struct bk_err *err)
 		sa = (const struct sockaddr *)&sin6;
 		flags |= MHD_USE_IPv6;
 	}
-	co->http = MHD_start_daemon(flags, (uint16_t)co->listen_port, NULL, NULL, http_handler, co,
-				    MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT, 64u,
-				    MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
-	if (!co->http)
+	co->guard = co_http_guard_new(HTTP_HEADER_MS, err);
+	if (!co->guard)
+		return err->code;
+	co->http = MHD_start_daemon(
+		flags, (uint16_t)co->listen_port, NULL, NULL, http_handler, co, MHD_OPTION_SOCK_ADDR,
+		sa, MHD_OPTION_CONNECTION_LIMIT, HTTP_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+		MHD_OPTION_NOTIFY_CONNECTION, co_http_guard_notify, co->guard,
+		MHD_OPTION_NOTIFY_COMPLETED, co_http_guard_completed, co->guard, MHD_OPTION_END);
+	if (!co->http) {
+		http_stop(co);
 		return bk_err_set(err, -EADDRINUSE, "unable to serve status on %s:%u", co->listen_host,
 				  co->listen_port);
+	}
 	bk_info("status on http://%s%s%s:%u/v1/status", strchr(co->listen_host, ':') ? "[" : "",
 		co->listen_host, strchr(co->listen_host, ':') ? "]" : "", co->listen_port);
 	return 0;
@@ -330,10 +367,30 @@ static int declare_hosts(struct coord *co, struct bk_err *err)
 }
 
 /*
+ * A set-up step on a fresh connection failed (or the broker refused it):
+ * drop the connection; the next connect backs off (mq_lead), whatever the
+ * code, since a broker that refuses a declare or a consume (403, 541 ...)
+ * may be fixed by its operator without restarting us.
+ */
+static int mq_setup_failed(struct coord *co)
+{
+	bk_mq_close(co->mq);
+	co->mq = NULL;
+	co->leader = false;
+	co->nacks = 0;
+	return BK_EMQ;
+}
+
+/*
  * Be connected and hold the broker lock: connect (with backoff) unless the
  * connection is usable, then declare LEADER_QUEUE exclusive unless this
  * connection holds it already.  BK_ELOCKED: another coordinator holds it;
  * the connection stays open (it has no consumers) for the next try.
+ *
+ * A connection that did not last MQ_HEALTHY_US (its set-up failed, or the
+ * broker dropped it right away) counts as a failed connect: the next one
+ * waits the reconnect backoff of bk_mq_connect_retry, which continues the
+ * same sequence; a connection that lasted resets it.
  */
 static int mq_lead(struct coord *co)
 {
@@ -348,6 +405,16 @@ static int mq_lead(struct coord *co)
 		co->mq = NULL;
 		co->leader = false;
 		co->nacks = 0; /* unacknowledged deliveries come back */
+		if (co->mq_since && bk_monotonic() - co->mq_since < MQ_HEALTHY_US) {
+			unsigned ms = bk_mq_backoff_next(&co->backoff);
+
+			bk_warn("broker connection lasted %.1f s: reconnecting in %u ms",
+				(double)(bk_monotonic() - co->mq_since) / 1e6, ms);
+			bk_mq_backoff_sleep(ms, &g_stop_int);
+		} else {
+			bk_mq_backoff_reset(&co->backoff);
+		}
+		co->mq_since = 0;
 		memset(&mc, 0, sizeof(mc));
 		mc.url = co->cfg->amqp_url;
 		mc.heartbeat_s = co->cfg->amqp_heartbeat;
@@ -355,19 +422,23 @@ static int mq_lead(struct coord *co)
 		mc.tls_verify = co->cfg->amqp_tls_verify;
 		mc.name = "backy-coordinator";
 		mc.on_retry = on_retry;
+		mc.backoff = &co->backoff;
 		r = bk_mq_connect_retry(&co->mq, &mc, &g_stop_int, &err);
 		if (r < 0) {
 			if (!g_stop)
 				bk_error("%s", bk_err_msg(&err, r));
 			return r;
 		}
+		co->mq_since = bk_monotonic();
 	}
 	r = bk_mq_declare_exclusive(co->mq, LEADER_QUEUE, &err);
 	if (r == 0) {
 		co->leader = true;
 		bk_info("holding the broker lock '%s'", LEADER_QUEUE);
-	} else if (r != BK_ELOCKED && !g_stop) {
-		bk_error("taking the broker lock failed: %s", bk_err_msg(&err, r));
+	} else if (r != BK_ELOCKED) {
+		if (!g_stop)
+			bk_error("taking the broker lock failed: %s", bk_err_msg(&err, r));
+		return mq_setup_failed(co);
 	}
 	return r;
 }
@@ -390,7 +461,7 @@ static int mq_up(struct coord *co)
 		r = bk_mq_consume(co->mq, BK_Q_HEARTBEATS, 100, &err);
 	if (r < 0) {
 		bk_error("broker set-up failed: %s", bk_err_msg(&err, r));
-		return r;
+		return mq_setup_failed(co);
 	}
 	bk_info("connected to the broker");
 	pthread_mutex_lock(&co->lock);
@@ -571,17 +642,22 @@ static int flush(struct coord *co)
 
 /* --- deliveries ------------------------------------------------------------ */
 
-static void handle_result(struct coord *co, const struct bk_msg_result *r)
+static void handle_result(struct coord *co, const struct bk_msg_result *r, const char *key)
 {
+	static const char *const why[CO_RESULT_DROPS] = {
+		"no such job id in flight",
+		"the job is in flight on another host",
+		"its routing key does not match its body",
+	};
 	enum co_result res;
 	uint32_t id = 0;
 	struct bk_msg_job m;
 
-	res = co_result(&co->st, r, co->now, &id);
-	if (res == CO_RESULT_IGNORED) {
-		bk_info("ignoring %s result for job '%s' (%s) from '%s': no such job in flight",
+	res = co_result(&co->st, r, key, co->now, &id);
+	if (res < CO_RESULT_DROPS) {
+		bk_warn("dropping %s result for job '%s' (%s) from '%s' (routing key '%s'): %s",
 			bk_msg_outcome_name(r->outcome), r->job[0] ? r->job : "-",
-			r->job_id[0] ? r->job_id : "-", r->host);
+			r->job_id[0] ? r->job_id : "-", r->host, key, why[res]);
 		return;
 	}
 	if (r->outcome == BK_OUTCOME_OK)
@@ -647,6 +723,27 @@ static void handle_request(struct coord *co, const struct bk_msg_request *q)
 	}
 }
 
+/* Heartbeats come every few seconds: a dropped one is logged at most once a minute. */
+static void handle_heartbeat(struct coord *co, const struct bk_msg_heartbeat *hb, const char *key)
+{
+	enum co_hb res = co_heartbeat(&co->st, hb, key, co->now);
+	int64_t t = bk_monotonic();
+
+	if (res == CO_HB_OK)
+		return;
+	if (co->hb_warned && t - co->hb_warned < 60 * BK_USEC) {
+		bk_debug("dropping a heartbeat of '%s' (routing key '%s')", hb->host, key);
+		return;
+	}
+	co->hb_warned = t;
+	bk_warn("dropping a heartbeat of '%s' (routing key '%s'): %s (counted in "
+		"backy_coordinator_heartbeats_dropped_total; further drops within a minute are "
+		"not logged)",
+		hb->host, key,
+		res == CO_HB_UNKNOWN_HOST ? "the configuration names no such host"
+					  : "its routing key is not its host");
+}
+
 static void handle_delivery(struct coord *co, struct bk_mq_delivery *d)
 {
 	struct bk_msg msg;
@@ -663,13 +760,13 @@ static void handle_delivery(struct coord *co, struct bk_mq_delivery *d)
 	}
 	pthread_mutex_lock(&co->lock);
 	if (msg.kind == BK_MSG_RESULT && strcmp(d->queue, BK_Q_RESULTS) == 0) {
-		handle_result(co, &msg.u.result);
+		handle_result(co, &msg.u.result, d->routing_key);
 		defer = true;
 	} else if (msg.kind == BK_MSG_REQUEST && strcmp(d->queue, BK_Q_REQUESTS) == 0) {
 		handle_request(co, &msg.u.request);
 		defer = true;
 	} else if (msg.kind == BK_MSG_HEARTBEAT && strcmp(d->queue, BK_Q_HEARTBEATS) == 0) {
-		co_heartbeat(&co->st, &msg.u.heartbeat, co->now);
+		handle_heartbeat(co, &msg.u.heartbeat, d->routing_key);
 	} else {
 		bk_warn("ignoring a %s message on queue '%s'", bk_msg_kind_name(msg.kind), d->queue);
 	}
@@ -880,9 +977,7 @@ static void step_down(struct coord *co)
 	bk_warn("another coordinator holds the broker lock '%s' now: standing by (state is "
 		"reloaded when this one leads again)",
 		LEADER_QUEUE);
-	if (co->http)
-		MHD_stop_daemon(co->http);
-	co->http = NULL;
+	http_stop(co);
 	pthread_mutex_lock(&co->lock);
 	co->active = false;
 	co->nout = 0;  /* runs in the outbox are in the state: whoever leads publishes them */
@@ -1072,8 +1167,7 @@ int main(int argc, char **argv)
 	}
 	if (r == BK_ELOCKED || (r == BK_EMQ && g_stop))
 		r = 0;
-	if (co.http)
-		MHD_stop_daemon(co.http);
+	http_stop(&co);
 	bk_mq_close(co.mq);
 	if (co.lock_fd >= 0)
 		close(co.lock_fd); /* releases the lock: the standby takes over */

@@ -1,6 +1,6 @@
 /*
- * state.c: jobs, placement, planning, results, the state file and the
- * status renderings of the coordinator (see state.h).
+ * state.c: jobs, placement, planning, results and the state file of the
+ * coordinator (see state.h; status.c renders it for HTTP).
  *
  * Invariants (checked by tests/unit/test_coord_sched.c):
  *   - a live job is in the due heap exactly when no backup of it is in
@@ -8,7 +8,10 @@
  *   - a job is in the deadline heap exactly when it has a run in flight,
  *     keyed by the earliest deadline of its runs;
  *   - a run keeps its job id across re-dispatches; only a result carrying
- *     that id ends it (anything else is a duplicate or stale and ignored).
+ *     that id, from the host the run was dispatched to (co_run.host), with
+ *     the routing key its body implies, ends it (anything else is a
+ *     duplicate, stale or forged, and dropped);
+ *   - a worker is listed only while the config names its host.
  */
 #include "state.h"
 
@@ -26,7 +29,9 @@
 #include "revision.h"
 
 #define STATE_MAGIC "backy-coordinator-state"
-#define STATE_VERSION 2 /* 2: the header names the journal generation; 1 is still read */
+/* 3: the 'end' line carries a checksum; 2: the header names the journal generation.
+ * 1 and 2 are still read (without a checksum to check). */
+#define STATE_VERSION 3
 #define STATE_MAX_BYTES ((size_t)1 << 31)
 #define CLOCK_SLACK (5 * 60 * BK_USEC)
 
@@ -71,6 +76,7 @@ void co_state_release(struct co_state *st)
 	for (size_t i = 0; i < st->nhosts; i++)
 		free(st->hosts[i]);
 	free(st->hosts);
+	free(st->host_named);
 	for (size_t i = 0; i < st->nworkers; i++)
 		free(st->workers[i].running);
 	free(st->workers);
@@ -324,7 +330,7 @@ static void fill_message(struct co_state *st, struct co_job *j, enum co_run_kind
 	m->head.time = now;
 	snprintf(m->job_id, sizeof(m->job_id), "%s", r->id);
 	snprintf(m->job, sizeof(m->job), "%s", j->name);
-	snprintf(m->host, sizeof(m->host), "%s", j->host < st->nhosts ? st->hosts[j->host] : "");
+	snprintf(m->host, sizeof(m->host), "%s", r->host < st->nhosts ? st->hosts[r->host] : "");
 	m->action = kind == CO_RUN_BACKUP ? BK_ACTION_BACKUP : BK_ACTION_EXPIRE;
 	if (r->tags)
 		bk_strv_split(&m->tags, r->tags);
@@ -376,6 +382,7 @@ int co_start(struct co_state *st, uint32_t i, enum co_run_kind kind, int64_t now
 	bk_id_new(r->id);
 	r->active = true;
 	r->confirmed = false;
+	r->host = j->host;
 	r->attempt = 1;
 	r->dispatched = now;
 	r->deadline = now + timeout_us(st);
@@ -395,6 +402,9 @@ void co_run_message(struct co_state *st, uint32_t i, enum co_run_kind kind, int6
 	struct co_run *r = &j->run[kind];
 
 	if (redispatch) {
+		/* a new attempt goes where the job lives now (a reload may have moved
+		 * it); from then on only that host's result ends the run */
+		r->host = j->host;
 		if (r->attempt < BK_MSG_MAX_ATTEMPT)
 			r->attempt++;
 		r->deadline = now + timeout_us(st);
@@ -436,8 +446,32 @@ static int64_t revision_time(const struct co_run *run, const struct bk_msg_resul
 	return run->dispatched;
 }
 
-enum co_result co_result(struct co_state *st, const struct bk_msg_result *r, int64_t now,
-			 uint32_t *job)
+/* The routing key of a result: what the broker may have checked, unlike the body. */
+static bool result_key_matches(const struct bk_msg_result *r, const char *key)
+{
+	char want[BK_MSG_ROUTING_KEY_MAX + 1];
+
+	bk_msg_routing_key_result(r, want);
+	return key && strcmp(key, want) == 0;
+}
+
+static enum co_result drop(struct co_state *st, enum co_result why)
+{
+	st->c.results_dropped[why]++;
+	st->c.results_ignored++;
+	return why;
+}
+
+const char *co_result_drop_reason(enum co_result res)
+{
+	static const char *const names[CO_RESULT_DROPS] = {"unknown_job", "wrong_host",
+							   "routing_key"};
+
+	return res < CO_RESULT_DROPS ? names[res] : NULL;
+}
+
+enum co_result co_result(struct co_state *st, const struct bk_msg_result *r, const char *key,
+			 int64_t now, uint32_t *job)
 {
 	struct co_job *j = r->job[0] ? co_job_find(st, r->job) : NULL;
 	enum co_result res = CO_RESULT_DONE;
@@ -445,17 +479,17 @@ enum co_result co_result(struct co_state *st, const struct bk_msg_result *r, int
 	uint32_t i;
 	int kind;
 
-	if (!j || !j->live || !r->job_id[0]) {
-		st->c.results_ignored++;
-		return CO_RESULT_IGNORED;
-	}
+	if (!result_key_matches(r, key))
+		return drop(st, CO_RESULT_ROUTING_KEY);
+	if (!j || !j->live || !r->job_id[0])
+		return drop(st, CO_RESULT_UNKNOWN_JOB);
 	for (kind = 0; kind < CO_RUN_KINDS; kind++)
 		if (j->run[kind].active && strcmp(j->run[kind].id, r->job_id) == 0)
 			break;
-	if (kind == CO_RUN_KINDS) {
-		st->c.results_ignored++;
-		return CO_RESULT_IGNORED;
-	}
+	if (kind == CO_RUN_KINDS)
+		return drop(st, CO_RESULT_UNKNOWN_JOB);
+	if (j->run[kind].host >= st->nhosts || strcmp(st->hosts[j->run[kind].host], r->host) != 0)
+		return drop(st, CO_RESULT_WRONG_HOST);
 	i = (uint32_t)(j - st->jobs);
 	*job = i;
 	run = &j->run[kind];
@@ -554,10 +588,48 @@ int co_request_run(struct co_state *st, const char *name, const struct bk_strv *
 	return 0;
 }
 
-void co_heartbeat(struct co_state *st, const struct bk_msg_heartbeat *hb, int64_t now)
+static bool host_listed(const struct co_config *cfg, const char *host)
+{
+	for (size_t i = 0; i < cfg->nhosts; i++)
+		if (strcmp(cfg->hosts[i], host) == 0)
+			return true;
+	return false;
+}
+
+bool co_host_configured(const struct co_state *st, const char *host)
+{
+	if (!st->cfg)
+		return false;
+	if (host_listed(st->cfg, host))
+		return true;
+	for (size_t i = 0; i < st->nhost_named; i++)
+		if (st->host_named[i] && strcmp(st->hosts[i], host) == 0)
+			return true;
+	return false;
+}
+
+const char *co_hb_drop_reason(enum co_hb res)
+{
+	static const char *const names[CO_HB_KINDS] = {NULL, "unknown_host", "routing_key"};
+
+	return res < CO_HB_KINDS ? names[res] : NULL;
+}
+
+enum co_hb co_heartbeat(struct co_state *st, const struct bk_msg_heartbeat *hb, const char *key,
+			int64_t now)
 {
 	struct co_worker *w = NULL;
+	enum co_hb why = CO_HB_OK;
 
+	/* the worker list is what the config expects, never what the broker brings */
+	if (!key || strcmp(key, hb->host) != 0)
+		why = CO_HB_ROUTING_KEY;
+	else if (!co_host_configured(st, hb->host))
+		why = CO_HB_UNKNOWN_HOST;
+	if (why != CO_HB_OK) {
+		st->c.heartbeats_dropped[why]++;
+		return why;
+	}
 	for (size_t i = 0; i < st->nworkers; i++)
 		if (strcmp(st->workers[i].host, hb->host) == 0)
 			w = &st->workers[i];
@@ -574,6 +646,7 @@ void co_heartbeat(struct co_state *st, const struct bk_msg_heartbeat *hb, int64_
 	set_str(&w->running, join(&hb->running));
 	w->seen = now;
 	w->seen_mono = bk_monotonic();
+	return CO_HB_OK;
 }
 
 bool co_job_sla(const struct co_job *j, int64_t now, int64_t *overdue)
@@ -647,12 +720,25 @@ static void remap_tags(struct co_job *j, const struct bk_schedule *s)
 	j->ntagt = s->n;
 }
 
-static bool host_listed(const struct co_config *cfg, const char *host)
+/* Mark the hosts the config names as jobs' hosts, and forget workers of other hosts. */
+static void forget_unconfigured(struct co_state *st)
 {
-	for (size_t i = 0; i < cfg->nhosts; i++)
-		if (strcmp(cfg->hosts[i], host) == 0)
-			return true;
-	return false;
+	size_t n = 0;
+
+	free(st->host_named);
+	st->host_named = bk_calloc(st->nhosts ? st->nhosts : 1, sizeof(*st->host_named));
+	st->nhost_named = st->nhosts;
+	for (size_t i = 0; i < st->n; i++)
+		if (st->jobs[i].cfg->host && st->jobs[i].host < st->nhosts)
+			st->host_named[st->jobs[i].host] = true;
+	for (size_t i = 0; i < st->nworkers; i++) {
+		if (co_host_configured(st, st->workers[i].host)) {
+			st->workers[n++] = st->workers[i];
+			continue;
+		}
+		free(st->workers[i].running);
+	}
+	st->nworkers = n;
 }
 
 void co_state_apply(struct co_state *st, const struct co_config *cfg, int64_t now)
@@ -711,6 +797,7 @@ void co_state_apply(struct co_state *st, const struct co_config *cfg, int64_t no
 		dl_update(st, (uint32_t)i);
 	}
 	free(keep_plan);
+	forget_unconfigured(st);
 	/* jobs were added, dropped or moved: only a snapshot says that */
 	for (size_t i = 0; i < st->n; i++)
 		st->jobs[i].chg = CO_CHG_NONE;
@@ -776,6 +863,7 @@ static size_t format_job(const struct co_state *st, const struct co_job *j, stru
 			    " at=%" PRId64 " confirmed=%d",
 			    j->name, kind_names[k], r->id, (unsigned)r->attempt, r->deadline,
 			    r->dispatched, r->confirmed ? 1 : 0);
+		add_kv(out, "host", r->host < st->nhosts ? st->hosts[r->host] : NULL);
 		add_kv(out, "tags", r->tags);
 		bk_buf_adds(out, "\n");
 		lines++;
@@ -795,13 +883,16 @@ static void format_requests(const struct co_state *st, unsigned n, struct bk_buf
 
 void co_state_format(const struct co_state *st, int64_t now, struct bk_buf *out)
 {
+	size_t start = out->len;
+
 	bk_buf_addf(out, "%s %d saved=%" PRId64 " journal=%" PRIu64 "\n", STATE_MAGIC,
 		    STATE_VERSION, now, st->gen);
 	for (size_t i = 0; i < st->n; i++)
 		if (st->jobs[i].name)
 			format_job(st, &st->jobs[i], out);
 	format_requests(st, st->nrecent, out);
-	bk_buf_adds(out, "end\n");
+	/* like a journal commit line: what a torn or bit-flipped file would change */
+	bk_buf_addf(out, "end sum=%016llx\n", bk_hash64(out->p + start, out->len - start));
 }
 
 size_t co_state_format_changes(const struct co_state *st, struct bk_buf *out)
@@ -1000,6 +1091,7 @@ static int parse_run_line(struct co_state *st, struct pctx *p, char *line)
 	int r = 0;
 
 	memset(&run, 0, sizeof(run));
+	run.host = UINT32_MAX;
 	for (tok = next_tok(&save); tok && r == 0; tok = next_tok(&save)) {
 		char *eq = strchr(tok, '=');
 		const char *v;
@@ -1039,6 +1131,11 @@ static int parse_run_line(struct co_state *st, struct pctx *p, char *line)
 			run.confirmed = x != 0;
 		} else if (strcmp(tok, "tags") == 0) {
 			r = p_tags(p, tok, v, &run.tags);
+		} else if (strcmp(tok, "host") == 0) {
+			if (*v && !bk_msg_name_valid(v))
+				r = bad(p, tok, v);
+			else if (*v)
+				run.host = host_intern(st, v);
 		}
 	}
 	if (r == 0 && (!j || kind < 0 || !run.id[0] || !run.attempt))
@@ -1049,6 +1146,8 @@ static int parse_run_line(struct co_state *st, struct pctx *p, char *line)
 		free(run.tags);
 		return r;
 	}
+	if (run.host == UINT32_MAX)
+		run.host = j->host; /* written before runs had a host: where the job lived */
 	run.active = true;
 	run_clear(&j->run[kind]);
 	j->run[kind] = run;
@@ -1111,6 +1210,35 @@ int co_state_record(struct co_state *st, char *line, const char *name, int linen
 	return bad(&p, "record", line);
 }
 
+/*
+ * Check the checksum of a version 3 state file: its last line is
+ * "end sum=HEX", the hash of every byte before that line.
+ */
+static int check_sum(const char *buf, size_t len, const char *name, struct bk_err *err)
+{
+	size_t last = len - 1; /* the final newline (line 1 had one) */
+	unsigned long long want;
+	char *end = NULL;
+
+	while (last > 0 && buf[last - 1] != '\n')
+		last--;
+	if (len - last < 9 || strncmp(buf + last, "end sum=", 8) != 0 || buf[len - 1] != '\n')
+		return bk_err_set(err, BK_ECORRUPT, "%s: no checksum at the end (truncated file)",
+				  name);
+	errno = 0;
+	want = strtoull(buf + last + 8, &end, 16);
+	if (errno || end != buf + len - 1 || len - last != 8 + 16 + 1)
+		return bk_err_set(err, BK_ECORRUPT, "%s: malformed checksum line '%.40s'", name,
+				  buf + last);
+	if (want != bk_hash64(buf, last))
+		return bk_err_set(err, BK_ECORRUPT,
+				  "%s: checksum mismatch: the state file is damaged (restore it "
+				  "from a backup, or move it and its journal aside to start from "
+				  "an empty state)",
+				  name);
+	return 0;
+}
+
 int co_state_parse(struct co_state *st, const char *buf, size_t len, const char *name,
 		   struct bk_err *err)
 {
@@ -1118,6 +1246,7 @@ int co_state_parse(struct co_state *st, const char *buf, size_t len, const char 
 	char *copy = bk_strndup(buf, len);
 	char *line = copy, *next;
 	bool ended = false;
+	long version = 0;
 	int r = 0;
 
 	for (; line && *line && r == 0; line = next) {
@@ -1138,9 +1267,15 @@ int co_state_parse(struct co_state *st, const char *buf, size_t len, const char 
 			}
 			tok = next_tok(&save);
 			v = tok ? strtol(tok, NULL, 10) : 0;
-			if (v != 1 && v != STATE_VERSION) {
+			if (v < 1 || v > STATE_VERSION) {
 				r = bk_err_set(err, BK_ECORRUPT, "%s: unsupported state version %ld", name, v);
 				break;
+			}
+			version = v;
+			if (version >= 3) {
+				r = check_sum(buf, len, name, err);
+				if (r < 0)
+					break;
 			}
 			for (tok = next_tok(&save); tok && r == 0; tok = next_tok(&save)) {
 				int64_t g = 0;
@@ -1163,7 +1298,7 @@ int co_state_parse(struct co_state *st, const char *buf, size_t len, const char 
 				r = bad(&p, "request id", line + 5);
 			else
 				remember_request(st, line + 5);
-		} else if (strcmp(line, "end") == 0) {
+		} else if (version < 3 ? strcmp(line, "end") == 0 : strncmp(line, "end sum=", 8) == 0) {
 			ended = true;
 		} else {
 			r = bad(&p, "line", line);
@@ -1216,219 +1351,4 @@ int co_state_load(struct co_state *st, const char *path, struct bk_err *err)
 	r = co_state_parse(st, buf, len, path, err);
 	free(buf);
 	return r;
-}
-
-/* --- status ------------------------------------------------------------- */
-
-static void json_str(struct bk_buf *b, const char *s)
-{
-	bk_buf_adds(b, "\"");
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-		if (*p == '"' || *p == '\\')
-			bk_buf_addf(b, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			bk_buf_addf(b, "\\u%04x", *p);
-		else
-			bk_buf_add(b, p, 1);
-	}
-	bk_buf_adds(b, "\"");
-}
-
-static void json_time(struct bk_buf *b, int64_t t)
-{
-	char s[64];
-
-	if (!t) {
-		bk_buf_adds(b, "null");
-		return;
-	}
-	bk_time_format(t, s, sizeof(s), BK_TIME_ISO);
-	json_str(b, s);
-}
-
-static int64_t job_backoff(const struct co_job *j)
-{
-	return co_backoff(j->fails);
-}
-
-void co_status_json(const struct co_state *st, int64_t now, const char *role, struct bk_buf *out)
-{
-	size_t inflight = 0, overdue_n = 0;
-	bool first = true;
-
-	bk_buf_adds(out, "{\"jobs\":{");
-	for (size_t i = 0; i < st->n; i++) {
-		const struct co_job *j = &st->jobs[i];
-		const struct co_run *run = &j->run[CO_RUN_BACKUP];
-		int64_t overdue = 0;
-		bool ok;
-
-		if (!j->live)
-			continue;
-		ok = co_job_sla(j, now, &overdue);
-		overdue_n += !ok;
-		inflight += run->active;
-		bk_buf_adds(out, first ? "" : ",");
-		first = false;
-		json_str(out, j->name);
-		bk_buf_adds(out, ":{\"sla\":");
-		json_str(out, ok ? "OK" : "TOO OLD");
-		bk_buf_addf(out, ",\"sla_overdue\":%" PRId64 ",\"status\":", overdue);
-		json_str(out, co_job_status(j));
-		bk_buf_adds(out, ",\"last_time\":");
-		json_time(out, j->last_time);
-		bk_buf_adds(out, ",\"last_tags\":");
-		json_str(out, j->last_tags);
-		if (j->last_time)
-			bk_buf_addf(out, ",\"last_duration\":%.3f", j->last_duration);
-		else
-			bk_buf_adds(out, ",\"last_duration\":null");
-		bk_buf_adds(out, ",\"next_time\":");
-		json_time(out, run->active ? 0 : j->next_time);
-		bk_buf_adds(out, ",\"next_tags\":");
-		json_str(out, run->active ? "" : j->next_tags);
-		bk_buf_adds(out, ",\"manual_tags\":");
-		json_str(out, j->manual_tags);
-		bk_buf_adds(out, ",\"host\":");
-		json_str(out, j->host < st->nhosts ? st->hosts[j->host] : "");
-		bk_buf_adds(out, ",\"schedule\":");
-		json_str(out, j->sched->name);
-		bk_buf_addf(out, ",\"backoff\":%" PRId64 ",\"failures\":%" PRIu32, job_backoff(j),
-			    j->fails);
-		bk_buf_adds(out, ",\"last_error\":");
-		if (j->last_error)
-			json_str(out, j->last_error);
-		else
-			bk_buf_adds(out, "null");
-		bk_buf_adds(out, ",\"running\":");
-		if (run->active) {
-			bk_buf_adds(out, "{\"job_id\":");
-			json_str(out, run->id);
-			bk_buf_addf(out, ",\"attempt\":%u,\"tags\":", (unsigned)run->attempt);
-			json_str(out, run->tags);
-			bk_buf_adds(out, ",\"dispatched\":");
-			json_time(out, run->dispatched);
-			bk_buf_adds(out, ",\"deadline\":");
-			json_time(out, run->deadline);
-			bk_buf_adds(out, "}");
-		} else {
-			bk_buf_adds(out, "null");
-		}
-		bk_buf_addf(out, ",\"expiring\":%s}", j->run[CO_RUN_EXPIRE].active ? "true" : "false");
-	}
-	bk_buf_adds(out, "},\"workers\":");
-	co_workers_json(st, out);
-	bk_buf_adds(out, ",\"coordinator\":{\"role\":");
-	json_str(out, role);
-	bk_buf_adds(out, ",\"now\":");
-	json_time(out, now);
-	bk_buf_addf(out, ",\"jobs\":%zu,\"in_flight\":%zu,\"sla_overdue\":%zu,\"version\":", st->n,
-		    inflight, overdue_n);
-	json_str(out, BACKY_VERSION);
-	bk_buf_adds(out, "}}\n");
-}
-
-void co_workers_json(const struct co_state *st, struct bk_buf *out)
-{
-	bk_buf_adds(out, "{");
-	for (size_t i = 0; i < st->nworkers; i++) {
-		const struct co_worker *w = &st->workers[i];
-
-		bk_buf_adds(out, i ? "," : "");
-		json_str(out, w->host);
-		bk_buf_adds(out, ":{\"version\":");
-		json_str(out, w->version);
-		bk_buf_addf(out, ",\"slots\":%u,\"busy\":%u,\"free_bytes\":%" PRIu64 ",\"running\":",
-			    w->slots, w->busy, w->free_bytes);
-		json_str(out, w->running);
-		bk_buf_adds(out, ",\"last_seen\":");
-		json_time(out, w->seen);
-		bk_buf_addf(out, ",\"age\":%" PRId64 "}", (int64_t)((bk_monotonic() - w->seen_mono) / BK_USEC));
-	}
-	bk_buf_adds(out, "}");
-}
-
-void co_metrics(const struct co_state *st, int64_t now, bool active, struct bk_buf *out)
-{
-	size_t inflight[CO_RUN_KINDS] = {0}, failing = 0, overdue_n = 0, live = 0;
-	struct bk_buf per;
-
-	bk_buf_init(&per);
-	bk_buf_adds(&per, "# HELP backy_job_sla_overdue_seconds Seconds past the SLA (0 within it).\n"
-			  "# TYPE backy_job_sla_overdue_seconds gauge\n");
-	for (size_t i = 0; i < st->n; i++) {
-		const struct co_job *j = &st->jobs[i];
-		int64_t overdue = 0;
-
-		if (!j->live)
-			continue;
-		live++;
-		overdue_n += !co_job_sla(j, now, &overdue);
-		failing += j->fails > 0;
-		for (int k = 0; k < CO_RUN_KINDS; k++)
-			inflight[k] += j->run[k].active;
-		bk_buf_addf(&per, "backy_job_sla_overdue_seconds{job=\"%s\",host=\"%s\"} %" PRId64 "\n",
-			    j->name, j->host < st->nhosts ? st->hosts[j->host] : "", overdue);
-	}
-	bk_buf_addf(out,
-		    "# HELP backy_coordinator_active 1 when this coordinator dispatches, 0 on standby.\n"
-		    "# TYPE backy_coordinator_active gauge\nbacky_coordinator_active %d\n"
-		    "# HELP backy_coordinator_jobs Configured jobs.\n"
-		    "# TYPE backy_coordinator_jobs gauge\nbacky_coordinator_jobs %zu\n"
-		    "# HELP backy_coordinator_jobs_in_flight Jobs dispatched and not answered yet.\n"
-		    "# TYPE backy_coordinator_jobs_in_flight gauge\n"
-		    "backy_coordinator_jobs_in_flight{action=\"backup\"} %zu\n"
-		    "backy_coordinator_jobs_in_flight{action=\"expire\"} %zu\n"
-		    "# HELP backy_coordinator_jobs_failing Jobs whose last backup failed (in backoff).\n"
-		    "# TYPE backy_coordinator_jobs_failing gauge\nbacky_coordinator_jobs_failing %zu\n"
-		    "# HELP backy_coordinator_sla_overdue_jobs Jobs outside their SLA.\n"
-		    "# TYPE backy_coordinator_sla_overdue_jobs gauge\nbacky_coordinator_sla_overdue_jobs %zu\n"
-		    "# HELP backy_coordinator_dispatched_total Jobs dispatched (first attempts).\n"
-		    "# TYPE backy_coordinator_dispatched_total counter\n"
-		    "backy_coordinator_dispatched_total{action=\"backup\"} %" PRIu64 "\n"
-		    "backy_coordinator_dispatched_total{action=\"expire\"} %" PRIu64 "\n"
-		    "# HELP backy_coordinator_redispatched_total Jobs dispatched again after their deadline.\n"
-		    "# TYPE backy_coordinator_redispatched_total counter\nbacky_coordinator_redispatched_total %" PRIu64 "\n"
-		    "# HELP backy_coordinator_published_total Job messages confirmed by the broker.\n"
-		    "# TYPE backy_coordinator_published_total counter\nbacky_coordinator_published_total %" PRIu64 "\n"
-		    "# HELP backy_coordinator_publish_errors_total Job messages the broker did not confirm.\n"
-		    "# TYPE backy_coordinator_publish_errors_total counter\nbacky_coordinator_publish_errors_total %" PRIu64 "\n"
-		    "# HELP backy_coordinator_results_total Results matched to a job in flight.\n"
-		    "# TYPE backy_coordinator_results_total counter\n"
-		    "backy_coordinator_results_total{outcome=\"ok\"} %" PRIu64 "\n"
-		    "backy_coordinator_results_total{outcome=\"failed\"} %" PRIu64 "\n"
-		    "# HELP backy_coordinator_results_ignored_total Results for unknown or finished job ids.\n"
-		    "# TYPE backy_coordinator_results_ignored_total counter\nbacky_coordinator_results_ignored_total %" PRIu64 "\n"
-		    "# HELP backy_coordinator_manual_requests_total Manual runs requested.\n"
-		    "# TYPE backy_coordinator_manual_requests_total counter\nbacky_coordinator_manual_requests_total %" PRIu64 "\n"
-		    "# HELP backy_coordinator_state_saves_total State file snapshots written (compactions).\n"
-		    "# TYPE backy_coordinator_state_saves_total counter\nbacky_coordinator_state_saves_total %" PRIu64 "\n"
-		    "# HELP backy_coordinator_journal_commits_total Changes appended to the state journal.\n"
-		    "# TYPE backy_coordinator_journal_commits_total counter\nbacky_coordinator_journal_commits_total %" PRIu64 "\n"
-		    "# HELP backy_coordinator_reloads_total Configuration reloads (result=error kept the old one).\n"
-		    "# TYPE backy_coordinator_reloads_total counter\n"
-		    "backy_coordinator_reloads_total{result=\"ok\"} %" PRIu64 "\n"
-		    "backy_coordinator_reloads_total{result=\"error\"} %" PRIu64 "\n"
-		    "# HELP backy_coordinator_workers Workers seen through heartbeats.\n"
-		    "# TYPE backy_coordinator_workers gauge\nbacky_coordinator_workers %zu\n",
-		    active ? 1 : 0, live, inflight[0], inflight[1], failing, overdue_n,
-		    st->c.dispatched[0], st->c.dispatched[1], st->c.redispatched, st->c.published,
-		    st->c.publish_errors, st->c.results_ok, st->c.results_failed,
-		    st->c.results_ignored, st->c.manual_requests, st->c.saves,
-		    st->c.journal_commits, st->c.reloads,
-		    st->c.reload_errors, st->nworkers);
-	if (st->nworkers) {
-		bk_buf_adds(out, "# HELP backy_worker_busy_slots Slots in use per worker (last heartbeat).\n"
-				 "# TYPE backy_worker_busy_slots gauge\n");
-		for (size_t i = 0; i < st->nworkers; i++)
-			bk_buf_addf(out, "backy_worker_busy_slots{host=\"%s\"} %u\n", st->workers[i].host,
-				    st->workers[i].busy);
-		bk_buf_adds(out, "# HELP backy_worker_heartbeat_age_seconds Seconds since the last heartbeat.\n"
-				 "# TYPE backy_worker_heartbeat_age_seconds gauge\n");
-		for (size_t i = 0; i < st->nworkers; i++)
-			bk_buf_addf(out, "backy_worker_heartbeat_age_seconds{host=\"%s\"} %" PRId64 "\n",
-				    st->workers[i].host, (int64_t)((bk_monotonic() - st->workers[i].seen_mono) / BK_USEC));
-	}
-	bk_buf_add(out, per.p, per.len);
-	bk_buf_release(&per);
 }

@@ -45,6 +45,9 @@ struct co_run {
 	int64_t deadline;       /* microseconds; no result by then: re-dispatch */
 	int64_t dispatched;     /* coordinator time of the first dispatch */
 	char *tags;             /* backup: comma-joined tags; NULL for expiry */
+	uint32_t host;          /* index into co_state.hosts: where it was (last) dispatched;
+				 * only that host's result ends it, whatever a reload did to
+				 * the job's placement meanwhile */
 };
 
 struct co_job {
@@ -88,13 +91,42 @@ struct co_worker {
 	int64_t seen_mono; /* monotonic time of it: ages are real seconds, whatever the time scale */
 };
 
+/*
+ * What became of a result.  The broker is not trusted: anybody able to
+ * publish there can write any body.  A result counts only when it answers a
+ * run in flight, comes from the host that run was dispatched to, and its
+ * routing key (what a broker with per-host topic permissions checks) is the
+ * one its body implies (same host and job).  Everything else is dropped and
+ * counted by reason.
+ */
+enum co_result {
+	CO_RESULT_UNKNOWN_JOB = 0, /* dropped: no such job, or its job id is not in flight
+				    * (a duplicate, a stale answer, or a forgery) */
+	CO_RESULT_WRONG_HOST,      /* dropped: the run is in flight on another host */
+	CO_RESULT_ROUTING_KEY,     /* dropped: the routing key is not the body's */
+	CO_RESULT_DROPS,           /* (the number of reasons above) */
+	CO_RESULT_DONE = CO_RESULT_DROPS, /* matched a run; nothing else to do */
+	CO_RESULT_EXPIRE,          /* a good backup: the caller should start an expiry */
+};
+
+/* What became of a heartbeat: only configured hosts are listed as workers. */
+enum co_hb {
+	CO_HB_OK = 0,
+	CO_HB_UNKNOWN_HOST, /* dropped: not in the config's hosts nor any job's host */
+	CO_HB_ROUTING_KEY,  /* dropped: the routing key is not the body's host */
+	CO_HB_KINDS,
+};
+
 struct co_counters {
 	uint64_t dispatched[CO_RUN_KINDS];
 	uint64_t redispatched;
 	uint64_t republished;
 	uint64_t published;
 	uint64_t publish_errors;
-	uint64_t results_ok, results_failed, results_ignored;
+	uint64_t results_ok, results_failed;
+	uint64_t results_ignored;    /* every dropped result (the sum of results_dropped) */
+	uint64_t results_dropped[CO_RESULT_DROPS]; /* by reason (enum co_result) */
+	uint64_t heartbeats_dropped[CO_HB_KINDS];  /* by reason (enum co_hb; [0] unused) */
 	uint64_t manual_requests;
 	uint64_t saves;           /* snapshots (state file rewrites) */
 	uint64_t journal_commits; /* appends to the journal */
@@ -111,6 +143,8 @@ struct co_state {
 	size_t htcap;
 	char **hosts; /* interned host names, never shrinks */
 	size_t nhosts;
+	bool *host_named; /* per hosts[]: named as a job's host by the config (co_state_apply) */
+	size_t nhost_named;
 	struct co_heap due; /* idle jobs by next_time */
 	struct co_heap dl;  /* jobs with runs in flight by earliest deadline */
 	struct co_worker *workers;
@@ -183,15 +217,15 @@ void co_run_message(struct co_state *st, uint32_t i, enum co_run_kind kind, int6
 /* The run of KIND of job I was confirmed by the broker. */
 void co_confirmed(struct co_state *st, uint32_t i, enum co_run_kind kind);
 
-enum co_result {
-	CO_RESULT_IGNORED = 0, /* unknown job or job id: a duplicate or a stale answer */
-	CO_RESULT_DONE,        /* matched a run; nothing else to do */
-	CO_RESULT_EXPIRE,      /* a good backup: the caller should start an expiry */
-};
+/*
+ * Apply result R, delivered with routing key KEY, at NOW.  For
+ * CO_RESULT_DONE and CO_RESULT_EXPIRE *JOB is the job's index.
+ */
+enum co_result co_result(struct co_state *st, const struct bk_msg_result *r, const char *key,
+			 int64_t now, uint32_t *job);
 
-/* Apply result R at NOW. */
-enum co_result co_result(struct co_state *st, const struct bk_msg_result *r, int64_t now,
-			 uint32_t *job);
+/* "unknown_job", "wrong_host" or "routing_key" (metrics label); NULL for the others. */
+const char *co_result_drop_reason(enum co_result res);
 
 /*
  * A manual run of NAME with TAGS (empty: CO_DEFAULT_MANUAL_TAG): it is
@@ -201,8 +235,15 @@ enum co_result co_result(struct co_state *st, const struct bk_msg_result *r, int
 int co_request_run(struct co_state *st, const char *name, const struct bk_strv *tags,
 		   int64_t now, struct bk_err *err);
 
-/* Record heartbeat HB received at NOW. */
-void co_heartbeat(struct co_state *st, const struct bk_msg_heartbeat *hb, int64_t now);
+/* Record heartbeat HB, delivered with routing key KEY, received at NOW (or drop it). */
+enum co_hb co_heartbeat(struct co_state *st, const struct bk_msg_heartbeat *hb, const char *key,
+			int64_t now);
+
+/* "unknown_host" or "routing_key" (metrics label); NULL for CO_HB_OK. */
+const char *co_hb_drop_reason(enum co_hb res);
+
+/* Whether HOST is named by the current config (its hosts list, or a job's host). */
+bool co_host_configured(const struct co_state *st, const char *host);
 
 /* SLA of job J at NOW (schedule.h's bk_sla_ok on the synthetic history). */
 bool co_job_sla(const struct co_job *j, int64_t now, int64_t *overdue);
@@ -214,9 +255,13 @@ const char *co_job_status(const struct co_job *j);
  * The state file (the snapshot): a line-oriented text file written
  * atomically (temporary file, fsync, rename, fsync of the directory).  Its
  * header names the generation of the journal that continues it (st->gen;
- * journal.h).  co_state_load() fills an empty state (before the first
+ * journal.h); its last line, "end sum=HEX", the hash (bk_hash64) of every
+ * byte before it.  co_state_load() fills an empty state (before the first
  * co_state_apply) from the state file alone; a missing file is an empty
- * state, a malformed one BK_ECORRUPT naming the line.  co_state_save()
+ * state, a malformed one BK_ECORRUPT naming the line, one whose checksum
+ * does not match BK_ECORRUPT naming the file.  Files of versions 1 and 2
+ * (no checksum; runs without host=, which then get their job's host) are
+ * still read.  co_state_save()
  * clears every change mark (the snapshot covers everything).  The daemon
  * goes through journal.h, which adds the journal to both.
  */
@@ -243,7 +288,7 @@ void co_state_changes_done(struct co_state *st);
 int co_state_record(struct co_state *st, char *line, const char *name, int lineno,
 		    struct bk_err *err);
 
-/* GET /v1/status, /v1/workers and /metrics bodies. */
+/* GET /v1/status, /v1/workers and /metrics bodies (status.c). */
 void co_status_json(const struct co_state *st, int64_t now, const char *role, struct bk_buf *out);
 void co_workers_json(const struct co_state *st, struct bk_buf *out);
 void co_metrics(const struct co_state *st, int64_t now, bool active, struct bk_buf *out);

@@ -129,6 +129,9 @@ struct bk_mq {
 
 	bool has_mask; /* bk_mq_set_wait_mask: mq_pump sleeps in ppoll with wait_mask */
 	sigset_t wait_mask;
+
+	/* non-zero while a call wants 404 NOT_FOUND returned as this code (see mq_server_close) */
+	int not_found_code;
 };
 
 /* ---- error translation ------------------------------------------------ */
@@ -231,6 +234,11 @@ static int mq_server_close(struct bk_mq *mq, struct bk_err *err, const amqp_meth
 	}
 	snprintf(msg, sizeof(msg), "rabbitmq: %s failed: %s closed by broker: %u %.*s", what, whom,
 		 reply, (int)(text.len > 600 ? 600 : text.len), (const char *)text.bytes);
+	if (reply == 404 && mq->not_found_code) {
+		/* the handle is broken all the same; only this call's code differs */
+		mq_break(mq, NULL, BK_EMQ, msg);
+		return bk_err_set(err, mq->not_found_code, "%s", msg);
+	}
 	return mq_break(mq, err, mq_reply_code_class(reply), msg);
 }
 
@@ -865,20 +873,53 @@ int bk_mq_connect(struct bk_mq **out, const struct bk_mq_config *cfg, struct bk_
 	return mq_connect(out, cfg, &fatal, err);
 }
 
+void bk_mq_backoff_reset(struct bk_mq_backoff *b)
+{
+	b->delay_ms = 0;
+}
+
+unsigned bk_mq_backoff_next(struct bk_mq_backoff *b)
+{
+	unsigned delay = b->delay_ms ? b->delay_ms : 500;
+
+	if (!b->seed)
+		b->seed = ((unsigned)bk_monotonic() ^ ((unsigned)getpid() << 16)) | 1;
+	b->delay_ms = delay >= 15000 ? 30000 : delay * 2;
+	/* +-25 % jitter so a fleet does not reconnect in lock step. */
+	return delay - delay / 4 + (unsigned)(rand_r(&b->seed) % (delay / 2 + 1));
+}
+
+void bk_mq_backoff_sleep(unsigned ms, volatile const int *stop)
+{
+	int64_t until = mq_deadline((int)ms);
+
+	while (!*stop) {
+		int left = mq_left_ms(until);
+		struct timespec ts;
+
+		if (left <= 0)
+			break;
+		if (left > 200)
+			left = 200;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)left * 1000000L;
+		nanosleep(&ts, NULL); /* EINTR: fine, *stop is checked next */
+	}
+}
+
 int bk_mq_connect_retry(struct bk_mq **out, const struct bk_mq_config *cfg,
 			volatile const int *stop, struct bk_err *err)
 {
 	struct bk_err last = {0};
-	unsigned delay = 500;
+	struct bk_mq_backoff own = {0};
+	struct bk_mq_backoff *bo = cfg->backoff ? cfg->backoff : &own;
 	unsigned attempt = 0;
-	unsigned seed = (unsigned)bk_monotonic() ^ ((unsigned)getpid() << 16);
 
 	*out = NULL;
 	while (!*stop) {
 		struct bk_err e = {0};
 		bool fatal = false;
 		unsigned sleep_ms;
-		int64_t until;
 		int rc;
 
 		rc = mq_connect(out, cfg, &fatal, &e);
@@ -888,24 +929,10 @@ int bk_mq_connect_retry(struct bk_mq **out, const struct bk_mq_config *cfg,
 			return bk_err_set(err, rc, "%s", e.msg);
 		last = e;
 		attempt++;
-		/* +-25 % jitter so a fleet does not reconnect in lock step. */
-		sleep_ms = delay - delay / 4 + (unsigned)(rand_r(&seed) % (delay / 2 + 1));
+		sleep_ms = bk_mq_backoff_next(bo);
 		if (cfg->on_retry)
 			cfg->on_retry(cfg->on_retry_arg, &e, attempt, sleep_ms);
-		until = mq_deadline((int)sleep_ms);
-		while (!*stop) {
-			int left = mq_left_ms(until);
-			struct timespec ts;
-
-			if (left <= 0)
-				break;
-			if (left > 200)
-				left = 200;
-			ts.tv_sec = 0;
-			ts.tv_nsec = (long)left * 1000000L;
-			nanosleep(&ts, NULL); /* EINTR: fine, *stop is checked next */
-		}
-		delay = delay >= 15000 ? 30000 : delay * 2;
+		bk_mq_backoff_sleep(sleep_ms, stop);
 	}
 	if (attempt == 0)
 		return bk_err_set(err, BK_EMQ, "rabbitmq: connect cancelled");
@@ -1340,7 +1367,11 @@ int bk_mq_consume(struct bk_mq *mq, const char *queue, unsigned prefetch, struct
 				0, 0, amqp_empty_table);
 	if (!ok) {
 		snprintf(what, sizeof(what), "consuming queue '%s'", queue);
-		return mq_last_rpc(mq, err, what);
+		/* a queue nobody has declared yet is worth telling apart (see mq.h) */
+		mq->not_found_code = -ENOENT;
+		rc = mq_last_rpc(mq, err, what);
+		mq->not_found_code = 0;
+		return rc;
 	}
 	mq->cons[mq->ncons].tag = mq_strdup_bytes(ok->consumer_tag);
 	mq->cons[mq->ncons].queue = bk_strdup(queue);

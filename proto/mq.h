@@ -83,6 +83,31 @@
 
 struct bk_mq;
 
+/*
+ * The reconnect backoff of bk_mq_connect_retry(): 0.5 s doubling to 30 s,
+ * +-25 % jitter.  A value of its own for callers that must also back off
+ * after a connect that succeeded: when the set-up on the new connection
+ * (declare, consume) fails, or the connection breaks right after it was
+ * made, reconnecting at once would hit a broker that refuses every consume
+ * dozens of times a second.  Such a caller keeps one across connections,
+ * waits bk_mq_backoff_next() before reconnecting, passes it to
+ * bk_mq_connect_retry() (cfg->backoff) so failed connects continue the
+ * same sequence, and resets it once a connection proved healthy.
+ * Zero-initialised is reset.
+ */
+struct bk_mq_backoff {
+	unsigned delay_ms; /* the next base delay; 0: 500 */
+	unsigned seed;     /* jitter; 0: seeded at the first use */
+};
+
+void bk_mq_backoff_reset(struct bk_mq_backoff *b);
+
+/* The delay to wait now (jittered), doubling the next one. */
+unsigned bk_mq_backoff_next(struct bk_mq_backoff *b);
+
+/* Sleep MS milliseconds or until *STOP becomes non-zero (checked every 200 ms). */
+void bk_mq_backoff_sleep(unsigned ms, volatile const int *stop);
+
 /* Called by bk_mq_connect_retry() after each failed attempt (for logging). */
 typedef void bk_mq_retry_fn(void *arg, const struct bk_err *err, unsigned attempt,
 			    unsigned delay_ms);
@@ -110,6 +135,9 @@ struct bk_mq_config {
 	size_t max_body;
 	bk_mq_retry_fn *on_retry;
 	void *on_retry_arg;
+	/* bk_mq_connect_retry: the backoff to continue (see struct bk_mq_backoff), or
+	 * NULL for a fresh one per call */
+	struct bk_mq_backoff *backoff;
 };
 
 /*
@@ -146,8 +174,11 @@ bool bk_mq_usable(const struct bk_mq *mq);
 /*
  * Declare the whole topology (topology.h) idempotently: exchanges, the
  * dead-letter queue, the coordinator's queues, and, when HOST is non-NULL,
- * the job queue backy.jobs.<HOST> bound with routing key HOST.  Workers
- * pass their storage host; the coordinator passes NULL.
+ * the job queue backy.jobs.<HOST> bound with routing key HOST.  Only
+ * backy-coordinator declares (NULL, then each storage host): it needs the
+ * configure permission on backy.*, which workers and backyctl do not have
+ * (docs/operations.md, "Broker users and permissions"); a refusal is
+ * BK_ECONFIG (403 ACCESS_REFUSED).
  */
 int bk_mq_declare(struct bk_mq *mq, const char *host, struct bk_err *err);
 
@@ -233,7 +264,10 @@ int bk_mq_confirmed(struct bk_mq *mq, uint64_t *seq, struct bk_err *err);
  * Start consuming QUEUE with manual acknowledgements and at most PREFETCH
  * (> 0) unacknowledged deliveries for this consumer (basic.qos, per
  * consumer).  May be called for several queues; deliveries of all of them
- * come out of bk_mq_wait.  At most 16 consumers per handle.
+ * come out of bk_mq_wait.  At most 16 consumers per handle.  -ENOENT when
+ * QUEUE does not exist (404 NOT_FOUND: nobody has declared it yet, which
+ * only the coordinator's broker user may do); the handle is then broken as
+ * for BK_EMQ: close it and connect again later.
  */
 int bk_mq_consume(struct bk_mq *mq, const char *queue, unsigned prefetch, struct bk_err *err);
 

@@ -6,13 +6,18 @@
 # base directory on a loop-mounted XFS with reflinks), let the coordinator
 # run the scheduled backups, change a disk, ask for a manual backup with
 # backyctl, show the fleet status, restore both revisions with backy and
-# compare them with the disk as it was, and tear everything down.
+# compare them with the disk as it was, and tear everything down.  Each
+# party has its own broker user with least privilege (docs/operations.md,
+# "Broker users and permissions"): the coordinator declares the queues, each
+# storage host may only read its own and publish under its own name, and
+# backyctl may only send requests.
 #
 # The coordinator runs on a demo clock 120 times faster than real time
 # (--time-scale), so the first hourly ideal time of each job comes within
 # 30 s; the workers run with simulated-time: true, so the revisions carry
 # that clock too.  Run as root on Debian 12; it installs what it needs and
-# cleans up after itself.
+# cleans up after itself.  DEMO_BUILD_DIR (default build/demo) and
+# DEMO_RABBIT_DIR (default /tmp/backy-demo-rabbit) let two demos run side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -27,15 +32,17 @@ for p in fdisk xfsprogs curl jq; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" >/dev/null
 done
-cmake -S . -B build/demo -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build/demo -j"$(nproc)" --target backy backy-worker backy-coordinator backyctl >/dev/null
-BACKY=$top/build/demo/worker/backy
-WORKER=$top/build/demo/worker/backy-worker
-COORD=$top/build/demo/coordinator/backy-coordinator
-CTL=$top/build/demo/coordinator/backyctl
+bdir=${DEMO_BUILD_DIR:-build/demo}
+cmake -S . -B "$bdir" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$bdir" -j"$(nproc)" --target backy backy-worker backy-coordinator backyctl >/dev/null
+bdir=$(realpath "$bdir")
+BACKY=$bdir/worker/backy
+WORKER=$bdir/worker/backy-worker
+COORD=$bdir/coordinator/backy-coordinator
+CTL=$bdir/coordinator/backyctl
 
 work=$(mktemp -d /tmp/backy-demo.XXXXXX)
-rdir=/tmp/backy-demo-rabbit
+rdir=${DEMO_RABBIT_DIR:-/tmp/backy-demo-rabbit}
 mnt=$work/xfs
 pids=()
 cleanup() {
@@ -85,12 +92,19 @@ RABBIT_PORT=$port RABBIT_EPMD_PORT=$((port - 5700 + 4400)) RABBIT_NODENAME=rabbi
 	tests/harness/rabbit-up.sh "$rdir" >"$work/rabbit.log" 2>&1 || die "the broker did not start"
 # shellcheck disable=SC1091
 . "$rdir/env"
-echo "broker: ${BACKY_AMQP_URL/:cipass@/:***@}"
+# one broker user per storage host (tests/harness/rabbit-worker-user.sh)
+mapfile -t wurls < <(tests/harness/rabbit-worker-user.sh storage-a storage-b) || true
+((${#wurls[@]} == 2)) || die "could not create the storage hosts' broker users"
+declare -A WURL=([storage-a]=${wurls[0]} [storage-b]=${wurls[1]})
+echo "broker on 127.0.0.1:$BACKY_RABBIT_PORT, vhost $BACKY_RABBIT_VHOST, users:"
+rabbitmqctl -q list_permissions -p "$BACKY_RABBIT_VHOST" | grep -v '^ciuser' | sed 's/^/  /'
+# configs hold passwords: shown without them
+nopw() { sed -E 's#(amqps?://[^:/]+:)[^@]+@#\1***@#' "$@"; }
 sport=
 for p in $(seq 16090 16190); do ss -ltnH | grep -q ":$p " || { sport=$p; break; }; done
 STATUS=http://127.0.0.1:$sport
 
-step "starting the workers: storage-a and storage-b"
+step "starting the workers: storage-a and storage-b (they wait for the coordinator to declare their queues)"
 for h in storage-a storage-b; do
 	cat >"$work/$h.yaml" <<EOF
 host: $h
@@ -98,13 +112,14 @@ base-dir: $mnt/$h
 slots: 2
 heartbeat-interval: 2
 simulated-time: true   # demo clock: each backup runs at the coordinator's time
+allow: {paths: ["$work"]}   # the only sources this host backs up
 backy: $BACKY
-amqp: {url: "$BACKY_AMQP_URL"}
+amqp: {url: "${WURL[$h]}"}
 EOF
 	"$WORKER" -c "$work/$h.yaml" >"$work/$h.log" 2>&1 &
 	pids+=($!)
 done
-cat "$work/storage-a.yaml"
+nopw "$work/storage-a.yaml"
 
 step "starting the coordinator: 2 jobs, schedule hourly=1h:24,daily=1d:7, demo clock x120"
 cat >"$work/backy.yaml" <<EOF
@@ -116,13 +131,13 @@ jobs:
   vm-web: {schedule: default, host: storage-a, source: {type: file, filename: $work/vm-web.img}}
   vm-db: {schedule: default, host: storage-b, source: {type: file, filename: $work/vm-db.img}}
 hosts: [storage-a, storage-b]
-amqp: {url: "$BACKY_AMQP_URL"}
+amqp: {url: "$BACKY_AMQP_URL_COORDINATOR"}
 status: {listen: "127.0.0.1:$sport"}
 state-file: $work/coordinator.state
 job-timeout: 6h
 expire: true
 EOF
-cat "$work/backy.yaml"
+nopw "$work/backy.yaml"
 BACKY_NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ) "$COORD" -c "$work/backy.yaml" --time-scale 120 \
 	>"$work/coordinator.log" 2>&1 &
 pids+=($!)
@@ -145,7 +160,7 @@ dd if=/dev/urandom of="$work/vm-web.img" bs=1M count=8 seek=100 conv=notrunc sta
 sha256sum <"$work/vm-web.img" >"$work/vm-web-v2.sha256"
 
 step "backyctl run vm-web --tags manual:demo (a manual backup through the fleet)"
-"$CTL" --url "$BACKY_AMQP_URL" run vm-web --tags manual:demo
+"$CTL" --url "$BACKY_AMQP_URL_CTL" run vm-web --tags manual:demo
 rev2=
 for _ in $(seq 120); do
 	rev2=$(revs storage-a vm-web | jq -r 'map(select(.tags | index("manual:demo"))) | .[0].uuid')

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: install dependencies, build (warnings as errors),
 # start a throw-away single-node Ceph and a private RabbitMQ, run unit and
-# integration tests, then the same again under ASan+UBSan.
+# integration tests, then an ASan+UBSan build of the unit tests and the
+# integration tests of our own data path; prints the ten slowest tests of each.
 # Needs root (loop-mounted file systems, services).
 # Usage: tests/run-all.sh [--quick]   (--quick: skip the sanitizer pass)
 set -euo pipefail
@@ -16,28 +17,41 @@ export BACKY_TEST_BASE=$base
 export BACKY_CEPH_ENV=$base/ceph/env BACKY_RABBIT_ENV=$base/rabbit/env
 export RABBIT_CONSUMER_TIMEOUT_MS=${RABBIT_CONSUMER_TIMEOUT_MS:-60000}
 
-run_suite() { # build-dir ctest-exclude-regex cmake-args...
-	local dir=$1 exclude=$2
+run_suite() { # build-dir ctest-include-regex cmake-args...
+	local dir=$1 include=$2 rc=0
 	shift 2
 	cmake -S "$top" -B "$dir" -DBACKY_WERROR=ON "$@" >/dev/null
 	cmake --build "$dir" -j"$(nproc)"
 	tests/harness/with-services.sh --ceph --rabbit -- \
-		bash -c 'cd "$1" && ctest --output-on-failure --timeout 900 ${2:+-E "$2"}' _ "$dir" "$exclude"
+		bash -c 'cd "$1" && ctest --output-on-failure --timeout 900 ${2:+-R "$2"}' _ "$dir" "$include" \
+		| tee "$dir/ctest.out" || rc=$?
+	slowest "$dir/ctest.out"
+	return "$rc"
 }
 
-# The sanitizer pass runs every unit test and the integration tests of our
-# own data path.  Run in the release pass only: the tests that mostly wait on
-# external daemons (Ceph, broker restarts and timeouts, multi-minute fleet
-# scenarios), to keep CI well inside its time limit, and the crash test,
-# whose kill moments are calibrated on the process run time: under ASan the
-# exit-time leak check makes most kills land after the commit.
-asan_exclude='integration\.test_(crash|rbd_|fleet_|worker_consumer_timeout|worker_broker_restart)'
+# slowest CTEST-OUTPUT: the ten slowest tests of a run, for whoever watches CI time
+slowest() {
+	echo "-- the ten slowest tests:"
+	sed -nE 's/^ *[0-9]+\/[0-9]+ Test +#[0-9]+: ([^ ]+) .* ([0-9.]+) sec$/\2 \1/p' "$1" |
+		sort -rn | head -n 10 | awk '{printf "   %8.1f s  %s\n", $1, $2}'
+}
 
+# The release pass runs everything.  The sanitizer pass runs what ASan and
+# UBSan can find something in: every unit test and fuzz corpus (parsers,
+# schedule maths, the store), and the integration tests that drive our own
+# data path and daemons once (backup/restore on XFS, hostile input, one
+# worker, one coordinator, the broker adapter).  The rest repeats the same
+# code with more waiting (other file systems, simulated days, Ceph, broker
+# restarts and timeouts, multi-minute fleet scenarios) or, like the crash
+# test, is calibrated on run times that ASan's exit-time leak check distorts.
+asan_include='^(unit\.|fuzz\.|integration\.(mq|test_cow_xfs|test_bad_input|test_worker_basic|test_coord_basic)$)'
+
+t0=$SECONDS
 echo "== build and test (release)"
 run_suite build/ci ""
 if [ "${1:-}" != "--quick" ]; then
 	echo "== build and test (ASan+UBSan)"
 	LSAN_OPTIONS=suppressions=$top/tests/lsan.supp ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		run_suite build/ci-asan "$asan_exclude" -DBACKY_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+		run_suite build/ci-asan "$asan_include" -DBACKY_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 fi
-echo "== all tests passed"
+echo "== all tests passed in $(((SECONDS - t0) / 60)) min $(((SECONDS - t0) % 60)) s"

@@ -5,6 +5,7 @@
  * errors are printed once, here.  Exit codes: 0 success, 1 error; `check`
  * uses the Nagios codes 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
  */
+#include "cli.h"
 #include "clock.h"
 #include "engine.h"
 #include "log.h"
@@ -31,12 +32,13 @@ static const char usage_text[] =
 	"Block-based backup of one disk image into the repository DIR (default: .).\n"
 	"\n"
 	"commands:\n"
-	"  init file PATH | rbd POOL/IMAGE | flyingcircus POOL/IMAGE,VM[,TOKEN]\n"
+	"  init [--replace] file PATH | rbd POOL/IMAGE | flyingcircus POOL/IMAGE,VM[,TOKEN]\n"
 	"       [--schedule SPEC] [--block-size BYTES] [--ceph-conf FILE] [--ceph-id NAME]\n"
 	"       [--consul-url URL]\n"
 	"                          create DIR/config for an image file or block device,\n"
 	"                          a Ceph RBD image, or an RBD image whose guest is frozen\n"
-	"                          through Consul before the snapshot\n"
+	"                          through Consul before the snapshot; --replace gives an\n"
+	"                          existing repository another source, keeping its revisions\n"
 	"  backup [-f] [TAGS]      back up now with TAGS (comma separated), or without TAGS\n"
 	"                          run what the schedule says is due (then expire)\n"
 	"  status [--json]         list revisions and a summary\n"
@@ -44,10 +46,14 @@ static const char usage_text[] =
 	"                          write a revision to a file, block device, - (stdout)\n"
 	"                          or rbd:POOL/IMAGE\n"
 	"  find [-r SPEC]          print the image path of each matching revision\n"
-	"  forget -r SPEC          delete the matching revisions\n"
+	"  forget -r SPEC [--force] [--min-keep N] [--min-age DURATION]\n"
+	"                          delete the matching revisions, within the floors\n"
 	"  tags {set,add,remove} [-f] [-r SPEC] TAGS\n"
 	"                          change the tags of revisions\n"
-	"  expire [--dry-run]      apply the schedule's retention\n"
+	"  expire [--dry-run] [--force] [--min-keep N] [--min-age DURATION]\n"
+	"                          apply the schedule's retention, within the floors: the\n"
+	"                          newest trusted revision, N (3) and all younger than\n"
+	"                          DURATION (1d) stay unless --force\n"
 	"  verify [-r SPEC]        re-read revisions and compare them with their checksums\n"
 	"  distrust [-r SPEC]      mark revisions as not to be trusted\n"
 	"  check                   Nagios check of the SLA (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)\n"
@@ -65,17 +71,7 @@ static const char usage_text[] =
 	"Schedule SPEC: NAME=INTERVAL:KEEP,... (default " BK_DEFAULT_SCHEDULE ").\n"
 	"BACKY_NOW=ISO-TIME overrides the current time.  See backy(1).\n";
 
-struct cli {
-	const char *dir;
-	const char *logfile;
-	const char *result_path; /* --result: where to write the outcome as JSON */
-	json_t *result;          /* what commands report there; NULL without --result */
-	int verbose;
-	bool tty; /* stderr is a terminal: show progress */
-	struct bk_err err;
-};
-
-__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
+int cli_usage_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -87,15 +83,13 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 	return 1;
 }
 
-/* Print the recorded error once and return exit code 1. */
-static int fail(struct cli *c, int code)
+int cli_fail(struct cli *c, int code)
 {
 	bk_error("%s", bk_err_msg(&c->err, code));
 	return 1;
 }
 
-/* Open the repository and start its log. */
-static int open_repo(struct cli *c, struct bk_repo *repo, bool writer)
+int cli_open_repo(struct cli *c, struct bk_repo *repo, bool writer)
 {
 	char path[PATH_MAX];
 	int r;
@@ -108,8 +102,13 @@ static int open_repo(struct cli *c, struct bk_repo *repo, bool writer)
 			snprintf(path, sizeof(path), "%s", c->logfile);
 		else
 			snprintf(path, sizeof(path), "%s/backy.log", c->dir);
-		if (bk_log_open(path) < 0)
-			bk_warn("unable to open log file '%s'", path);
+		r = bk_log_open(path);
+		if (r == -ELOOP)
+			bk_warn("unable to open log file '%s': it is a symbolic link", path);
+		else if (r < 0)
+			bk_warn("unable to open log file '%s': %s", path,
+				r == -EINVAL || r == -EMLINK || r == -ENXIO ? "not a plain file"
+									    : bk_strerror(r));
 	}
 	if (!writer)
 		return 0;
@@ -120,20 +119,18 @@ static int open_repo(struct cli *c, struct bk_repo *repo, bool writer)
 	return bk_repo_load(repo, &c->err);
 }
 
-/* Parse the options of a subcommand.  Returns the option or -1; '?' on errors. */
-static int sub_opt(int argc, char **argv, const char *shortopts, const struct option *longopts)
+int cli_sub_opt(int argc, char **argv, const char *shortopts, const struct option *longopts)
 {
 	return getopt_long(argc, argv, shortopts, longopts, NULL);
 }
 
-/* Parse a command whose only option is the flag --NAME and which takes no arguments. */
-static int flag_opt(int argc, char **argv, const char *name, bool *flag)
+int cli_flag_opt(int argc, char **argv, const char *name, bool *flag)
 {
 	const struct option longopts[] = {{name, no_argument, NULL, 'F'}, {NULL, 0, NULL, 0}};
 	int opt;
 
 	*flag = false;
-	while ((opt = sub_opt(argc, argv, "", longopts)) != -1) {
+	while ((opt = cli_sub_opt(argc, argv, "", longopts)) != -1) {
 		if (opt != 'F')
 			return -1;
 		*flag = true;
@@ -160,156 +157,52 @@ static int select_revs(struct cli *c, const struct bk_repo *repo, const char *sp
 	return r;
 }
 
-/* --- init ---------------------------------------------------------------- */
+/* --- backup and expire --------------------------------------------------- */
 
-/* Fill CFG->source from "file PATH", "rbd POOL/IMAGE" or "flyingcircus POOL/IMAGE,VM[,TOKEN]". */
-static int init_source(struct cli *c, const char *type, const char *arg,
-		       struct bk_source_config *src)
+/* Floors of expire and forget (schedule.h); --force lifts them. */
+struct floors {
+	struct bk_expire_policy policy;
+	bool force;
+};
+
+#define FLOORS_INIT {{BK_DEFAULT_MIN_KEEP, BK_DEFAULT_MIN_AGE, NULL}, false}
+
+/* Parse "--min-keep N" (OPT 'K') or "--min-age DURATION" ('A', "0" or "0s" allowed) into F. */
+static int floor_opt(int opt, const char *arg, struct floors *f)
 {
-	char cwd[PATH_MAX];
-	const char *slash, *comma;
-	struct bk_buf b;
-	struct stat st;
+	unsigned long long v;
+	char *end;
 
-	if (strcmp(type, "file") == 0) {
-		src->type = BK_SOURCE_FILE;
-		bk_buf_init(&b);
-		if (arg[0] != '/' && getcwd(cwd, sizeof(cwd)))
-			bk_buf_addf(&b, "%s/", cwd);
-		bk_buf_adds(&b, arg);
-		src->filename = b.p;
-		if (stat(src->filename, &st) == 0 && S_ISDIR(st.st_mode))
-			return bk_err_set(&c->err, BK_EUSAGE, "source '%s' is a directory", arg);
-		if (stat(src->filename, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
-			return bk_err_set(&c->err, BK_EUSAGE,
-					  "source '%s' is a special file, not an image file or block device",
-					  arg);
-		return 0;
-	}
-	if (strcmp(type, "rbd") == 0 || strcmp(type, "ceph-rbd") == 0)
-		src->type = BK_SOURCE_RBD;
-	else if (strcmp(type, "flyingcircus") == 0)
-		src->type = BK_SOURCE_FLYINGCIRCUS;
-	else
-		return bk_err_set(&c->err, BK_EUSAGE,
-				  "unknown source type '%s' (expected file, rbd, ceph-rbd or flyingcircus)",
-				  type);
-	slash = strchr(arg, '/');
-	comma = strchr(arg, ',');
-	if (!slash || (comma && comma < slash) ||
-	    (src->type == BK_SOURCE_FLYINGCIRCUS) != (comma != NULL))
-		return bk_err_set(&c->err, BK_EUSAGE, "invalid source '%s': expected %s", arg,
-				  src->type == BK_SOURCE_RBD ? "POOL/IMAGE" : "POOL/IMAGE,VM[,TOKEN]");
-	src->pool = bk_strndup(arg, (size_t)(slash - arg));
-	src->image = comma ? bk_strndup(slash + 1, (size_t)(comma - slash - 1)) : bk_strdup(slash + 1);
-	if (comma) {
-		const char *token = strchr(comma + 1, ',');
-
-		src->vm = token ? bk_strndup(comma + 1, (size_t)(token - comma - 1)) : bk_strdup(comma + 1);
-		if (token)
-			src->consul_token = bk_strdup(token + 1);
+	if (opt == 'K') {
+		errno = 0;
+		v = strtoull(arg, &end, 10);
+		if (arg[0] < '0' || arg[0] > '9' || errno || *end)
+			return cli_usage_error("invalid --min-keep '%s': expected a number", arg);
+		f->policy.min_keep = v;
+	} else if (arg[0] == '0' && (!arg[1] || (strchr("smhdw", arg[1]) && !arg[2]))) {
+		f->policy.min_age = 0; /* backy-worker writes its min-age in seconds */
+	} else if (bk_duration_parse(arg, &f->policy.min_age) < 0) {
+		return cli_usage_error("invalid --min-age '%s': expected 0 or N[wdhms]", arg);
 	}
 	return 0;
 }
 
-static int cmd_init(struct cli *c, int argc, char **argv)
-{
-	static const char usage[] =
-		"usage: backy init {file PATH | rbd POOL/IMAGE | flyingcircus POOL/IMAGE,VM[,TOKEN]}\n"
-		"       [--schedule SPEC] [--block-size BYTES] [--ceph-conf FILE] [--ceph-id NAME]\n"
-		"       [--consul-url URL]";
-	static const struct option longopts[] = {{"schedule", required_argument, NULL, 's'},
-						 {"block-size", required_argument, NULL, 'B'},
-						 {"ceph-conf", required_argument, NULL, 'C'},
-						 {"ceph-id", required_argument, NULL, 'I'},
-						 {"consul-url", required_argument, NULL, 'U'},
-						 {NULL, 0, NULL, 0}};
-	struct bk_repo_config cfg = {0};
-	const char *spec = BK_DEFAULT_SCHEDULE, *conf = NULL, *id = NULL, *url = NULL;
-	struct bk_ynode *root = NULL;
-	struct bk_buf text;
-	unsigned long long bs = BK_DEFAULT_BLOCK_SIZE;
-	char *end;
-	int opt, r;
-
-	while ((opt = sub_opt(argc, argv, "", longopts)) != -1) {
-		switch (opt) {
-		case 's':
-			spec = optarg;
-			break;
-		case 'B':
-			errno = 0;
-			bs = strtoull(optarg, &end, 10);
-			if (errno || *end || bk_manifest_check_block_size(bs) < 0)
-				return usage_error("invalid block size '%s': a power of two from 4096 to 4194304",
-						   optarg);
-			break;
-		case 'C':
-			conf = optarg;
-			break;
-		case 'I':
-			id = optarg;
-			break;
-		case 'U':
-			url = optarg;
-			break;
-		default:
-			return usage_error("%s", usage);
-		}
-	}
-	if (argc - optind != 2)
-		return usage_error("%s", usage);
-	bk_source_config_init(&cfg.source);
-	r = init_source(c, argv[optind], argv[optind + 1], &cfg.source);
-	if (r == 0 && cfg.source.type == BK_SOURCE_FILE && (conf || id || url))
-		r = bk_err_set(&c->err, BK_EUSAGE, "--ceph-conf, --ceph-id and --consul-url need an rbd source");
-	if (r == 0 && url && cfg.source.type != BK_SOURCE_FLYINGCIRCUS)
-		r = bk_err_set(&c->err, BK_EUSAGE, "--consul-url needs a flyingcircus source");
-	if (r == 0) {
-		cfg.source.ceph_conf = conf ? bk_strdup(conf) : NULL;
-		cfg.source.ceph_id = id ? bk_strdup(id) : NULL;
-		cfg.source.consul_url = url ? bk_strdup(url) : NULL;
-		r = bk_schedule_parse_spec(spec, &cfg.schedule, &c->err);
-	}
-	cfg.block_size = (uint32_t)bs;
-	cfg.created = bk_now();
-	bk_buf_init(&text);
-	if (r == 0) {
-		/* validate through the parser the repository will use */
-		struct bk_repo_config check;
-
-		bk_source_config_format(&cfg.source, &text);
-		r = bk_yaml_parse(text.p, text.len, "source", &root, &c->err);
-		if (r == 0)
-			r = bk_source_config_parse(bk_ymap_get(root, "source"), "source", &check.source,
-						   &c->err);
-		if (r == 0)
-			bk_source_config_release(&check.source);
-	}
-	if (r == 0)
-		r = bk_repo_init(c->dir, &cfg, &c->err);
-	if (r == 0 && cfg.source.type == BK_SOURCE_FILE && access(cfg.source.filename, R_OK) != 0)
-		bk_warn("source '%s' is not readable yet", argv[optind + 1]);
-	bk_ynode_free(root);
-	bk_buf_release(&text);
-	bk_repo_config_release(&cfg);
-	return r < 0 ? fail(c, r) : 0;
-}
-
-/* --- backup and expire --------------------------------------------------- */
-
-/* Apply expiry; with DRY_RUN only print what would happen. */
-static int do_expire(struct cli *c, struct bk_repo *repo, bool dry_run)
+/* Apply expiry under F; with DRY_RUN only print what would happen. */
+static int do_expire(struct cli *c, struct bk_repo *repo, struct floors *f, bool dry_run)
 {
 	size_t n = repo->n;
 	struct bk_strv *newtags = bk_calloc(n ? n : 1, sizeof(*newtags));
 	bool *remove = bk_calloc(n ? n : 1, sizeof(*remove));
+	enum bk_expire_floor *kept = bk_calloc(n ? n : 1, sizeof(*kept));
 	struct bk_buf a, b;
+	char why[64];
 	int r = 0;
 
 	bk_buf_init(&a);
 	bk_buf_init(&b);
-	bk_expire(&repo->cfg.schedule, repo->revs, n, bk_now(), newtags, remove);
+	f->policy.retention = &repo->cfg.retention;
+	bk_expire_floors(&repo->cfg.schedule, f->force ? NULL : &f->policy, repo->revs, n, bk_now(),
+			 newtags, remove, kept);
 	/* newest first, so removals never shift an index still to be visited */
 	for (size_t i = n; r == 0 && i-- > 0;) {
 		struct bk_rev *rev = &repo->revs[i];
@@ -318,6 +211,13 @@ static int do_expire(struct cli *c, struct bk_repo *repo, bool dry_run)
 		bk_buf_reset(&b);
 		bk_strv_join(&rev->tags, ",", &a);
 		bk_strv_join(&newtags[i], ",", &b);
+		if (kept[i] != BK_FLOOR_NONE) {
+			bk_floor_describe(&f->policy, kept[i], why, sizeof(why));
+			if (dry_run)
+				printf("would keep revision %s (tags: %s): %s\n", rev->id, a.p, why);
+			else
+				bk_info("expire: keeping revision %s (tags: %s): %s", rev->id, a.p, why);
+		}
 		if (remove[i]) {
 			if (dry_run)
 				printf("would remove revision %s (tags: %s)\n", rev->id, a.p);
@@ -342,6 +242,7 @@ static int do_expire(struct cli *c, struct bk_repo *repo, bool dry_run)
 		bk_strv_release(&newtags[i]);
 	free(newtags);
 	free(remove);
+	free(kept);
 	bk_buf_release(&a);
 	bk_buf_release(&b);
 	return r;
@@ -352,23 +253,24 @@ static int cmd_backup(struct cli *c, int argc, char **argv)
 	static const struct option longopts[] = {{"force", no_argument, NULL, 'f'},
 						 {NULL, 0, NULL, 0}};
 	struct bk_strv tags = BK_STRV_INIT;
+	struct floors floors = FLOORS_INIT;
 	struct bk_backup_stats st;
 	struct bk_repo repo;
 	bool force = false, scheduled;
 	struct bk_buf list;
 	int opt, r;
 
-	while ((opt = sub_opt(argc, argv, "f", longopts)) != -1) {
+	while ((opt = cli_sub_opt(argc, argv, "f", longopts)) != -1) {
 		if (opt != 'f')
-			return usage_error("%s", "usage: backy backup [-f] [TAGS]");
+			return cli_usage_error("%s", "usage: backy backup [-f] [TAGS]");
 		force = true;
 	}
 	if (argc - optind > 1)
-		return usage_error("%s", "usage: backy backup [-f] [TAGS]");
+		return cli_usage_error("%s", "usage: backy backup [-f] [TAGS]");
 	scheduled = argc == optind;
-	r = open_repo(c, &repo, true);
+	r = cli_open_repo(c, &repo, true);
 	if (r < 0)
-		return fail(c, r);
+		return cli_fail(c, r);
 	if (!scheduled) {
 		bk_strv_split(&tags, argv[optind]);
 		if (!tags.n)
@@ -418,7 +320,7 @@ static int cmd_backup(struct cli *c, int argc, char **argv)
 						      "full", st.full));
 		}
 		if (scheduled)
-			r = do_expire(c, &repo, false);
+			r = do_expire(c, &repo, &floors, false);
 		if (r == 0 && st.verify_checked < st.verify_planned)
 			r = bk_err_set(&c->err, BK_EVERIFY,
 				       "backup %s is committed but only partially verified: %llu of %llu sampled blocks compared with the source within the time budget",
@@ -429,162 +331,55 @@ static int cmd_backup(struct cli *c, int argc, char **argv)
 out:
 	bk_strv_release(&tags);
 	bk_repo_close(&repo);
-	return r < 0 ? fail(c, r) : 0;
+	return r < 0 ? cli_fail(c, r) : 0;
+}
+
+/*
+ * Parse the options of expire (DRY_RUN not NULL) or forget (SPEC not NULL):
+ * [--dry-run] [-r SPEC] [-f|--force] [--min-keep N] [--min-age DURATION].
+ */
+static int floor_opts(int argc, char **argv, bool *dry_run, const char **spec, struct floors *f)
+{
+	static const struct option longopts[] = {{"dry-run", no_argument, NULL, 'n'},
+						 {"revision", required_argument, NULL, 'r'},
+						 {"force", no_argument, NULL, 'f'},
+						 {"min-keep", required_argument, NULL, 'K'},
+						 {"min-age", required_argument, NULL, 'A'},
+						 {NULL, 0, NULL, 0}};
+	int opt;
+
+	while ((opt = cli_sub_opt(argc, argv, spec ? "r:f" : "f", longopts)) != -1) {
+		if (opt == 'n' && dry_run)
+			*dry_run = true;
+		else if (opt == 'r' && spec)
+			*spec = optarg;
+		else if (opt == 'f')
+			f->force = true;
+		else if (opt != 'K' && opt != 'A')
+			return -1;
+		else if (floor_opt(opt, optarg, f))
+			return 1;
+	}
+	return argc == optind ? 0 : -1;
 }
 
 static int cmd_expire(struct cli *c, int argc, char **argv)
 {
+	struct floors floors = FLOORS_INIT;
 	struct bk_repo repo;
-	bool dry_run;
+	bool dry_run = false;
 	int r;
 
-	if (flag_opt(argc, argv, "dry-run", &dry_run) < 0)
-		return usage_error("%s", "usage: backy expire [--dry-run]");
-	r = open_repo(c, &repo, !dry_run);
+	r = floor_opts(argc, argv, &dry_run, NULL, &floors);
+	if (r)
+		return r > 0 ? 1
+			     : cli_usage_error("%s", "usage: backy expire [--dry-run] [--force] "
+						 "[--min-keep N] [--min-age DURATION]");
+	r = cli_open_repo(c, &repo, !dry_run);
 	if (r == 0)
-		r = do_expire(c, &repo, dry_run);
+		r = do_expire(c, &repo, &floors, dry_run);
 	bk_repo_close(&repo);
-	return r < 0 ? fail(c, r) : 0;
-}
-
-/* --- status and check ---------------------------------------------------- */
-
-static void status_json(const struct bk_repo *repo)
-{
-	json_t *arr = json_array();
-	char when[64];
-	char *text;
-
-	for (size_t i = 0; i < repo->n; i++) {
-		const struct bk_rev *rev = &repo->revs[i];
-		json_t *tags = json_array(), *o;
-
-		for (size_t t = 0; t < rev->tags.n; t++)
-			json_array_append_new(tags, json_string(rev->tags.v[t]));
-		bk_time_format(rev->timestamp, when, sizeof(when), BK_TIME_ISO);
-		o = json_pack("{s:s, s:s, s:s?, s:o, s:s, s:I, s:I, s:b}", "uuid", rev->id,
-			      "timestamp", when, "parent", rev->parent[0] ? rev->parent : NULL,
-			      "tags", tags, "trust", bk_trust_name(rev->trust), "size",
-			      (json_int_t)rev->size, "bytes_written", (json_int_t)rev->bytes_written,
-			      "complete", rev->complete);
-		json_object_set_new(o, "duration",
-				    rev->complete ? json_real(rev->duration) : json_null());
-		if (rev->consistency[0])
-			json_object_set_new(o, "consistency", json_string(rev->consistency));
-		json_array_append_new(arr, o);
-	}
-	text = json_dumps(arr, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
-	puts(text);
-	free(text);
-	json_decref(arr);
-}
-
-static void status_table(const struct bk_repo *repo)
-{
-	unsigned long long total = 0;
-	int64_t now = bk_now(), overdue, next;
-	int64_t spread = bk_schedule_spread(repo->name, &repo->cfg.schedule);
-	struct bk_strv next_tags = BK_STRV_INIT;
-	struct bk_buf tags;
-	char when[64], size[32], dur[32];
-
-	bk_buf_init(&tags);
-	printf("%-19s  %-22s  %10s  %8s  %-24s  %s\n", "Date (UTC)", "ID", "Size", "Duration",
-	       "Tags", "Trust");
-	for (size_t i = 0; i < repo->n; i++) {
-		const struct bk_rev *rev = &repo->revs[i];
-
-		bk_buf_reset(&tags);
-		bk_strv_join(&rev->tags, ",", &tags);
-		bk_time_format(rev->timestamp, when, sizeof(when), BK_TIME_DISPLAY);
-		bk_size_format(rev->bytes_written, size, sizeof(size));
-		if (rev->complete)
-			bk_duration_format(rev->duration, dur, sizeof(dur));
-		else
-			snprintf(dur, sizeof(dur), "-");
-		printf("%-19s  %-22s  %10s  %8s  %-24s  %s%s%s\n", when, rev->id, size, dur, tags.p,
-		       bk_trust_name(rev->trust), rev->complete ? "" : " (incomplete)",
-		       strcmp(rev->consistency, "crash-consistent") == 0 ? " (crash-consistent)"
-									    : "");
-		total += rev->bytes_written;
-	}
-	bk_size_format(total, size, sizeof(size));
-	printf("\n== Summary\n%zu revision%s\n%s data (estimated)\n", repo->n,
-	       repo->n == 1 ? "" : "s", size);
-	if (bk_sla_ok(&repo->cfg.schedule, repo->revs, repo->n, repo->cfg.created, now, &overdue))
-		printf("SLA: ok\n");
-	else
-		printf("SLA: overdue by %s\n", (bk_duration_format((double)overdue, dur, sizeof(dur)), dur));
-	next = bk_sched_next(&repo->cfg.schedule, spread, repo->revs, repo->n, now, &next_tags);
-	bk_buf_reset(&tags);
-	bk_strv_join(&next_tags, ",", &tags);
-	bk_time_format(next, when, sizeof(when), BK_TIME_DISPLAY);
-	printf("next scheduled backup: %s UTC (%s)\n", when, tags.p);
-	bk_strv_release(&next_tags);
-	bk_buf_release(&tags);
-}
-
-static int cmd_status(struct cli *c, int argc, char **argv)
-{
-	struct bk_repo repo;
-	bool json;
-	int r;
-
-	if (flag_opt(argc, argv, "json", &json) < 0)
-		return usage_error("%s", "usage: backy status [--json]");
-	r = open_repo(c, &repo, false);
-	if (r < 0)
-		return fail(c, r);
-	if (json)
-		status_json(&repo);
-	else
-		status_table(&repo);
-	bk_repo_close(&repo);
-	return 0;
-}
-
-static int cmd_check(struct cli *c, int argc, char **argv)
-{
-	struct bk_repo repo;
-	int64_t overdue, age;
-	size_t distrusted = 0;
-	char dur[32];
-	long newest;
-	int r;
-
-	(void)argv;
-	if (argc != 1) {
-		printf("UNKNOWN: usage: backy check\n");
-		return 3;
-	}
-	r = bk_repo_open(&repo, c->dir, &c->err);
-	if (r < 0) {
-		printf("UNKNOWN: %s\n", bk_err_msg(&c->err, r));
-		return 3;
-	}
-	for (size_t i = 0; i < repo.n; i++)
-		distrusted += repo.revs[i].trust == BK_TRUST_DISTRUSTED;
-	newest = bk_repo_newest(&repo);
-	if (!bk_sla_ok(&repo.cfg.schedule, repo.revs, repo.n, repo.cfg.created, bk_now(), &overdue)) {
-		bk_duration_format((double)overdue, dur, sizeof(dur));
-		printf("CRITICAL: '%s' is not within its SLA: %s overdue\n", repo.name,
-		       newest < 0 ? "no revision yet," : dur);
-		r = 2;
-	} else if (distrusted) {
-		printf("WARNING: '%s' has %zu distrusted revision%s\n", repo.name, distrusted,
-		       distrusted == 1 ? "" : "s");
-		r = 1;
-	} else {
-		age = newest < 0 ? 0 : (bk_now() - repo.revs[newest].timestamp) / BK_USEC;
-		bk_duration_format((double)age, dur, sizeof(dur));
-		if (newest < 0)
-			printf("OK: '%s' has no revision yet (within SLA)\n", repo.name);
-		else
-			printf("OK: '%s' within SLA, newest revision %s old\n", repo.name, dur);
-		r = 0;
-	}
-	bk_repo_close(&repo);
-	return r;
+	return r < 0 ? cli_fail(c, r) : 0;
 }
 
 /* --- revision commands ------------------------------------------------------ */
@@ -597,7 +392,7 @@ static int rev_opts(int argc, char **argv, const char **spec, bool *force)
 						 {NULL, 0, NULL, 0}};
 	int opt;
 
-	while ((opt = sub_opt(argc, argv, force ? "r:f" : "r:", longopts)) != -1) {
+	while ((opt = cli_sub_opt(argc, argv, force ? "r:f" : "r:", longopts)) != -1) {
 		if (opt == 'r')
 			*spec = optarg;
 		else if (opt == 'f' && force)
@@ -616,8 +411,8 @@ static int cmd_restore(struct cli *c, int argc, char **argv)
 	int r;
 
 	if (rev_opts(argc, argv, &spec, NULL) < 0 || argc - optind != 1)
-		return usage_error("%s", "usage: backy restore [-r SPEC] TARGET");
-	r = open_repo(c, &repo, false);
+		return cli_usage_error("%s", "usage: backy restore [-r SPEC] TARGET");
+	r = cli_open_repo(c, &repo, false);
 	if (r == 0)
 		r = bk_revspec_one(spec, repo.revs, repo.n, &idx, &c->err);
 	if (r == 0 && strncmp(argv[optind], "rbd:", 4) == 0) {
@@ -630,7 +425,7 @@ static int cmd_restore(struct cli *c, int argc, char **argv)
 		r = bk_restore(&repo, idx, argv[optind], c->tty && strcmp(argv[optind], "-"), &c->err);
 	}
 	bk_repo_close(&repo);
-	return r < 0 ? fail(c, r) : 0;
+	return r < 0 ? cli_fail(c, r) : 0;
 }
 
 static int cmd_find(struct cli *c, int argc, char **argv)
@@ -642,8 +437,8 @@ static int cmd_find(struct cli *c, int argc, char **argv)
 	int r;
 
 	if (rev_opts(argc, argv, &spec, NULL) < 0 || argc != optind)
-		return usage_error("%s", "usage: backy find [-r SPEC]");
-	r = open_repo(c, &repo, false);
+		return cli_usage_error("%s", "usage: backy find [-r SPEC]");
+	r = cli_open_repo(c, &repo, false);
 	if (r == 0)
 		r = select_revs(c, &repo, spec, &match);
 	if (r == 0 && !realpath(c->dir, real))
@@ -653,21 +448,31 @@ static int cmd_find(struct cli *c, int argc, char **argv)
 			printf("%s/%s\n", real, repo.revs[i].id);
 	free(match);
 	bk_repo_close(&repo);
-	return r < 0 ? fail(c, r) : 0;
+	return r < 0 ? cli_fail(c, r) : 0;
 }
 
 static int cmd_forget(struct cli *c, int argc, char **argv)
 {
+	struct floors floors = FLOORS_INIT;
 	const char *spec = NULL;
 	struct bk_repo repo;
 	bool *match = NULL;
 	int r;
 
-	if (rev_opts(argc, argv, &spec, NULL) < 0 || argc != optind || !spec)
-		return usage_error("%s", "usage: backy forget -r SPEC");
-	r = open_repo(c, &repo, true);
+	r = floor_opts(argc, argv, NULL, &spec, &floors);
+	if (r || !spec)
+		return r > 0 ? 1
+			     : cli_usage_error("%s", "usage: backy forget -r SPEC [--force] [--min-keep N] "
+						 "[--min-age DURATION]");
+	r = cli_open_repo(c, &repo, true);
 	if (r == 0)
 		r = select_revs(c, &repo, spec, &match);
+	if (r == 0)
+		r = bk_floor_check(floors.force ? NULL : &floors.policy, repo.revs, repo.n, match,
+				   bk_now(), &c->err);
+	if (r == BK_EDENIED) /* say how to get past the floor, here only: the worker has no --force */
+		snprintf(c->err.msg + strlen(c->err.msg), sizeof(c->err.msg) - strlen(c->err.msg),
+			 " (--force deletes it anyway)");
 	for (size_t i = repo.n; r == 0 && i-- > 0;) {
 		if (!match[i])
 			continue;
@@ -678,7 +483,7 @@ static int cmd_forget(struct cli *c, int argc, char **argv)
 		r = bk_repo_update_latest(&repo, &c->err);
 	free(match);
 	bk_repo_close(&repo);
-	return r < 0 ? fail(c, r) : 0;
+	return r < 0 ? cli_fail(c, r) : 0;
 }
 
 static int cmd_tags(struct cli *c, int argc, char **argv)
@@ -691,14 +496,14 @@ static int cmd_tags(struct cli *c, int argc, char **argv)
 	int r;
 
 	if (argc < 2)
-		return usage_error("%s", usage);
+		return cli_usage_error("%s", usage);
 	action = argv[1];
 	if (strcmp(action, "set") && strcmp(action, "add") && strcmp(action, "remove"))
-		return usage_error("unknown tags action '%s' (expected set, add or remove)", action);
+		return cli_usage_error("unknown tags action '%s' (expected set, add or remove)", action);
 	if (rev_opts(argc - 1, argv + 1, &spec, &force) < 0 || argc - 1 - optind != 1)
-		return usage_error("%s", usage);
+		return cli_usage_error("%s", usage);
 	bk_strv_split(&tags, argv[1 + optind]);
-	r = open_repo(c, &repo, true);
+	r = cli_open_repo(c, &repo, true);
 	if (r == 0 && !tags.n)
 		r = bk_err_set(&c->err, BK_ETAG, "no tags given");
 	for (size_t i = 0; r == 0 && strcmp(action, "remove") && i < tags.n; i++)
@@ -723,7 +528,7 @@ static int cmd_tags(struct cli *c, int argc, char **argv)
 	free(match);
 	bk_strv_release(&tags);
 	bk_repo_close(&repo);
-	return r < 0 ? fail(c, r) : 0;
+	return r < 0 ? cli_fail(c, r) : 0;
 }
 
 static int cmd_verify(struct cli *c, int argc, char **argv)
@@ -734,8 +539,8 @@ static int cmd_verify(struct cli *c, int argc, char **argv)
 	int r, bad = 0;
 
 	if (rev_opts(argc, argv, &spec, NULL) < 0 || argc != optind)
-		return usage_error("%s", "usage: backy verify [-r SPEC]");
-	r = open_repo(c, &repo, true);
+		return cli_usage_error("%s", "usage: backy verify [-r SPEC]");
+	r = cli_open_repo(c, &repo, true);
 	if (r == 0)
 		r = select_revs(c, &repo, spec, &match);
 	for (size_t i = 0; r == 0 && i < repo.n; i++) {
@@ -755,7 +560,7 @@ static int cmd_verify(struct cli *c, int argc, char **argv)
 	free(match);
 	bk_repo_close(&repo);
 	if (r < 0)
-		return fail(c, r);
+		return cli_fail(c, r);
 	return bad ? 1 : 0;
 }
 
@@ -767,8 +572,8 @@ static int cmd_distrust(struct cli *c, int argc, char **argv)
 	int r;
 
 	if (rev_opts(argc, argv, &spec, NULL) < 0 || argc != optind)
-		return usage_error("%s", "usage: backy distrust [-r SPEC]");
-	r = open_repo(c, &repo, true);
+		return cli_usage_error("%s", "usage: backy distrust [-r SPEC]");
+	r = cli_open_repo(c, &repo, true);
 	if (r == 0)
 		r = select_revs(c, &repo, spec, &match);
 	for (size_t i = 0; r == 0 && i < repo.n; i++) {
@@ -779,7 +584,7 @@ static int cmd_distrust(struct cli *c, int argc, char **argv)
 	}
 	free(match);
 	bk_repo_close(&repo);
-	return r < 0 ? fail(c, r) : 0;
+	return r < 0 ? cli_fail(c, r) : 0;
 }
 
 /* --- main ---------------------------------------------------------------- */
@@ -850,11 +655,11 @@ int main(int argc, char **argv)
 			c.result_path = optarg;
 			break;
 		default:
-			return usage_error("%s", "invalid option");
+			return cli_usage_error("%s", "invalid option");
 		}
 	}
 	if (optind >= argc)
-		return usage_error("%s", "no command given");
+		return cli_usage_error("%s", "no command given");
 	c.tty = isatty(STDERR_FILENO);
 	bk_log_init("backy", c.verbose);
 	if (bk_clock_init(&c.err) < 0) {
@@ -862,7 +667,7 @@ int main(int argc, char **argv)
 			printf("UNKNOWN: %s\n", c.err.msg);
 			return 3;
 		}
-		return fail(&c, c.err.code);
+		return cli_fail(&c, c.err.code);
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[optind], commands[i].name) == 0) {
@@ -880,5 +685,5 @@ int main(int argc, char **argv)
 			return r;
 		}
 	}
-	return usage_error("unknown command '%s'", argv[optind]);
+	return cli_usage_error("unknown command '%s'", argv[optind]);
 }

@@ -601,43 +601,30 @@ fail:
 	return r;
 }
 
-/* Whether FD is the image or manifest of a revision of REPO. */
-static bool is_repo_file(const struct bk_repo *repo, int fd)
-{
-	struct stat t, st;
-
-	if (fstat(fd, &t) < 0)
-		return false;
-	for (size_t i = 0; i < repo->n; i++) {
-		char name[BK_ID_MAX + 8];
-
-		snprintf(name, sizeof(name), "%s.sums", repo->revs[i].id);
-		if ((fstatat(repo->dirfd, repo->revs[i].id, &st, 0) == 0 && st.st_ino == t.st_ino &&
-		     st.st_dev == t.st_dev) ||
-		    (fstatat(repo->dirfd, name, &st, 0) == 0 && st.st_ino == t.st_ino &&
-		     st.st_dev == t.st_dev))
-			return true;
-	}
-	return false;
-}
-
 /* Open TARGET for writing without reading it; see bk_restore for the kinds. */
 static int open_target(struct bk_repo *repo, const char *target, uint64_t size, int *out,
 		       bool *sparse, bool *seekable, struct bk_err *err)
 {
 	struct stat st;
 	uint64_t devsize;
-	int fd;
+	int fd, r;
 
 	*sparse = false;
 	*seekable = true;
 	if (strcmp(target, "-") == 0) {
 		if (isatty(STDOUT_FILENO))
 			return bk_err_set(err, BK_EUSAGE, "refusing to write an image to a terminal");
+		r = bk_repo_check_target(repo, NULL, STDOUT_FILENO, err);
+		if (r < 0)
+			return r;
 		*out = STDOUT_FILENO;
 		*seekable = false;
 		return 0;
 	}
+	/* config, .rev files, the log ... under any name: see bk_repo_check_target */
+	r = bk_repo_check_target(repo, target, -1, err);
+	if (r < 0)
+		return r;
 	if (stat(target, &st) < 0) {
 		if (errno != ENOENT)
 			return bk_err_sys(err, -errno, "unable to stat target '%s'", target);
@@ -647,11 +634,10 @@ static int open_target(struct bk_repo *repo, const char *target, uint64_t size, 
 		return bk_err_set(err, BK_EUSAGE, "target '%s' is a directory", target);
 	} else if (S_ISREG(st.st_mode)) {
 		fd = open(target, O_WRONLY | O_CLOEXEC);
-		if (fd >= 0 && is_repo_file(repo, fd)) {
-			close(fd);
-			return bk_err_set(err, BK_EUSAGE,
-					  "target '%s' is a file of this repository: refusing to overwrite it",
-					  target);
+		r = fd >= 0 ? bk_repo_check_target(repo, target, fd, err) : 0;
+		if (r < 0) {
+			close(fd); /* it changed since the check above */
+			return r;
 		}
 		if (fd >= 0 && ftruncate(fd, 0) < 0) {
 			close(fd);

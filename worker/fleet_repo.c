@@ -31,6 +31,52 @@ static bool name_ok(const char *s)
 	return true;
 }
 
+/* Tags whose retention a repository records (store.h), at most: ~10 KiB of config. */
+#define MAX_RECORDED_TAGS 256
+
+/* The store's source type of each enum bk_fleet_source_type (NONE: unused). */
+static const enum bk_source_type store_type[] = {BK_SOURCE_FILE, BK_SOURCE_FILE, BK_SOURCE_RBD,
+						 BK_SOURCE_FLYINGCIRCUS};
+
+static bool str_eq(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+/* Whether the existing source OS is the one SRC names (what is read, not how). */
+static bool same_source(const struct bk_source_config *os, const struct bk_fleet_source *src)
+{
+
+	if (os->type != store_type[src->type])
+		return false;
+	if (src->type == BK_FLEET_SOURCE_FILE)
+		return str_eq(os->filename, src->filename);
+	return str_eq(os->pool, src->pool) && str_eq(os->image, src->image) &&
+	       (src->type != BK_FLEET_SOURCE_FLYINGCIRCUS || str_eq(os->vm, src->vm));
+}
+
+/*
+ * What a job may name (fleet_policy.h): a source this host allows, and for
+ * an existing repository only the source it was created with.
+ */
+static int check_source(const struct bk_fleet_config *wc, const char *job,
+			const struct bk_fleet_source *src, const struct bk_repo_config *old,
+			struct bk_err *err)
+{
+	int r;
+
+	if (src->type == BK_FLEET_SOURCE_NONE)
+		return 0;
+	r = bk_fleet_policy_check(&wc->policy,
+				  src->type == BK_FLEET_SOURCE_FILE ? src->filename : NULL, src->pool,
+				  src->image, err);
+	if (r < 0 || !old || same_source(&old->source, src))
+		return r;
+	return bk_err_set(err, BK_EDENIED,
+			  "repository '%s' backs up '%s' and its source is fixed: a job cannot change it (an operator on this host can, with 'backy init --replace')",
+			  job, bk_source_describe(&old->source));
+}
+
 static void add_quoted_kv(struct bk_buf *b, const char *key, const char *value)
 {
 	if (!value || !value[0])
@@ -40,14 +86,16 @@ static void add_quoted_kv(struct bk_buf *b, const char *key, const char *value)
 	bk_buf_adds(b, "\n");
 }
 
-/* The config text for the job: see bk_fleet_repo_prepare. */
+/*
+ * The config text for the job (see bk_fleet_repo_prepare) and the mode of its
+ * file.  A new schedule never shortens the retention a tag had (store.h).
+ */
 static int compose_config(const struct bk_fleet_config *wc, const char *job,
 			  const struct bk_fleet_source *src, const char *schedule_yaml,
-			  const struct bk_repo_config *old, struct bk_buf *out, struct bk_err *err)
+			  const struct bk_repo_config *old, struct bk_buf *out, mode_t *mode,
+			  struct bk_err *err)
 {
 	static const char *const types[] = {"", "file", "rbd", "flyingcircus"};
-	static const enum bk_source_type store_type[] = {BK_SOURCE_FILE, BK_SOURCE_FILE,
-							 BK_SOURCE_RBD, BK_SOURCE_FLYINGCIRCUS};
 	const struct bk_source_config *os = old ? &old->source : NULL;
 	struct bk_repo_config cfg;
 	struct bk_buf y;
@@ -98,9 +146,20 @@ static int compose_config(const struct bk_fleet_config *wc, const char *job,
 	if (r < 0)
 		return r;
 	cfg.created = old ? old->created : bk_now();
-	if (old)
+	if (old) {
 		cfg.block_size = old->block_size;
+		bk_repo_config_merge_retention(&cfg, old);
+	}
+	if (cfg.retention.n > MAX_RECORDED_TAGS && cfg.retention.n > (old ? old->retention.n : 0)) {
+		/* each new tag is remembered for good: a hostile broker must not grow it forever */
+		r = bk_err_set(err, BK_EDENIED,
+			       "repository '%s' would record the retention of %zu tags, more than %d: refusing a schedule with new tag names (an operator can remove old ones from 'tag-retention' in its config)",
+			       job, cfg.retention.n, MAX_RECORDED_TAGS);
+		bk_repo_config_release(&cfg);
+		return r;
+	}
 	bk_repo_config_format(&cfg, out);
+	*mode = bk_repo_config_mode(&cfg);
 	bk_repo_config_release(&cfg);
 	return 0;
 }
@@ -115,11 +174,16 @@ int bk_fleet_repo_prepare(const struct bk_fleet_config *wc, int basefd, const ch
 	struct bk_buf want;
 	char *text = NULL;
 	size_t len = 0;
+	mode_t mode = 0640;
 	int fd = -1, r;
 
 	if (!name_ok(job))
 		return bk_err_set(err, BK_EPROTO, "invalid job name '%.80s'", job);
 	snprintf(path, PATH_MAX, "%s/%s", wc->base_dir, job);
+	/* refused before anything is created; the repository's own source is checked below */
+	r = check_source(wc, job, src, NULL, err);
+	if (r < 0)
+		return r;
 	if (src->type != BK_FLEET_SOURCE_NONE && mkdirat(basefd, job, 0750) < 0 && errno != EEXIST)
 		return bk_err_sys(err, -errno, "unable to create '%s'", path);
 	fd = openat(basefd, job, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -141,6 +205,9 @@ int bk_fleet_repo_prepare(const struct bk_fleet_config *wc, int basefd, const ch
 		if (r < 0)
 			goto out;
 		have_old = true;
+		r = check_source(wc, job, src, &old, err);
+		if (r < 0)
+			goto out;
 	} else if (r != -ENOENT) {
 		r = bk_err_sys(err, r, "unable to read '%s/config'", path);
 		goto out;
@@ -153,7 +220,7 @@ int bk_fleet_repo_prepare(const struct bk_fleet_config *wc, int basefd, const ch
 	if (src->type == BK_FLEET_SOURCE_NONE && !schedule_yaml)
 		goto out; /* nothing to change */
 	bk_buf_init(&want);
-	r = compose_config(wc, job, src, schedule_yaml, have_old ? &old : NULL, &want, err);
+	r = compose_config(wc, job, src, schedule_yaml, have_old ? &old : NULL, &want, &mode, err);
 	if (r == 0 && !have_old) {
 		struct bk_repo_config cfg;
 
@@ -163,7 +230,7 @@ int bk_fleet_repo_prepare(const struct bk_fleet_config *wc, int basefd, const ch
 			bk_repo_config_release(&cfg);
 		}
 	} else if (r == 0 && (len != want.len || memcmp(text, want.p, len) != 0)) {
-		r = bk_fs_write_atomic(fd, "config", want.p, want.len, 0640);
+		r = bk_fs_write_atomic(fd, "config", want.p, want.len, mode);
 		if (r < 0)
 			bk_err_sys(err, r, "unable to write '%s/config'", path);
 	}

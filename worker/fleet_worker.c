@@ -65,8 +65,10 @@
  * 5. Broker loss.  Any BK_EMQ closes the handle; the worker reconnects with
  *    backoff (0.5 s doubling to 30 s) from its main loop, so children are
  *    reaped and signals handled while the broker is away.  After
- *    connecting: declare, publish every done-but-unpublished result from
- *    the journal, then consume.  Delivery tags belong to a connection: each
+ *    connecting: publish every done-but-unpublished result from the
+ *    journal, then consume (the coordinator declares the job queue; until
+ *    it has, consuming fails with 404 and the worker retries with backoff).
+ *    Delivery tags belong to a connection: each
  *    connection gets a generation number and a tag of an older generation is
  *    never acknowledged (that would close the new channel); the broker
  *    redelivers those jobs, and note 3 attaches the redelivery to the job
@@ -150,27 +152,8 @@ void bk_fleet_config_release(struct bk_fleet_config *cfg)
 	free(cfg->ceph_id);
 	free(cfg->consul_url);
 	free(cfg->consul_token);
+	bk_fleet_policy_release(&cfg->policy);
 	memset(cfg, 0, sizeof(*cfg));
-}
-
-/* Reject keys of MAP not in KNOWN (NULL-terminated). */
-static int check_keys(const struct bk_ynode *map, const char *const *known, const char *name,
-		      const char *what, struct bk_err *err)
-{
-	if (map->type != BK_Y_MAP)
-		return bk_err_set(err, BK_ECONFIG, "%s: line %d: '%s' must be a map", name, map->line,
-				  what);
-	for (size_t i = 0; i < map->n; i++) {
-		bool ok = false;
-
-		for (size_t k = 0; known[k]; k++)
-			ok |= strcmp(map->keys[i], known[k]) == 0;
-		if (!ok)
-			return bk_err_set(err, BK_ECONFIG, "%s: line %d: unknown key '%s'%s%s", name,
-					  map->items[i]->line, map->keys[i], what[0] ? " in " : "",
-					  what);
-	}
-	return 0;
 }
 
 /* Optional string KEY of MAP into *OUT (owned copy; untouched when absent). */
@@ -240,7 +223,8 @@ static int parse_config(const struct bk_ynode *root, const char *name, struct bk
 {
 	static const char *const known[] = {"host", "base-dir", "amqp", "slots", "grace",
 					    "heartbeat-interval", "state-dir", "backy",
-					    "keep-results", "ceph", "consul", "simulated-time", NULL};
+					    "keep-results", "ceph", "consul", "simulated-time",
+					    "allow", "retention", NULL};
 	static const char *const amqp_keys[] = {"url", "heartbeat", "ca-cert", "tls-verify", NULL};
 	static const char *const ceph_keys[] = {"conf", "id", NULL};
 	static const char *const consul_keys[] = {"url", "token", NULL};
@@ -252,7 +236,7 @@ static int parse_config(const struct bk_ynode *root, const char *name, struct bk
 
 	if (!root)
 		return bk_err_set(err, BK_ECONFIG, "%s: empty configuration", name);
-	r = check_keys(root, known, name, "", err);
+	r = bk_ymap_check_keys(root, known, name, "", err);
 	if (r < 0)
 		return r;
 
@@ -289,7 +273,7 @@ static int parse_config(const struct bk_ynode *root, const char *name, struct bk
 	amqp = bk_ymap_get(root, "amqp");
 	if (bk_ynode_is_null(amqp))
 		return bk_err_set(err, BK_ECONFIG, "%s: 'amqp' with 'url' is required", name);
-	r = check_keys(amqp, amqp_keys, name, "amqp", err);
+	r = bk_ymap_check_keys(amqp, amqp_keys, name, "amqp", err);
 	if (r == 0)
 		r = opt_str(amqp, "url", name, "amqp.url", &cfg->amqp_url, err);
 	if (r == 0 && !cfg->amqp_url)
@@ -375,7 +359,7 @@ static int parse_config(const struct bk_ynode *root, const char *name, struct bk
 
 	n = bk_ymap_get(root, "ceph");
 	if (!bk_ynode_is_null(n)) {
-		r = check_keys(n, ceph_keys, name, "ceph", err);
+		r = bk_ymap_check_keys(n, ceph_keys, name, "ceph", err);
 		if (r == 0)
 			r = opt_str(n, "conf", name, "ceph.conf", &cfg->ceph_conf, err);
 		if (r == 0)
@@ -385,7 +369,7 @@ static int parse_config(const struct bk_ynode *root, const char *name, struct bk
 	}
 	n = bk_ymap_get(root, "consul");
 	if (!bk_ynode_is_null(n)) {
-		r = check_keys(n, consul_keys, name, "consul", err);
+		r = bk_ymap_check_keys(n, consul_keys, name, "consul", err);
 		if (r == 0)
 			r = opt_str(n, "url", name, "consul.url", &cfg->consul_url, err);
 		if (r == 0)
@@ -393,7 +377,8 @@ static int parse_config(const struct bk_ynode *root, const char *name, struct bk
 		if (r < 0)
 			return r;
 	}
-	return 0;
+	return bk_fleet_policy_parse(bk_ymap_get(root, "allow"), bk_ymap_get(root, "retention"),
+				     name, &cfg->policy, err);
 }
 
 int bk_fleet_config_load(const char *path, struct bk_fleet_config *cfg, struct bk_err *err)
@@ -404,6 +389,7 @@ int bk_fleet_config_load(const char *path, struct bk_fleet_config *cfg, struct b
 	int r;
 
 	memset(cfg, 0, sizeof(*cfg));
+	bk_fleet_policy_init(&cfg->policy);
 	r = bk_fs_read_all(AT_FDCWD, path, MAX_CONFIG_BYTES, &text, &len);
 	if (r < 0)
 		return bk_err_sys(err, r == -EFBIG ? BK_ECONFIG : r, "unable to read '%s'", path);
@@ -458,6 +444,7 @@ struct wjob {
 	uint64_t seq;          /* bk_mq_publish_nowait sequence number */
 	int64_t published;     /* bk_monotonic() at the publish */
 	char *summary;         /* owned: the start of the end-of-job log line */
+	char digest[2 * BK_DIGEST_LEN + 1]; /* what the job asks for (fleet_policy.h, note 4) */
 	double backup_s;       /* the backup's own duration (result stats) */
 };
 
@@ -482,6 +469,7 @@ struct worker {
 	int64_t stop_deadline; /* monotonic: grace ends */
 	int64_t kill_deadline; /* monotonic: SIGKILL after SIGTERM */
 	bool hb_warned;
+	bool queue_missing_logged; /* try_connect: said once that the job queue is missing */
 	sigset_t wait_mask;    /* our signals are blocked except while waiting with this */
 	unsigned long long self_start; /* bk_journal_proc_start(getpid()) */
 };
@@ -538,8 +526,11 @@ static void broker_lost(struct worker *w, const struct bk_err *err)
 	 * Unconfirmed results stay unpublished in the journal: try_connect
 	 * publishes them again, and the redelivered jobs are answered from it.
 	 */
-	for (size_t i = 0; i < w->nconfirming; i++)
+	for (size_t i = 0; i < w->nconfirming; i++) {
+		bk_notice("%s (result recorded, not confirmed by the broker)",
+			  w->confirming[i]->summary);
 		wjob_free(w->confirming[i]);
+	}
 	w->nconfirming = 0;
 }
 
@@ -683,6 +674,32 @@ static int publish_entry(struct worker *w, struct bk_journal_entry *e)
 	return 0;
 }
 
+/* "job 'vm01' (id X) backup done: ok, revision Y": the start of a job's last log line. */
+static void outcome_line(const struct bk_msg_result *r, struct bk_buf *out)
+{
+	bk_buf_addf(out, "job '%s' (id %s) %s %s: %s%s%s%s%s", r->job, r->job_id,
+		    bk_msg_action_name(r->action), r->outcome == BK_OUTCOME_OK ? "done" : "ended",
+		    bk_msg_outcome_name(r->outcome), r->revision[0] ? ", revision " : "",
+		    r->revision, r->error_message ? ": " : "",
+		    r->error_message ? r->error_message : "");
+}
+
+/* Log the outcome of the job whose recorded result is TEXT, plus HOW. */
+static void log_recorded(const char *text, const char *how)
+{
+	char key[BK_MSG_ROUTING_KEY_MAX + 1];
+	struct bk_msg m;
+	struct bk_buf line;
+
+	if (!decode_recorded(text, strlen(text), &m, key))
+		return;
+	bk_buf_init(&line);
+	outcome_line(&m.u.result, &line);
+	bk_notice("%s (%s)", line.p, how);
+	bk_buf_release(&line);
+	bk_msg_release(&m);
+}
+
 /* After connecting: publish every done result the broker has not confirmed yet. */
 static int publish_unpublished(struct worker *w)
 {
@@ -702,6 +719,8 @@ static int publish_unpublished(struct worker *w)
 			continue;
 		if (e.state == BK_JOURNAL_DONE && !e.published) {
 			r = publish_entry(w, &e);
+			if (r == 0 && e.result)
+				log_recorded(e.result, "result published after reconnecting");
 			count += r == 0;
 		}
 		bk_journal_entry_release(&e);
@@ -728,12 +747,14 @@ static void try_connect(struct worker *w)
 	mc.name = name;
 	mc.timeout_ms = 10000;
 	mc.max_body = 1 << 20; /* larger ones are dead-lettered by the adapter (BK_EPROTO) */
+	/*
+	 * No declare here: the worker's broker user may not configure anything
+	 * (docs/operations.md, "Broker users and permissions"); backy-coordinator
+	 * declares the topology and this host's job queue.
+	 */
 	r = bk_mq_connect(&w->mq, &mc, &err);
 	if (r == 0) {
 		bk_mq_set_wait_mask(w->mq, &w->wait_mask);
-		r = bk_mq_declare(w->mq, w->cfg.host, &err);
-	}
-	if (r == 0) {
 		w->gen++;
 		r = publish_unpublished(w);
 		if (r < 0 || !w->mq)
@@ -744,9 +765,18 @@ static void try_connect(struct worker *w)
 		r = bk_mq_consume(w->mq, queue, w->cfg.slots, &err);
 		w->consuming = r == 0;
 	}
-	if (r < 0) {
+	if (r == -ENOENT && !w->queue_missing_logged) {
+		bk_warn("job queue '%s' does not exist yet: it is declared by backy-coordinator; "
+			"retrying in %.1f s", queue, w->backoff_ms / 1000.0);
+		w->queue_missing_logged = true;
+	} else if (r == -ENOENT) {
+		bk_debug("job queue '%s' still missing; retrying in %.1f s", queue,
+			 w->backoff_ms / 1000.0);
+	} else if (r < 0) {
 		bk_warn("unable to connect to the broker: %s; retrying in %.1f s", err.msg,
 			w->backoff_ms / 1000.0);
+	}
+	if (r < 0) {
 		bk_mq_close(w->mq);
 		w->mq = NULL;
 		w->consuming = false;
@@ -756,6 +786,7 @@ static void try_connect(struct worker *w)
 		return;
 	}
 	w->backoff_ms = RECONNECT_MIN_MS;
+	w->queue_missing_logged = false;
 	bk_notice("connected to the broker, %s %s (prefetch %u)",
 		  w->consuming ? "consuming" : "not consuming", queue, w->cfg.slots);
 }
@@ -1030,6 +1061,7 @@ static void complete_job(struct worker *w, struct wjob *j, struct bk_msg_result 
 	j->done.pid = (long)getpid();
 	j->done.started = res->started;
 	j->done.finished = bk_now();
+	snprintf(j->done.digest, sizeof(j->done.digest), "%s", j->digest);
 	j->done.result = b.p; /* owned by the entry now */
 	r = j->entry_synced ? bk_journal_put_final(&w->journal, &j->done, &err)
 			    : bk_journal_put(&w->journal, &j->done, true, &err);
@@ -1039,12 +1071,7 @@ static void complete_job(struct worker *w, struct wjob *j, struct bk_msg_result 
 	bk_fs_unlink(w->journal.dirfd, nm);
 
 	bk_buf_init(&line);
-	bk_buf_addf(&line, "job '%s' (id %s) %s %s: %s%s%s%s%s", j->msg.job, j->msg.job_id,
-		    bk_msg_action_name(j->msg.action),
-		    res->outcome == BK_OUTCOME_OK ? "done" : "ended",
-		    bk_msg_outcome_name(res->outcome), res->revision[0] ? ", revision " : "",
-		    res->revision, res->error_message ? ": " : "",
-		    res->error_message ? res->error_message : "");
+	outcome_line(res, &line);
 	j->summary = line.p;
 	j->backup_s = res->has_stats ? res->stats.duration : 0.0;
 
@@ -1055,19 +1082,23 @@ static void complete_job(struct worker *w, struct wjob *j, struct bk_msg_result 
 		return;
 	}
 	if (r == BK_EMQ) {
-		/* published after reconnecting; the redelivery is acked then */
+		/* published after reconnecting (logged again then); the redelivery is acked then */
+		bk_notice("%s (result recorded, the broker is away)", j->summary);
 		wjob_free(j);
 		return;
 	}
 	finish_job(w, j);
 }
 
-/* Publish a failure of J that happened before its child ran, and settle it (takes over J). */
+/*
+ * Publish a failure of J that happened before its child ran, and settle it
+ * (takes over J).  A refusal by this host's policy is a rejection.
+ */
 static void fail_before_run(struct worker *w, struct wjob *j, int code, const char *msg)
 {
 	struct bk_msg_result res;
 
-	result_for(w, &j->msg, &res, BK_OUTCOME_FAILED);
+	result_for(w, &j->msg, &res, code == BK_EDENIED ? BK_OUTCOME_REJECTED : BK_OUTCOME_FAILED);
 	bk_msg_result_set_error(&res, bk_error_name(code), msg, code_transient(bk_error_name(code)));
 	j->started = res.started;
 	complete_job(w, j, &res);
@@ -1195,8 +1226,8 @@ static void start_job(struct worker *w, struct wjob *j)
 	char path[PATH_MAX], result[PATH_MAX], logname[BK_ID_MAX + 8], rname[BK_ID_MAX + 16];
 	struct bk_journal_entry e;
 	struct bk_err err = {0};
-	const char *argv[16];
-	char now[80], **envp;
+	const char *argv[20];
+	char now[80], **envp, min_keep[32], min_age[32];
 	struct bk_buf tags;
 	size_t argc = 0;
 	int logfd = -1, r;
@@ -1238,6 +1269,7 @@ static void start_job(struct worker *w, struct wjob *j)
 	e.pid = (long)self;
 	e.pid_start = w->self_start;
 	e.started = j->started;
+	snprintf(e.digest, sizeof(e.digest), "%s", j->digest);
 	bk_fs_unlink(w->journal.dirfd, rname);
 	/*
 	 * Not fsynced: losing a running entry in a power failure has the same
@@ -1271,7 +1303,15 @@ static void start_job(struct worker *w, struct wjob *j)
 		}
 		break;
 	case BK_ACTION_EXPIRE:
+		/* this host's floors, whatever the job's schedule says (fleet_policy.h) */
+		snprintf(min_keep, sizeof(min_keep), "%llu",
+			 (unsigned long long)w->cfg.policy.min_keep);
+		snprintf(min_age, sizeof(min_age), "%llds", (long long)w->cfg.policy.min_age);
 		argv[argc++] = "expire";
+		argv[argc++] = "--min-keep";
+		argv[argc++] = min_keep;
+		argv[argc++] = "--min-age";
+		argv[argc++] = min_age;
 		break;
 	default:
 		argv[argc++] = "verify";
@@ -1309,6 +1349,28 @@ static void start_job(struct worker *w, struct wjob *j)
 	bk_buf_release(&tags);
 }
 
+/*
+ * Whether J's deadline passed before it could start: then the coordinator
+ * considers it lost and dispatches it again, so running it now could only
+ * duplicate work (docs/messages.md, result outcomes).  Answered skipped and
+ * freed.  Not under simulated time: the deadline is on the sender's clock.
+ */
+static bool deadline_passed(struct worker *w, struct wjob *j)
+{
+	char when[64], msg[160];
+
+	if (w->cfg.simulated_time || j->msg.deadline >= bk_now())
+		return false;
+	bk_time_format(j->msg.deadline, when, sizeof(when), BK_TIME_ISO);
+	snprintf(msg, sizeof(msg), "the job's deadline %s passed before it could start", when);
+	for (size_t i = 0; i < j->ntags; i++)
+		if (j->tags[i].gen == w->gen)
+			answer_unjournalled(w, &j->msg, j->tags[i].tag, BK_OUTCOME_SKIPPED,
+					    "ETIMEDOUT", msg, false);
+	wjob_free(j);
+	return true;
+}
+
 /* Start pending jobs while slots are free. */
 static void start_pending(struct worker *w)
 {
@@ -1317,6 +1379,8 @@ static void start_pending(struct worker *w)
 		struct wjob *other;
 
 		list_del(w->pending, &w->npending, 0);
+		if (deadline_passed(w, j))
+			continue;
 		other = find_running(w, NULL, j->msg.job);
 		if (other) {
 			char msg[300];
@@ -1405,6 +1469,15 @@ static void reject_invalid(struct worker *w, const struct bk_mq_delivery *d, int
 		ack_tag(w, d->tag, true, false);
 }
 
+/* Answer a delivery whose job id was seen here with other content: rejected (takes over J). */
+static void refuse_changed_job(struct worker *w, struct wjob *j, uint64_t tag)
+{
+	answer_unjournalled(w, &j->msg, tag, BK_OUTCOME_REJECTED, bk_error_name(BK_EPROTO),
+			    "this job id was seen before with different content (job, host, action, tags, source or schedule): refusing to run or answer it",
+			    false);
+	wjob_free(j);
+}
+
 static void handle_delivery(struct worker *w, struct bk_mq_delivery *d)
 {
 	struct bk_journal_entry e;
@@ -1446,8 +1519,15 @@ static void handle_delivery(struct worker *w, struct bk_mq_delivery *d)
 	j = bk_calloc(1, sizeof(*j));
 	j->msg = m.u.job; /* takes over what m owns */
 	j->received = bk_monotonic();
+	bk_fleet_job_digest(&j->msg, j->digest);
 
 	r = bk_journal_get(&w->journal, j->msg.job_id, &e, &err);
+	if (r == 0 && e.digest[0] && strcmp(e.digest, j->digest) != 0) {
+		/* never answer a forged or changed job with the record of another one */
+		bk_journal_entry_release(&e);
+		refuse_changed_job(w, j, d->tag);
+		return;
+	}
 	if (r == 0 && e.state == BK_JOURNAL_DONE) {
 		if (d->redelivered && e.published) {
 			/* our own unacknowledged delivery came back: the result is out already */
@@ -1471,6 +1551,10 @@ static void handle_delivery(struct worker *w, struct bk_mq_delivery *d)
 
 		if (!same)
 			same = find_pending(w, j->msg.job_id);
+		if (same && strcmp(same->digest, j->digest) != 0) {
+			refuse_changed_job(w, j, d->tag);
+			return;
+		}
 		if (same) {
 			/* a redelivery (broker loss, consumer_timeout) of a job running here */
 			wjob_add_tag(same, d->tag, w->gen);
@@ -1492,10 +1576,22 @@ static void handle_delivery(struct worker *w, struct bk_mq_delivery *d)
 			return;
 		}
 	}
+	bk_err_clear(&err);
+	if (j->msg.source.type != BK_SOURCE_NONE &&
+	    bk_fleet_policy_check(&w->cfg.policy,
+				  j->msg.source.type == BK_SOURCE_FILE ? j->msg.source.filename : NULL,
+				  j->msg.source.pool, j->msg.source.image, &err) < 0) {
+		/* nothing is read or created (the repository's own source is checked at start) */
+		answer_unjournalled(w, &j->msg, d->tag, BK_OUTCOME_REJECTED,
+				    bk_error_name(BK_EDENIED), err.msg, false);
+		wjob_free(j);
+		return;
+	}
 	wjob_add_tag(j, d->tag, w->gen);
 	list_add(&w->pending, &w->npending, j);
 	start_pending(w);
 }
+
 
 /* ---- heartbeats, stop, reload --------------------------------------------------------- */
 

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "fleet_policy.h"
 
 #define BK_FLEET_DEFAULT_SLOTS 2
 #define BK_FLEET_DEFAULT_GRACE 600          /* seconds */
@@ -36,6 +37,7 @@ struct bk_fleet_config {
 	/* Local secrets and defaults for sources (never taken from messages). */
 	char *ceph_conf, *ceph_id;
 	char *consul_url, *consul_token;
+	struct bk_fleet_policy policy; /* what jobs may ask of this host (fleet_policy.h) */
 };
 
 void bk_fleet_config_release(struct bk_fleet_config *cfg);

@@ -142,6 +142,9 @@ int bk_journal_get(struct bk_journal *j, const char *job_id, struct bk_journal_e
 	e->started = get_int(o, "started");
 	e->finished = get_int(o, "finished");
 	e->published = json_is_true(json_object_get(o, "published"));
+	s = json_string_value(json_object_get(o, "digest"));
+	if (s && strlen(s) < sizeof(e->digest))
+		snprintf(e->digest, sizeof(e->digest), "%s", s);
 	v = json_object_get(o, "result");
 	if (e->state == BK_JOURNAL_DONE) {
 		if (!json_is_string(v))
@@ -177,6 +180,8 @@ static char *encode_entry(const struct bk_journal_entry *e, struct bk_err *err)
 		      (json_int_t)e->child, "child_start", (json_int_t)e->child_start, "started",
 		      (json_int_t)e->started, "finished", (json_int_t)e->finished, "published",
 		      e->published);
+	if (o && e->digest[0])
+		json_object_set_new(o, "digest", json_string(e->digest));
 	if (o && e->result)
 		json_object_set_new(o, "result", json_string(e->result));
 	if (o)

@@ -15,8 +15,10 @@
  *
  * Design notes:
  * 1. An entry is a JSON object {"state", "job_id", "job", "pid", "pid_start",
- *    "child", "child_start", "started", "finished", "published", "result"};
- *    "result" is the encoded result message (a string) of a done job.
+ *    "child", "child_start", "started", "finished", "published", "digest",
+ *    "result"}; "result" is the encoded result message (a string) of a done
+ *    job, "digest" what the job asked for (fleet_policy.h, note 4; absent in
+ *    entries of older workers).
  * 2. A running entry is stale when neither the worker (pid) nor its child
  *    is alive any more.  A process counts as alive only when its pid exists
  *    AND its start time (/proc/PID/stat field 22) is the one recorded, so a
@@ -45,6 +47,7 @@
 #include "id.h"
 
 #define BK_JOURNAL_NAME_MAX 64
+#define BK_JOURNAL_DIGEST_MAX 64
 #define BK_JOURNAL_MAX_ENTRY (256 * 1024) /* bytes of one entry file */
 
 enum bk_journal_state {
@@ -70,6 +73,7 @@ struct bk_journal_entry {
 	int64_t started;          /* microseconds UTC */
 	int64_t finished;         /* done: when the result was recorded */
 	bool published;           /* done: the result was confirmed by the broker */
+	char digest[BK_JOURNAL_DIGEST_MAX + 1]; /* what the job asked for; "" unknown */
 	char *result;             /* done: owned encoded result message, else NULL */
 };
 

@@ -23,13 +23,15 @@ void bk_repo_config_release(struct bk_repo_config *cfg)
 {
 	bk_source_config_release(&cfg->source);
 	bk_schedule_release(&cfg->schedule);
+	bk_retention_release(&cfg->retention);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
 int bk_repo_config_parse(const char *buf, size_t len, const char *name,
 			 struct bk_repo_config *cfg, struct bk_err *err)
 {
-	static const char *const known[] = {"source", "schedule", "block-size", "created"};
+	static const char *const known[] = {"source", "schedule", "tag-retention", "block-size",
+					    "created"};
 	struct bk_ynode *root = NULL;
 	const struct bk_ynode *n;
 	const char *s;
@@ -67,6 +69,14 @@ int bk_repo_config_parse(const char *buf, size_t len, const char *name,
 		r = bk_schedule_from_yaml(n, name, &cfg->schedule, err);
 	if (r < 0)
 		goto out;
+	n = bk_ymap_get(root, "tag-retention");
+	if (!bk_ynode_is_null(n)) {
+		r = bk_retention_from_yaml(n, name, &cfg->retention, err);
+		if (r < 0)
+			goto out;
+	}
+	/* repositories from before the record: the schedule is all they promised */
+	bk_retention_merge_schedule(&cfg->retention, &cfg->schedule);
 
 	n = bk_ymap_get(root, "block-size");
 	if (n) {
@@ -101,14 +111,36 @@ out:
 
 void bk_repo_config_format(const struct bk_repo_config *cfg, struct bk_buf *out)
 {
+	struct bk_retention rec = {NULL, 0};
 	char when[64];
 
 	bk_source_config_format(&cfg->source, out);
 	bk_buf_adds(out, "schedule:\n");
 	bk_schedule_format_yaml(&cfg->schedule, 2, out);
+	bk_retention_merge(&rec, &cfg->retention);
+	bk_retention_merge_schedule(&rec, &cfg->schedule);
+	bk_buf_adds(out, "tag-retention: ");
+	bk_retention_format_yaml(&rec, out);
+	bk_buf_adds(out, "\n");
+	bk_retention_release(&rec);
 	bk_buf_addf(out, "block-size: %u\n", cfg->block_size);
 	bk_time_format(cfg->created, when, sizeof(when), BK_TIME_ISO);
 	bk_buf_addf(out, "created: %s\n", when);
+}
+
+void bk_repo_config_merge_retention(struct bk_repo_config *cfg, const struct bk_repo_config *old)
+{
+	bk_retention_merge(&cfg->retention, &old->retention);
+	bk_retention_merge_schedule(&cfg->retention, &old->schedule);
+	bk_retention_merge_schedule(&cfg->retention, &cfg->schedule);
+}
+
+mode_t bk_repo_config_mode(const struct bk_repo_config *cfg)
+{
+	/* the token lets whoever reads it freeze the VM's guest through Consul */
+	if (cfg->source.consul_token && cfg->source.consul_token[0])
+		return 0600;
+	return 0640;
 }
 
 int bk_repo_init(const char *dir, const struct bk_repo_config *cfg, struct bk_err *err)
@@ -128,11 +160,27 @@ int bk_repo_init(const char *dir, const struct bk_repo_config *cfg, struct bk_er
 	}
 	bk_buf_init(&text);
 	bk_repo_config_format(cfg, &text);
-	r = bk_fs_write_atomic(dirfd, "config", text.p, text.len, 0640);
+	r = bk_fs_write_atomic(dirfd, "config", text.p, text.len, bk_repo_config_mode(cfg));
 	if (r < 0)
 		bk_err_sys(err, r, "unable to write '%s/config'", dir);
 	bk_buf_release(&text);
 	close(dirfd);
+	return r;
+}
+
+int bk_repo_save_config(struct bk_repo *repo, const struct bk_repo_config *cfg, struct bk_err *err)
+{
+	struct bk_buf text;
+	int r;
+
+	if (repo->lockfd < 0)
+		return bk_err_set(err, BK_EUSAGE, "'%s': changing the config needs the lock", repo->path);
+	bk_buf_init(&text);
+	bk_repo_config_format(cfg, &text);
+	r = bk_fs_write_atomic(repo->dirfd, "config", text.p, text.len, bk_repo_config_mode(cfg));
+	if (r < 0)
+		bk_err_sys(err, r, "unable to write '%s/config'", repo->path);
+	bk_buf_release(&text);
 	return r;
 }
 
@@ -438,6 +486,83 @@ int bk_repo_update_latest(struct bk_repo *repo, struct bk_err *err)
 		r = bk_fs_symlink_atomic(repo->dirfd, repo->revs[newest].id, "latest");
 	if (r < 0)
 		return bk_err_sys(err, r, "unable to update '%s/latest'", repo->path);
+	return 0;
+}
+
+static bool same_inode(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* Whether T is the inode of an entry of REPO's directory, or of what a symlink there names. */
+static bool repo_has_inode(const struct bk_repo *repo, const struct stat *t)
+{
+	struct dirent *de;
+	struct stat st;
+	bool found = false;
+	DIR *d;
+
+	if (open_listing(repo, &d, NULL) < 0)
+		return false;
+	while (!found && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		found = (fstatat(repo->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			 same_inode(&st, t)) ||
+			(fstatat(repo->dirfd, de->d_name, &st, 0) == 0 && same_inode(&st, t));
+	}
+	closedir(d);
+	return found;
+}
+
+/* Whether the directory DIR is REPO's directory or lies below it (after resolving links). */
+static bool repo_contains_dir(const struct bk_repo *repo, const char *dir)
+{
+	char real[PATH_MAX];
+	struct stat rs, st;
+	char *slash;
+
+	if (fstat(repo->dirfd, &rs) < 0 || !realpath(dir, real))
+		return false;
+	for (;;) {
+		if (stat(real, &st) == 0 && same_inode(&st, &rs))
+			return true;
+		slash = strrchr(real, '/');
+		if (!slash || slash == real)
+			return false;
+		*slash = '\0';
+	}
+}
+
+int bk_repo_check_target(const struct bk_repo *repo, const char *path, int fd, struct bk_err *err)
+{
+	const char *shown = path ? path : "-";
+	char real[PATH_MAX];
+	struct stat st;
+	char *dir, *slash;
+	bool inside;
+
+	if ((fd >= 0 && fstat(fd, &st) == 0 && repo_has_inode(repo, &st)) ||
+	    (path && stat(path, &st) == 0 && repo_has_inode(repo, &st)))
+		return bk_err_set(err, BK_EUSAGE,
+				  "target '%s' is a file of this repository: refusing to overwrite it",
+				  shown);
+	if (!path)
+		return 0;
+	/* the directory the data lands in: the resolved target's, or the new file's */
+	if (realpath(path, real))
+		dir = bk_strdup(real);
+	else
+		dir = bk_strdup(path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir)
+		*slash = '\0';
+	inside = repo_contains_dir(repo, !slash ? "." : slash == dir ? "/" : dir);
+	free(dir);
+	if (inside)
+		return bk_err_set(err, BK_EUSAGE,
+				  "target '%s' is inside this repository: refusing to write there",
+				  shown);
 	return 0;
 }
 

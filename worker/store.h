@@ -1,7 +1,8 @@
 /*
  * store.h: a backy repository: one directory per backed-up disk.
  *
- *   config          YAML: source, schedule, block-size, created
+ *   config          YAML: source, schedule, tag-retention, block-size, created
+ *                   (mode 0600 when it holds a Consul token, else 0640)
  *   <id>            raw image, sparse, exact copy of the source (mode 0440)
  *   <id>.sums       block checksum manifest (manifest.h)
  *   <id>.rev        YAML metadata (revision.h); its presence commits the revision
@@ -30,6 +31,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "error.h"
 #include "revision.h"
@@ -43,6 +45,14 @@ struct bk_repo_config {
 	struct bk_schedule schedule;
 	uint32_t block_size;
 	int64_t created;         /* when the repository was initialised */
+	/*
+	 * The longest keep x interval each tag ever had (`tag-retention:`):
+	 * expiry keeps a tag that left the schedule on revisions younger than
+	 * this.  Never below the current schedule: parsing raises it to the
+	 * schedule (a config without it gets the schedule's) and formatting
+	 * writes at least the schedule's.
+	 */
+	struct bk_retention retention;
 };
 
 struct bk_repo {
@@ -61,6 +71,26 @@ void bk_repo_config_release(struct bk_repo_config *cfg);
 int bk_repo_config_parse(const char *buf, size_t len, const char *name,
 			 struct bk_repo_config *cfg, struct bk_err *err);
 void bk_repo_config_format(const struct bk_repo_config *cfg, struct bk_buf *out);
+
+/*
+ * Before CFG replaces OLD (the same repository's previous config), carry
+ * the retention record over: for each tag, CFG's record becomes the largest
+ * of OLD's record, OLD's schedule and CFG's schedule.  Every writer that
+ * changes the schedule of an existing repository must call this, so that a
+ * new schedule (possibly from the broker) never shortens the retention a
+ * tag had.
+ */
+void bk_repo_config_merge_retention(struct bk_repo_config *cfg, const struct bk_repo_config *old);
+
+/*
+ * Replace the config of the open, locked REPO with CFG (atomically, with
+ * bk_repo_config_mode); repo->cfg is not changed.  Callers carry the
+ * retention over first (bk_repo_config_merge_retention).
+ */
+int bk_repo_save_config(struct bk_repo *repo, const struct bk_repo_config *cfg, struct bk_err *err);
+
+/* Mode of the config file: 0600 when it holds a secret (a Consul token), else 0640. */
+mode_t bk_repo_config_mode(const struct bk_repo_config *cfg);
 
 /*
  * Create repository DIR (the directory may exist, its config must not) with
@@ -95,6 +125,18 @@ int bk_repo_remove_rev(struct bk_repo *repo, size_t idx, struct bk_err *err);
 
 /* Point 'latest' at the newest complete revision (or remove it). */
 int bk_repo_update_latest(struct bk_repo *repo, struct bk_err *err);
+
+/*
+ * Refuse (BK_EUSAGE) to write to PATH when that would write into REPO:
+ * PATH, following links, is a file of the repository directory or another
+ * name of one (hard link, symlink, a path through a symlinked directory),
+ * or the directory PATH is or would be created in resolves to the
+ * repository directory or one below it.  FD, when >= 0, is what will be
+ * written (PATH opened, or stdout with PATH NULL) and is checked too.
+ * Returns 0 otherwise, also when PATH cannot be examined (opening it will
+ * say why).
+ */
+int bk_repo_check_target(const struct bk_repo *repo, const char *path, int fd, struct bk_err *err);
 
 /* Validate a tag for TAGS commands: in the schedule, "manual:" prefixed, or FORCE. */
 int bk_repo_check_tag(const struct bk_repo *repo, const char *tag, bool force, struct bk_err *err);

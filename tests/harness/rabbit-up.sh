@@ -11,10 +11,15 @@
 #   RABBIT_MGMT_PORT=15673
 #   RABBIT_CONSUMER_TIMEOUT_MS=      if set: consumer_timeout in rabbitmq.conf (fleet tests: 60000)
 #   RABBIT_UP_TIMEOUT=120            bound for the readiness wait, seconds
-# vhost ci, user ciuser/cipass (administrator), no guest user.
-# Writes DIR/{rabbitmq.conf,settings,server-sh.pid,rabbit.pid,epmd.pid}, DIR/log/* and, once
-# the broker is ready, DIR/env (BACKY_AMQP_URL plus HOME, RABBITMQ_NODENAME, ERL_EPMD_PORT,
-# ERL_EPMD_ADDRESS, RABBITMQ_CONF_ENV_FILE, PATH for rabbitmqctl).
+# vhost ci, user ciuser/cipass (administrator), no guest user, and backy's role users
+# backy-coordinator, backyctl and backy-dashboard (rabbit-perms.sh; loaded at boot from
+# DIR/definitions.json, passwords derived from DIR/secret); a storage host's user comes
+# from rabbit-worker-user.sh HOST.
+# Writes DIR/{rabbitmq.conf,definitions.json,secret,settings,server-sh.pid,rabbit.pid,epmd.pid},
+# DIR/log/* and, once the broker is ready, DIR/env: BACKY_AMQP_URL (the administrator:
+# harness checks only), BACKY_AMQP_URL_COORDINATOR, BACKY_AMQP_URL_CTL, BACKY_AMQP_URL_DASH,
+# BACKY_RABBIT_VHOST, plus HOME, RABBITMQ_NODENAME, ERL_EPMD_PORT, ERL_EPMD_ADDRESS,
+# RABBITMQ_CONF_ENV_FILE, PATH for rabbitmqctl.
 # Leftovers of an earlier run in DIR are stopped and DIR is recreated.
 set -euo pipefail
 ME=rabbit-up.sh

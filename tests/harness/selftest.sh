@@ -61,8 +61,13 @@ if [ "${1:-}" = --inner ]; then
 	[ "$got" = "$msg" ] || fail "amqp-get returned '$got', expected '$msg'"
 	step "rabbitmqctl through the env file"
 	timeout 60 rabbitmqctl -q list_queues -p ci name | grep -x "$q" >/dev/null || fail "rabbitmqctl list_queues does not show $q"
-	timeout 60 rabbitmqctl -q list_users | grep '^ciuser' >/dev/null || fail "user ciuser missing"
-	timeout 60 rabbitmqctl -q list_users | grep '^guest' >/dev/null && fail "user guest exists"
+	users=$(timeout 60 rabbitmqctl -q list_users) || fail "rabbitmqctl list_users"
+	for u in ciuser backy-coordinator backyctl backy-dashboard; do
+		grep "^$u[[:space:]]" <<<"$users" >/dev/null || fail "user $u missing"
+	done
+	grep '^guest' <<<"$users" >/dev/null && fail "user guest exists"
+	[ -n "${BACKY_AMQP_URL_COORDINATOR:-}" ] && [ -n "${BACKY_AMQP_URL_CTL:-}" ] &&
+		[ -n "${BACKY_AMQP_URL_DASH:-}" ] || fail "the env file lacks the role users' URLs"
 
 	if [ "$RESTART" = 1 ]; then
 		step "rabbit-restart.sh keeps durable queues and persistent messages"

@@ -8,7 +8,8 @@
 #   environment settings (ports, CEPH_OBJECTSTORE, CEPH_WITH_MGR, RABBIT_MANAGEMENT,
 #   RABBIT_CONSUMER_TIMEOUT_MS, ...) pass through.
 # The services start in parallel; their DIR/env files are sourced before CMD runs, so CMD
-# sees CEPH_CONF, CEPH_ID, ..., BACKY_AMQP_URL, HOME=<rabbit dir>/home, RABBITMQ_NODENAME, ...
+# sees CEPH_CONF, CEPH_ID, ..., BACKY_AMQP_URL (administrator), BACKY_AMQP_URL_COORDINATOR,
+# _CTL, _DASH (backy's role users), HOME=<rabbit dir>/home, RABBITMQ_NODENAME, ...
 # Exit status: that of CMD; 1 if CMD succeeded but teardown failed; 1 if a service
 # failed to start (CMD is not run). Teardown always runs (EXIT trap), also on SIGINT/SIGTERM.
 set -euo pipefail
@@ -17,7 +18,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
 
-usage() { sed -n '2,15p' "$HERE/with-services.sh" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,14p' "$HERE/with-services.sh" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 BASE=${BACKY_TEST_BASE:-/tmp/backy-test}
 want_ceph=0 want_rabbit=0
 CEPH_DIR=$BASE/ceph RABBIT_DIR=$BASE/rabbit

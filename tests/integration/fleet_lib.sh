@@ -12,6 +12,14 @@
 # so every backup runs at the coordinator's (simulated) now, and coordinators
 # (fl_coord_start NAME NOW SCALE) with a private state file and status port.
 # Every daemon is killed at exit, and the per-host job queues are deleted.
+#
+# Every party uses its own broker user, never the administrator (docs/
+# operations.md, "Broker users and permissions"; tests/harness/rabbit-perms.sh):
+#   COORD_URL         the coordinators (also $URL, for tests written before)
+#   fl_worker_url H   storage host H's worker (made by fl_hosts or on first use)
+#   CTL_URL           backyctl
+#   DASH_URL          the test's own result listener (fl_listen), a dashboard
+#   ADMIN_URL         harness checks and deliberate "compromised broker" probes only
 
 WORKER=${BACKY_WORKER:-$(dirname "$BACKY")/backy-worker}
 COORD=${BACKY_COORDINATOR:-$(realpath -m "$(dirname "$BACKY")/../coordinator/backy-coordinator")}
@@ -24,9 +32,18 @@ need_tool amqp-consume amqp-publish amqp-delete-queue curl jq ss
 	fail "no broker: BACKY_RABBIT_ENV must name the env file of tests/harness/rabbit-up.sh"
 # shellcheck disable=SC1090
 . "$BACKY_RABBIT_ENV"
-[[ -n ${BACKY_AMQP_URL:-} ]] || fail "$BACKY_RABBIT_ENV does not set BACKY_AMQP_URL"
-URL=$BACKY_AMQP_URL
-amqp-publish --url="$URL" -e amq.direct -r backy.fleet.probe -b probe 2>"$T/amqp-probe.log" ||
+for _v in BACKY_AMQP_URL BACKY_AMQP_URL_COORDINATOR BACKY_AMQP_URL_CTL BACKY_AMQP_URL_DASH; do
+	[[ -n ${!_v:-} ]] || fail "$BACKY_RABBIT_ENV does not set $_v"
+done
+ADMIN_URL=$BACKY_AMQP_URL
+COORD_URL=$BACKY_AMQP_URL_COORDINATOR
+CTL_URL=$BACKY_AMQP_URL_CTL
+DASH_URL=$BACKY_AMQP_URL_DASH
+URL=$COORD_URL
+MQ_PUBLISH=${MQ_PUBLISH:-$(dirname "$BACKY")/../tests/mq_publish}
+[[ -x $MQ_PUBLISH ]] || fail "mq_publish not found at '$MQ_PUBLISH' (build the whole tree)"
+# a harness check: is the broker there at all
+amqp-publish --url="$ADMIN_URL" -e amq.direct -r backy.fleet.probe -b probe 2>"$T/amqp-probe.log" ||
 	fail "the broker of $BACKY_RABBIT_ENV is not reachable: $(cat "$T/amqp-probe.log")"
 
 # a free loopback port for the coordinators' status endpoint
@@ -37,22 +54,42 @@ done
 [[ -n $FL_PORT ]] || fail "no free port for the status endpoint"
 STATUS_URL=http://127.0.0.1:$FL_PORT
 
-declare -A FL_WPID=() FL_CPID=()
+declare -A FL_WPID=() FL_CPID=() FL_WURL=()
 FL_HOSTS=()
 
 # fl_delete_queue NAME: delete a queue of the broker (leftovers, cleanup)
-fl_delete_queue() { amqp-delete-queue --url="$URL" -q "$1" >/dev/null 2>&1 || true; }
+fl_delete_queue() { amqp-delete-queue --url="$COORD_URL" -q "$1" >/dev/null 2>&1 || true; }
 
-# fl_hosts HOST...: the storage hosts of this test; their job queues are emptied
-# now (leftovers of an aborted run) and deleted at exit
+# fl_worker_users HOST...: make the broker users of storage hosts (one rabbitmqctl
+# call for all of them); their URLs are then in FL_WURL[HOST]
+fl_worker_users()
+{
+	local urls i
+	mapfile -t urls < <("$HERE/../harness/rabbit-worker-user.sh" "$@" || echo FAILED)
+	((${#urls[@]} == $#)) || fail "cannot create the broker users of $*: ${urls[*]}"
+	for ((i = 1; i <= $#; i++)); do FL_WURL[${!i}]=${urls[i - 1]}; done
+}
+
+# fl_worker_url HOST: the AMQP URL of storage host HOST's own broker user
+fl_worker_url()
+{
+	[[ -n ${FL_WURL[$1]:-} ]] || fl_worker_users "$1"
+	printf '%s\n' "${FL_WURL[$1]}"
+}
+
+# fl_hosts HOST...: the storage hosts of this test: their broker users are made,
+# their job queues emptied (leftovers of an aborted run), declared as the
+# coordinator does (so that workers may start before it) and deleted at exit
 fl_hosts()
 {
 	local h
 	FL_HOSTS=("$@")
+	fl_worker_users "$@"
 	for h in "$@"; do
 		fl_delete_queue "backy.jobs.$h"
 		at_exit "fl_delete_queue 'backy.jobs.$h'"
 	done
+	"$MQ_PUBLISH" --declare "$COORD_URL" "$@" || fail "declaring the job queues of $* failed"
 	# requests of an aborted earlier run must not reach this test's coordinator
 	fl_delete_queue backy.coordinator.requests
 }
@@ -60,8 +97,10 @@ fl_hosts()
 # fl_worker_config NAME HOST [EXTRA-YAML]: $T/NAME/worker.yaml, base $T/NAME/base
 fl_worker_config()
 {
-	local name=$1 host=$2
+	local name=$1 host=$2 wurl
 	mkdir -p "$T/$name/base"
+	[[ -n ${FL_WURL[$host]:-} ]] || fl_worker_users "$host"
+	wurl=${FL_WURL[$host]}
 	cat >"$T/$name/worker.yaml" <<EOF
 host: $host
 base-dir: $T/$name/base
@@ -70,8 +109,9 @@ grace: 30
 heartbeat-interval: 2
 simulated-time: true
 backy: $BACKY
+allow: {paths: ["$T"]}
 amqp:
-  url: "$URL"
+  url: "$wurl"
   heartbeat: 10
 ${3:-}
 EOF
@@ -128,7 +168,7 @@ schedules:
 jobs:
 $2
 hosts: [$hosts]
-amqp: {url: "$URL", heartbeat: 10}
+amqp: {url: "$COORD_URL", heartbeat: 10}
 status: {listen: "127.0.0.1:$FL_PORT"}
 state-file: $T/coord.state
 job-timeout: ${FL_JOB_TIMEOUT:-1d}
@@ -197,14 +237,15 @@ fl_status_true() { [[ $(fl_status | jq -r "$1") == true ]]; }
 # fl_idle: no backup or expiry in flight and no request pending
 fl_idle() { fl_status_true '[.jobs[] | (.running == null and .expiring == false)] | all'; }
 
-# fl_listen: a consumer of our own, as a dashboard would run it: amqp-consume with
-# an exclusive queue t.fleet.$$ bound to backy.results with "#", restarted within
+# fl_listen: a consumer of our own, as a dashboard would run it (the dashboard's
+# broker user): amqp-consume with an exclusive queue dashboard.t.fleet.$$ bound to
+# backy.results with "#", restarted within
 # 0.5 s whenever the broker drops it (a broker restart loses the exclusive queue, but
 # the workers' reconnect backoff is longer, so results published after the restart
 # still find it); every result, one JSON document per line, lands in $T/results.jsonl.
 fl_listen()
 {
-	local i pid q=t.fleet.$$
+	local i pid q=dashboard.t.fleet.$$
 	: >"$T/results.jsonl"
 	cat >"$T/append.sh" <<'EOF_APPEND'
 #!/bin/sh
@@ -216,7 +257,7 @@ EOF_APPEND
 		c=
 		trap '[ -n "$c" ] && kill "$c" 2>/dev/null; exit 0' TERM
 		while :; do
-			amqp-consume --url="$URL" -q "$q" -x -e backy.results -r '#' "$T/append.sh" "$T/results.jsonl" 2>>"$T/amqp.log" &
+			amqp-consume --url="$DASH_URL" -q "$q" -x -e backy.results -r '#' "$T/append.sh" "$T/results.jsonl" 2>>"$T/amqp.log" &
 			c=$!
 			wait "$c" || true
 			sleep 0.5
@@ -226,7 +267,8 @@ EOF_APPEND
 	FL_LISTENER=$pid
 	at_exit "kill $pid 2>/dev/null || true"
 	for ((i = 0; i < 100; i++)); do
-		amqp-publish --url="$URL" -e backy.results -r "probe.probe.probe.probe$$" \
+		# the probe names no storage host: sent with the coordinator's user
+		amqp-publish --url="$COORD_URL" -e backy.results -r "probe.probe.probe.probe$$" \
 			-b '{"probe":1}' 2>>"$T/amqp.log" || true
 		sleep 0.1
 		grep -q probe "$T/results.jsonl" && return 0

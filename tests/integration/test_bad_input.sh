@@ -320,6 +320,88 @@ case_restore_targets()
 	reject "this repository" -b "$R" restore -r "$FIRST" "$R/latest"
 	reject "this repository" -b "$R" restore -r "$FIRST" "$R/$ID.sums"
 	reject "this repository" -b "$R" restore -r "$FIRST" "$R/../$(basename "$R")/$FIRST"
+
+	check "restore onto the repository's config, .rev, .lock and backy.log"
+	echo "a log line" >"$R/backy.log"
+	: >"$R/.lock"
+	local sums
+	sums=$(b2sum "$R/backy.log" "$R/.lock")
+	reject "file of this repository" -b "$R" restore -r "$FIRST" "$R/config"
+	reject "file of this repository" -b "$R" restore -r "$FIRST" "$R/$ID.rev"
+	reject "file of this repository" -b "$R" restore -r "$FIRST" "$R/.lock"
+	reject "file of this repository" -b "$R" restore -r "$FIRST" "$R/backy.log"
+	check "restore onto other names of repository files"
+	ln "$R/config" "$T/config-hardlink"
+	ln -s "$R/config" "$T/config-symlink"
+	ln -s "$R" "$T/repo-link"
+	reject "file of this repository" -b "$R" restore -r "$FIRST" "$T/config-hardlink"
+	reject "file of this repository" -b "$R" restore -r "$FIRST" "$T/config-symlink"
+	reject "file of this repository" -b "$R" restore -r "$FIRST" "$T/repo-link/config"
+	reject "file of this repository" -b "$R" restore -r "$FIRST" "$T/repo-link/$ID.sums"
+	check "restore to a new file inside the repository"
+	reject "inside this repository" -b "$R" restore -r "$FIRST" "$R/restored.img"
+	reject "inside this repository" -b "$R" restore -r "$FIRST" "$T/repo-link/restored.img"
+	mkdir "$R/quarantine"
+	reject "inside this repository" -b "$R" restore -r "$FIRST" "$R/quarantine/restored.img"
+	[[ ! -e $R/restored.img && ! -e $R/quarantine/restored.img ]] || fail "restore created a file in the repository"
+	check "restore to stdout appended to the config"
+	local before
+	before=$(repo_snapshot "$R")
+	BK_RC=0
+	"$BACKY" -b "$R" restore -r "$FIRST" - >>"$R/config" 2>"$T/last.err" || BK_RC=$?
+	((BK_RC == 1)) || fail "restore - >>config exited $BK_RC"
+	assert_contains "stderr" "$T/last.err" "file of this repository"
+	[[ $before == "$(repo_snapshot "$R")" ]] || fail "restore - >>config changed the repository"
+	[[ $sums == "$(b2sum "$R/backy.log" "$R/.lock")" ]] || fail "restore changed backy.log or .lock"
+	ok "backy.log and .lock unchanged"
+	check "restore next to the repository still works"
+	bk -b "$R" restore -r "$FIRST" "$T/config"
+	ok "restore to '$T/config'"
+}
+
+# --- retention floors (issue 10) -------------------------------------------------------
+
+case_forget_floors()
+{
+	check "forget of a revision younger than min-age (the template's are minutes old)"
+	reject "younger than min-age 1d" -b "$R" forget -r "$FIRST"
+	assert_contains "stderr" "$T/last.err" "--force"
+	reject "younger than min-age 1d" -b "$R" --result "$T/result.json" forget -r "$FIRST" --min-keep 0
+	assert_contains "result" "$T/result.json" '"BK_EDENIED"'
+	check "forget of the newest trusted revision, whatever the other floors"
+	reject "newest trusted revision" -b "$R" forget -r latest --min-keep 0 --min-age 0
+	reject "newest trusted revision" -b "$R" forget -r latest --min-keep 0 --min-age 0s
+	check "forget that would leave fewer than min-keep revisions"
+	BACKY_NOW=2030-01-01T00:00:00Z reject "fewer than min-keep 3" -b "$R" forget -r "$FIRST"
+	check "the operator lowers the floors or forces"
+	BACKY_NOW=2030-01-01T00:00:00Z bk -b "$R" forget -r "$FIRST" --min-keep 1
+	assert_eq "revisions" "$ID" "$(status_eval "$R" "' '.join(r['uuid'] for r in d)")"
+	bk -b "$R" forget -r latest --force
+	assert_eq "revisions" "0" "$(status_eval "$R" "len(d)")"
+	check "bad floor options"
+	reject "invalid --min-keep" -b "$R" expire --min-keep -1
+	reject "invalid --min-age" -b "$R" expire --min-age 1x
+	reject "invalid --min-age" -b "$R" forget -r all --min-age ''
+}
+
+case_log_symlink()
+{
+	check "backy.log as a symlink to another file is not appended to"
+	echo "root:x:0:0:root:/root:/bin/bash" >"$T/passwd"
+	local before
+	before=$(b2sum <"$T/passwd")
+	ln -s "$T/passwd" "$R/backy.log"
+	bk_run -b "$R" tags add -r latest manual:x
+	((BK_RC == 0)) || fail "tags add exited $BK_RC: $(cat "$T/last.err")"
+	assert_contains "stderr" "$T/last.err" "it is a symbolic link"
+	[[ $before == "$(b2sum <"$T/passwd")" ]] || fail "backy appended to the symlink's target: $(cat "$T/passwd")"
+	ok "the symlink's target is unchanged"
+	check "backy.log as a FIFO does not block and is not used"
+	rm "$R/backy.log"
+	mkfifo "$R/backy.log"
+	BK_TIMEOUT=10 bk_run -b "$R" tags add -r latest manual:y
+	((BK_RC == 0)) || fail "tags add with a FIFO as backy.log exited $BK_RC"
+	assert_contains "stderr" "$T/last.err" "not a plain file"
 }
 
 # --- init ------------------------------------------------------------------------
@@ -377,6 +459,8 @@ run_case "config: no source" case_config_missing_source
 run_case "tags" case_tags
 run_case "revision specs" case_bad_specs
 run_case "restore targets" case_restore_targets
+run_case "forget floors" case_forget_floors
+run_case "backy.log symlink" case_log_symlink
 run_case "init" case_init
 run_case "BACKY_NOW" case_backy_now
 

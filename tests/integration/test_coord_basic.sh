@@ -7,8 +7,12 @@
 # and standby takeover without duplicates.
 #
 # Needs BACKY_RABBIT_ENV (the env file of tests/harness/rabbit-up.sh with
-# BACKY_AMQP_URL); fails, never skips, without it.  Binaries come from
-# BACKY_COORDINATOR and BACKYCTL (set by CTest) or build-co/.
+# the role users' URLs); fails, never skips, without it.  Binaries come from
+# BACKY_COORDINATOR and BACKYCTL (set by CTest) or build-co/.  Every party
+# uses its own broker user (docs/operations.md, "Broker users and
+# permissions"): the coordinator the coordinator's, backyctl backyctl's, and
+# the fake workers each their host's own, for taking jobs and publishing
+# results.
 set -euo pipefail
 ME=test_coord_basic
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,7 +28,9 @@ log() { echo "$ME: $*" >&2; }
 [ -r "$BACKY_RABBIT_ENV" ] || fail "cannot read BACKY_RABBIT_ENV '$BACKY_RABBIT_ENV'"
 # shellcheck disable=SC1090
 . "$BACKY_RABBIT_ENV"
-[ -n "${BACKY_AMQP_URL:-}" ] || fail "$BACKY_RABBIT_ENV does not set BACKY_AMQP_URL"
+for v in BACKY_AMQP_URL_COORDINATOR BACKY_AMQP_URL_CTL; do
+	[ -n "${!v:-}" ] || fail "$BACKY_RABBIT_ENV does not set $v"
+done
 for t in amqp-consume curl jq python3; do
 	command -v $t >/dev/null || fail "$t not found (apt-get install amqp-tools curl jq python3)"
 done
@@ -35,6 +41,11 @@ T=$(mktemp -d "${BACKY_TEST_TMP:-/tmp}/coord.XXXXXX")
 RUN=$$
 HA=coha$RUN
 HB=cohb$RUN
+declare -A WURL=()
+mapfile -t _urls < <("$ROOT/tests/harness/rabbit-worker-user.sh" "$HA" "$HB") || true
+[ "${#_urls[@]}" = 2 ] || fail "cannot create the broker users of $HA and $HB"
+WURL[$HA]=${_urls[0]}
+WURL[$HB]=${_urls[1]}
 PORT=$((20000 + RUN % 20000))
 URL="http://127.0.0.1:$PORT"
 PIDS=()
@@ -63,7 +74,7 @@ jobs:
   jobb: {schedule: default, source: {type: ceph-rbd, pool: rbd, image: jobb}}
 ${2:-}
 hosts: [$HA, $HB]
-amqp: {url: "$BACKY_AMQP_URL", heartbeat: 10}
+amqp: {url: "$BACKY_AMQP_URL_COORDINATOR", heartbeat: 10}
 status: {listen: "127.0.0.1:$PORT"}
 state-file: $T/state
 job-timeout: 1h
@@ -90,9 +101,10 @@ stop_coord() {
 }
 status() { curl -fs "$URL/v1/status"; }
 jobfield() { status | jq -r ".jobs.$1.$2"; }
-# take_job HOST [SECONDS]: print the next job message of HOST's queue, or fail with 1.
+# take_job HOST [SECONDS]: print the next job message of HOST's queue (as HOST's
+# worker), or fail with 1.
 take_job() {
-	timeout "${2:-5}" amqp-consume -u "$BACKY_AMQP_URL" -q "backy.jobs.$1" -c 1 -p 1 cat 2>/dev/null
+	timeout "${2:-5}" amqp-consume -u "${WURL[$1]}" -q "backy.jobs.$1" -c 1 -p 1 cat 2>/dev/null
 }
 expect_no_job() { # HOST SECONDS WHAT
 	local m
@@ -119,7 +131,7 @@ publish_result() { # JOBMSG OUTCOME NOW [TAGS-JSON]
 			--arg host "$host" --arg a "$action" \
 			'{schema:"backy/1.0",kind:"result",id:$id,time:$t,job_id:$jid,job:$job,host:$host,action:$a,outcome:"failed",error:{code:"BK_ESOURCE",message:"source failed"},started:$t,finished:$t}')
 	fi
-	"$MQ_PUBLISH" "$BACKY_AMQP_URL" backy.results "$key" "$body"
+	"$MQ_PUBLISH" "${WURL[$host]}" backy.results "$key" "$body" # as that host's worker
 }
 wait_for() { # JQ-EXPR WHAT
 	for _ in $(seq 50); do
@@ -175,7 +187,7 @@ NEXT=$(jobfield joba next_time)
 [ $(($(epoch "$NEXT") - $(epoch "$NOW"))) -eq 120 ] || fail "retry not 2 min later: $NEXT"
 publish_result "$M2" failed "$NOW" # duplicate of an ended run: ignored
 sleep 0.5
-curl -fs "$URL/metrics" | grep -q '^backy_coordinator_results_ignored_total [1-9]' || fail "duplicate result not counted as ignored"
+curl -fs "$URL/metrics" | grep '^backy_coordinator_results_ignored_total [1-9]' >/dev/null || fail "duplicate result not counted as ignored"
 expect_no_job "$HA" 2 "dispatch during backoff"
 stop_coord
 
@@ -194,7 +206,7 @@ publish_result "$E1" ok "$NOW"
 wait_for '.jobs.joba.expiring == false' "expiry result not applied"
 
 log "7. backyctl: run (manual), status, check 0"
-"$CTL" --url "$BACKY_AMQP_URL" run joba --tags manual:test >/dev/null || fail "backyctl run failed"
+"$CTL" --url "$BACKY_AMQP_URL_CTL" run joba --tags manual:test >/dev/null || fail "backyctl run failed"
 M4=$(take_job "$HA" 5) || fail "manual job not dispatched"
 [ "$(jq -c .tags <<<"$M4")" = '["manual:test"]' ] || fail "manual tags wrong: $M4"
 publish_result "$M4" ok "$NOW"
@@ -202,7 +214,7 @@ wait_for '.jobs.joba.status == "finished"' "manual result not applied"
 E2=$(take_job "$HA" 5) || fail "no expiry after the manual backup"
 publish_result "$E2" ok "$NOW"
 wait_for '.jobs.joba.expiring == false' "expiry result not applied"
-if "$CTL" --url "$BACKY_AMQP_URL" run joba --tags bogus >/dev/null 2>&1; then
+if "$CTL" --url "$BACKY_AMQP_URL_CTL" run joba --tags bogus >/dev/null 2>&1; then
 	sleep 0.5
 	expect_no_job "$HA" 1 "run with a tag outside the schedule"
 fi
@@ -225,8 +237,8 @@ RC=$?
 set -e
 [ $RC = 2 ] || fail "check should be 2 outside the SLA: $RC $OUT"
 [[ $OUT == CRITICAL:*joba* ]] || fail "check line: $OUT"
-curl -fs "$URL/metrics" | grep -q '^backy_job_sla_overdue_seconds{job="joba",host="'"$HA"'"} [1-9]' || fail "metrics per-job overdue"
-curl -fs "$URL/metrics" | grep -q '^backy_coordinator_sla_overdue_jobs 2' || fail "metrics overdue count"
+curl -fs "$URL/metrics" | grep '^backy_job_sla_overdue_seconds{job="joba",host="'"$HA"'"} [1-9]' >/dev/null || fail "metrics per-job overdue"
+curl -fs "$URL/metrics" | grep '^backy_coordinator_sla_overdue_jobs 2' >/dev/null || fail "metrics overdue count"
 # drain what became due (joba catch-up, jobb first run)
 DRAINED=
 while M=$(take_job "$HA" 2); do DRAINED+="$(jq -r '.job + ":" + .action' <<<"$M") "; done
@@ -245,7 +257,7 @@ write_config "$T/c.yaml" "  jobc: {schedule: default, host: $HB, source: {type: 
 kill -HUP "$COORD_PID"
 wait_for '.jobs.jobc != null' "good reload did not add jobc"
 [ "$(status | jq -r .jobs.joba.running.job_id)" != null ] || fail "run in flight lost by the reload"
-curl -fs "$URL/metrics" | grep -q '^backy_coordinator_reloads_total{result="error"} 1' || fail "reload error not counted"
+curl -fs "$URL/metrics" | grep '^backy_coordinator_reloads_total{result="error"} 1' >/dev/null || fail "reload error not counted"
 
 log "10. standby takes over when the active dies, without duplicates"
 BACKY_NOW=$NOW "$COORD" -v -c "$T/c.yaml" >>"$T/coord2.log" 2>&1 &

@@ -59,7 +59,7 @@ after_kill()
 for i in $(seq 0 19); do
 	# keep the history short so that verify -r all stays cheap
 	while (($(count_revs) > 1)); do
-		bk -b "$repo" forget -r 'first(all)'
+		bk -b "$repo" forget --force -r 'first(all)' # young revisions: past the floors
 	done
 	change_blocks "$src" 8 $((200 + i)) >/dev/null
 	if ((i % 2 == 0)); then kind=full; else kind=incremental; fi

@@ -5,9 +5,13 @@
 # runs at hourly steps over 10 simulated days on a tiny source that changes
 # every step.  A model written here from the rule in REFERENCE-BEHAVIOUR.md
 # (Expiry) predicts the revisions and their tags after every step; status
-# --json must match it exactly.  Plus: manual: tags survive, unknown tags are
-# dropped, tagless revisions go, `expire --dry-run` changes nothing, and the
-# upstream vector "keep 5 daily: a 6th inside the 5-day window stays".
+# --json must match it exactly.  The model includes the floors of the scheduled
+# backup (min-keep 3, min-age 1d, the newest trusted revision: schedule.h).
+# Plus: manual: tags survive, unknown tags are dropped, tagless revisions go,
+# `expire --dry-run` changes nothing, and the upstream vector "keep 5 daily: a
+# 6th inside the 5-day window stays".  And the attack of issue 10: a schedule
+# replaced by {x: 1d:1} (as a job from the broker would) deletes nothing the
+# old schedule still kept, while `expire --force` applies the plain rule.
 . "$(dirname "$0")/lib.sh"
 
 SRC=$T/src.img
@@ -46,14 +50,16 @@ def ts(rev):
     return dt.datetime.fromisoformat(rev["timestamp"])
 
 
-# --- the model: REFERENCE-BEHAVIOUR.md, Expiry --------------------------------
-model = {}  # uuid -> {"t": datetime, "tags": set}
+# --- the model: REFERENCE-BEHAVIOUR.md, Expiry, plus the floors of issue 10 ----
+model = {}  # uuid -> {"t": datetime, "tags": set}; every revision complete and trusted
+MIN_KEEP, MIN_AGE = 3, dt.timedelta(days=1)  # backy's defaults
 
 
-def expire(model, now):
+def expire(model, now, schedule=SCHEDULE, record={}, floors=True):
+    """RECORD: tag -> longest retention in seconds (the config's tag-retention)."""
     newtags = {u: set(r["tags"]) for u, r in model.items()}
     oldest_first = sorted(model, key=lambda u: model[u]["t"])
-    for tag, (interval, keep) in SCHEDULE.items():
+    for tag, (interval, keep) in schedule.items():
         carriers = [u for u in oldest_first if tag in model[u]["tags"]]
         if len(carriers) <= keep:
             continue
@@ -62,11 +68,18 @@ def expire(model, now):
             if model[u]["t"] < threshold:
                 newtags[u].discard(tag)
     for u in model:
-        newtags[u] = {t for t in newtags[u] if t in SCHEDULE or t.startswith("manual:")}
-    for u in list(model):
+        # tags of no schedule go, except manual ones and, under the floors, a
+        # retired tag on revisions younger than its recorded retention
+        newtags[u] = {t for t in newtags[u] if t in schedule or t.startswith("manual:") or
+                      (floors and t in record and model[u]["t"] >= now - dt.timedelta(seconds=record[t]))}
+    may_go = len(model) - MIN_KEEP
+    for u in oldest_first:  # the oldest go first when min-keep limits
         if newtags[u]:
             model[u]["tags"] = newtags[u]
+        elif floors and (u == oldest_first[-1] or model[u]["t"] >= now - MIN_AGE or may_go <= 0):
+            pass  # kept by a floor, with its old tags
         else:
+            may_go -= 1
             del model[u]
 
 
@@ -171,10 +184,13 @@ if six_checked < 3:
 print("  ok: keep 5 daily: after each of %d daily runs a 6th daily exactly 5 days old stayed" % six_checked)
 quarter_now = sorted(ts(r) for r in final.values() if "quarter" in r["tags"])
 quarters = sorted(c[0] for c in created if "quarter" in c[1])
-expect_quarter = sorted(set(t for t in quarters if t >= now - dt.timedelta(hours=18)) | set(quarters[-3:]))
+# keep 3 + younger than 18 h; and a revision with no other tag stays a day (min-age), keeping it
+expect_quarter = sorted(set(t for t in quarters if t >= now - dt.timedelta(hours=18)) | set(quarters[-3:]) |
+                        set(c[0] for c in created if c[1] == {"quarter"} and c[0] >= now - dt.timedelta(days=1)))
 if quarter_now != expect_quarter:
     sys.exit("FAIL: quarter revisions %s, expected %s" % ([iso(t) for t in quarter_now], [iso(t) for t in expect_quarter]))
-print("  ok: quarter (6h, keep 3) revisions: %d" % len(quarter_now))
+print("  ok: quarter (6h, keep 3) revisions: %d (%d kept a day by min-age)" % (
+    len(quarter_now), len(set(quarter_now) - set(t for t in quarters if t >= now - dt.timedelta(hours=18)) - set(quarters[-3:]))))
 if manual_rev not in final or final[manual_rev]["tags"] != ["manual:test"]:
     sys.exit("FAIL: revision %s with {daily, manual:test, unknown} should be kept as {manual:test}: %s" % (
         manual_rev, final.get(manual_rev, {}).get("tags", "(deleted)")))
@@ -186,6 +202,91 @@ print("  ok: the unknown tag was dropped (revision %s %s)" % (
 untagged = [u for u, r in final.items() if not r["tags"]]
 if untagged:
     sys.exit("FAIL: revisions without tags survive: %s" % untagged)
+
+
+# --- the attack of issue 10: a schedule replaced by {x: 1d:1} ------------------
+def hostile_copy(name, keep_record=True):
+    """A copy of the repository whose schedule a job replaced by {x: 1d:1}."""
+    path = os.path.join(os.path.dirname(REPO), name)
+    subprocess.run(["cp", "-a", REPO, path], check=True)
+    lines = open(os.path.join(path, "config")).read().split("\n")
+    out, skip = [], False
+    for line in lines:
+        if line.startswith("schedule:"):
+            out += ["schedule:", "  x:", "    interval: 1d", "    keep: 1"]
+            skip = True
+            continue
+        if skip and line.startswith(" "):
+            continue
+        skip = False
+        if keep_record or not line.startswith("tag-retention:"):
+            out.append(line)
+    open(os.path.join(path, "config"), "w").write("\n".join(out))
+    return path
+
+
+def status_of(path, when):
+    p = subprocess.run([BACKY, "-b", path, "status", "--json"], env=dict(os.environ, BACKY_NOW=iso(when)),
+                       capture_output=True, text=True, check=True)
+    return {r["uuid"]: set(r["tags"]) for r in json.loads(p.stdout)}
+
+
+def run_expire(path, when, *args):
+    p = subprocess.run([BACKY, "-b", path, "expire"] + list(args), env=dict(os.environ, BACKY_NOW=iso(when)),
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit("FAIL: expire %s at %s exited %d: %s" % (" ".join(args), iso(when), p.returncode, p.stderr))
+    return p
+
+
+config_text = open(os.path.join(REPO, "config")).read()
+if "\ntag-retention: {daily: 5d, quarter: 18h, weekly: 2w}\n" not in config_text:
+    sys.exit("FAIL: config lacks the retention record of its schedule:\n" + config_text)
+print("  ok: config records tag-retention: {daily: 5d, quarter: 18h, weekly: 2w}")
+RECORD = {t: i * k for t, (i, k) in SCHEDULE.items()}
+X = {"x": (86400, 1)}
+before_attack = {u: set(r["tags"]) for u, r in model.items()}
+hostile = hostile_copy("hostile")
+run_expire(hostile, now)
+if status_of(hostile, now) != before_attack:
+    sys.exit("FAIL: expire under {x: 1d:1} changed what the old schedule kept: %s, before %s" % (
+        status_of(hostile, now), before_attack))
+print("  ok: schedule {x: 1d:1}: expire keeps all %d revisions (their tags are within tag-retention)" % len(before_attack))
+expected = {u: {"t": r["t"], "tags": set(r["tags"])} for u, r in model.items()}
+for days in (2, 6, 15):
+    when = now + dt.timedelta(days=days)
+    expire(expected, when, schedule=X, record=RECORD)
+    p = run_expire(hostile, when)
+    actual = status_of(hostile, when)
+    if actual != {u: r["tags"] for u, r in expected.items()}:
+        sys.exit("FAIL: expire under {x: 1d:1} at +%dd: %s, the model says %s\n%s" % (
+            days, actual, {u: r["tags"] for u, r in expected.items()}, p.stderr))
+    print("  ok: +%dd under {x: 1d:1}: %d revisions left as the model says, tags %s" % (
+        days, len(actual), sorted(set().union(*actual.values()))))
+if len(actual) != MIN_KEEP or "keeping revision" not in open(os.path.join(hostile, "backy.log")).read():
+    sys.exit("FAIL: after 15 days under {x: 1d:1} expected min-keep %d revisions, and the floor logged: %d" % (
+        MIN_KEEP, len(actual)))
+print("  ok: min-keep kept %d revisions after 15 days, logged 'keeping revision'" % MIN_KEEP)
+
+# an old repository without the record: only the floors are left
+norecord = hostile_copy("norecord", keep_record=False)
+expected = {u: {"t": r["t"], "tags": set(r["tags"])} for u, r in model.items()}
+expire(expected, now + dt.timedelta(days=2), schedule=X)
+run_expire(norecord, now + dt.timedelta(days=2))
+if status_of(norecord, now) != {u: r["tags"] for u, r in expected.items()} or len(expected) != MIN_KEEP:
+    sys.exit("FAIL: without a record, expected the %d newest revisions: %s" % (MIN_KEEP, status_of(norecord, now)))
+print("  ok: without a record the floors keep the %d newest revisions" % MIN_KEEP)
+
+# --force: the plain rule, as before the floors
+forced = hostile_copy("forced")
+expected = {u: {"t": r["t"], "tags": set(r["tags"])} for u, r in model.items()}
+expire(expected, now, schedule=X, floors=False)
+run_expire(forced, now, "--force")
+if status_of(forced, now) != {u: r["tags"] for u, r in expected.items()} or len(expected) != 1:
+    sys.exit("FAIL: expire --force under {x: 1d:1}: %s, expected only the manual:test revision" % status_of(forced, now))
+print("  ok: expire --force under {x: 1d:1} deletes all but the manual:test revision")
+for path in (hostile, norecord, forced):
+    subprocess.run(["rm", "-rf", path], check=True)
 
 
 # --- expire --dry-run and expire far in the future ---------------------------

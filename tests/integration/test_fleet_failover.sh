@@ -73,7 +73,7 @@ mid_backup()
 }
 
 check "1. SIGKILL of worker storage-a in the middle of a backup of slow"
-"$CTL" --url "$URL" run slow --tags manual:kill >/dev/null || fail "backyctl run failed"
+"$CTL" --url "$CTL_URL" run slow --tags manual:kill >/dev/null || fail "backyctl run failed"
 mid_backup wa slow manual:kill
 JID1=$MID_JID
 grep -q "(id $JID1) backup done" "$T/wa/worker.log" &&
@@ -90,7 +90,7 @@ assert_eq "backup results of job $JID1 with distinct revisions" 1 \
 	"$(fl_results ".job_id == \"$JID1\" and .action == \"backup\"" | jq -r .revision | sort -u | wc -l)"
 
 check "2. broker restart during a backup of slow"
-"$CTL" --url "$URL" run slow --tags manual:broker >/dev/null || fail "backyctl run failed"
+"$CTL" --url "$CTL_URL" run slow --tags manual:broker >/dev/null || fail "backyctl run failed"
 mid_backup wa slow manual:broker
 RABBIT_RESTART_PAUSE=2 "$HERE/../harness/rabbit-restart.sh" "$RDIR" >"$T/rabbit-restart.log" 2>&1 ||
 	fail "rabbit-restart.sh failed: $(tail -5 "$T/rabbit-restart.log")"
@@ -104,14 +104,14 @@ n=$(ndispatch slow manual:broker)
 grep -q "connected to the broker" "$T/c1.log" || fail "coordinator log lacks a connect"
 fl_wait 60 "worker storage-a consumes again after the restart" \
 	bash -c "(( \$(grep -c consuming '$T/wa/worker.log') >= 3 ))"
-"$CTL" --url "$URL" run small2 --tags manual:after >/dev/null || fail "backyctl run after the restart failed"
+"$CTL" --url "$CTL_URL" run small2 --tags manual:after >/dev/null || fail "backyctl run after the restart failed"
 fl_wait 60 "a manual job after the broker restart" \
 	bash -c "jq -e 'select(.job == \"small2\" and (.tags // [] | index(\"manual:after\")))' '$T/results.jsonl' | grep -q ."
 ok "both daemons reconnected by themselves, no job or result lost"
 
 check "3. SIGKILL of the active coordinator with a backup in flight"
 fl_wait 30 "idle before the takeover" fl_idle
-"$CTL" --url "$URL" run slow --tags manual:takeover >/dev/null || fail "backyctl run failed"
+"$CTL" --url "$CTL_URL" run slow --tags manual:takeover >/dev/null || fail "backyctl run failed"
 mid_backup wa slow manual:takeover
 JID3=$MID_JID
 [[ $(fl_status | jq -r .jobs.slow.running.job_id) == "$JID3" ]] || fail "run $JID3 not in flight: $(fl_status | jq -c .jobs.slow)"

@@ -211,7 +211,7 @@ done
 ok "$left of $made revisions left"
 
 check "manual job: backyctl run ${JOBS[0]} --tags manual:x"
-"$CTL" --url "$URL" run "${JOBS[0]}" --tags manual:x >/dev/null || fail "backyctl run failed"
+"$CTL" --url "$CTL_URL" run "${JOBS[0]}" --tags manual:x >/dev/null || fail "backyctl run failed"
 fl_wait 60 "the result of the manual backup" \
 	bash -c "jq -e 'select(.kind == \"result\" and .job == \"${JOBS[0]}\" and .action == \"backup\" and (.tags // [] | index(\"manual:x\")))' '$T/results.jsonl' | grep -q ."
 fl_wait 60 "the manual backup's expiry" fl_idle
@@ -220,7 +220,7 @@ ok "manual backup done and its result received"
 check "a final expiry of every job at $E (frozen time, so the model is exact)"
 for j in "${JOBS[@]}"; do
 	n0=$(fl_results ".job == \"$j\" and .action == \"expire\"" | wc -l)
-	"$CTL" --url "$URL" expire "$j" >/dev/null || fail "backyctl expire $j failed"
+	"$CTL" --url "$CTL_URL" expire "$j" >/dev/null || fail "backyctl expire $j failed"
 	fl_wait 60 "the expiry result of $j" \
 		bash -c "(( \$(jq -c 'select(.kind == \"result\" and .job == \"$j\" and .action == \"expire\")' '$T/results.jsonl' | wc -l) > $n0 ))"
 done

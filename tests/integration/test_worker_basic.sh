@@ -4,6 +4,8 @@
 # oversized and wrong-version messages are rejected with a result and
 # dead-lettered without touching anything outside the base directory; a second
 # job for a running repository is skipped; SIGTERM lets a running job finish.
+# The worker runs as its host's broker user: it never declares, and waits for
+# its job queue until the coordinator (here: mq_publish --declare) declares it.
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
@@ -20,7 +22,20 @@ printf 'host: x\nbase-dir: %s\nbogus: 1\namqp: {url: "%s"}\n' "$BASE" "$URL" >"$
 if "$WORKER" -c "$T/bad.yaml" --check 2>"$T/bad.err"; then fail "unknown key accepted"; fi
 assert_contains "unknown key error" "$T/bad.err" "unknown key 'bogus'"
 
-wk_start
+check "without its job queue the worker waits for backy-coordinator to declare it"
+# the worker's broker user may not declare: only the coordinator does
+amqp-delete-queue --url="$COORD_URL" -q "backy.jobs.$HOST" >/dev/null || fail "deleting the job queue failed"
+wk_launch
+missing="job queue 'backy.jobs.$HOST' does not exist yet: it is declared by backy-coordinator"
+for _ in $(seq 1 100); do grep -qF "$missing" "$T/worker.log" && break; sleep 0.1; done
+assert_contains "worker log" "$T/worker.log" "$missing"
+sleep 2.5 # retries at 0.5, 1 and 2 s
+wk_alive || fail "the worker died waiting for its queue"
+assert_eq "times the missing queue was logged" 1 "$(grep -cF "$missing" "$T/worker.log")"
+assert_not_contains "worker log" "$T/worker.log" "ACCESS_REFUSED"
+wk_declare
+for _ in $(seq 1 150); do grep -q "consuming backy.jobs.$HOST " "$T/worker.log" && break; sleep 0.1; done
+assert_contains "worker log once the queue exists" "$T/worker.log" "consuming backy.jobs.$HOST "
 wk_listen
 head -c 3M /dev/urandom >"$T/small.img"
 

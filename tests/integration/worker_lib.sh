@@ -9,6 +9,12 @@
 # Each test gets a unique storage host name $HOST (so its own job queue), a
 # base directory $BASE, and two queues of its own (wk_listen): $RQ bound to
 # backy.results for its host's results, $DQ bound to the dead-letter exchange.
+#
+# Nobody uses the broker's administrator (docs/operations.md, "Broker users
+# and permissions"): the worker runs as $HOST's own broker user ($URL, made by
+# tests/harness/rabbit-worker-user.sh), jobs are published and the topology is
+# declared with the coordinator's ($COORD_URL, as no coordinator runs here),
+# the result listener is a dashboard ($DASH_URL).
 
 WORKER=${BACKY_WORKER:-$(dirname "$BACKY")/backy-worker}
 [[ -x $WORKER ]] || fail "backy-worker not found at '$WORKER'"
@@ -21,7 +27,8 @@ wk_load_env()
 {
 	# shellcheck disable=SC1090
 	. "$BACKY_RABBIT_ENV"
-	URL=$BACKY_AMQP_URL
+	COORD_URL=${BACKY_AMQP_URL_COORDINATOR:?"$BACKY_RABBIT_ENV does not set BACKY_AMQP_URL_COORDINATOR"}
+	DASH_URL=${BACKY_AMQP_URL_DASH:?"$BACKY_RABBIT_ENV does not set BACKY_AMQP_URL_DASH"}
 }
 
 # wk_private_broker [CONSUMER_TIMEOUT_MS]: start a broker of this test's own in
@@ -58,8 +65,13 @@ HOST=${WK_HOST:-wk${TEST_NAME#test_worker_}$$}
 HOST=${HOST//_/-}
 BASE=$T/base
 mkdir -p "$BASE"
-RQ=t.$HOST.results
-DQ=t.$HOST.dead
+RQ=dashboard.t.$HOST.results
+DQ=backy.t.$HOST.dead
+# $HOST's broker user, and its job queue declared as the coordinator would
+URL=$("$HERE/../harness/rabbit-worker-user.sh" "$HOST") || fail "cannot create the broker user of '$HOST'"
+at_exit "amqp-delete-queue --url='$COORD_URL' -q 'backy.jobs.$HOST' >/dev/null 2>&1 || true"
+wk_declare() { "$MQ_PUBLISH" --declare "$COORD_URL" "$HOST" || fail "declaring the job queue of '$HOST' failed"; }
+wk_declare
 WPID=
 : > "$T/results.jsonl"
 : > "$T/dead.txt"
@@ -80,18 +92,18 @@ body=$(cat)
 printf '%s\n' "$body" >>"$1"
 EOF_APPEND
 	chmod +x "$T/append.sh"
-	amqp-consume --url="$URL" -q "$RQ" -x -e backy.results -r "*.*.$HOST.*" \
+	amqp-consume --url="$DASH_URL" -q "$RQ" -x -e backy.results -r "*.*.${HOST//./:}.*" \
 		"$T/append.sh" "$T/results.jsonl" 2>>"$T/amqp.log" &
 	LPID1=$!
 	at_exit "kill $LPID1 2>/dev/null || true"
-	amqp-consume --url="$URL" -q "$DQ" -x -e backy.dlx -r any \
+	# dead letters hold jobs: not for a dashboard, the coordinator's user reads them
+	amqp-consume --url="$COORD_URL" -q "$DQ" -x -e backy.dlx -r any \
 		"$T/append.sh" "$T/dead.txt" 2>>"$T/amqp.log" &
 	LPID2=$!
 	at_exit "kill $LPID2 2>/dev/null || true"
-	at_exit "amqp-delete-queue --url='$URL' -q 'backy.jobs.$HOST' >/dev/null 2>&1 || true"
 	# bound once a probe comes through
 	for ((i = 0; i < 100; i++)); do
-		amqp-publish --url="$URL" -e backy.results -r "probe.probe.$HOST.probe" \
+		amqp-publish --url="$URL" -e backy.results -r "probe.probe.${HOST//./:}.probe" \
 			-b '{"probe":1}' 2>>"$T/amqp.log" || true
 		sleep 0.1
 		grep -q probe "$T/results.jsonl" && return 0
@@ -99,15 +111,17 @@ EOF_APPEND
 	fail "cannot bind the test's result queue (broker down?)"
 }
 
-# wk_config [EXTRA-YAML-LINES]: write $T/worker.yaml
+# wk_config [EXTRA-YAML-LINES]: write $T/worker.yaml (WK_ALLOW: its allow line)
 wk_config()
 {
+	local allow=${WK_ALLOW:-"allow: {paths: [\"$T\"]}"}
 	cat >"$T/worker.yaml" <<EOF
 host: $HOST
 base-dir: $BASE
 slots: ${WK_SLOTS:-2}
 grace: ${WK_GRACE:-600}
 heartbeat-interval: 2
+$allow
 amqp:
   url: "$URL"
   heartbeat: 10
@@ -115,14 +129,20 @@ ${1:-}
 EOF
 }
 
-# wk_start: start the worker in the background (log $T/worker.log), wait until it consumes
+# wk_launch: start the worker in the background (log $T/worker.log), do not wait
+wk_launch()
+{
+	"$WORKER" -c "$T/worker.yaml" -v >>"$T/worker.log" 2>&1 &
+	WPID=$!
+	at_exit "kill -9 $WPID 2>/dev/null || true"
+}
+
+# wk_start: wk_launch, then wait until the worker consumes its job queue
 wk_start()
 {
 	local n0
 	n0=$(grep -c "consuming" "$T/worker.log" 2>/dev/null || true)
-	"$WORKER" -c "$T/worker.yaml" -v >>"$T/worker.log" 2>&1 &
-	WPID=$!
-	at_exit "kill -9 $WPID 2>/dev/null || true"
+	wk_launch
 	for _ in $(seq 1 200); do
 		(($(grep -c "consuming" "$T/worker.log" 2>/dev/null || true) > ${n0:-0})) && return 0
 		kill -0 "$WPID" 2>/dev/null || { tail -20 "$T/worker.log"; fail "worker exited at start"; }
@@ -153,10 +173,10 @@ wk_job()
 		"${tags:+,\"tags\":$tags}" "$(wk_iso 86400)" "$src"
 }
 
-# wk_publish BODY: publish BODY as a job for $HOST
+# wk_publish BODY: publish BODY as a job for $HOST (with the coordinator's user)
 wk_publish()
 {
-	"$MQ_PUBLISH" "$URL" backy.jobs "$HOST" "$1" 2>>"$T/amqp.log" ||
+	"$MQ_PUBLISH" "$COORD_URL" backy.jobs "$HOST" "$1" 2>>"$T/amqp.log" ||
 		fail "publishing a job failed: $(tail -1 "$T/amqp.log")"
 }
 

@@ -1,9 +1,12 @@
 /*
  * test_mq.c: the RabbitMQ adapter (proto/mq.c) against a real broker.
  *
- * The broker URL comes from BACKY_AMQP_URL (amqp://user:pass@host:port/vhost).
- * Without it, or with the broker unreachable, every test fails: a skip is
- * not a pass.  Each test uses its own host name (mqt<pid>-<test>) and so
+ * The broker URL comes from BACKY_AMQP_URL_COORDINATOR, the coordinator's
+ * broker user (tests/harness/rabbit-perms.sh: everything on backy.*, which is
+ * what these tests declare, publish, consume and delete), or, when that is
+ * not set, BACKY_AMQP_URL (amqp://user:pass@host:port/vhost).  The refusal
+ * test also needs BACKY_AMQP_URL_CTL (backyctl's user).  Without them, or
+ * with the broker unreachable, the tests fail: a skip is not a pass.  Each test uses its own host name (mqt<pid>-<test>) and so
  * its own job queue, deleted at the end.  The shared backy.dead queue is
  * only read for our own message ids; other messages are left alone.
  */
@@ -20,6 +23,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <errno.h>
 
 #include <cmocka.h>
 
@@ -900,6 +905,75 @@ static void test_broker_restart_then_reconnect(void **state)
 	cleanup(&n);
 }
 
+/*
+ * Only the coordinator declares job queues: consuming one that nobody has
+ * declared yet is -ENOENT (the worker waits for it), and the handle is
+ * broken like after any channel error.
+ */
+static void test_consume_missing_queue_is_enoent(void **state)
+{
+	struct names n;
+	struct bk_err err = {0};
+	struct bk_mq *mq;
+	int rc;
+
+	(void)state;
+	names_init(&n, "missing");
+	mq = conn();
+	OK(bk_mq_delete_queue(mq, n.queue, &err));
+	rc = bk_mq_consume(mq, n.queue, 1, &err);
+	printf("# expected error: %s\n", err.msg);
+	assert_int_equal(rc, -ENOENT);
+	assert_int_equal(err.code, -ENOENT);
+	assert_non_null(strstr(err.msg, "404 NOT_FOUND"));
+	assert_non_null(strstr(err.msg, n.queue));
+	assert_false(bk_mq_usable(mq));
+	bk_err_clear(&err);
+	assert_int_equal(bk_mq_publish(mq, BK_EX_RESULTS, "a.b.c.d", "{}", 2, "m-1", &err), BK_EMQ);
+	bk_mq_close(mq);
+
+	/* once declared, the same consume works */
+	mq = conn();
+	OK(bk_mq_declare(mq, n.host, &err));
+	OK(bk_mq_consume(mq, n.queue, 1, &err));
+	bk_mq_close(mq);
+	cleanup(&n);
+}
+
+/*
+ * A user without the right (backyctl's: it may only publish to backy.control)
+ * gets BK_ECONFIG with the broker's 403 ACCESS_REFUSED, for a declare and for
+ * a publish to another exchange: retrying will not help.
+ */
+static void test_access_refused_is_a_config_error(void **state)
+{
+	const char *url = getenv("BACKY_AMQP_URL_CTL");
+	struct bk_mq_config cfg = {.url = url, .timeout_ms = 10000};
+	struct bk_err err = {0};
+	struct bk_mq *mq = NULL;
+	int rc;
+
+	(void)state;
+	if (!url || !url[0])
+		fail_msg("BACKY_AMQP_URL_CTL is not set: run under tests/harness/with-services.sh "
+			 "--rabbit, whose broker has backy's role users");
+	OK(bk_mq_connect(&mq, &cfg, &err));
+	rc = bk_mq_declare(mq, NULL, &err);
+	printf("# expected error: %s\n", err.msg);
+	assert_int_equal(rc, BK_ECONFIG);
+	assert_non_null(strstr(err.msg, "403 ACCESS_REFUSED"));
+	assert_false(bk_mq_usable(mq));
+	bk_mq_close(mq);
+
+	bk_err_clear(&err);
+	OK(bk_mq_connect(&mq, &cfg, &err));
+	rc = bk_mq_publish(mq, BK_EX_JOBS, "somehost", "{}", 2, "refused-1", &err);
+	printf("# expected error: %s\n", err.msg);
+	assert_int_equal(rc, BK_ECONFIG);
+	assert_non_null(strstr(err.msg, "403 ACCESS_REFUSED"));
+	bk_mq_close(mq);
+}
+
 static int group_setup(void **state)
 {
 	struct bk_mq_config cfg = {.timeout_ms = 5000};
@@ -908,10 +982,13 @@ static int group_setup(void **state)
 	int rc;
 
 	(void)state;
-	g_url = getenv("BACKY_AMQP_URL");
+	g_url = getenv("BACKY_AMQP_URL_COORDINATOR");
+	if (!g_url || !g_url[0])
+		g_url = getenv("BACKY_AMQP_URL");
 	if (!g_url || !g_url[0]) {
-		fprintf(stderr, "test_mq: BACKY_AMQP_URL is not set (amqp://user:pass@host:port/vhost); "
-				"this integration test needs a real RabbitMQ\n");
+		fprintf(stderr, "test_mq: neither BACKY_AMQP_URL_COORDINATOR nor BACKY_AMQP_URL is set "
+				"(amqp://user:pass@host:port/vhost); this integration test needs a "
+				"real RabbitMQ\n");
 		return -1;
 	}
 	cfg.url = g_url;
@@ -938,6 +1015,8 @@ int main(void)
 		cmocka_unit_test(test_batch_5000_confirmed_and_drained),
 		cmocka_unit_test(test_publish_while_consuming_same_connection),
 		cmocka_unit_test(test_cancel_stops_deliveries),
+		cmocka_unit_test(test_consume_missing_queue_is_enoent),
+		cmocka_unit_test(test_access_refused_is_a_config_error),
 		cmocka_unit_test(test_oversized_delivery_is_dead_lettered),
 		cmocka_unit_test(test_connect_errors_are_classified),
 		cmocka_unit_test(test_connect_retry_backs_off_until_stopped),

@@ -10,6 +10,14 @@
  * dropped on the way into a quorum queue (seen: 18 of 150).  This tool
  * exits 0 only when the broker confirmed every message and routed it to a
  * queue.  Message ids are "mq-publish-<pid>-<line>".
+ *
+ *   mq_publish --declare URL [HOST...]
+ *
+ * declares backy's topology (bk_mq_declare) and the job queue of each HOST,
+ * as backy-coordinator does: for tests and benchmarks that run workers
+ * without a coordinator.  Only the coordinator's broker user may do that
+ * (workers and backyctl have no configure permission), so URL is the
+ * coordinator's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +25,26 @@
 #include <unistd.h>
 
 #include "mq.h"
+
+static int declare(int argc, char **argv)
+{
+	struct bk_mq_config cfg = {.url = argv[0], .name = "mq_publish --declare"};
+	struct bk_err err = {0};
+	struct bk_mq *mq = NULL;
+	int r;
+
+	r = bk_mq_connect(&mq, &cfg, &err);
+	if (r == 0)
+		r = bk_mq_declare(mq, NULL, &err);
+	for (int i = 1; r == 0 && i < argc; i++)
+		r = bk_mq_declare(mq, argv[i], &err);
+	bk_mq_close(mq);
+	if (r < 0) {
+		fprintf(stderr, "mq_publish: %s\n", err.msg);
+		return 1;
+	}
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -29,8 +57,11 @@ int main(int argc, char **argv)
 	ssize_t len;
 	int r;
 
+	if (argc >= 3 && strcmp(argv[1], "--declare") == 0)
+		return declare(argc - 2, argv + 2);
 	if (argc != 4 && argc != 5) {
-		fprintf(stderr, "usage: mq_publish URL EXCHANGE KEY [BODY]   (without BODY: one message per line of stdin)\n");
+		fprintf(stderr, "usage: mq_publish URL EXCHANGE KEY [BODY]   (without BODY: one message per line of stdin)\n"
+				"       mq_publish --declare URL [HOST...]\n");
 		return 2;
 	}
 	while (argc == 5 ? n == 0 : (len = getline(&line, &lcap, stdin)) > 0) {

@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "config.h"
 #include "fs.h"
+#include "hash.h"
 #include "journal.h"
 #include "state.h"
 
@@ -163,19 +164,21 @@ static enum co_result finish(struct fx *f, const char *name, enum co_run_kind k,
 	struct bk_msg_result r;
 	struct co_job *j = &f->st.jobs[idx(f, name)];
 	enum co_result res;
+	char key[BK_MSG_ROUTING_KEY_MAX + 1];
 	uint32_t id;
 
 	bk_msg_result_init(&r);
 	snprintf(r.job_id, sizeof(r.job_id), "%s", j->run[k].id);
 	snprintf(r.job, sizeof(r.job), "%s", j->name);
-	snprintf(r.host, sizeof(r.host), "b1");
+	snprintf(r.host, sizeof(r.host), "%s", f->st.hosts[j->run[k].host]);
 	r.action = k == CO_RUN_BACKUP ? BK_ACTION_BACKUP : BK_ACTION_EXPIRE;
 	r.outcome = outcome;
 	if (outcome != BK_OUTCOME_OK)
 		bk_msg_result_set_error(&r, "BK_ESOURCE", "boom", true);
 	r.started = f->now;
 	r.finished = f->now + BK_USEC;
-	res = co_result(&f->st, &r, f->now, &id);
+	bk_msg_routing_key_result(&r, key);
+	res = co_result(&f->st, &r, key, f->now, &id);
 	bk_msg_result_release(&r);
 	return res;
 }
@@ -372,6 +375,25 @@ static void edit_file(const char *path, const char *find, const char *repl)
 	free(buf);
 }
 
+/* Give the state file PATH the checksum of its (edited) content, as a coordinator would. */
+static void reseal(const char *path)
+{
+	char *buf = NULL, *end;
+	size_t len = 0;
+	FILE *fp;
+
+	assert_int_equal(bk_fs_read_all(AT_FDCWD, path, 1 << 24, &buf, &len), 0);
+	end = strstr(buf, "\nend sum=");
+	assert_non_null(end);
+	end++;
+	fp = fopen(path, "we");
+	assert_non_null(fp);
+	fwrite(buf, 1, (size_t)(end - buf), fp);
+	fprintf(fp, "end sum=%016llx\n", bk_hash64(buf, (size_t)(end - buf)));
+	assert_int_equal(fclose(fp), 0);
+	free(buf);
+}
+
 static void expect_corrupt(struct fx *f, const char *needle)
 {
 	struct co_state st2;
@@ -422,10 +444,60 @@ static void test_damage_before_the_last_commit_refuses_to_load(void **state)
 
 	/* a journal newer than its state file (an older state file restored next to it) */
 	edit_file(f->path, " journal=1\n", " journal=0\n");
+	reseal(f->path);
 	expect_corrupt(f, "newer than the state file");
 	edit_file(f->path, " journal=0\n", " journal=1\n");
+	reseal(f->path);
 
 	assert_reloads_equal(f, NULL);
+	free(orig);
+}
+
+/* The snapshot carries a checksum like the journal's commits; older files still load. */
+static void test_snapshot_checksum_refuses_damage(void **state)
+{
+	struct fx *f = *state;
+	char *orig = NULL, *old = NULL, *p;
+	size_t len = 0;
+
+	start(f, "vm01", CO_RUN_BACKUP);
+	commit(f, true); /* the run is in the snapshot, the journal is empty */
+	assert_int_equal(bk_fs_read_all(AT_FDCWD, f->path, 1 << 24, &orig, &len), 0);
+	assert_non_null(strstr(orig, "\nend sum="));
+
+	/* a change the line parser would happily accept */
+	edit_file(f->path, "kind=backup", "kind=expire");
+	expect_corrupt(f, "/state: checksum mismatch");
+	put_file(f->path, orig, len);
+	edit_file(f->path, "J name=vm05 ", "J name=vm06 ");
+	expect_corrupt(f, "/state: checksum mismatch");
+	put_file(f->path, orig, len);
+	/* the header (journal generation) is covered too */
+	edit_file(f->path, " journal=1\n", " journal=2\n");
+	expect_corrupt(f, "/state: checksum mismatch");
+	put_file(f->path, orig, len);
+	/* cut off, or the checksum removed */
+	put_file(f->path, orig, (size_t)(strstr(orig, "\nend sum=") - orig) + 1);
+	expect_corrupt(f, "/state: no checksum at the end");
+	put_file(f->path, orig, len);
+	p = strstr(orig, "\nend sum=");
+	edit_file(f->path, p + 1, "end\n");
+	expect_corrupt(f, "/state: no checksum at the end");
+	put_file(f->path, orig, len);
+	assert_reloads_equal(f, NULL);
+
+	/* written by the previous version: version 2, plain 'end', runs without host= */
+	old = strdup(orig);
+	memcpy(old + strlen("backy-coordinator-state "), "2", 1);
+	p = strstr(old, "\nend sum=");
+	memcpy(p + 1, "end\n", sizeof("end\n"));
+	p = strstr(strstr(old, "\nR name=vm01 "), " host=");
+	assert_non_null(p);
+	assert_true(p < strchr(strstr(old, "\nR ") + 1, '\n')); /* on the R line */
+	memmove(p, p + 8, strlen(p + 8) + 1);                      /* " host=bN" */
+	put_file(f->path, old, strlen(old));
+	assert_reloads_equal(f, NULL);
+	free(old);
 	free(orig);
 }
 
@@ -556,6 +628,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_torn_tail_is_ignored_and_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_damage_before_the_last_commit_refuses_to_load,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_checksum_refuses_damage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compaction_and_its_interruption, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_random_steps_reload_equal, setup, teardown),

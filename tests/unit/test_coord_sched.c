@@ -192,19 +192,30 @@ static void test_backoff_doubles_to_six_hours(void **state)
 	assert_int_equal(co_backoff(1000), 21600);
 }
 
-static void ok_result(struct bk_msg_result *r, const struct co_job *j, enum co_run_kind k,
-		      int64_t now, enum bk_msg_outcome outcome)
+/* R: the result the host running J's run of kind K would send. */
+static void ok_result(struct bk_msg_result *r, const struct co_state *st, const struct co_job *j,
+		      enum co_run_kind k, int64_t now, enum bk_msg_outcome outcome)
 {
 	bk_msg_result_init(r);
 	snprintf(r->job_id, sizeof(r->job_id), "%s", j->run[k].id);
 	snprintf(r->job, sizeof(r->job), "%s", j->name);
-	snprintf(r->host, sizeof(r->host), "b1");
+	snprintf(r->host, sizeof(r->host), "%s", st->hosts[j->run[k].host]);
 	r->action = k == CO_RUN_BACKUP ? BK_ACTION_BACKUP : BK_ACTION_EXPIRE;
 	r->outcome = outcome;
 	if (outcome != BK_OUTCOME_OK)
 		bk_msg_result_set_error(r, "BK_ESOURCE", "boom", true);
 	r->started = now;
 	r->finished = now + BK_USEC;
+}
+
+/* co_result() of R delivered with the routing key its body implies. */
+static enum co_result result(struct co_state *st, const struct bk_msg_result *r, int64_t now,
+			     uint32_t *id)
+{
+	char key[BK_MSG_ROUTING_KEY_MAX + 1];
+
+	bk_msg_routing_key_result(r, key);
+	return co_result(st, r, key, now, id);
 }
 
 static void test_new_job_waits_for_its_ideal_time_with_all_tags(void **state)
@@ -271,15 +282,15 @@ static void test_dispatch_result_expire_and_backoff(void **state)
 	assert_string_equal(co_job_status(j), "running");
 
 	/* a stale result is ignored */
-	ok_result(&r, j, CO_RUN_BACKUP, now, BK_OUTCOME_OK);
+	ok_result(&r, &st, j, CO_RUN_BACKUP, now, BK_OUTCOME_OK);
 	snprintf(r.job_id, sizeof(r.job_id), "someotherjobid");
-	assert_int_equal(co_result(&st, &r, now, &id), CO_RESULT_IGNORED);
+	assert_int_equal(result(&st, &r, now, &id), CO_RESULT_UNKNOWN_JOB);
 	bk_msg_result_release(&r);
 
 	/* failure: backoff 2 min with the same tags */
 	now += H;
-	ok_result(&r, j, CO_RUN_BACKUP, now, BK_OUTCOME_FAILED);
-	assert_int_equal(co_result(&st, &r, now, &id), CO_RESULT_DONE);
+	ok_result(&r, &st, j, CO_RUN_BACKUP, now, BK_OUTCOME_FAILED);
+	assert_int_equal(result(&st, &r, now, &id), CO_RESULT_DONE);
 	bk_msg_result_release(&r);
 	assert_string_equal(co_job_status(j), "failed");
 	assert_int_equal(j->next_time, now + 120 * BK_USEC);
@@ -289,8 +300,8 @@ static void test_dispatch_result_expire_and_backoff(void **state)
 	assert_int_equal(co_start(&st, ids[0], CO_RUN_BACKUP, now, &m), 0);
 	assert_string_equal(j->run[CO_RUN_BACKUP].tags, "daily,weekly");
 	/* second failure: 4 min */
-	ok_result(&r, j, CO_RUN_BACKUP, now, BK_OUTCOME_FAILED);
-	co_result(&st, &r, now, &id);
+	ok_result(&r, &st, j, CO_RUN_BACKUP, now, BK_OUTCOME_FAILED);
+	result(&st, &r, now, &id);
 	bk_msg_result_release(&r);
 	assert_int_equal(j->next_time, now + 240 * BK_USEC);
 	now += 240 * BK_USEC;
@@ -299,11 +310,11 @@ static void test_dispatch_result_expire_and_backoff(void **state)
 
 	/* success: backoff reset, expiry wanted, next is the following ideal time */
 	snprintf(jid, sizeof(jid), "%s", j->run[CO_RUN_BACKUP].id);
-	ok_result(&r, j, CO_RUN_BACKUP, now, BK_OUTCOME_OK);
+	ok_result(&r, &st, j, CO_RUN_BACKUP, now, BK_OUTCOME_OK);
 	bk_strv_add(&r.tags, "daily");
 	bk_strv_add(&r.tags, "weekly");
-	assert_int_equal(co_result(&st, &r, now, &id), CO_RESULT_EXPIRE);
-	assert_int_equal(co_result(&st, &r, now, &id), CO_RESULT_IGNORED); /* duplicate */
+	assert_int_equal(result(&st, &r, now, &id), CO_RESULT_EXPIRE);
+	assert_int_equal(result(&st, &r, now, &id), CO_RESULT_UNKNOWN_JOB); /* duplicate */
 	bk_msg_result_release(&r);
 	assert_int_equal(j->fails, 0);
 	assert_string_equal(co_job_status(j), "finished");
@@ -453,8 +464,8 @@ static void test_restart_keeps_runs_in_flight(void **state)
 	assert_false(co_heap_has(&st2.due, (uint32_t)(j2 - st2.jobs)));
 	assert_true(co_heap_has(&st2.dl, (uint32_t)(j2 - st2.jobs)));
 	/* its result is still accepted after the restart; the manual run follows at once */
-	ok_result(&r, j2, CO_RUN_BACKUP, now + H, BK_OUTCOME_OK);
-	assert_int_equal(co_result(&st2, &r, now + H, &id), CO_RESULT_EXPIRE);
+	ok_result(&r, &st2, j2, CO_RUN_BACKUP, now + H, BK_OUTCOME_OK);
+	assert_int_equal(result(&st2, &r, now + H, &id), CO_RESULT_EXPIRE);
 	bk_msg_result_release(&r);
 	assert_int_equal(co_take_due(&st2, now + H, ids, 8), 1);
 	assert_int_equal(co_start(&st2, ids[0], CO_RUN_BACKUP, now + H, &m), 0);
@@ -547,6 +558,265 @@ static void test_reload_adds_and_drops_jobs_keeping_runs(void **state)
 	co_config_release(&c2);
 }
 
+/* Start a backup of NAME at NOW (it is made due first); returns its index. */
+static uint32_t start_backup(struct co_state *st, const char *name, int64_t now,
+			     struct bk_msg_job *m)
+{
+	struct co_job *j = co_job_find(st, name);
+	uint32_t ids[8];
+
+	assert_non_null(j);
+	co_heap_set(&st->due, (uint32_t)(j - st->jobs), now);
+	while (co_take_due(st, now, ids, 8) == 8)
+		;
+	assert_int_equal(co_start(st, (uint32_t)(j - st->jobs), CO_RUN_BACKUP, now, m), 0);
+	return (uint32_t)(j - st->jobs);
+}
+
+static bool metric_is(const struct co_state *st, const char *line)
+{
+	struct bk_buf b;
+	bool found;
+
+	bk_buf_init(&b);
+	co_metrics(st, t0(), true, &b);
+	found = strstr(b.p, line) != NULL;
+	if (!found)
+		print_message("'%s' not in:\n%s", line, b.p);
+	bk_buf_release(&b);
+	return found;
+}
+
+/* The broker is not trusted: only the dispatched host's result, with its own key, counts. */
+static void test_results_count_only_from_the_dispatched_host(void **state)
+{
+	struct co_config c;
+	struct co_state st;
+	struct bk_msg_job m;
+	struct bk_msg_result r;
+	uint32_t i, id = 0;
+	struct co_job *j;
+	int64_t now = t0();
+	char key[BK_MSG_ROUTING_KEY_MAX + 1];
+
+	(void)state;
+	parse_ok(base_yaml, &c);
+	co_state_init(&st);
+	bk_msg_job_init(&m);
+	co_state_apply(&st, &c, now);
+	i = start_backup(&st, "vm02", now, &m); /* host: b2 */
+	j = &st.jobs[i];
+	assert_string_equal(m.host, "b2");
+	ok_result(&r, &st, j, CO_RUN_BACKUP, now, BK_OUTCOME_OK);
+	bk_strv_add(&r.tags, "daily");
+
+	/* a forged result from a host the job never ran on, with a matching key */
+	snprintf(r.host, sizeof(r.host), "evilhost");
+	snprintf(r.revision, sizeof(r.revision), "madeuprevision");
+	assert_int_equal(result(&st, &r, now, &id), CO_RESULT_WRONG_HOST);
+	/* another configured host is just as wrong */
+	snprintf(r.host, sizeof(r.host), "b1");
+	assert_int_equal(result(&st, &r, now, &id), CO_RESULT_WRONG_HOST);
+	/* the right host in the body, but a key the broker let another host publish */
+	snprintf(r.host, sizeof(r.host), "b2");
+	assert_int_equal(co_result(&st, &r, "backup.ok.evilhost.vm02", now, &id),
+			 CO_RESULT_ROUTING_KEY);
+	assert_int_equal(co_result(&st, &r, "backup.ok.b2.vm01", now, &id), CO_RESULT_ROUTING_KEY);
+	assert_int_equal(co_result(&st, &r, "", now, &id), CO_RESULT_ROUTING_KEY);
+	assert_int_equal(co_result(&st, &r, NULL, now, &id), CO_RESULT_ROUTING_KEY);
+	/* a job id that is not in flight */
+	snprintf(r.job_id, sizeof(r.job_id), "UnknownJobId0000000000");
+	assert_int_equal(result(&st, &r, now, &id), CO_RESULT_UNKNOWN_JOB);
+	snprintf(r.job_id, sizeof(r.job_id), "%s", j->run[CO_RUN_BACKUP].id);
+	/* none of it changed anything */
+	assert_true(j->run[CO_RUN_BACKUP].active);
+	assert_string_equal(co_job_status(j), "running");
+	assert_int_equal(j->last_time, 0);
+	assert_int_equal(st.c.results_ok + st.c.results_failed, 0);
+	assert_int_equal(st.c.results_dropped[CO_RESULT_WRONG_HOST], 2);
+	assert_int_equal(st.c.results_dropped[CO_RESULT_ROUTING_KEY], 4);
+	assert_int_equal(st.c.results_dropped[CO_RESULT_UNKNOWN_JOB], 1);
+	assert_int_equal(st.c.results_ignored, 7);
+	assert_true(metric_is(&st, "backy_coordinator_results_dropped_total{reason=\"wrong_host\"} 2\n"));
+	assert_true(metric_is(&st, "backy_coordinator_results_dropped_total{reason=\"routing_key\"} 4\n"));
+	assert_true(metric_is(&st, "backy_coordinator_results_dropped_total{reason=\"unknown_job\"} 1\n"));
+	assert_true(metric_is(&st, "backy_coordinator_results_ignored_total 7\n"));
+
+	/* the real worker's result, then the same again: the job id is finished */
+	bk_msg_routing_key_result(&r, key);
+	assert_string_equal(key, "backup.ok.b2.vm02");
+	assert_int_equal(co_result(&st, &r, key, now, &id), CO_RESULT_EXPIRE);
+	assert_int_equal(id, i);
+	assert_int_equal(st.c.results_ok, 1);
+	assert_string_equal(co_job_status(j), "finished");
+	assert_int_equal(co_result(&st, &r, key, now, &id), CO_RESULT_UNKNOWN_JOB);
+	assert_int_equal(st.c.results_dropped[CO_RESULT_UNKNOWN_JOB], 2);
+	bk_msg_result_release(&r);
+	bk_msg_job_release(&m);
+	co_state_release(&st);
+	co_config_release(&c);
+}
+
+/* A reload that moves a job in flight: the run still belongs to the host it went to. */
+static void test_a_run_keeps_its_host_across_moves_and_restarts(void **state)
+{
+	struct co_config c, c2;
+	struct co_state st, st2;
+	struct bk_msg_job m;
+	struct bk_msg_result r;
+	struct bk_err err = {0};
+	struct bk_buf b;
+	uint32_t i, id = 0;
+	struct co_job *j;
+	int64_t now = t0();
+	char *y, *p;
+
+	(void)state;
+	parse_ok(base_yaml, &c);
+	co_state_init(&st);
+	bk_msg_job_init(&m);
+	bk_buf_init(&b);
+	co_state_apply(&st, &c, now);
+	i = start_backup(&st, "vm02", now, &m);
+	y = edit("  vm02:", "  vm02: {schedule: default, host: b1, source: {type: ceph-rbd, pool: rbd, image: vm02}}");
+	parse_ok(y, &c2);
+	free(y);
+	co_state_apply(&st, &c2, now);
+	j = co_job_find(&st, "vm02");
+	assert_string_equal(st.hosts[j->host], "b1");
+	assert_string_equal(st.hosts[j->run[CO_RUN_BACKUP].host], "b2");
+
+	/* the run's host survives a restart (R line host=) */
+	co_state_format(&st, now, &b);
+	assert_non_null(strstr(b.p, "R name=vm02 kind=backup"));
+	co_state_init(&st2);
+	assert_int_equal(co_state_parse(&st2, b.p, b.len, "state", &err), 0);
+	co_state_apply(&st2, &c2, now);
+	j = co_job_find(&st2, "vm02");
+	assert_string_equal(st2.hosts[j->run[CO_RUN_BACKUP].host], "b2");
+	co_state_release(&st2);
+
+	/* a republish goes to b2, and only b2's result counts */
+	co_run_message(&st, i, CO_RUN_BACKUP, now, false, &m);
+	assert_string_equal(m.host, "b2");
+	j = &st.jobs[i];
+	ok_result(&r, &st, j, CO_RUN_BACKUP, now, BK_OUTCOME_FAILED);
+	snprintf(r.host, sizeof(r.host), "b1");
+	assert_int_equal(result(&st, &r, now, &id), CO_RESULT_WRONG_HOST);
+	bk_msg_result_release(&r);
+	/* past the deadline the new attempt goes to where the job lives now: b1 */
+	co_run_message(&st, i, CO_RUN_BACKUP, now + 3 * H, true, &m);
+	assert_string_equal(m.host, "b1");
+	ok_result(&r, &st, j, CO_RUN_BACKUP, now, BK_OUTCOME_FAILED);
+	assert_string_equal(r.host, "b1");
+	snprintf(r.host, sizeof(r.host), "b2");
+	assert_int_equal(result(&st, &r, now, &id), CO_RESULT_WRONG_HOST);
+	snprintf(r.host, sizeof(r.host), "b1");
+	assert_int_equal(result(&st, &r, now, &id), CO_RESULT_DONE);
+	bk_msg_result_release(&r);
+
+	/* a state file of the previous version (runs without host=): the job's host */
+	i = start_backup(&st, "vm03", now, &m);
+	bk_buf_release(&b);
+	bk_buf_init(&b);
+	co_state_format(&st, now, &b);
+	p = strstr(b.p, "R name=vm03 kind=backup");
+	assert_non_null(p);
+	p = strstr(p, " host=");
+	memmove(p, p + 8, strlen(p + 8) + 1); /* " host=bN" */
+	p = strstr(b.p, "\nend sum=");
+	memcpy(p + 1, "end\n", sizeof("end\n")); /* the previous version: no checksum */
+	memcpy(b.p + strlen("backy-coordinator-state "), "2", 1);
+	co_state_init(&st2);
+	if (co_state_parse(&st2, b.p, strlen(b.p), "state", &err) < 0)
+		fail_msg("%s", err.msg);
+	j = co_job_find(&st2, "vm03");
+	assert_true(j->run[CO_RUN_BACKUP].active);
+	assert_int_equal(j->run[CO_RUN_BACKUP].host, j->host);
+	assert_string_equal(st2.hosts[j->run[CO_RUN_BACKUP].host],
+			    st.hosts[st.jobs[i].run[CO_RUN_BACKUP].host]);
+	co_state_release(&st2);
+
+	bk_buf_release(&b);
+	bk_msg_job_release(&m);
+	co_state_release(&st);
+	co_config_release(&c);
+	co_config_release(&c2);
+}
+
+static enum co_hb beat(struct co_state *st, const char *host, const char *key)
+{
+	struct bk_msg_heartbeat hb;
+	enum co_hb res;
+
+	bk_msg_heartbeat_init(&hb);
+	snprintf(hb.host, sizeof(hb.host), "%s", host);
+	snprintf(hb.version, sizeof(hb.version), "0.1.0");
+	hb.slots = 2;
+	res = co_heartbeat(st, &hb, key, t0());
+	bk_msg_heartbeat_release(&hb);
+	return res;
+}
+
+static bool worker_listed(const struct co_state *st, const char *host)
+{
+	struct bk_buf b;
+	char needle[BK_MSG_NAME_MAX + 8];
+	bool found;
+
+	bk_buf_init(&b);
+	co_workers_json(st, &b);
+	snprintf(needle, sizeof(needle), "\"%s\":", host);
+	found = strstr(b.p, needle) != NULL;
+	bk_buf_release(&b);
+	return found;
+}
+
+/* Workers are the hosts the config names, whatever heartbeats the broker brings. */
+static void test_heartbeats_only_from_configured_hosts(void **state)
+{
+	struct co_config c, c2;
+	struct co_state st;
+	char *y;
+
+	(void)state;
+	y = edit("  vm03:", "  vm03: {schedule: default, host: b3, source: {type: file, filename: /img/vm03}}");
+	parse_ok(y, &c);
+	free(y);
+	co_state_init(&st);
+	co_state_apply(&st, &c, t0());
+	assert_int_equal(beat(&st, "b1", "b1"), CO_HB_OK);
+	assert_int_equal(beat(&st, "b3", "b3"), CO_HB_OK); /* a job's host, not in hosts: */
+	assert_int_equal(beat(&st, "evilhost", "evilhost"), CO_HB_UNKNOWN_HOST);
+	assert_int_equal(beat(&st, "b2", "evilhost"), CO_HB_ROUTING_KEY);
+	assert_int_equal(beat(&st, "evilhost", "b2"), CO_HB_ROUTING_KEY);
+	assert_int_equal(beat(&st, "b2", NULL), CO_HB_ROUTING_KEY);
+	assert_true(worker_listed(&st, "b1"));
+	assert_true(worker_listed(&st, "b3"));
+	assert_false(worker_listed(&st, "evilhost"));
+	assert_false(worker_listed(&st, "b2"));
+	assert_int_equal(st.nworkers, 2);
+	assert_true(metric_is(&st, "backy_coordinator_heartbeats_dropped_total{reason=\"unknown_host\"} 1\n"));
+	assert_true(metric_is(&st, "backy_coordinator_heartbeats_dropped_total{reason=\"routing_key\"} 3\n"));
+	assert_true(metric_is(&st, "backy_coordinator_workers 2\n"));
+
+	/* a reload that removes b1 from hosts and b3 from the jobs: both leave the list */
+	parse_ok(base_yaml, &c2);
+	free(c2.hosts[0]);
+	c2.hosts[0] = c2.hosts[1];
+	c2.nhosts = 1;
+	co_state_apply(&st, &c2, t0());
+	co_config_release(&c);
+	assert_false(worker_listed(&st, "b1"));
+	assert_false(worker_listed(&st, "b3"));
+	assert_int_equal(st.nworkers, 0);
+	assert_int_equal(beat(&st, "b1", "b1"), CO_HB_UNKNOWN_HOST);
+	assert_int_equal(beat(&st, "b2", "b2"), CO_HB_OK);
+	assert_true(worker_listed(&st, "b2"));
+	co_state_release(&st);
+	co_config_release(&c2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -562,6 +832,9 @@ int main(void)
 		cmocka_unit_test(test_restart_keeps_runs_in_flight),
 		cmocka_unit_test(test_requests_are_handled_once_across_restarts),
 		cmocka_unit_test(test_reload_adds_and_drops_jobs_keeping_runs),
+		cmocka_unit_test(test_results_count_only_from_the_dispatched_host),
+		cmocka_unit_test(test_a_run_keeps_its_host_across_moves_and_restarts),
+		cmocka_unit_test(test_heartbeats_only_from_configured_hosts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

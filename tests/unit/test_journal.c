@@ -85,10 +85,12 @@ static void test_running_then_done_round_trip(void **state)
 	entry(&e, BK_JOURNAL_RUNNING, "job-1");
 	e.child = 42;
 	e.child_start = 77;
+	snprintf(e.digest, sizeof(e.digest), "0123456789abcdef0123456789abcdef");
 	assert_int_equal(bk_journal_put(&f->j, &e, true, &err), 0);
 	assert_int_equal(bk_journal_get(&f->j, "job-1", &got, &err), 0);
 	assert_int_equal(got.state, BK_JOURNAL_RUNNING);
 	assert_string_equal(got.job, "vm01");
+	assert_string_equal(got.digest, "0123456789abcdef0123456789abcdef");
 	assert_int_equal(got.child, 42);
 	assert_int_equal(got.child_start, 77);
 	assert_null(got.result);
@@ -101,6 +103,7 @@ static void test_running_then_done_round_trip(void **state)
 	assert_int_equal(bk_journal_get(&f->j, "job-1", &got, &err), 0);
 	assert_int_equal(got.state, BK_JOURNAL_DONE);
 	assert_false(got.published);
+	assert_string_equal(got.digest, "0123456789abcdef0123456789abcdef");
 	assert_string_equal(got.result, "{\"kind\":\"result\"}");
 	assert_int_equal(got.finished, 2000);
 	bk_journal_entry_release(&got);

@@ -757,6 +757,97 @@ static void test_config_format_parse_round_trip(void **state)
 	bk_repo_config_release(&cfg);
 }
 
+static void test_config_retention_record(void **state)
+{
+	const char *old_text = "source: {type: file, filename: /x}\n"
+			       "schedule: {daily: {interval: 1d, keep: 7}, weekly: {interval: 1w, keep: 4}}\n";
+	const char *new_text = "source: {type: file, filename: /x}\n"
+			       "schedule: {x: {interval: 1d, keep: 1}, daily: {interval: 1d, keep: 1}}\n"
+			       "tag-retention: {monthly: 90d, daily: 2d}\n";
+	struct bk_repo_config old, cfg, back;
+	struct bk_err err = {0};
+	struct bk_buf text;
+
+	(void)state;
+	/* a repository from before the record: initialised from its schedule */
+	assert_int_equal(bk_repo_config_parse(old_text, strlen(old_text), "config", &old, &err), 0);
+	assert_int_equal(old.retention.n, 2);
+	assert_int_equal(bk_retention_get(&old.retention, "daily"), 7 * 86400);
+	assert_int_equal(bk_retention_get(&old.retention, "weekly"), 28 * 86400);
+	/* a record below the schedule is raised to it */
+	assert_int_equal(bk_repo_config_parse(new_text, strlen(new_text), "config", &cfg, &err), 0);
+	assert_int_equal(bk_retention_get(&cfg.retention, "daily"), 2 * 86400);
+	assert_int_equal(bk_retention_get(&cfg.retention, "x"), 86400);
+	assert_int_equal(bk_retention_get(&cfg.retention, "monthly"), 90 * 86400);
+
+	/* a new schedule for an old repository: the max over both records and schedules */
+	bk_repo_config_merge_retention(&cfg, &old);
+	assert_int_equal(cfg.retention.n, 4);
+	assert_int_equal(bk_retention_get(&cfg.retention, "daily"), 7 * 86400);
+	assert_int_equal(bk_retention_get(&cfg.retention, "weekly"), 28 * 86400);
+	assert_int_equal(bk_retention_get(&cfg.retention, "monthly"), 90 * 86400);
+	assert_int_equal(bk_retention_get(&cfg.retention, "x"), 86400);
+	assert_int_equal(bk_schedule_find(&cfg.schedule, "daily")->keep, 1); /* the schedule is new */
+
+	/* written always, and read back */
+	bk_buf_init(&text);
+	bk_repo_config_format(&cfg, &text);
+	assert_non_null(strstr(text.p, "\ntag-retention: {daily: 1w, monthly: 90d, weekly: 4w, x: 1d}\n"));
+	assert_int_equal(bk_repo_config_parse(text.p, text.len, "config", &back, &err), 0);
+	assert_int_equal(bk_retention_get(&back.retention, "weekly"), 28 * 86400);
+	assert_int_equal(back.retention.n, 4);
+	bk_repo_config_release(&back);
+	bk_buf_reset(&text);
+	bk_repo_config_format(&old, &text);
+	assert_non_null(strstr(text.p, "\ntag-retention: {daily: 1w, weekly: 4w}\n"));
+	bk_buf_release(&text);
+
+	/* a bad record is an error naming the file */
+	bk_repo_config_release(&back);
+	{
+		const char *bad = "source: {type: file, filename: /x}\ntag-retention: {daily: forever}\n";
+
+		assert_int_equal(bk_repo_config_parse(bad, strlen(bad), "config", &back, &err),
+				 BK_ECONFIG);
+		assert_non_null(strstr(err.msg, "config: line 2: invalid retention 'forever'"));
+	}
+	bk_repo_config_release(&cfg);
+	bk_repo_config_release(&old);
+}
+
+static void test_config_with_consul_token_is_private(void **state)
+{
+	struct fx *f = *state;
+	struct bk_repo_config cfg;
+	struct bk_err err = {0};
+	char dir[256], path[300];
+	struct stat st;
+
+	memset(&cfg, 0, sizeof(cfg));
+	bk_source_config_init(&cfg.source);
+	cfg.source.type = BK_SOURCE_FLYINGCIRCUS;
+	cfg.source.pool = bk_strdup("rbd");
+	cfg.source.image = bk_strdup("vm01.root");
+	cfg.source.vm = bk_strdup("vm01");
+	assert_int_equal(bk_schedule_parse_spec(BK_DEFAULT_SCHEDULE, &cfg.schedule, &err), 0);
+	cfg.block_size = BS;
+	assert_int_equal(bk_repo_config_mode(&cfg), 0640);
+	snprintf(dir, sizeof(dir), "%s/public", f->dir);
+	assert_int_equal(bk_repo_init(dir, &cfg, &err), 0);
+	snprintf(path, sizeof(path), "%s/config", dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+
+	cfg.source.consul_token = bk_strdup("s3cr3t");
+	assert_int_equal(bk_repo_config_mode(&cfg), 0600);
+	snprintf(dir, sizeof(dir), "%s/private", f->dir);
+	assert_int_equal(bk_repo_init(dir, &cfg, &err), 0);
+	snprintf(path, sizeof(path), "%s/config", dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	bk_repo_config_release(&cfg);
+}
+
 static void test_repo_init_refuses_existing_config(void **state)
 {
 	struct fx *f = *state;
@@ -1318,25 +1409,63 @@ static void test_restore_into_directory_fails(void **state)
 static void test_restore_onto_repository_files_fails(void **state)
 {
 	struct fx *f = *state;
-	size_t size = 4 * (size_t)BS;
-	unsigned char *a = make_image(size, 17);
+	size_t size = 4 * (size_t)BS, clen;
+	unsigned char *a = make_image(size, 17), *config;
 	struct bk_backup_stats s;
 	struct bk_manifest m;
-	char targets[3][256], name[96];
+	char targets[13][256], name[96], path[256];
 
 	write_file(f->src, a, size);
 	backup(f, T0, "", &s);
+	write_text(f->repo, "backy.log", "log\n");
+	snprintf(path, sizeof(path), "%s/config", f->repo);
+	config = read_file(path, &clen);
 	image_path(f, s.id, targets[0], sizeof(targets[0]));
 	snprintf(targets[1], sizeof(targets[1]), "%s/latest", f->repo);
 	snprintf(targets[2], sizeof(targets[2]), "%s/%s.sums", f->repo, s.id);
-	for (int i = 0; i < 3; i++) {
+	snprintf(targets[3], sizeof(targets[3]), "%s/config", f->repo);
+	snprintf(targets[4], sizeof(targets[4]), "%s/%s.rev", f->repo, s.id);
+	snprintf(targets[5], sizeof(targets[5]), "%s/.lock", f->repo);
+	snprintf(targets[6], sizeof(targets[6]), "%s/backy.log", f->repo);
+	/* other names of the config: hard link, symlink, path through a symlinked directory */
+	snprintf(targets[7], sizeof(targets[7]), "%s/hardlink", f->dir);
+	assert_int_equal(link(targets[3], targets[7]), 0);
+	snprintf(targets[8], sizeof(targets[8]), "%s/symlink", f->dir);
+	assert_int_equal(symlink(targets[3], targets[8]), 0);
+	snprintf(path, sizeof(path), "%s/dirlink", f->dir);
+	assert_int_equal(symlink(f->repo, path), 0);
+	snprintf(targets[9], sizeof(targets[9]), "%s/dirlink/%s", f->dir, s.id);
+	snprintf(targets[10], sizeof(targets[10]), "%s/dirlink/config", f->dir);
+	/* new files inside the repository, directly and below it */
+	snprintf(targets[11], sizeof(targets[11]), "%s/dirlink/new.img", f->dir);
+	snprintf(targets[12], sizeof(targets[12]), "%s/quarantine/new.img", f->repo);
+	snprintf(path, sizeof(path), "%s/quarantine", f->repo);
+	mkdir(path, 0750);
+	for (int i = 0; i < 13; i++) {
 		struct bk_err err = {0};
 		int r = bk_restore(&f->r, 0, targets[i], false, &err);
 
 		if (r != BK_EUSAGE)
 			fail_msg("restore onto '%s' gave %d (%s)", targets[i], r, bk_err_msg(&err, r));
-		assert_non_null(strstr(err.msg, "file of this repository"));
+		if (!strstr(err.msg, i < 11 ? "file of this repository" : "inside this repository") ||
+		    !strstr(err.msg, targets[i]))
+			fail_msg("restore onto '%s': unexpected message '%s'", targets[i], err.msg);
 	}
+	assert_false(exists(f->repo, "new.img"));
+	assert_false(exists(path, "new.img"));
+	snprintf(path, sizeof(path), "%s/config", f->repo);
+	assert_file_content(path, config, clen);
+	snprintf(path, sizeof(path), "%s/backy.log", f->repo);
+	assert_file_content(path, (const unsigned char *)"log\n", 4);
+	/* the check is about the repository, not about names: a file next to it is fine */
+	snprintf(path, sizeof(path), "%s/config", f->dir);
+	{
+		struct bk_err err = {0};
+
+		assert_int_equal(bk_restore(&f->r, 0, path, false, &err), 0);
+		assert_file_content(path, a, size);
+	}
+	free(config);
 	assert_file_content(targets[0], a, size);
 	snprintf(name, sizeof(name), "%s.sums", s.id);
 	{
@@ -1548,6 +1677,8 @@ int main(void)
 		cmocka_unit_test(test_config_parse_defaults),
 		cmocka_unit_test(test_config_parse_rejects_bad_configs),
 		cmocka_unit_test(test_config_format_parse_round_trip),
+		cmocka_unit_test(test_config_retention_record),
+		T(test_config_with_consul_token_is_private),
 		T(test_repo_init_refuses_existing_config),
 		T(test_repo_open_without_config_fails),
 		T(test_first_backup_writes_every_nonzero_block),
