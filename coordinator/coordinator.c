@@ -648,6 +648,7 @@ static void handle_result(struct coord *co, const struct bk_msg_result *r, const
 		"no such job id in flight",
 		"the job is in flight on another host",
 		"its routing key does not match its body",
+		"the worker got an earlier attempt after its deadline",
 	};
 	enum co_result res;
 	uint32_t id = 0;

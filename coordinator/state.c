@@ -465,7 +465,7 @@ static enum co_result drop(struct co_state *st, enum co_result why)
 const char *co_result_drop_reason(enum co_result res)
 {
 	static const char *const names[CO_RESULT_DROPS] = {"unknown_job", "wrong_host",
-							   "routing_key"};
+							   "routing_key", "stale"};
 
 	return res < CO_RESULT_DROPS ? names[res] : NULL;
 }
@@ -490,6 +490,12 @@ enum co_result co_result(struct co_state *st, const struct bk_msg_result *r, con
 		return drop(st, CO_RESULT_UNKNOWN_JOB);
 	if (j->run[kind].host >= st->nhosts || strcmp(st->hosts[j->run[kind].host], r->host) != 0)
 		return drop(st, CO_RESULT_WRONG_HOST);
+	/*
+	 * The worker skips a job it gets after its deadline; by then this run was
+	 * dispatched again under the same job id, and that attempt answers.
+	 */
+	if (r->outcome == BK_OUTCOME_SKIPPED && strcmp(r->error_code, "ETIMEDOUT") == 0)
+		return drop(st, CO_RESULT_STALE);
 	i = (uint32_t)(j - st->jobs);
 	*job = i;
 	run = &j->run[kind];

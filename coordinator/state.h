@@ -104,6 +104,9 @@ enum co_result {
 				    * (a duplicate, a stale answer, or a forgery) */
 	CO_RESULT_WRONG_HOST,      /* dropped: the run is in flight on another host */
 	CO_RESULT_ROUTING_KEY,     /* dropped: the routing key is not the body's */
+	CO_RESULT_STALE,           /* dropped: a worker got an earlier attempt after its
+				    * deadline and skipped it (ETIMEDOUT); the re-dispatch
+				    * in flight answers for itself */
 	CO_RESULT_DROPS,           /* (the number of reasons above) */
 	CO_RESULT_DONE = CO_RESULT_DROPS, /* matched a run; nothing else to do */
 	CO_RESULT_EXPIRE,          /* a good backup: the caller should start an expiry */
@@ -224,7 +227,7 @@ void co_confirmed(struct co_state *st, uint32_t i, enum co_run_kind kind);
 enum co_result co_result(struct co_state *st, const struct bk_msg_result *r, const char *key,
 			 int64_t now, uint32_t *job);
 
-/* "unknown_job", "wrong_host" or "routing_key" (metrics label); NULL for the others. */
+/* "unknown_job", "wrong_host", "routing_key" or "stale" (metrics label); NULL for the others. */
 const char *co_result_drop_reason(enum co_result res);
 
 /*

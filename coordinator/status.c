@@ -221,7 +221,7 @@ void co_metrics(const struct co_state *st, int64_t now, bool active, struct bk_b
 	}
 	bk_buf_adds(out, "# HELP backy_coordinator_results_dropped_total Results dropped: unknown_job (no such "
 			 "job id in flight), wrong_host (in flight on another host), routing_key (key "
-			 "and body disagree).\n"
+			 "and body disagree), stale (an attempt skipped after its deadline).\n"
 			 "# TYPE backy_coordinator_results_dropped_total counter\n");
 	for (int k = 0; k < CO_RESULT_DROPS; k++)
 		bk_buf_addf(out, "backy_coordinator_results_dropped_total{reason=\"%s\"} %" PRIu64 "\n",

@@ -46,7 +46,6 @@ static bool str_eq(const char *a, const char *b)
 /* Whether the existing source OS is the one SRC names (what is read, not how). */
 static bool same_source(const struct bk_source_config *os, const struct bk_fleet_source *src)
 {
-
 	if (os->type != store_type[src->type])
 		return false;
 	if (src->type == BK_FLEET_SOURCE_FILE)

@@ -1469,12 +1469,29 @@ static void reject_invalid(struct worker *w, const struct bk_mq_delivery *d, int
 		ack_tag(w, d->tag, true, false);
 }
 
-/* Answer a delivery whose job id was seen here with other content: rejected (takes over J). */
+/*
+ * Answer a delivery whose job id was seen here with other content: rejected
+ * and dead-lettered (takes over J).  The result leaves the job id out (a
+ * rejected result may), so the coordinator does not take it for the answer
+ * to the genuine job of that id, which may be in flight.
+ */
 static void refuse_changed_job(struct worker *w, struct wjob *j, uint64_t tag)
 {
-	answer_unjournalled(w, &j->msg, tag, BK_OUTCOME_REJECTED, bk_error_name(BK_EPROTO),
-			    "this job id was seen before with different content (job, host, action, tags, source or schedule): refusing to run or answer it",
-			    false);
+	struct bk_msg_result res;
+	char msg[300];
+
+	snprintf(msg, sizeof(msg),
+		 "job id '%s' was seen before with different content (job, host, action, tags, source or schedule): refusing to run or answer it",
+		 j->msg.job_id);
+	result_for(w, NULL, &res, BK_OUTCOME_REJECTED);
+	snprintf(res.job, sizeof(res.job), "%s", j->msg.job);
+	res.action = j->msg.action;
+	bk_msg_result_set_error(&res, bk_error_name(BK_EPROTO), msg, false);
+	publish_result(w, &res);
+	bk_warn("job '%s': %s", j->msg.job, msg);
+	bk_msg_result_release(&res);
+	if (w->mq)
+		ack_tag(w, tag, true, false);
 	wjob_free(j);
 }
 

@@ -628,6 +628,15 @@ static void test_results_count_only_from_the_dispatched_host(void **state)
 	snprintf(r.job_id, sizeof(r.job_id), "UnknownJobId0000000000");
 	assert_int_equal(result(&st, &r, now, &id), CO_RESULT_UNKNOWN_JOB);
 	snprintf(r.job_id, sizeof(r.job_id), "%s", j->run[CO_RUN_BACKUP].id);
+	/* the right host skipped an earlier attempt it got after its deadline */
+	r.outcome = BK_OUTCOME_SKIPPED;
+	bk_msg_result_set_error(&r, "ETIMEDOUT", "the job's deadline passed before it could start",
+				false);
+	assert_int_equal(result(&st, &r, now, &id), CO_RESULT_STALE);
+	r.outcome = BK_OUTCOME_OK;
+	r.error_code[0] = '\0';
+	free(r.error_message);
+	r.error_message = NULL;
 	/* none of it changed anything */
 	assert_true(j->run[CO_RUN_BACKUP].active);
 	assert_string_equal(co_job_status(j), "running");
@@ -636,11 +645,13 @@ static void test_results_count_only_from_the_dispatched_host(void **state)
 	assert_int_equal(st.c.results_dropped[CO_RESULT_WRONG_HOST], 2);
 	assert_int_equal(st.c.results_dropped[CO_RESULT_ROUTING_KEY], 4);
 	assert_int_equal(st.c.results_dropped[CO_RESULT_UNKNOWN_JOB], 1);
-	assert_int_equal(st.c.results_ignored, 7);
+	assert_int_equal(st.c.results_dropped[CO_RESULT_STALE], 1);
+	assert_int_equal(st.c.results_ignored, 8);
 	assert_true(metric_is(&st, "backy_coordinator_results_dropped_total{reason=\"wrong_host\"} 2\n"));
 	assert_true(metric_is(&st, "backy_coordinator_results_dropped_total{reason=\"routing_key\"} 4\n"));
 	assert_true(metric_is(&st, "backy_coordinator_results_dropped_total{reason=\"unknown_job\"} 1\n"));
-	assert_true(metric_is(&st, "backy_coordinator_results_ignored_total 7\n"));
+	assert_true(metric_is(&st, "backy_coordinator_results_dropped_total{reason=\"stale\"} 1\n"));
+	assert_true(metric_is(&st, "backy_coordinator_results_ignored_total 8\n"));
 
 	/* the real worker's result, then the same again: the job id is finished */
 	bk_msg_routing_key_result(&r, key);
