@@ -5,7 +5,7 @@
  * (pop from the heap, start the run, apply its result, plan the next time
  * with bk_sched_next and push it back), cost of an idle tick, the time to
  * write the whole state file (a snapshot) and what making a dispatch batch
- * durable costs with the journal (journal.h: append + fdatasync).  With
+ * durable costs with the journal (state_journal.h: append + fdatasync).  With
  * BACKY_AMQP_URL: throughput of the dispatch path with 100,000 jobs in the
  * state (start runs, make them durable, encode, publish with confirms,
  * record the confirms), once with the journal and once rewriting the state
@@ -19,7 +19,7 @@
 
 #include "clock.h"
 #include "config.h"
-#include "journal.h"
+#include "state_journal.h"
 #include "mq.h"
 #include "state.h"
 #include "topology.h"

@@ -44,7 +44,7 @@
  *    reflects them is durable.
  *
  * 4. State.  A snapshot (the state file, state.c) plus an append-only
- *    journal "<state-file>.journal" (journal.h).  Rewriting the snapshot
+ *    journal "<state-file>.journal" (state_journal.h).  Rewriting the snapshot
  *    costs about 0.5-0.8 s at 100,000 jobs, so it is not what makes
  *    changes durable: co_journal_commit() appends the records of the jobs
  *    that changed (a dispatched run, an applied result, a confirm, a
@@ -137,7 +137,7 @@
 #include "clock.h"
 #include "config.h"
 #include "http_guard.h"
-#include "journal.h"
+#include "state_journal.h"
 #include "log.h"
 #include "mq.h"
 #include "proto.h"

@@ -74,7 +74,7 @@ struct co_job {
 	uint8_t chg;                  /* enum co_chg: what the journal does not have yet */
 };
 
-/* What changed in a job since the state was last made durable (journal.h). */
+/* What changed in a job since the state was last made durable (state_journal.h). */
 enum co_chg {
 	CO_CHG_NONE = 0,
 	CO_CHG_CONFIRM, /* only the confirmed flag of its runs: a short 'K' record */
@@ -158,7 +158,7 @@ struct co_state {
 	char recent[CO_RECENT_REQUESTS][BK_ID_MAX + 1];
 	unsigned nrecent, recent_next;
 	bool dirty; /* differs from what is durable (state file + journal) */
-	/* change tracking for the journal (journal.h): jobs changed since the
+	/* change tracking for the journal (state_journal.h): jobs changed since the
 	 * last commit (each once, see co_job.chg), request ids remembered
 	 * since, and whether a change only a full snapshot can express (jobs
 	 * added, dropped or reordered by co_state_apply) happened */
@@ -258,7 +258,7 @@ const char *co_job_status(const struct co_job *j);
  * The state file (the snapshot): a line-oriented text file written
  * atomically (temporary file, fsync, rename, fsync of the directory).  Its
  * header names the generation of the journal that continues it (st->gen;
- * journal.h); its last line, "end sum=HEX", the hash (bk_hash64) of every
+ * state_journal.h); its last line, "end sum=HEX", the hash (bk_hash64) of every
  * byte before it.  co_state_load() fills an empty state (before the first
  * co_state_apply) from the state file alone; a missing file is an empty
  * state, a malformed one BK_ECORRUPT naming the line, one whose checksum
@@ -266,7 +266,7 @@ const char *co_job_status(const struct co_job *j);
  * (no checksum; runs without host=, which then get their job's host) are
  * still read.  co_state_save()
  * clears every change mark (the snapshot covers everything).  The daemon
- * goes through journal.h, which adds the journal to both.
+ * goes through state_journal.h, which adds the journal to both.
  */
 void co_state_format(const struct co_state *st, int64_t now, struct bk_buf *out);
 int co_state_parse(struct co_state *st, const char *buf, size_t len, const char *name,
@@ -275,7 +275,7 @@ int co_state_save(struct co_state *st, const char *path, int64_t now, struct bk_
 int co_state_load(struct co_state *st, const char *path, struct bk_err *err);
 
 /*
- * Journal records (journal.h frames them).  co_state_format_changes()
+ * Journal records (state_journal.h frames them).  co_state_format_changes()
  * appends to OUT the records of what changed since the last
  * co_state_changes_done(): per changed job its 'J' line and one 'R' line
  * per run in flight (or only 'K name= kind= id=' lines when just the

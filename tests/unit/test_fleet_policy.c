@@ -1,4 +1,4 @@
-/* test_fleet_policy.c: cmocka tests of what a job may ask of a storage host (worker/fleet_policy.h). */
+/* test_fleet_policy.c: cmocka tests of what a job may ask of a storage host (worker/daemon/fleet_policy.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

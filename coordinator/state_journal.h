@@ -1,5 +1,5 @@
 /*
- * journal.h: how the coordinator's state reaches the disk: a snapshot (the
+ * state_journal.h: how the coordinator's state reaches the disk: a snapshot (the
  * state file, state.h) plus an append-only journal "<state-file>.journal".
  *
  * Rewriting the whole state file costs about 0.8 s at 100,000 jobs; the
@@ -52,8 +52,8 @@
  *
  * Not thread-safe; one writer per state file (the daemon holds the lock).
  */
-#ifndef CO_JOURNAL_H
-#define CO_JOURNAL_H
+#ifndef CO_STATE_JOURNAL_H
+#define CO_STATE_JOURNAL_H
 
 #include <stdbool.h>
 #include <stdint.h>

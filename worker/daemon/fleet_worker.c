@@ -19,7 +19,7 @@
  *    schedule follow the simulated clock.  Never set it in production: the
  *    revisions would carry the sender's clock, not the storage host's.
  *
- * 2. Journal (journal.h).  One file per job id in the state directory:
+ * 2. Journal (job_journal.h).  One file per job id in the state directory:
  *    `running` (before the child starts; not fsynced, as losing it only
  *    means the redelivered job runs again, which a stale entry means too)
  *    and `done` with the encoded result (durable: fsynced before the result
@@ -106,7 +106,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "fs.h"
-#include "journal.h"
+#include "job_journal.h"
 #include "log.h"
 #include "mq.h"
 #include "proto.h"
@@ -432,7 +432,7 @@ struct wjob {
 	struct bk_msg_job msg;
 	pid_t pid;             /* 0 while pending */
 	int64_t received;      /* bk_monotonic() when the first delivery arrived */
-	bool entry_synced;     /* its running entry's name is durable (journal.h, note 5) */
+	bool entry_synced;     /* its running entry's name is durable (job_journal.h, note 5) */
 	int64_t spawned;       /* bk_monotonic() when vfork returned (backy exec'd) */
 	int64_t exited;        /* bk_monotonic() at the SIGCHLD of its exit */
 	int64_t started;       /* bk_now() at start (result.started) */
@@ -1275,7 +1275,7 @@ static void start_job(struct worker *w, struct wjob *j)
 	 * Not fsynced: losing a running entry in a power failure has the same
 	 * effect as finding it stale (the redelivered job runs again).  The
 	 * entry rewritten after the fork is synced while the child runs, for
-	 * the done entry's sake (journal.h, note 5).
+	 * the done entry's sake (job_journal.h, note 5).
 	 */
 	r = bk_journal_put(&w->journal, &e, false, &err);
 	if (r < 0) {
@@ -1338,7 +1338,7 @@ static void start_job(struct worker *w, struct wjob *j)
 	list_add(&w->running, &w->nrunning, j);
 	e.child = (long)pid;
 	e.child_start = bk_journal_proc_start(pid);
-	/* durable while the child runs, so the done entry costs one flush (journal.h, note 5) */
+	/* durable while the child runs, so the done entry costs one flush (job_journal.h, note 5) */
 	if (bk_journal_put(&w->journal, &e, false, &err) < 0 || bk_journal_sync(&w->journal, &err) < 0)
 		bk_warn("%s", err.msg);
 	else

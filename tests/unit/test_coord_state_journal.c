@@ -1,5 +1,5 @@
 /*
- * test_coord_journal.c: the coordinator's state on disk (journal.h):
+ * test_coord_state_journal.c: the coordinator's state on disk (state_journal.h):
  * snapshot + journal replay gives the state a full save would, a torn
  * tail is ignored and cut, damage before the last commit refuses to load,
  * compaction (also interrupted half-way) loses nothing.
@@ -21,7 +21,7 @@
 #include "config.h"
 #include "fs.h"
 #include "hash.h"
-#include "journal.h"
+#include "state_journal.h"
 #include "state.h"
 
 #define H (3600 * BK_USEC)

@@ -1,5 +1,5 @@
 /*
- * journal.h: backy-worker's idempotency journal, one small file per job id.
+ * job_journal.h: backy-worker's idempotency journal, one small file per job id.
  *
  * The journal lives in the worker's state directory:
  *
@@ -36,8 +36,8 @@
  *    (jansson rejects trailing data): both mean "not done", which is true,
  *    as the result is published only after the flush returned.
  */
-#ifndef BK_JOURNAL_H
-#define BK_JOURNAL_H
+#ifndef BK_JOB_JOURNAL_H
+#define BK_JOB_JOURNAL_H
 
 #include <stdbool.h>
 #include <stdint.h>

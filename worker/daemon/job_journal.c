@@ -1,5 +1,5 @@
-/* journal.c: backy-worker's idempotency journal (see journal.h). */
-#include "journal.h"
+/* job_journal.c: backy-worker's idempotency journal (see job_journal.h). */
+#include "job_journal.h"
 
 #include "buf.h"
 #include "clock.h"

@@ -1,4 +1,4 @@
-/* test_journal.c: cmocka tests of backy-worker's idempotency journal (worker/journal.h). */
+/* test_job_journal.c: cmocka tests of backy-worker's idempotency journal (worker/daemon/job_journal.h). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,7 +6,7 @@
 #include <cmocka.h>
 
 #include "clock.h"
-#include "journal.h"
+#include "job_journal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -142,7 +142,7 @@ static void test_put_leaves_no_temporary_files(void **state)
 	bk_journal_entry_release(&e);
 }
 
-/* journal.h note 5: the done entry overwrites the synced running entry in place */
+/* job_journal.h note 5: the done entry overwrites the synced running entry in place */
 static void test_final_put_overwrites_in_place(void **state)
 {
 	struct fixture *f = *state;

@@ -1,8 +1,8 @@
 /*
- * journal.c: snapshot + append-only journal of the coordinator's state
- * (see journal.h for the format and its invariants).
+ * state_journal.c: snapshot + append-only journal of the coordinator's state
+ * (see state_journal.h for the format and its invariants).
  */
-#include "journal.h"
+#include "state_journal.h"
 
 #include <errno.h>
 #include <fcntl.h>
