@@ -71,7 +71,7 @@ rbdb() { rbd --id backup "$@"; }
 truncate -s $((size_gib * 6 + 4))G "$work/xfs.img"
 mkfs.xfs -q -m reflink=1 "$work/xfs.img"
 mkdir "$mnt"
-mount -o loop "$work/xfs.img" "$mnt"
+mount -o loop,discard "$work/xfs.img" "$mnt"
 
 echo "making a ${size_gib} GiB RBD image $POOL/$IMG (40% random, 30% text, 30% never written)"
 rbd --id admin create --size "${size_gib}G" "$POOL/$IMG"

@@ -30,7 +30,7 @@ trap cleanup EXIT
 truncate -s $((size_gib * 5 + 4))G "$work/xfs.img"
 mkfs.xfs -q -m reflink=1 "$work/xfs.img"
 mkdir "$mnt"
-mount -o loop "$work/xfs.img" "$mnt"
+mount -o loop,discard "$work/xfs.img" "$mnt"
 
 img=$mnt/source.img
 echo "making a ${size_gib} GiB mixed image (40% random, 30% zeros, 30% text)"

@@ -1,6 +1,7 @@
 /* error.c: error codes and messages (see error.h). */
 #include "error.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,7 +9,7 @@
 const char *bk_strerror(int code)
 {
 	switch (code) {
-#define BK_ERR_CASE(name, value, text) \
+#define BK_ERR_CASE(name, value, text, transient) \
 	case name:                     \
 		return text;
 		BK_ERRORS(BK_ERR_CASE)
@@ -24,7 +25,7 @@ const char *bk_error_name(int code)
 	const char *name;
 
 	switch (code) {
-#define BK_ERR_NAME(name, value, text) \
+#define BK_ERR_NAME(name, value, text, transient) \
 	case name:                     \
 		return #name;
 		BK_ERRORS(BK_ERR_NAME)
@@ -32,6 +33,41 @@ const char *bk_error_name(int code)
 	}
 	name = code < 0 && code > -4096 ? strerrorname_np(-code) : NULL;
 	return name ? name : "EUNKNOWN";
+}
+
+bool bk_error_transient(int code)
+{
+	switch (code) {
+#define BK_ERR_TRANSIENT(name, value, text, transient) \
+	case name:                                     \
+		return transient;
+		BK_ERRORS(BK_ERR_TRANSIENT)
+#undef BK_ERR_TRANSIENT
+#define BK_ERRNO_CASE(e) case -e:
+		BK_ERRNO_TRANSIENT(BK_ERRNO_CASE)
+#undef BK_ERRNO_CASE
+		return true;
+	}
+	return false;
+}
+
+bool bk_error_name_transient(const char *name)
+{
+	static const char *const transient[] = {
+#define BK_ERR_TNAME(name, value, text, transient) transient ? #name : NULL,
+		BK_ERRORS(BK_ERR_TNAME)
+#undef BK_ERR_TNAME
+#define BK_ERRNO_NAME(e) #e,
+		BK_ERRNO_TRANSIENT(BK_ERRNO_NAME)
+#undef BK_ERRNO_NAME
+	};
+
+	if (!name)
+		return false;
+	for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)
+		if (transient[i] && strcmp(name, transient[i]) == 0)
+			return true;
+	return false;
 }
 
 __attribute__((format(printf, 4, 0))) static int err_vset(struct bk_err *err, int code, bool sys,

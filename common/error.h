@@ -12,23 +12,31 @@
 
 #include <stdbool.h>
 
-#define BK_ERRORS(X)                                                        \
-	X(BK_EUSAGE, -1000, "invalid usage")                                 \
-	X(BK_ECONFIG, -1001, "invalid configuration")                        \
-	X(BK_ECORRUPT, -1002, "corrupt metadata")                            \
-	X(BK_ESPEC, -1003, "invalid revision specification")                 \
-	X(BK_ENOREV, -1004, "no such revision")                              \
-	X(BK_ELOCKED, -1005, "operation already in progress")                \
-	X(BK_EVERIFY, -1006, "verification failed")                          \
-	X(BK_ESOURCE, -1007, "source failed")                                \
-	X(BK_ETAG, -1008, "invalid tag")                                     \
-	X(BK_EPROTO, -1009, "invalid message")                               \
-	X(BK_EVERSION, -1010, "unsupported message version")                 \
-	X(BK_EMQ, -1011, "message broker unavailable")                       \
-	X(BK_EDENIED, -1012, "refused by this host's policy")
+/*
+ * The project codes: name, value, text, and whether the failure is
+ * transient (retrying later may succeed: a lock held by another run, a
+ * source or broker that is away) or permanent (retrying changes nothing).
+ */
+#define BK_ERRORS(X)                                                               \
+	X(BK_EUSAGE, -1000, "invalid usage", false)                                 \
+	X(BK_ECONFIG, -1001, "invalid configuration", false)                        \
+	X(BK_ECORRUPT, -1002, "corrupt metadata", false)                            \
+	X(BK_ESPEC, -1003, "invalid revision specification", false)                 \
+	X(BK_ENOREV, -1004, "no such revision", false)                              \
+	X(BK_ELOCKED, -1005, "operation already in progress", true)                 \
+	X(BK_EVERIFY, -1006, "verification failed", false)                          \
+	X(BK_ESOURCE, -1007, "source failed", true)                                 \
+	X(BK_ETAG, -1008, "invalid tag", false)                                     \
+	X(BK_EPROTO, -1009, "invalid message", false)                               \
+	X(BK_EVERSION, -1010, "unsupported message version", false)                 \
+	X(BK_EMQ, -1011, "message broker unavailable", true)                        \
+	X(BK_EDENIED, -1012, "refused by this host's policy", false)
+
+/* The system errors that are transient (interrupted, busy, out of space or time, I/O). */
+#define BK_ERRNO_TRANSIENT(X) X(EINTR) X(EAGAIN) X(ETIMEDOUT) X(ENOSPC) X(EIO)
 
 enum bk_error {
-#define BK_ERR_ENUM(name, value, text) name = value,
+#define BK_ERR_ENUM(name, value, text, transient) name = value,
 	BK_ERRORS(BK_ERR_ENUM)
 #undef BK_ERR_ENUM
 };
@@ -44,6 +52,18 @@ const char *bk_strerror(int code);
 
 /* Symbolic name for a code: "BK_ELOCKED", "ENOSPC", ... ("EUNKNOWN" if none). */
 const char *bk_error_name(int code);
+
+/*
+ * Whether a failure with CODE may go away by itself, so the job is worth
+ * retrying later (the column of BK_ERRORS, BK_ERRNO_TRANSIENT for errno values).
+ */
+bool bk_error_transient(int code);
+
+/*
+ * The same for a wire name as bk_error_name() writes it ("BK_ELOCKED",
+ * "EIO"); unknown names (and NULL) are permanent.
+ */
+bool bk_error_name_transient(const char *name);
 
 /*
  * Record CODE and a printf-style message in ERR (which may be NULL) and

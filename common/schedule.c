@@ -12,6 +12,11 @@
  *    satisfies a tag, nor counts towards keep, nor keeps the SLA green.
  * 3. The history is sorted oldest first, so "the newest revision with tag T"
  *    is found by walking backwards.
+ * 4. The rules of what is due (missed, next, due) read a history only
+ *    through its summary (struct bk_sched_seen: per tag the newest
+ *    complete revision, and the newest of any tags), so the coordinator,
+ *    which keeps only that summary, and the CLI, which has the revisions,
+ *    cannot disagree: a manual backup counts as "some history" for both.
  */
 #include "schedule.h"
 
@@ -35,6 +40,27 @@ void bk_schedule_release(struct bk_schedule *s)
 	free(s->tags);
 	s->tags = NULL;
 	s->n = 0;
+}
+
+void bk_schedule_copy(struct bk_schedule *dst, const struct bk_schedule *src)
+{
+	dst->n = src->n;
+	dst->tags = bk_calloc(src->n ? src->n : 1, sizeof(*dst->tags));
+	for (size_t i = 0; i < src->n; i++) {
+		dst->tags[i] = src->tags[i];
+		dst->tags[i].name = bk_strdup(src->tags[i].name);
+	}
+}
+
+bool bk_schedule_equal(const struct bk_schedule *a, const struct bk_schedule *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->tags[i].name, b->tags[i].name) ||
+		    a->tags[i].interval != b->tags[i].interval || a->tags[i].keep != b->tags[i].keep)
+			return false;
+	return true;
 }
 
 int bk_duration_parse(const char *s, int64_t *seconds)
@@ -553,36 +579,66 @@ static const struct bk_rev *newest_with(const struct bk_rev *hist, size_t n, con
 	return NULL;
 }
 
-static bool any_complete(const struct bk_rev *hist, size_t n)
+void bk_sched_seen_from(const struct bk_schedule *s, const struct bk_rev *hist, size_t n,
+			int64_t *tag, struct bk_sched_seen *seen)
 {
-	for (size_t i = 0; i < n; i++)
-		if (hist[i].complete)
-			return true;
-	return false;
+	seen->tag = tag;
+	seen->newest = 0;
+	for (size_t i = n; i-- > 0;) {
+		if (hist[i].complete) {
+			seen->newest = hist[i].timestamp;
+			break;
+		}
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		const struct bk_rev *r = newest_with(hist, n, s->tags[i].name);
+
+		tag[i] = r ? r->timestamp : 0;
+	}
+}
+
+/* Summarise HIST into *SEEN; the caller frees the returned tag array. */
+static int64_t *seen_alloc(const struct bk_schedule *s, const struct bk_rev *hist, size_t n,
+			   struct bk_sched_seen *seen)
+{
+	int64_t *tag = bk_calloc(s->n ? s->n : 1, sizeof(*tag));
+
+	bk_sched_seen_from(s, hist, n, tag, seen);
+	return tag;
+}
+
+void bk_sched_missed_seen(const struct bk_schedule *s, const struct bk_sched_seen *seen,
+			  int64_t now, struct bk_strv *missed)
+{
+	bk_strv_release(missed);
+	for (size_t i = 0; i < s->n; i++) {
+		int64_t t = seen->tag[i];
+
+		if (!t || t <= now - s->tags[i].interval * BK_USEC)
+			bk_strv_add(missed, s->tags[i].name);
+	}
 }
 
 void bk_sched_missed(const struct bk_schedule *s, const struct bk_rev *hist, size_t n,
 		     int64_t now, struct bk_strv *missed)
 {
-	bk_strv_release(missed);
-	for (size_t i = 0; i < s->n; i++) {
-		const struct bk_rev *r = newest_with(hist, n, s->tags[i].name);
+	struct bk_sched_seen seen;
+	int64_t *tag = seen_alloc(s, hist, n, &seen);
 
-		if (!r || r->timestamp <= now - s->tags[i].interval * BK_USEC)
-			bk_strv_add(missed, s->tags[i].name);
-	}
+	bk_sched_missed_seen(s, &seen, now, missed);
+	free(tag);
 }
 
-int64_t bk_sched_next(const struct bk_schedule *s, int64_t spread, const struct bk_rev *hist,
-		      size_t n, int64_t now, struct bk_strv *tags)
+int64_t bk_sched_next_seen(const struct bk_schedule *s, int64_t spread,
+			   const struct bk_sched_seen *seen, int64_t now, struct bk_strv *tags)
 {
 	struct bk_strv missed = BK_STRV_INIT;
 	int64_t t;
 
 	t = bk_sched_next_ideal(s, spread, now, tags);
-	bk_sched_missed(s, hist, n, now, &missed);
+	bk_sched_missed_seen(s, seen, now, &missed);
 	bk_strv_merge(tags, &missed);
-	if (missed.n && any_complete(hist, n) && t > now + BK_CATCHUP_GRACE * BK_USEC) {
+	if (missed.n && seen->newest && t > now + BK_CATCHUP_GRACE * BK_USEC) {
 		t = now;
 		bk_strv_copy(tags, &missed);
 	}
@@ -590,8 +646,20 @@ int64_t bk_sched_next(const struct bk_schedule *s, int64_t spread, const struct 
 	return t;
 }
 
-void bk_sched_due(const struct bk_schedule *s, int64_t spread, const struct bk_rev *hist,
-		  size_t n, int64_t created, int64_t now, struct bk_strv *tags)
+int64_t bk_sched_next(const struct bk_schedule *s, int64_t spread, const struct bk_rev *hist,
+		      size_t n, int64_t now, struct bk_strv *tags)
+{
+	struct bk_sched_seen seen;
+	int64_t *tag = seen_alloc(s, hist, n, &seen);
+	int64_t t = bk_sched_next_seen(s, spread, &seen, now, tags);
+
+	free(tag);
+	return t;
+}
+
+void bk_sched_due_seen(const struct bk_schedule *s, int64_t spread,
+		       const struct bk_sched_seen *seen, int64_t created, int64_t now,
+		       struct bk_strv *tags)
 {
 	struct bk_strv due = BK_STRV_INIT, missed = BK_STRV_INIT, ideal = BK_STRV_INIT;
 
@@ -599,18 +667,17 @@ void bk_sched_due(const struct bk_schedule *s, int64_t spread, const struct bk_r
 	for (size_t i = 0; i < s->n; i++) {
 		const struct bk_sched_tag *st = &s->tags[i];
 		int64_t prev = bk_sched_next_tag(now, st->interval, spread) - st->interval * BK_USEC;
-		const struct bk_rev *r = newest_with(hist, n, st->name);
 
-		if (prev > (r ? r->timestamp : created))
+		if (prev > (seen->tag[i] ? seen->tag[i] : created))
 			bk_strv_add(&due, st->name);
 	}
-	if (!any_complete(hist, n)) {
+	if (!seen->newest) {
 		if (due.n)
 			for (size_t i = 0; i < s->n; i++)
 				bk_strv_add(tags, s->tags[i].name);
 		goto out;
 	}
-	bk_sched_missed(s, hist, n, now, &missed);
+	bk_sched_missed_seen(s, seen, now, &missed);
 	if (due.n) {
 		bk_strv_merge(tags, &due);
 		bk_strv_merge(tags, &missed);
@@ -622,6 +689,16 @@ out:
 	bk_strv_release(&due);
 	bk_strv_release(&missed);
 	bk_strv_release(&ideal);
+}
+
+void bk_sched_due(const struct bk_schedule *s, int64_t spread, const struct bk_rev *hist,
+		  size_t n, int64_t created, int64_t now, struct bk_strv *tags)
+{
+	struct bk_sched_seen seen;
+	int64_t *tag = seen_alloc(s, hist, n, &seen);
+
+	bk_sched_due_seen(s, spread, &seen, created, now, tags);
+	free(tag);
 }
 
 /* NOW - KEEP * INTERVAL in microseconds, or INT64_MIN when that underflows. */

@@ -41,6 +41,12 @@ struct bk_schedule {
 
 void bk_schedule_release(struct bk_schedule *s);
 
+/* Deep copy of SRC into DST (which must be released or empty); DST owns its copy. */
+void bk_schedule_copy(struct bk_schedule *dst, const struct bk_schedule *src);
+
+/* Whether A and B have the same tags, intervals and keeps (tags are sorted by name). */
+bool bk_schedule_equal(const struct bk_schedule *a, const struct bk_schedule *b);
+
 /* "1w", "1d", "2d", "1h", "3h", "10m", "25m", "10s", "5" (seconds); returns 0 or BK_ECONFIG. */
 int bk_duration_parse(const char *s, int64_t *seconds);
 
@@ -79,18 +85,41 @@ int64_t bk_sched_next_tag(int64_t t, int64_t interval, int64_t spread);
 int64_t bk_sched_next_ideal(const struct bk_schedule *s, int64_t spread, int64_t t,
 			    struct bk_strv *tags);
 
+/*
+ * What the rules below read of a history, and all they read: per schedule
+ * tag the timestamp of the newest complete revision carrying it, and the
+ * timestamp of the newest complete revision whatever its tags (a manual
+ * backup counts).  0 means none.  The coordinator keeps exactly this per
+ * job instead of a history and calls the *_seen rules; the CLI calls the
+ * history forms, which summarise the history and call the same rules, so
+ * both decide what is due the same way.
+ */
+struct bk_sched_seen {
+	const int64_t *tag; /* borrowed: one per schedule tag, in s->tags order */
+	int64_t newest;
+};
+
+/* Summarise HIST for S: TAG (s->n entries, caller's) and *SEEN (which borrows TAG). */
+void bk_sched_seen_from(const struct bk_schedule *s, const struct bk_rev *hist, size_t n,
+			int64_t *tag, struct bk_sched_seen *seen);
+
 /* Tags with no complete revision newer than NOW - interval (into MISSED). */
 void bk_sched_missed(const struct bk_schedule *s, const struct bk_rev *hist, size_t n,
 		     int64_t now, struct bk_strv *missed);
+void bk_sched_missed_seen(const struct bk_schedule *s, const struct bk_sched_seen *seen,
+			  int64_t now, struct bk_strv *missed);
 
 /*
  * Python backy's Schedule.next(): the time of the next run and its tags (the
  * ideal tags plus any missed ones).  If tags are missed, the history is not
  * empty and the next ideal time is more than BK_CATCHUP_GRACE away, the run
- * is NOW with only the missed tags.  Used by the coordinator.
+ * is NOW with only the missed tags.  Used by `backy status` and (on its
+ * summary) the coordinator.
  */
 int64_t bk_sched_next(const struct bk_schedule *s, int64_t spread, const struct bk_rev *hist,
 		      size_t n, int64_t now, struct bk_strv *tags);
+int64_t bk_sched_next_seen(const struct bk_schedule *s, int64_t spread,
+			   const struct bk_sched_seen *seen, int64_t now, struct bk_strv *tags);
 
 /*
  * What a `backy backup` without tags runs at NOW (into TAGS; empty = nothing
@@ -102,6 +131,9 @@ int64_t bk_sched_next(const struct bk_schedule *s, int64_t spread, const struct 
  */
 void bk_sched_due(const struct bk_schedule *s, int64_t spread, const struct bk_rev *hist,
 		  size_t n, int64_t created, int64_t now, struct bk_strv *tags);
+void bk_sched_due_seen(const struct bk_schedule *s, int64_t spread,
+		       const struct bk_sched_seen *seen, int64_t created, int64_t now,
+		       struct bk_strv *tags);
 
 /*
  * A repository's retention record: the longest retention (keep x interval,

@@ -307,3 +307,23 @@ int bk_ymap_check_keys(const struct bk_ynode *map, const char *const *known, con
 	}
 	return 0;
 }
+
+int bk_ymap_str(const struct bk_ynode *map, const char *key, const char *name, const char *what,
+		char **out, struct bk_err *err)
+{
+	const struct bk_ynode *n = bk_ymap_get(map, key);
+	const char *s = NULL;
+	int r;
+
+	if (bk_ynode_is_null(n))
+		return 0;
+	r = bk_ynode_str(n, name, what, &s, err);
+	if (r < 0)
+		return r;
+	if (!s[0])
+		return bk_err_set(err, BK_ECONFIG, "%s: line %d: '%s' must not be empty", name,
+				  n->line, what);
+	free(*out);
+	*out = bk_strdup(s);
+	return 0;
+}

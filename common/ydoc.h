@@ -47,6 +47,14 @@ const struct bk_ynode *bk_ymap_get(const struct bk_ynode *map, const char *key);
 int bk_ymap_check_keys(const struct bk_ynode *map, const char *const *known, const char *name,
 		       const char *what, struct bk_err *err);
 
+/*
+ * Optional non-empty string KEY of MAP into *OUT, an owned copy replacing
+ * the old value (untouched when KEY is absent or null).  WHAT names it in
+ * messages ("amqp.url").
+ */
+int bk_ymap_str(const struct bk_ynode *map, const char *key, const char *name, const char *what,
+		char **out, struct bk_err *err);
+
 /* Whether NODE is absent or a plain null scalar ("", "~", "null"). */
 bool bk_ynode_is_null(const struct bk_ynode *node);
 

@@ -15,13 +15,11 @@
  * central config (-c: amqp.url and status.listen).
  *
  * Exit codes: 0 ok, 1 error; check: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
- * The status document is parsed with jansson here, in one function
- * (load_status), and nothing else sees json_t.
+ * The status documents are parsed by their codec (status_doc.h).
  */
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
-#include <jansson.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +32,7 @@
 #include "log.h"
 #include "mq.h"
 #include "proto.h"
+#include "status_doc.h"
 #include "topology.h"
 
 struct opts {
@@ -245,105 +244,53 @@ static int http_get(const char *base, const char *path, struct bk_buf *out, stru
 	return 0;
 }
 
-struct jrow {
-	char *name, *host, *sla, *status, *last, *next, *tags, *ltags;
-	long long overdue;
-};
-
-static char *jstr(json_t *o, const char *k)
-{
-	json_t *v = json_object_get(o, k);
-
-	return bk_strdup(json_is_string(v) ? json_string_value(v) : "");
-}
-
-static void short_time(char *s)
+static void short_time(int64_t t, char *out, size_t size)
 {
 	/* 2026-01-01T03:36:46.000000+00:00 -> 2026-01-01 03:36:46 */
-	if (strlen(s) >= 19) {
-		s[10] = ' ';
-		s[19] = 0;
-	} else if (!*s) {
-		s[0] = '-';
-		s[1] = 0;
+	char s[64];
+
+	if (!t) {
+		snprintf(out, size, "-");
+		return;
 	}
+	bk_time_format(t, s, sizeof(s), BK_TIME_ISO);
+	s[10] = ' ';
+	s[19] = '\0';
+	snprintf(out, size, "%s", s);
 }
 
-/* Fetch /v1/status and turn it into rows (sorted by name by the server's order). */
-static int load_status(struct opts *o, struct bk_buf *raw, struct jrow **rows, size_t *n,
+/* Fetch /v1/status into DOC (initialised): RAW gets the body as served. */
+static int load_status(struct opts *o, struct bk_buf *raw, struct bk_status_doc *doc,
 		       struct bk_err *err)
 {
 	const char *base = status_url(o);
-	json_error_t je;
-	json_t *root, *jobs, *v;
-	const char *k;
 	int r;
 
-	*rows = NULL;
-	*n = 0;
 	if (!base)
 		return bk_err_set(err, BK_EUSAGE,
 				  "no status endpoint: give --status-url, set BACKY_STATUS_URL or -c CONFIG with status.listen");
 	r = http_get(base, "/v1/status", raw, err);
 	if (r < 0)
 		return r;
-	root = json_loadb(raw->p, raw->len, 0, &je);
-	if (!root)
-		return bk_err_set(err, BK_EPROTO, "invalid status document: %s", je.text);
-	jobs = json_object_get(root, "jobs");
-	if (!json_is_object(jobs)) {
-		json_decref(root);
-		return bk_err_set(err, BK_EPROTO, "invalid status document: no 'jobs'");
-	}
-	*rows = bk_calloc(json_object_size(jobs) + 1, sizeof(**rows));
-	json_object_foreach(jobs, k, v) {
-		struct jrow *row = &(*rows)[(*n)++];
-		json_t *ov = json_object_get(v, "sla_overdue");
-
-		row->name = bk_strdup(k);
-		row->host = jstr(v, "host");
-		row->sla = jstr(v, "sla");
-		row->status = jstr(v, "status");
-		row->last = jstr(v, "last_time");
-		row->next = jstr(v, "next_time");
-		row->tags = jstr(v, "next_tags");
-		row->ltags = jstr(v, "last_tags");
-		row->overdue = json_is_integer(ov) ? (long long)json_integer_value(ov) : 0;
-	}
-	json_decref(root);
-	return 0;
+	return bk_status_decode(raw->p, raw->len, doc, err);
 }
 
-static void free_rows(struct jrow *rows, size_t n)
+static int cmp_job(const void *a, const void *b)
 {
-	for (size_t i = 0; i < n; i++) {
-		free(rows[i].name);
-		free(rows[i].host);
-		free(rows[i].sla);
-		free(rows[i].status);
-		free(rows[i].last);
-		free(rows[i].next);
-		free(rows[i].tags);
-		free(rows[i].ltags);
-	}
-	free(rows);
-}
-
-static int cmp_row(const void *a, const void *b)
-{
-	return strcmp(((const struct jrow *)a)->name, ((const struct jrow *)b)->name);
+	return strcmp(((const struct bk_status_job *)a)->name,
+		      ((const struct bk_status_job *)b)->name);
 }
 
 static int cmd_status(struct opts *o)
 {
+	struct bk_status_doc doc;
 	struct bk_buf raw;
 	struct bk_err err = {0};
-	struct jrow *rows = NULL;
-	size_t n = 0;
 	int r;
 
 	bk_buf_init(&raw);
-	r = load_status(o, &raw, &rows, &n, &err);
+	bk_status_doc_init(&doc);
+	r = load_status(o, &raw, &doc, &err);
 	if (r < 0) {
 		bk_error("%s", bk_err_msg(&err, r));
 		goto out;
@@ -352,27 +299,27 @@ static int cmd_status(struct opts *o)
 		fwrite(raw.p, 1, raw.len, stdout);
 		goto out;
 	}
-	qsort(rows, n, sizeof(*rows), cmp_row);
+	qsort(doc.jobs, doc.njobs, sizeof(*doc.jobs), cmp_job);
 	printf("%-24s %-12s %-8s %-9s %-19s %-19s %s\n", "JOB", "HOST", "SLA", "STATUS", "LAST",
 	       "NEXT", "NEXT TAGS");
-	for (size_t i = 0; i < n; i++) {
-		char last[40], next[40];
+	for (size_t i = 0; i < doc.njobs; i++) {
+		const struct bk_status_job *j = &doc.jobs[i];
+		char last[64], next[64];
 
-		snprintf(last, sizeof(last), "%s", rows[i].last);
-		snprintf(next, sizeof(next), "%s", rows[i].next);
-		short_time(last);
-		short_time(next);
-		printf("%-24s %-12s %-8s %-9s %-19s %-19s %s\n", rows[i].name, rows[i].host,
-		       rows[i].sla, rows[i].status, last, next, *rows[i].tags ? rows[i].tags : "-");
+		short_time(j->last_time, last, sizeof(last));
+		short_time(j->next_time, next, sizeof(next));
+		printf("%-24s %-12s %-8s %-9s %-19s %-19s %s\n", j->name, j->host,
+		       j->sla_ok ? "OK" : "TOO OLD", j->status, last, next,
+		       *j->next_tags ? j->next_tags : "-");
 	}
 out:
-	free_rows(rows, n);
+	bk_status_doc_release(&doc);
 	bk_buf_release(&raw);
 	return r;
 }
 
-static void list_names(struct jrow *rows, size_t n, bool (*pick)(const struct jrow *),
-		       struct bk_buf *out)
+static void list_names(const struct bk_status_job *rows, size_t n,
+		       bool (*pick)(const struct bk_status_job *), struct bk_buf *out)
 {
 	size_t shown = 0, total = 0;
 
@@ -389,42 +336,44 @@ static void list_names(struct jrow *rows, size_t n, bool (*pick)(const struct jr
 		bk_buf_addf(out, ", ... (%zu more)", total - shown);
 }
 
-static bool pick_sla(const struct jrow *r)
+static bool pick_sla(const struct bk_status_job *j)
 {
-	return strcmp(r->sla, "OK") != 0;
+	return !j->sla_ok;
 }
 
-static bool pick_failed(const struct jrow *r)
+static bool pick_failed(const struct bk_status_job *j)
 {
-	return strcmp(r->sla, "OK") == 0 && strcmp(r->status, "failed") == 0;
+	return j->sla_ok && strcmp(j->status, "failed") == 0;
 }
 
 static int cmd_check(struct opts *o)
 {
+	struct bk_status_doc doc;
 	struct bk_buf raw, names;
 	struct bk_err err = {0};
-	struct jrow *rows = NULL;
-	size_t n = 0, bad = 0, failed = 0;
+	size_t n, bad = 0, failed = 0;
 	int code;
 
 	bk_buf_init(&raw);
 	bk_buf_init(&names);
-	if (load_status(o, &raw, &rows, &n, &err) < 0) {
+	bk_status_doc_init(&doc);
+	if (load_status(o, &raw, &doc, &err) < 0) {
 		printf("UNKNOWN: no status available: %s\n", err.msg);
 		code = 3;
 		goto out;
 	}
-	qsort(rows, n, sizeof(*rows), cmp_row);
+	n = doc.njobs;
+	qsort(doc.jobs, n, sizeof(*doc.jobs), cmp_job);
 	for (size_t i = 0; i < n; i++) {
-		bad += pick_sla(&rows[i]);
-		failed += pick_failed(&rows[i]);
+		bad += pick_sla(&doc.jobs[i]);
+		failed += pick_failed(&doc.jobs[i]);
 	}
 	if (bad) {
-		list_names(rows, n, pick_sla, &names);
+		list_names(doc.jobs, n, pick_sla, &names);
 		printf("CRITICAL: %zu jobs not within SLA: %s\n", bad, names.p);
 		code = 2;
 	} else if (failed) {
-		list_names(rows, n, pick_failed, &names);
+		list_names(doc.jobs, n, pick_failed, &names);
 		printf("WARNING: %zu jobs within SLA but failing: %s\n", failed, names.p);
 		code = 1;
 	} else {
@@ -432,7 +381,7 @@ static int cmd_check(struct opts *o)
 		code = 0;
 	}
 out:
-	free_rows(rows, n);
+	bk_status_doc_release(&doc);
 	bk_buf_release(&raw);
 	bk_buf_release(&names);
 	return code;
@@ -441,51 +390,40 @@ out:
 static int cmd_workers(struct opts *o)
 {
 	const char *base = status_url(o);
+	struct bk_status_doc doc;
 	struct bk_buf raw;
 	struct bk_err err = {0};
-	json_error_t je;
-	json_t *root = NULL, *v;
-	const char *k;
 	int r;
 
-	bk_buf_init(&raw);
 	if (!base) {
 		bk_error("no status endpoint: give --status-url, set BACKY_STATUS_URL or -c CONFIG");
 		return 1;
 	}
+	bk_buf_init(&raw);
+	bk_status_doc_init(&doc);
 	r = http_get(base, "/v1/workers", &raw, &err);
+	if (r == 0 && o->json) {
+		fwrite(raw.p, 1, raw.len, stdout);
+		goto out;
+	}
+	if (r == 0)
+		r = bk_workers_decode(raw.p, raw.len, &doc, &err);
 	if (r < 0) {
 		bk_error("%s", bk_err_msg(&err, r));
 		goto out;
 	}
-	if (o->json) {
-		fwrite(raw.p, 1, raw.len, stdout);
-		goto out;
-	}
-	root = json_loadb(raw.p, raw.len, 0, &je);
-	if (!json_is_object(root)) {
-		bk_error("invalid workers document: %s", root ? "not an object" : je.text);
-		r = BK_EPROTO;
-		goto out;
-	}
 	printf("%-16s %-10s %5s %5s %10s %6s %s\n", "HOST", "VERSION", "SLOTS", "BUSY", "FREE",
 	       "AGE", "RUNNING");
-	json_object_foreach(root, k, v) {
+	for (size_t i = 0; i < doc.nworkers; i++) {
+		const struct bk_status_worker *w = &doc.workers[i];
 		char size[32];
-		json_t *fb = json_object_get(v, "free_bytes");
-		char *ver = jstr(v, "version"), *run = jstr(v, "running");
 
-		bk_size_format(json_is_integer(fb) ? (unsigned long long)json_integer_value(fb) : 0,
-			       size, sizeof(size));
-		printf("%-16s %-10s %5lld %5lld %10s %5llds %s\n", k, ver,
-		       (long long)json_integer_value(json_object_get(v, "slots")),
-		       (long long)json_integer_value(json_object_get(v, "busy")), size,
-		       (long long)json_integer_value(json_object_get(v, "age")), *run ? run : "-");
-		free(ver);
-		free(run);
+		bk_size_format(w->free_bytes, size, sizeof(size));
+		printf("%-16s %-10s %5u %5u %10s %5llds %s\n", w->host, w->version, w->slots, w->busy,
+		       size, (long long)w->age, *w->running ? w->running : "-");
 	}
 out:
-	json_decref(root);
+	bk_status_doc_release(&doc);
 	bk_buf_release(&raw);
 	return r < 0 ? r : 0;
 }

@@ -110,7 +110,7 @@ static void bench_journal(struct co_state *st, size_t n, int64_t now)
 			co_heap_peek(&st->due, &key, &id);
 			got = co_take_due(st, key + 7 * 24 * 3600 * BK_USEC, ids, sizes[s]);
 			for (size_t i = 0; i < got; i++)
-				co_start(st, ids[i], CO_RUN_BACKUP, key, &m);
+				co_start(st, ids[i], CO_RUN_BACKUP, key, NULL);
 			t = bk_monotonic();
 			if (co_journal_commit(&jn, st, now, false, &err) < 0)
 				printf("journal: %s\n", err.msg);
@@ -162,7 +162,7 @@ static void bench_scale(size_t n)
 		co_heap_peek(&st.due, &key, &id);
 		t1 = bk_monotonic();
 		co_take_due(&st, key, ids, 1);
-		co_start(&st, ids[0], CO_RUN_BACKUP, key, &m);
+		co_start(&st, ids[0], CO_RUN_BACKUP, key, NULL);
 		bk_msg_result_init(&r);
 		snprintf(r.job_id, sizeof(r.job_id), "%s", st.jobs[ids[0]].run[0].id);
 		snprintf(r.job, sizeof(r.job), "%s", st.jobs[ids[0]].name);
@@ -263,7 +263,7 @@ static void bench_publish(const char *url, size_t jobs, size_t total, bool journ
 	while (done < total && done + batch <= jobs) {
 		t1 = bk_monotonic();
 		for (size_t i = 0; i < batch; i++)
-			co_start(&st, (uint32_t)(done + i), CO_RUN_BACKUP, now, &m);
+			co_start(&st, (uint32_t)(done + i), CO_RUN_BACKUP, now, NULL);
 		t_start += bk_monotonic() - t1;
 		t1 = bk_monotonic();
 		r = journal ? co_journal_commit(&jn, &st, now, false, &err)
@@ -273,7 +273,7 @@ static void bench_publish(const char *url, size_t jobs, size_t total, bool journ
 		t_state += bk_monotonic() - t1;
 		t1 = bk_monotonic();
 		for (size_t i = 0; i < batch; i++) {
-			co_run_message(&st, (uint32_t)(done + i), CO_RUN_BACKUP, now, false, &m);
+			co_run_message(&st, (uint32_t)(done + i), CO_RUN_BACKUP, now, &m);
 			bk_buf_init(&bodies[i]);
 			bk_msg_encode_job(&m, &bodies[i], NULL);
 			snprintf(ids[i], sizeof(ids[i]), "%s", m.head.id);

@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "fs.h"
+#include "mq_yaml.h"
 #include "ydoc.h"
 
 void co_config_init(struct co_config *c)
@@ -31,7 +32,7 @@ void co_config_release(struct co_config *c)
 	for (size_t i = 0; i < c->njobs; i++) {
 		free(c->jobs[i].name);
 		free(c->jobs[i].host);
-		bk_msg_source_set_filename(&c->jobs[i].source, NULL);
+		bk_source_spec_release(&c->jobs[i].source);
 	}
 	free(c->jobs);
 	for (size_t i = 0; i < c->nhosts; i++)
@@ -160,98 +161,38 @@ int co_listen_parse(const char *s, char *host, size_t size, unsigned *port, stru
 	return 0;
 }
 
-/* source: {type, filename | pool, image[, vm]}; secrets and worker-local keys are refused. */
-static int parse_source(const struct bk_ynode *map, const char *name, const char *job,
-			struct bk_msg_source *src, struct bk_err *err)
+/* Keys of a `source:` map outside the model: secrets and worker-local settings are refused. */
+static int refuse_local(void *arg, enum bk_source_type type, const char *key,
+			const struct bk_ynode *v, struct bk_err *err)
 {
 	static const char *const secret[] = {"consul_acl_token", "consul_token", NULL};
 	static const char *const local[] = {"ceph_conf", "ceph_id", "consul_url",
 					    "consul_initial_wait", "consul_poll_interval",
 					    "consul_timeout", "verify_percent", "verify_min_blocks",
 					    "verify_budget", "verify_full", NULL};
-	const char *type = NULL, *s;
-	int r;
+	const char *const *where = arg; /* {file name, job name} */
 
-	if (!map || map->type != BK_Y_MAP)
-		return bk_err_set(err, BK_ECONFIG, "%s: line %d: 'jobs.%s.source' must be a map with 'type'",
-				  name, map ? map->line : 0, job);
-	r = bk_ynode_str(bk_ymap_get(map, "type"), name, "source.type", &type, err);
-	if (r < 0)
-		return r;
-	if (strcmp(type, "file") == 0)
-		src->type = BK_SOURCE_FILE;
-	else if (strcmp(type, "rbd") == 0 || strcmp(type, "ceph-rbd") == 0)
-		src->type = BK_SOURCE_RBD;
-	else if (strcmp(type, "flyingcircus") == 0)
-		src->type = BK_SOURCE_FLYINGCIRCUS;
-	else
-		return bk_err_set(err, BK_ECONFIG,
-				  "%s: line %d: job '%s': unknown source type '%s' (expected file, rbd, ceph-rbd or flyingcircus)",
-				  name, map->line, job, type);
-	for (size_t i = 0; i < map->n; i++) {
-		const char *k = map->keys[i];
-		const struct bk_ynode *v = map->items[i];
-		bool ok = false;
-
-		for (size_t j = 0; secret[j]; j++)
-			if (strcmp(k, secret[j]) == 0)
-				return bk_err_set(err, BK_ECONFIG,
-						  "%s: line %d: job '%s': secrets do not belong in the central config (they would travel in job messages): move 'source.%s' to the worker's local config on the storage host",
-						  name, v->line, job, k);
-		for (size_t j = 0; local[j]; j++)
-			if (strcmp(k, local[j]) == 0)
-				return bk_err_set(err, BK_ECONFIG,
-						  "%s: line %d: job '%s': 'source.%s' is a worker-local setting: set it in the worker's config on the storage host",
-						  name, v->line, job, k);
-		if (strcmp(k, "type") == 0)
-			continue;
-		if (strcmp(k, "filename") == 0 && src->type == BK_SOURCE_FILE) {
-			r = bk_ynode_str(v, name, "source.filename", &s, err);
-			if (r < 0)
-				return r;
-			if (s[0] != '/' || strlen(s) >= BK_MSG_MAX_PATH)
-				return bk_err_set(err, BK_ECONFIG,
-						  "%s: line %d: job '%s': 'source.filename' must be an absolute path",
-						  name, v->line, job);
-			bk_msg_source_set_filename(src, s);
-			ok = true;
-		} else if ((strcmp(k, "pool") == 0 || strcmp(k, "image") == 0) &&
-			   src->type != BK_SOURCE_FILE) {
-			char *dst = strcmp(k, "pool") == 0 ? src->pool : src->image;
-
-			r = bk_ynode_str(v, name, k, &s, err);
-			if (r < 0)
-				return r;
-			if (!*s || strlen(s) > BK_MSG_NAME_MAX)
-				return bk_err_set(err, BK_ECONFIG,
-						  "%s: line %d: job '%s': invalid 'source.%s' '%s'", name,
-						  v->line, job, k, s);
-			snprintf(dst, BK_MSG_NAME_MAX + 1, "%s", s);
-			ok = true;
-		} else if (strcmp(k, "vm") == 0 && src->type == BK_SOURCE_FLYINGCIRCUS) {
-			r = bk_ynode_str(v, name, "source.vm", &s, err);
-			if (r < 0)
-				return r;
-			if (!bk_msg_name_valid(s))
-				return bk_err_set(err, BK_ECONFIG,
-						  "%s: line %d: job '%s': invalid 'source.vm' '%s'", name,
-						  v->line, job, s);
-			snprintf(src->vm, sizeof(src->vm), "%s", s);
-			ok = true;
-		}
-		if (!ok)
+	(void)type;
+	for (size_t j = 0; secret[j]; j++)
+		if (strcmp(key, secret[j]) == 0)
 			return bk_err_set(err, BK_ECONFIG,
-					  "%s: line %d: job '%s': unknown key 'source.%s' for type '%s'",
-					  name, v->line, job, k, type);
-	}
-	if (src->type == BK_SOURCE_FILE && !src->filename)
-		return bk_err_set(err, BK_ECONFIG, "%s: line %d: job '%s': 'source.filename' is required",
-				  name, map->line, job);
-	if (src->type != BK_SOURCE_FILE && (!src->pool[0] || !src->image[0]))
-		return bk_err_set(err, BK_ECONFIG,
-				  "%s: line %d: job '%s': 'source.pool' and 'source.image' are required",
-				  name, map->line, job);
-	return 0;
+					  "%s: line %d: job '%s': secrets do not belong in the central config (they would travel in job messages): move 'source.%s' to the worker's local config on the storage host",
+					  where[0], v->line, where[1], key);
+	for (size_t j = 0; local[j]; j++)
+		if (strcmp(key, local[j]) == 0)
+			return bk_err_set(err, BK_ECONFIG,
+					  "%s: line %d: job '%s': 'source.%s' is a worker-local setting: set it in the worker's config on the storage host",
+					  where[0], v->line, where[1], key);
+	return 1;
+}
+
+/* source: the one source model (source_spec.h), nothing local. */
+static int parse_source(const struct bk_ynode *map, const char *name, const char *job,
+			struct bk_source_spec *src, struct bk_err *err)
+{
+	const char *where[] = {name, job};
+
+	return bk_source_spec_read(map, name, job, src, refuse_local, (void *)where, err);
 }
 
 static int cmp_job(const void *a, const void *b)
@@ -278,9 +219,8 @@ static int check_encodable(const struct co_config *c, const struct co_jobcfg *j,
 	bk_strv_add(&m.tags, c->scheds[j->sched].s.tags[0].name);
 	m.deadline = m.head.time + c->job_timeout * BK_USEC;
 	m.attempt = 1;
-	m.source = j->source;
-	m.source.filename = j->source.filename ? bk_strdup(j->source.filename) : NULL;
-	co_schedule_copy(&m.schedule, &c->scheds[j->sched].s);
+	bk_source_spec_copy(&m.source, &j->source);
+	bk_schedule_copy(&m.schedule, &c->scheds[j->sched].s);
 	r = bk_msg_encode_job(&m, &b, &e);
 	if (r < 0)
 		r = bk_err_set(err, BK_ECONFIG, "%s: line %d: job '%s' cannot be sent to a worker: %s",
@@ -355,7 +295,6 @@ static int parse_root(const struct bk_ynode *root, const char *name, struct co_c
 	static const char *const keys[] = {"global", "schedules", "jobs", "amqp", "hosts",
 					   "status", "state-file", "job-timeout", "expire", NULL};
 	static const char *const gkeys[] = {"base-dir", "worker-limit", NULL};
-	static const char *const akeys[] = {"url", "heartbeat", "ca-cert", "tls-verify", NULL};
 	static const char *const skeys[] = {"listen", NULL};
 	const struct bk_ynode *n;
 	int r;
@@ -422,26 +361,19 @@ static int parse_root(const struct bk_ynode *root, const char *name, struct co_c
 	}
 	n = bk_ymap_get(root, "amqp");
 	if (n && !bk_ynode_is_null(n)) {
-		r = need_map(n, name, "amqp", err);
-		if (r == 0)
-			r = check_keys(n, name, "amqp", akeys, err);
-		if (r == 0 && bk_ymap_get(n, "url"))
-			r = get_strdup(bk_ymap_get(n, "url"), name, "amqp.url", &c->amqp_url, err);
-		if (r == 0 && bk_ymap_get(n, "ca-cert"))
-			r = get_strdup(bk_ymap_get(n, "ca-cert"), name, "amqp.ca-cert", &c->amqp_ca_cert,
-				       err);
-		if (r == 0 && bk_ymap_get(n, "tls-verify"))
-			r = get_bool(bk_ymap_get(n, "tls-verify"), name, "amqp.tls-verify",
-				     &c->amqp_tls_verify, err);
-		if (r == 0 && bk_ymap_get(n, "heartbeat")) {
-			int64_t hb;
+		/* the one reader of `amqp:`, shared with backy-worker (proto/mq_yaml.h) */
+		struct bk_amqp_settings as;
 
-			r = get_duration(bk_ymap_get(n, "heartbeat"), name, "amqp.heartbeat", &hb, err);
-			if (r == 0 && hb > 3600)
-				r = bk_err_set(err, BK_ECONFIG, "%s: line %d: 'amqp.heartbeat' is too long",
-					       name, bk_ymap_get(n, "heartbeat")->line);
-			c->amqp_heartbeat = (int)hb;
+		r = bk_mq_config_from_yaml(n, name, &as, err);
+		if (r == 0) {
+			c->amqp_url = as.url;
+			c->amqp_ca_cert = as.ca_cert;
+			c->amqp_heartbeat = as.heartbeat_s;
+			c->amqp_tls_verify = as.tls_verify;
+			as.url = NULL;
+			as.ca_cert = NULL;
 		}
+		bk_amqp_settings_release(&as);
 		if (r < 0)
 			return r;
 	}
@@ -540,12 +472,7 @@ int co_config_load(const char *path, struct co_config *c, struct bk_err *err)
 
 void co_schedule_copy(struct bk_schedule *dst, const struct bk_schedule *src)
 {
-	dst->n = src->n;
-	dst->tags = bk_calloc(src->n ? src->n : 1, sizeof(*dst->tags));
-	for (size_t i = 0; i < src->n; i++) {
-		dst->tags[i] = src->tags[i];
-		dst->tags[i].name = bk_strdup(src->tags[i].name);
-	}
+	bk_schedule_copy(dst, src);
 }
 
 const struct co_jobcfg *co_config_job(const struct co_config *c, const char *name)

@@ -43,7 +43,7 @@ struct co_sched {
 struct co_jobcfg {
 	char *name;
 	size_t sched;                /* index into co_config.scheds */
-	struct bk_msg_source source; /* what travels in the job message */
+	struct bk_source_spec source; /* what travels in the job message (source_spec.h) */
 	char *host;                  /* explicit storage host, or NULL: automatic placement */
 	int line;
 };
@@ -82,7 +82,7 @@ int co_config_load(const char *path, struct co_config *c, struct bk_err *err);
 /* The job config named NAME, or NULL (binary search). */
 const struct co_jobcfg *co_config_job(const struct co_config *c, const char *name);
 
-/* Deep copy of SRC into DST (which must be released or empty). */
+/* Deep copy of SRC into DST: bk_schedule_copy(), kept until state.c uses that. */
 void co_schedule_copy(struct bk_schedule *dst, const struct bk_schedule *src);
 
 /*

@@ -1,6 +1,10 @@
 /*
  * coordinator.c: backy-coordinator, the daemon that turns schedules into jobs.
  *
+ * This file is the main loop (standby, active, reload, dispatch, deliveries);
+ * the broker side is coord_broker.c, the status server coord_http.c, the
+ * I/O-free model state.c and its file format state_file.c.
+ *
  * Design notes
  *
  * 1. Config.  One central YAML file (config.h), a superset of Python
@@ -14,12 +18,18 @@
  *
  * 2. Scheduling.  A binary min-heap of (next due time, job) (heap.h): a tick
  *    pops only due entries, so nothing due costs one comparison and a due
- *    job O(log n).  Each job keeps a synthetic history (per schedule tag the
- *    time of its newest good revision) which is fed to bk_sched_next() of
- *    common/schedule.h as pseudo-revisions: spread, ideal times and
- *    catch-up are the core's maths, never re-implemented here.  Failures
+ *    job O(log n).  Each job keeps what the schedule rules read of a
+ *    history (struct bk_sched_seen of common/schedule.h: per schedule tag
+ *    the time of its newest good revision, and its newest good backup,
+ *    manual ones included) and plans with bk_sched_next_seen(), the rule
+ *    `backy status` uses; a planned run carries what bk_sched_due_seen(),
+ *    the rule of `backy backup` without tags, says at dispatch.  Spread,
+ *    ideal times and catch-up are the core's maths, never re-implemented
+ *    here, so the coordinator and the CLI agree (test_coord_due.c).  Failures
  *    back off 2, 4, 8 ... minutes, capped at 6 h, reset by a success; the
  *    retry carries the failed tags plus whatever became missed meanwhile.
+ *    A backup waits for an expiry of the same job in flight (the worker
+ *    would refuse it: one job at a time per repository).
  *    At most one backup per job is in flight (a job in flight is not in the
  *    due heap).  Per-host concurrency is the workers' business (slots): the
  *    coordinator never holds back due jobs, so long jobs on one host cannot
@@ -43,7 +53,7 @@
  *    Results and requests are acknowledged only after the state that
  *    reflects them is durable.
  *
- * 4. State.  A snapshot (the state file, state.c) plus an append-only
+ * 4. State.  A snapshot (the state file, state_file.c) plus an append-only
  *    journal "<state-file>.journal" (state_journal.h).  Rewriting the snapshot
  *    costs about 0.5-0.8 s at 100,000 jobs, so it is not what makes
  *    changes durable: co_journal_commit() appends the records of the jobs
@@ -96,14 +106,14 @@
  *    consumes results, requests and heartbeats, dispatches and serves
  *    HTTP.
  *
- * 6. HTTP.  libmicrohttpd with its own thread on a loopback address:
+ * 6. HTTP (coord_http.c).  libmicrohttpd with its own thread on a loopback address:
  *    GET /v1/status (jobs, workers, coordinator), /v1/workers and /metrics
  *    (Prometheus text).  The handler renders under the state mutex, which
  *    the main loop holds while it changes state (never while it waits for
  *    the broker).
  *
  * 7. Requests on backy.control: run JOB [tags] (a manual backup now, or
- *    right after the one in flight), expire JOB, status (the adapter has no
+ *    right after the run in flight), expire JOB, status (the adapter has no
  *    reply-to, so status is answered over HTTP; the request is logged).
  *
  * 8. Signals only set flags.  SIGTERM/SIGINT: save and stop.  SIGHUP:
@@ -122,9 +132,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -136,7 +143,7 @@
 
 #include "clock.h"
 #include "config.h"
-#include "http_guard.h"
+#include "coord.h"
 #include "state_journal.h"
 #include "log.h"
 #include "mq.h"
@@ -144,18 +151,9 @@
 #include "state.h"
 #include "topology.h"
 
-#define TICK_MS 1000
-#define MAX_BATCH 10000
-#define ACK_BATCH 256
-#define STANDBY_RETRY_MS 2000
-#define LEADER_QUEUE "backy.coordinator.leader" /* the broker-side lock (note 5) */
-#define HTTP_CONNECTIONS 64u
-#define HTTP_HEADER_MS 5000u /* a request's headers, in total (http_guard.h) */
-#define MQ_HEALTHY_US (30 * BK_USEC) /* a connection that lasted this long resets the backoff */
-
-static volatile sig_atomic_t g_stop;
+volatile sig_atomic_t g_stop;
 static volatile sig_atomic_t g_reload;
-static volatile int g_stop_int; /* for bk_mq_connect_retry */
+volatile int g_stop_int; /* for bk_mq_connect_retry */
 
 static void on_signal(int sig)
 {
@@ -167,48 +165,6 @@ static void on_signal(int sig)
 	}
 }
 
-struct outbox_ent {
-	uint32_t job;
-	uint8_t kind;
-};
-
-struct coord {
-	const char *config_path;
-	struct co_config *cfg; /* current; owned */
-	struct co_state st;
-	struct co_journal jn; /* how st reaches the disk */
-	pthread_mutex_t lock; /* st, cfg, now: shared with the HTTP thread */
-	bool active;
-	int lock_fd;
-	char *state_path;
-	char *lock_path;
-	char listen_host[64];
-	unsigned listen_port;
-	bool listen_override;
-	struct MHD_Daemon *http;
-	struct co_http_guard *guard; /* of http */
-	struct bk_mq *mq;
-	bool leader; /* mq holds LEADER_QUEUE */
-	int64_t mq_since; /* bk_monotonic() when mq connected, 0: not connected */
-	struct bk_mq_backoff backoff; /* reconnects, also after set-ups that failed (mq_lead) */
-
-	/* clock */
-	double scale; /* 0: frozen at start_t */
-	bool simulated;
-	int64_t start_t, start_mono;
-	int64_t now;
-
-	/* deferred acknowledgements (after the state is durable) */
-	uint64_t *acks;
-	size_t nacks, acks_cap;
-	int64_t last_save_mono;
-
-	struct outbox_ent *out;
-	size_t nout, out_cap;
-
-	int64_t hb_warned; /* bk_monotonic() of the last warning about a dropped heartbeat */
-};
-
 static void update_now(struct coord *co)
 {
 	if (!co->simulated) {
@@ -219,264 +175,13 @@ static void update_now(struct coord *co)
 	bk_clock_set(co->now ? co->now : 1);
 }
 
-/* --- HTTP ---------------------------------------------------------------- */
-
-static enum MHD_Result http_handler(void *cls, struct MHD_Connection *conn, const char *url,
-				    const char *method, const char *version,
-				    const char *upload_data, size_t *upload_size, void **con_cls)
-{
-	struct coord *co = cls;
-	struct MHD_Response *resp;
-	struct bk_buf b;
-	const char *type = "application/json";
-	unsigned status = MHD_HTTP_OK;
-	enum MHD_Result ret;
-
-	(void)version;
-	(void)upload_data;
-	(void)upload_size;
-	(void)con_cls;
-	co_http_guard_headers_done(conn);
-	bk_buf_init(&b);
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-		status = MHD_HTTP_METHOD_NOT_ALLOWED;
-		bk_buf_adds(&b, "{\"error\":\"only GET\"}\n");
-	} else if (strcmp(url, "/v1/status") == 0) {
-		pthread_mutex_lock(&co->lock);
-		co_status_json(&co->st, co->now, co->active ? "active" : "standby", &b);
-		pthread_mutex_unlock(&co->lock);
-	} else if (strcmp(url, "/v1/workers") == 0) {
-		pthread_mutex_lock(&co->lock);
-		co_workers_json(&co->st, &b);
-		pthread_mutex_unlock(&co->lock);
-		bk_buf_adds(&b, "\n");
-	} else if (strcmp(url, "/metrics") == 0) {
-		type = "text/plain; version=0.0.4";
-		pthread_mutex_lock(&co->lock);
-		co_metrics(&co->st, co->now, co->active, &b);
-		pthread_mutex_unlock(&co->lock);
-		bk_buf_addf(&b,
-			    "# HELP backy_coordinator_http_cut_total Status connections cut: request "
-			    "headers not complete within %u ms.\n"
-			    "# TYPE backy_coordinator_http_cut_total counter\n"
-			    "backy_coordinator_http_cut_total %" PRIu64 "\n",
-			    HTTP_HEADER_MS, co_http_guard_cut(co->guard));
-	} else {
-		status = MHD_HTTP_NOT_FOUND;
-		bk_buf_adds(&b, "{\"error\":\"not found; try /v1/status, /v1/workers or /metrics\"}\n");
-	}
-	resp = MHD_create_response_from_buffer(b.len, b.p, MHD_RESPMEM_MUST_FREE);
-	if (!resp) {
-		bk_buf_release(&b);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, "Content-Type", type);
-	ret = MHD_queue_response(conn, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
-}
-
-static void http_stop(struct coord *co)
-{
-	if (co->http)
-		MHD_stop_daemon(co->http);
-	co->http = NULL;
-	co_http_guard_free(co->guard); /* after the daemon: it closed every connection */
-	co->guard = NULL;
-}
-
-static int http_start(struct coord *co, struct bk_err *err)
-{
-	struct sockaddr_in sin;
-	struct sockaddr_in6 sin6;
-	const struct sockaddr *sa;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-
-	if (!co->listen_host[0] || co->http)
-		return 0;
-	memset(&sin, 0, sizeof(sin));
-	memset(&sin6, 0, sizeof(sin6));
-	if (inet_pton(AF_INET, co->listen_host, &sin.sin_addr) == 1) {
-		sin.sin_family = AF_INET;
-		sin.sin_port = htons((uint16_t)co->listen_port);
-		sa = (const struct sockaddr *)&sin;
-	} else {
-		inet_pton(AF_INET6, co->listen_host, &sin6.sin6_addr);
-		sin6.sin6_family = AF_INET6;
-		sin6.sin6_port = htons((uint16_t)co->listen_port);
-		sa = (const struct sockaddr *)&sin6;
-		flags |= MHD_USE_IPv6;
-	}
-	co->guard = co_http_guard_new(HTTP_HEADER_MS, err);
-	if (!co->guard)
-		return err->code;
-	co->http = MHD_start_daemon(
-		flags, (uint16_t)co->listen_port, NULL, NULL, http_handler, co, MHD_OPTION_SOCK_ADDR,
-		sa, MHD_OPTION_CONNECTION_LIMIT, HTTP_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-		MHD_OPTION_NOTIFY_CONNECTION, co_http_guard_notify, co->guard,
-		MHD_OPTION_NOTIFY_COMPLETED, co_http_guard_completed, co->guard, MHD_OPTION_END);
-	if (!co->http) {
-		http_stop(co);
-		return bk_err_set(err, -EADDRINUSE, "unable to serve status on %s:%u", co->listen_host,
-				  co->listen_port);
-	}
-	bk_info("status on http://%s%s%s:%u/v1/status", strchr(co->listen_host, ':') ? "[" : "",
-		co->listen_host, strchr(co->listen_host, ':') ? "]" : "", co->listen_port);
-	return 0;
-}
-
-/* --- broker -------------------------------------------------------------- */
-
-static void on_retry(void *arg, const struct bk_err *err, unsigned attempt, unsigned delay_ms)
-{
-	(void)arg;
-	bk_warn("broker connection attempt %u failed: %s (next in %u ms)", attempt, err->msg,
-		delay_ms);
-}
-
-static void outbox_add(struct coord *co, uint32_t job, enum co_run_kind kind)
-{
-	if (co->nout == co->out_cap) {
-		co->out_cap = co->out_cap ? 2 * co->out_cap : 256;
-		co->out = bk_realloc(co->out, co->out_cap * sizeof(*co->out));
-	}
-	co->out[co->nout].job = job;
-	co->out[co->nout].kind = (uint8_t)kind;
-	co->nout++;
-}
-
-/* Queue every run in flight whose publish was not confirmed (after a restart or reconnect). */
-static void republish_unconfirmed(struct coord *co)
-{
-	for (size_t i = 0; i < co->st.n; i++)
-		for (int k = 0; k < CO_RUN_KINDS; k++)
-			if (co->st.jobs[i].live && co->st.jobs[i].run[k].active &&
-			    !co->st.jobs[i].run[k].confirmed) {
-				outbox_add(co, (uint32_t)i, (enum co_run_kind)k);
-				co->st.c.republished++;
-			}
-}
-
-static int declare_hosts(struct coord *co, struct bk_err *err)
-{
-	int r = bk_mq_declare(co->mq, NULL, err);
-
-	for (size_t i = 0; r == 0 && i < co->st.nhosts; i++)
-		r = bk_mq_declare(co->mq, co->st.hosts[i], err);
-	return r;
-}
-
-/*
- * A set-up step on a fresh connection failed (or the broker refused it):
- * drop the connection; the next connect backs off (mq_lead), whatever the
- * code, since a broker that refuses a declare or a consume (403, 541 ...)
- * may be fixed by its operator without restarting us.
- */
-static int mq_setup_failed(struct coord *co)
-{
-	bk_mq_close(co->mq);
-	co->mq = NULL;
-	co->leader = false;
-	co->nacks = 0;
-	return BK_EMQ;
-}
-
-/*
- * Be connected and hold the broker lock: connect (with backoff) unless the
- * connection is usable, then declare LEADER_QUEUE exclusive unless this
- * connection holds it already.  BK_ELOCKED: another coordinator holds it;
- * the connection stays open (it has no consumers) for the next try.
- *
- * A connection that did not last MQ_HEALTHY_US (its set-up failed, or the
- * broker dropped it right away) counts as a failed connect: the next one
- * waits the reconnect backoff of bk_mq_connect_retry, which continues the
- * same sequence; a connection that lasted resets it.
- */
-static int mq_lead(struct coord *co)
-{
-	struct bk_mq_config mc;
-	struct bk_err err = {0};
-	int r;
-
-	if (co->mq && bk_mq_usable(co->mq) && co->leader)
-		return 0;
-	if (!co->mq || !bk_mq_usable(co->mq)) {
-		bk_mq_close(co->mq);
-		co->mq = NULL;
-		co->leader = false;
-		co->nacks = 0; /* unacknowledged deliveries come back */
-		if (co->mq_since && bk_monotonic() - co->mq_since < MQ_HEALTHY_US) {
-			unsigned ms = bk_mq_backoff_next(&co->backoff);
-
-			bk_warn("broker connection lasted %.1f s: reconnecting in %u ms",
-				(double)(bk_monotonic() - co->mq_since) / 1e6, ms);
-			bk_mq_backoff_sleep(ms, &g_stop_int);
-		} else {
-			bk_mq_backoff_reset(&co->backoff);
-		}
-		co->mq_since = 0;
-		memset(&mc, 0, sizeof(mc));
-		mc.url = co->cfg->amqp_url;
-		mc.heartbeat_s = co->cfg->amqp_heartbeat;
-		mc.ca_cert = co->cfg->amqp_ca_cert;
-		mc.tls_verify = co->cfg->amqp_tls_verify;
-		mc.name = "backy-coordinator";
-		mc.on_retry = on_retry;
-		mc.backoff = &co->backoff;
-		r = bk_mq_connect_retry(&co->mq, &mc, &g_stop_int, &err);
-		if (r < 0) {
-			if (!g_stop)
-				bk_error("%s", bk_err_msg(&err, r));
-			return r;
-		}
-		co->mq_since = bk_monotonic();
-	}
-	r = bk_mq_declare_exclusive(co->mq, LEADER_QUEUE, &err);
-	if (r == 0) {
-		co->leader = true;
-		bk_info("holding the broker lock '%s'", LEADER_QUEUE);
-	} else if (r != BK_ELOCKED) {
-		if (!g_stop)
-			bk_error("taking the broker lock failed: %s", bk_err_msg(&err, r));
-		return mq_setup_failed(co);
-	}
-	return r;
-}
-
-/* Lead (mq_lead), declare the topology, consume, queue unconfirmed runs for publishing. */
-static int mq_up(struct coord *co)
-{
-	struct bk_err err = {0};
-	int r;
-
-	r = mq_lead(co);
-	if (r < 0)
-		return r;
-	r = declare_hosts(co, &err);
-	if (r == 0)
-		r = bk_mq_consume(co->mq, BK_Q_RESULTS, 1000, &err);
-	if (r == 0)
-		r = bk_mq_consume(co->mq, BK_Q_REQUESTS, 100, &err);
-	if (r == 0)
-		r = bk_mq_consume(co->mq, BK_Q_HEARTBEATS, 100, &err);
-	if (r < 0) {
-		bk_error("broker set-up failed: %s", bk_err_msg(&err, r));
-		return mq_setup_failed(co);
-	}
-	bk_info("connected to the broker");
-	pthread_mutex_lock(&co->lock);
-	republish_unconfirmed(co);
-	pthread_mutex_unlock(&co->lock);
-	return 0;
-}
-
 /* --- state --------------------------------------------------------------- */
 
 /*
  * Make the state durable (caller holds the lock): append what changed to the
  * journal, or (FORCE, or the journal's policy) write a snapshot.
  */
-static int save_state(struct coord *co, bool force)
+int coord_save_state(struct coord *co, bool force)
 {
 	struct bk_err err = {0};
 	uint64_t compactions = co->jn.compactions;
@@ -504,7 +209,7 @@ static int save_and_ack(struct coord *co, bool force)
 
 	pthread_mutex_lock(&co->lock);
 	if (co->st.dirty || force)
-		r = save_state(co, force);
+		r = coord_save_state(co, force);
 	pthread_mutex_unlock(&co->lock);
 	if (r < 0)
 		return r;
@@ -534,10 +239,9 @@ static void defer_ack(struct coord *co, uint64_t tag)
 static void collect(struct coord *co)
 {
 	static uint32_t ids[MAX_BATCH];
-	struct bk_msg_job m;
+	const struct co_run *run;
 	size_t n;
 
-	bk_msg_job_init(&m);
 	n = co_take_overdue(&co->st, co->now, ids, MAX_BATCH);
 	for (size_t i = 0; i < n; i++) {
 		struct co_job *j = &co->st.jobs[ids[i]];
@@ -545,99 +249,21 @@ static void collect(struct coord *co)
 		for (int k = 0; k < CO_RUN_KINDS; k++) {
 			if (!j->run[k].active || j->run[k].deadline > co->now)
 				continue;
-			co_run_message(&co->st, ids[i], (enum co_run_kind)k, co->now, true, &m);
+			run = co_redispatch(&co->st, ids[i], (enum co_run_kind)k, co->now);
 			bk_warn("job '%s' (%s %s) passed its deadline: dispatching attempt %u to '%s'",
-				j->name, j->run[k].id, k ? "expire" : "backup", j->run[k].attempt,
-				m.host);
-			outbox_add(co, ids[i], (enum co_run_kind)k);
+				j->name, run->id, k ? "expire" : "backup", run->attempt,
+				co_run_host(&co->st, run));
+			coord_outbox_add(co, ids[i], (enum co_run_kind)k);
 		}
 	}
 	n = co_take_due(&co->st, co->now, ids, MAX_BATCH);
 	for (size_t i = 0; i < n; i++) {
-		if (co_start(&co->st, ids[i], CO_RUN_BACKUP, co->now, &m) < 0)
+		if (co_start(&co->st, ids[i], CO_RUN_BACKUP, co->now, &run) < 0)
 			continue;
-		bk_info("dispatching backup of '%s' (%s, tags %s) to '%s'", m.job, m.job_id,
-			co->st.jobs[ids[i]].run[CO_RUN_BACKUP].tags, m.host);
-		outbox_add(co, ids[i], CO_RUN_BACKUP);
+		bk_info("dispatching backup of '%s' (%s, tags %s) to '%s'", co->st.jobs[ids[i]].name,
+			run->id, run->tags, co_run_host(&co->st, run));
+		coord_outbox_add(co, ids[i], CO_RUN_BACKUP);
 	}
-	bk_msg_job_release(&m);
-}
-
-/* Persist, then publish the outbox with confirms.  Returns BK_EMQ when the broker is gone. */
-static int flush(struct coord *co)
-{
-	struct bk_mq_msg *msgs = NULL;
-	struct bk_buf *bodies = NULL;
-	char (*ids)[BK_ID_MAX + 1] = NULL;
-	char (*keys)[BK_MSG_NAME_MAX + 1] = NULL;
-	struct bk_msg_job m;
-	struct bk_err err = {0};
-	size_t n = 0, nout;
-	int r = 0;
-
-	if (!co->nout)
-		return 0;
-	pthread_mutex_lock(&co->lock);
-	nout = co->nout;
-	r = save_state(co, false); /* the runs are on disk before anything is published */
-	if (r < 0) {
-		pthread_mutex_unlock(&co->lock);
-		return r;
-	}
-	msgs = bk_calloc(nout, sizeof(*msgs));
-	bodies = bk_calloc(nout, sizeof(*bodies));
-	ids = bk_calloc(nout, sizeof(*ids));
-	keys = bk_calloc(nout, sizeof(*keys));
-	bk_msg_job_init(&m);
-	for (size_t i = 0; i < nout; i++) {
-		const struct outbox_ent *o = &co->out[i];
-		struct co_job *j = &co->st.jobs[o->job];
-
-		if (!j->run[o->kind].active)
-			continue;
-		co_run_message(&co->st, o->job, (enum co_run_kind)o->kind, co->now, false, &m);
-		bk_buf_init(&bodies[n]);
-		bk_err_clear(&err);
-		if (bk_msg_encode_job(&m, &bodies[n], &err) < 0) {
-			bk_error("job '%s' cannot be encoded: %s", j->name, err.msg);
-			bk_buf_release(&bodies[n]);
-			continue;
-		}
-		snprintf(ids[n], sizeof(ids[n]), "%s", m.head.id);
-		snprintf(keys[n], sizeof(keys[n]), "%s", m.host);
-		msgs[n].exchange = BK_EX_JOBS;
-		msgs[n].key = keys[n];
-		msgs[n].body = bodies[n].p;
-		msgs[n].len = bodies[n].len;
-		msgs[n].message_id = ids[n];
-		co->out[n] = *o; /* compact: out[i] for msgs[i] */
-		n++;
-	}
-	bk_msg_job_release(&m);
-	pthread_mutex_unlock(&co->lock);
-
-	bk_err_clear(&err);
-	r = n ? bk_mq_publish_batch(co->mq, msgs, n, &err) : 0;
-	if (r < 0)
-		bk_error("publishing jobs failed: %s", bk_err_msg(&err, r));
-
-	pthread_mutex_lock(&co->lock);
-	for (size_t i = 0; i < n; i++) {
-		if (msgs[i].result == 0)
-			co_confirmed(&co->st, co->out[i].job, (enum co_run_kind)co->out[i].kind);
-		else
-			co->st.c.publish_errors++;
-	}
-	/* Unconfirmed runs stay in flight: republished after a reconnect or at their deadline. */
-	co->nout = 0;
-	pthread_mutex_unlock(&co->lock);
-	for (size_t i = 0; i < n; i++)
-		bk_buf_release(&bodies[i]);
-	free(msgs);
-	free(bodies);
-	free(ids);
-	free(keys);
-	return r == BK_EMQ || (co->mq && !bk_mq_usable(co->mq)) ? BK_EMQ : 0;
 }
 
 /* --- deliveries ------------------------------------------------------------ */
@@ -652,7 +278,6 @@ static void handle_result(struct coord *co, const struct bk_msg_result *r, const
 	};
 	enum co_result res;
 	uint32_t id = 0;
-	struct bk_msg_job m;
 
 	res = co_result(&co->st, r, key, co->now, &id);
 	if (res < CO_RESULT_DROPS) {
@@ -671,19 +296,16 @@ static void handle_result(struct coord *co, const struct bk_msg_result *r, const
 			r->error_message ? r->error_message : "",
 			r->action == BK_ACTION_BACKUP ? co_backoff(co->st.jobs[id].fails) : 0);
 	if (res == CO_RESULT_EXPIRE) {
-		bk_msg_job_init(&m);
-		if (co_start(&co->st, id, CO_RUN_EXPIRE, co->now, &m) == 0)
-			outbox_add(co, id, CO_RUN_EXPIRE);
+		if (co_start(&co->st, id, CO_RUN_EXPIRE, co->now, NULL) == 0)
+			coord_outbox_add(co, id, CO_RUN_EXPIRE);
 		else
 			bk_info("expiry of '%s' already in flight", r->job);
-		bk_msg_job_release(&m);
 	}
 }
 
 static void handle_request(struct coord *co, const struct bk_msg_request *q)
 {
 	struct bk_err err = {0};
-	struct bk_msg_job m;
 	struct co_job *j;
 	int r;
 
@@ -708,14 +330,12 @@ static void handle_request(struct coord *co, const struct bk_msg_request *q)
 				q->user[0] ? q->user : "-", q->job);
 			break;
 		}
-		bk_msg_job_init(&m);
-		if (co_start(&co->st, (uint32_t)(j - co->st.jobs), CO_RUN_EXPIRE, co->now, &m) == 0) {
-			outbox_add(co, (uint32_t)(j - co->st.jobs), CO_RUN_EXPIRE);
+		if (co_start(&co->st, (uint32_t)(j - co->st.jobs), CO_RUN_EXPIRE, co->now, NULL) == 0) {
+			coord_outbox_add(co, (uint32_t)(j - co->st.jobs), CO_RUN_EXPIRE);
 			bk_notice("expiry of '%s' requested by '%s'", q->job, q->user[0] ? q->user : "-");
 		} else {
 			bk_info("expiry of '%s' already in flight", q->job);
 		}
-		bk_msg_job_release(&m);
 		break;
 	default:
 		bk_info("status request from '%s': status is served over HTTP (GET /v1/status)",
@@ -820,7 +440,7 @@ static void reload(struct coord *co)
 	co->st.c.reloads++;
 	pthread_mutex_unlock(&co->lock);
 	bk_notice("configuration reloaded: %zu jobs, %zu schedules", nc->njobs, nc->nscheds);
-	if (co->active && co->mq && declare_hosts(co, &err) < 0)
+	if (co->active && co->mq && coord_declare_hosts(co, &err) < 0)
 		bk_warn("declaring job queues failed: %s", err.msg);
 }
 
@@ -904,7 +524,7 @@ static int become_active(struct coord *co)
 	bk_notice("active: %zu jobs, state '%s' (+ %" PRIu64 " journal commits, %" PRIu64
 		  " records)", co->st.n, co->state_path, co->jn.replayed_batches,
 		  co->jn.replayed_records);
-	r = http_start(co, &err);
+	r = coord_http_start(co, &err);
 	if (r < 0)
 		bk_error("%s", bk_err_msg(&err, r));
 	return r;
@@ -917,12 +537,12 @@ static int run_active(struct coord *co)
 	int r;
 
 	memset(&d, 0, sizeof(d));
-	r = mq_up(co);
+	r = coord_mq_up(co);
 	while (!g_stop) {
 		if (r == BK_ELOCKED)
 			return r; /* another coordinator leads since our connection broke */
 		if (r == BK_EMQ || !co->mq || !bk_mq_usable(co->mq)) {
-			r = mq_up(co);
+			r = coord_mq_up(co);
 			if (r < 0) {
 				if (g_stop)
 					break;
@@ -939,7 +559,7 @@ static int run_active(struct coord *co)
 		update_now(co);
 		collect(co);
 		pthread_mutex_unlock(&co->lock);
-		r = flush(co);
+		r = coord_flush(co);
 		if (r == BK_EMQ)
 			continue;
 		if (r < 0)
@@ -967,7 +587,7 @@ static int run_active(struct coord *co)
 			if (save_and_ack(co, false) < 0)
 				return -EIO;
 	}
-	flush(co);
+	coord_flush(co);
 	save_and_ack(co, true);
 	return 0;
 }
@@ -978,7 +598,7 @@ static void step_down(struct coord *co)
 	bk_warn("another coordinator holds the broker lock '%s' now: standing by (state is "
 		"reloaded when this one leads again)",
 		LEADER_QUEUE);
-	http_stop(co);
+	coord_http_stop(co);
 	pthread_mutex_lock(&co->lock);
 	co->active = false;
 	co->nout = 0;  /* runs in the outbox are in the state: whoever leads publishes them */
@@ -1142,7 +762,7 @@ int main(int argc, char **argv)
 			sleep_ms(STANDBY_RETRY_MS);
 			continue;
 		}
-		r = mq_lead(&co);
+		r = coord_mq_lead(&co);
 		if (r == BK_ELOCKED) {
 			if (!broker_waiting_logged)
 				bk_notice("standby: the broker lock '%s' is held by another coordinator",
@@ -1168,7 +788,7 @@ int main(int argc, char **argv)
 	}
 	if (r == BK_ELOCKED || (r == BK_EMQ && g_stop))
 		r = 0;
-	http_stop(&co);
+	coord_http_stop(&co);
 	bk_mq_close(co.mq);
 	if (co.lock_fd >= 0)
 		close(co.lock_fd); /* releases the lock: the standby takes over */

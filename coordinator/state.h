@@ -2,8 +2,9 @@
  * state.h: the coordinator's model of the fleet, without any I/O policy.
  *
  * One struct co_job per configured job: where it runs (host), what it did
- * (a tiny synthetic history: per schedule tag the time of the newest good
- * revision carrying it), what it does now (at most one backup and one
+ * (what the schedule rules of schedule.h read of a history: per schedule
+ * tag the time of the newest good revision carrying it, and the newest
+ * good backup of any tags), what it does now (at most one backup and one
  * expiry in flight, each with a stable job id, attempt and deadline) and
  * what it does next (time and tags, backoff after failures).  Two indexed
  * heaps order the jobs by next due time and by deadline, so the daemon's
@@ -50,6 +51,16 @@ struct co_run {
 				 * the job's placement meanwhile */
 };
 
+/*
+ * The time of a tag the job's schedule no longer has.  Its revisions keep
+ * it (the repository's retention record), so if the tag comes back, the
+ * CLI finds them and so must the coordinator (test_coord_due.c).
+ */
+struct co_gone_tag {
+	char *name;
+	int64_t t;
+};
+
 struct co_job {
 	char *name;
 	const struct co_jobcfg *cfg;  /* NULL only between co_state_load() and co_state_apply() */
@@ -63,6 +74,8 @@ struct co_job {
 	int64_t *tagt;                /* per schedule tag (sched->s.tags order), 0: none */
 	size_t ntagt;
 	char **saved_tag;             /* tag names of tagt while cfg is NULL (from the state file) */
+	struct co_gone_tag *gone;     /* tags that left the schedule, with their times */
+	size_t ngone;
 	uint32_t fails;               /* consecutive failures: backoff */
 	int64_t next_time;            /* planned dispatch, 0: not planned */
 	char *next_tags;
@@ -204,18 +217,29 @@ size_t co_take_due(struct co_state *st, int64_t now, uint32_t *out, size_t max);
 size_t co_take_overdue(struct co_state *st, int64_t now, uint32_t *out, size_t max);
 
 /*
- * Start a run of KIND for job I at NOW (fresh job id, attempt 1) and fill
- * M (initialised by the caller) with its message.  For a backup the tags
- * are the planned ones (plus missed schedule tags for a retry, or the
- * manual ones).  Returns BK_ELOCKED when a run of KIND is in flight.
+ * Start a run of KIND for job I at NOW (fresh job id, attempt 1); *STARTED
+ * (when not NULL) gets the run, which stays owned by ST.  For a backup the
+ * tags are the planned ones (plus missed schedule tags for a retry, or the
+ * manual ones).  Returns BK_ELOCKED when a run of KIND is in flight.  The
+ * message is built once, by co_run_message(), when it is published.
  */
 int co_start(struct co_state *st, uint32_t i, enum co_run_kind kind, int64_t now,
-	     struct bk_msg_job *m);
+	     const struct co_run **started);
 
-/* Fill M with the message of the run of KIND in flight for job I, for a republish or
- * (REDISPATCH: attempt + 1, new deadline from NOW) a re-dispatch after its deadline. */
-void co_run_message(struct co_state *st, uint32_t i, enum co_run_kind kind, int64_t now,
-		    bool redispatch, struct bk_msg_job *m);
+/*
+ * The run of KIND in flight for job I passed its deadline at NOW: a new
+ * attempt (same job id, attempt + 1, new deadline) to where the job lives
+ * now.  Returns the run (owned by ST).
+ */
+const struct co_run *co_redispatch(struct co_state *st, uint32_t i, enum co_run_kind kind,
+				   int64_t now);
+
+/* Fill M (initialised by the caller) with the message of the run of KIND in flight for job I. */
+void co_run_message(const struct co_state *st, uint32_t i, enum co_run_kind kind, int64_t now,
+		    struct bk_msg_job *m);
+
+/* The host run R was (last) dispatched to, "" if none (a string of ST). */
+const char *co_run_host(const struct co_state *st, const struct co_run *r);
 
 /* The run of KIND of job I was confirmed by the broker. */
 void co_confirmed(struct co_state *st, uint32_t i, enum co_run_kind kind);
@@ -232,7 +256,8 @@ const char *co_result_drop_reason(enum co_result res);
 
 /*
  * A manual run of NAME with TAGS (empty: CO_DEFAULT_MANUAL_TAG): it is
- * dispatched at the next tick, or right after the backup in flight.  Tags
+ * dispatched at the next tick, or right after the backup or expiry in
+ * flight.  Tags
  * must be schedule tags of the job or "manual:" tags.
  */
 int co_request_run(struct co_state *st, const char *name, const struct bk_strv *tags,
@@ -255,7 +280,7 @@ bool co_job_sla(const struct co_job *j, int64_t now, int64_t *overdue);
 const char *co_job_status(const struct co_job *j);
 
 /*
- * The state file (the snapshot): a line-oriented text file written
+ * The state file (the snapshot, state_file.c): a line-oriented text file written
  * atomically (temporary file, fsync, rename, fsync of the directory).  Its
  * header names the generation of the journal that continues it (st->gen;
  * state_journal.h); its last line, "end sum=HEX", the hash (bk_hash64) of every

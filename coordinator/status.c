@@ -5,51 +5,61 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
 #include "state.h"
-
-static void json_str(struct bk_buf *b, const char *s)
-{
-	bk_buf_adds(b, "\"");
-	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-		if (*p == '"' || *p == '\\')
-			bk_buf_addf(b, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			bk_buf_addf(b, "\\u%04x", *p);
-		else
-			bk_buf_add(b, p, 1);
-	}
-	bk_buf_adds(b, "\"");
-}
-
-static void json_time(struct bk_buf *b, int64_t t)
-{
-	char s[64];
-
-	if (!t) {
-		bk_buf_adds(b, "null");
-		return;
-	}
-	bk_time_format(t, s, sizeof(s), BK_TIME_ISO);
-	json_str(b, s);
-}
+#include "status_doc.h"
 
 static int64_t job_backoff(const struct co_job *j)
 {
 	return co_backoff(j->fails);
 }
 
+static void workers_view(const struct co_state *st, struct bk_status_worker *out)
+{
+	int64_t mono = bk_monotonic();
+
+	for (size_t i = 0; i < st->nworkers; i++) {
+		const struct co_worker *w = &st->workers[i];
+
+		out[i] = (struct bk_status_worker){
+			.host = w->host,
+			.version = w->version,
+			.slots = w->slots,
+			.busy = w->busy,
+			.free_bytes = w->free_bytes,
+			.running = w->running ? w->running : "",
+			.last_seen = w->seen,
+			.age = (int64_t)((mono - w->seen_mono) / BK_USEC),
+		};
+	}
+}
+
+/*
+ * The codec refuses nothing the state can hold (strings are escaped, bad
+ * UTF-8 is masked): a failure is out of memory, answered with an error body.
+ */
+static void encode_failed(struct bk_buf *out)
+{
+	bk_buf_reset(out);
+	bk_buf_adds(out, "{\"error\":\"cannot encode the document\"}\n");
+}
+
 void co_status_json(const struct co_state *st, int64_t now, const char *role, struct bk_buf *out)
 {
+	struct bk_status_doc doc;
+	struct bk_err err = {0};
 	size_t inflight = 0, overdue_n = 0;
-	bool first = true;
 
-	bk_buf_adds(out, "{\"jobs\":{");
+	bk_status_doc_init(&doc);
+	doc.jobs = bk_calloc(st->n + 1, sizeof(*doc.jobs));
+	doc.workers = bk_calloc(st->nworkers + 1, sizeof(*doc.workers));
 	for (size_t i = 0; i < st->n; i++) {
 		const struct co_job *j = &st->jobs[i];
 		const struct co_run *run = &j->run[CO_RUN_BACKUP];
+		struct bk_status_job *v;
 		int64_t overdue = 0;
 		bool ok;
 
@@ -58,84 +68,55 @@ void co_status_json(const struct co_state *st, int64_t now, const char *role, st
 		ok = co_job_sla(j, now, &overdue);
 		overdue_n += !ok;
 		inflight += run->active;
-		bk_buf_adds(out, first ? "" : ",");
-		first = false;
-		json_str(out, j->name);
-		bk_buf_adds(out, ":{\"sla\":");
-		json_str(out, ok ? "OK" : "TOO OLD");
-		bk_buf_addf(out, ",\"sla_overdue\":%" PRId64 ",\"status\":", overdue);
-		json_str(out, co_job_status(j));
-		bk_buf_adds(out, ",\"last_time\":");
-		json_time(out, j->last_time);
-		bk_buf_adds(out, ",\"last_tags\":");
-		json_str(out, j->last_tags);
-		if (j->last_time)
-			bk_buf_addf(out, ",\"last_duration\":%.3f", j->last_duration);
-		else
-			bk_buf_adds(out, ",\"last_duration\":null");
-		bk_buf_adds(out, ",\"next_time\":");
-		json_time(out, run->active ? 0 : j->next_time);
-		bk_buf_adds(out, ",\"next_tags\":");
-		json_str(out, run->active ? "" : j->next_tags);
-		bk_buf_adds(out, ",\"manual_tags\":");
-		json_str(out, j->manual_tags);
-		bk_buf_adds(out, ",\"host\":");
-		json_str(out, j->host < st->nhosts ? st->hosts[j->host] : "");
-		bk_buf_adds(out, ",\"schedule\":");
-		json_str(out, j->sched->name);
-		bk_buf_addf(out, ",\"backoff\":%" PRId64 ",\"failures\":%" PRIu32, job_backoff(j),
-			    j->fails);
-		bk_buf_adds(out, ",\"last_error\":");
-		if (j->last_error)
-			json_str(out, j->last_error);
-		else
-			bk_buf_adds(out, "null");
-		bk_buf_adds(out, ",\"running\":");
-		if (run->active) {
-			bk_buf_adds(out, "{\"job_id\":");
-			json_str(out, run->id);
-			bk_buf_addf(out, ",\"attempt\":%u,\"tags\":", (unsigned)run->attempt);
-			json_str(out, run->tags);
-			bk_buf_adds(out, ",\"dispatched\":");
-			json_time(out, run->dispatched);
-			bk_buf_adds(out, ",\"deadline\":");
-			json_time(out, run->deadline);
-			bk_buf_adds(out, "}");
-		} else {
-			bk_buf_adds(out, "null");
-		}
-		bk_buf_addf(out, ",\"expiring\":%s}", j->run[CO_RUN_EXPIRE].active ? "true" : "false");
+		v = &doc.jobs[doc.njobs++];
+		*v = (struct bk_status_job){
+			.name = j->name,
+			.sla_ok = ok,
+			.sla_overdue = overdue,
+			.status = co_job_status(j),
+			.last_time = j->last_time,
+			.last_tags = j->last_tags,
+			.last_duration = j->last_duration,
+			.next_time = run->active ? 0 : j->next_time,
+			.next_tags = run->active ? "" : j->next_tags,
+			.manual_tags = j->manual_tags,
+			.host = j->host < st->nhosts ? st->hosts[j->host] : "",
+			.schedule = j->sched->name,
+			.backoff = job_backoff(j),
+			.failures = j->fails,
+			.last_error = j->last_error,
+			.running = run->active,
+			.run = {run->id, (unsigned)run->attempt, run->tags, run->dispatched,
+				run->deadline},
+			.expiring = j->run[CO_RUN_EXPIRE].active,
+		};
 	}
-	bk_buf_adds(out, "},\"workers\":");
-	co_workers_json(st, out);
-	bk_buf_adds(out, ",\"coordinator\":{\"role\":");
-	json_str(out, role);
-	bk_buf_adds(out, ",\"now\":");
-	json_time(out, now);
-	bk_buf_addf(out, ",\"jobs\":%zu,\"in_flight\":%zu,\"sla_overdue\":%zu,\"version\":", st->n,
-		    inflight, overdue_n);
-	json_str(out, BACKY_VERSION);
-	bk_buf_adds(out, "}}\n");
+	workers_view(st, doc.workers);
+	doc.nworkers = st->nworkers;
+	doc.coordinator = (struct bk_status_coordinator){
+		.role = role,
+		.now = now,
+		.jobs = st->n,
+		.in_flight = inflight,
+		.sla_overdue = overdue_n,
+		.version = BACKY_VERSION,
+	};
+	if (bk_status_encode(&doc, out, &err) < 0)
+		encode_failed(out);
+	/* the strings were borrowed: free only the arrays */
+	free(doc.jobs);
+	free(doc.workers);
 }
 
 void co_workers_json(const struct co_state *st, struct bk_buf *out)
 {
-	bk_buf_adds(out, "{");
-	for (size_t i = 0; i < st->nworkers; i++) {
-		const struct co_worker *w = &st->workers[i];
+	struct bk_status_worker *w = bk_calloc(st->nworkers + 1, sizeof(*w));
+	struct bk_err err = {0};
 
-		bk_buf_adds(out, i ? "," : "");
-		json_str(out, w->host);
-		bk_buf_adds(out, ":{\"version\":");
-		json_str(out, w->version);
-		bk_buf_addf(out, ",\"slots\":%u,\"busy\":%u,\"free_bytes\":%" PRIu64 ",\"running\":",
-			    w->slots, w->busy, w->free_bytes);
-		json_str(out, w->running);
-		bk_buf_adds(out, ",\"last_seen\":");
-		json_time(out, w->seen);
-		bk_buf_addf(out, ",\"age\":%" PRId64 "}", (int64_t)((bk_monotonic() - w->seen_mono) / BK_USEC));
-	}
-	bk_buf_adds(out, "}");
+	workers_view(st, w);
+	if (bk_workers_encode(w, st->nworkers, out, &err) < 0)
+		encode_failed(out);
+	free(w);
 }
 
 void co_metrics(const struct co_state *st, int64_t now, bool active, struct bk_buf *out)

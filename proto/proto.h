@@ -50,7 +50,8 @@
  *    record, and every result echoes the job_id.
  *
  * 6. Secrets never travel: a job's source names the pool/image/vm or file,
- *    tokens and keys stay in each worker's local configuration.
+ *    tokens and keys stay in each worker's local configuration.  The source
+ *    is the one model of source_spec.h and is checked by its validator.
  *
  * 7. Names.  Job, host and vm names are 1 to 64 characters from
  *    [A-Za-z0-9._-], not starting with '.' or '-' (so never "." or ".."
@@ -80,6 +81,7 @@
 #include "error.h"
 #include "id.h"
 #include "schedule.h"
+#include "source_spec.h"
 #include "strv.h"
 
 #define BK_MSG_SCHEMA_NAME "backy"
@@ -91,9 +93,9 @@
 #define BK_MSG_MAX_DEPTH 8          /* nesting of objects and arrays; the envelope is 1 */
 #define BK_MSG_MAX_STRING 256       /* bytes of a string or key unless noted otherwise */
 #define BK_MSG_MAX_TEXT 1024        /* bytes of error.message */
-#define BK_MSG_MAX_PATH 4096        /* bytes of source.filename */
+#define BK_MSG_MAX_PATH BK_SOURCE_PATH_MAX /* bytes of source.filename */
 #define BK_MSG_MAX_ITEMS 64         /* items of an array, members of an object */
-#define BK_MSG_NAME_MAX 64          /* job, host, vm, pool, image, version, error code */
+#define BK_MSG_NAME_MAX BK_NAME_MAX /* job, host, vm, pool, image, version, error code */
 #define BK_MSG_MAX_ATTEMPT 1000
 #define BK_MSG_MAX_SLOTS 1024
 #define BK_MSG_MAX_KEEP 100000
@@ -125,13 +127,6 @@ enum bk_msg_outcome {
 	BK_OUTCOME_REJECTED, /* invalid job, never run: error required, job may be unknown */
 };
 
-enum bk_msg_source_type {
-	BK_SOURCE_NONE = 0, /* no source in the job: keep the repository's config */
-	BK_SOURCE_FILE,
-	BK_SOURCE_RBD,
-	BK_SOURCE_FLYINGCIRCUS, /* rbd + Consul freeze of the VM */
-};
-
 enum bk_msg_request_action {
 	BK_REQUEST_NONE = 0,
 	BK_REQUEST_RUN,    /* run JOB now (backup with TAGS) */
@@ -146,14 +141,6 @@ struct bk_msg_head {
 	unsigned minor;         /* schema minor of a decoded message (ignored by encoders) */
 };
 
-struct bk_msg_source {
-	enum bk_msg_source_type type;
-	char *filename;                    /* FILE: owned absolute path, else NULL */
-	char pool[BK_MSG_NAME_MAX + 1];    /* RBD, FLYINGCIRCUS */
-	char image[BK_MSG_NAME_MAX + 1];   /* RBD, FLYINGCIRCUS */
-	char vm[BK_MSG_NAME_MAX + 1];      /* FLYINGCIRCUS */
-};
-
 struct bk_msg_job {
 	struct bk_msg_head head;
 	char job_id[BK_ID_MAX + 1];     /* stable across re-dispatches (note 5) */
@@ -163,7 +150,8 @@ struct bk_msg_job {
 	struct bk_strv tags;            /* backup: the tags of the new revision (1 or more) */
 	int64_t deadline;               /* no result by then: the coordinator re-dispatches */
 	unsigned attempt;               /* 1 for the first dispatch */
-	struct bk_msg_source source;    /* required for backup, optional otherwise */
+	struct bk_source_spec source;   /* required for backup, optional otherwise; NONE: */
+					/* absent (keep the repository's source) */
 	struct bk_schedule schedule;    /* optional (n == 0: absent) */
 };
 
@@ -232,9 +220,6 @@ void bk_msg_heartbeat_release(struct bk_msg_heartbeat *m);
 void bk_msg_request_init(struct bk_msg_request *m);
 void bk_msg_request_release(struct bk_msg_request *m);
 
-/* Set the owned filename (a copy of S, or NULL). */
-void bk_msg_source_set_filename(struct bk_msg_source *src, const char *s);
-
 /*
  * Set the error of a result.  MESSAGE (any text, e.g. a child's stderr line)
  * is copied, cut to BK_MSG_MAX_TEXT bytes at a character boundary, with
@@ -298,11 +283,13 @@ void bk_msg_peek(const void *body, size_t len, struct bk_msg_peek *out);
 void bk_msg_routing_key(const struct bk_msg *m, char *out);
 void bk_msg_routing_key_result(const struct bk_msg_result *r, char *out);
 
-/* Wire names ("job", "backup", "ok", "file", "run"); NULL for values out of range. */
+/*
+ * Wire names ("job", "backup", "ok", "run"); NULL for values out of range.
+ * Source types are bk_source_type_name()'s (source_spec.h).
+ */
 const char *bk_msg_kind_name(enum bk_msg_kind kind);
 const char *bk_msg_action_name(enum bk_msg_action action);
 const char *bk_msg_outcome_name(enum bk_msg_outcome outcome);
-const char *bk_msg_source_type_name(enum bk_msg_source_type type);
 const char *bk_msg_request_action_name(enum bk_msg_request_action action);
 
 /*
@@ -312,7 +299,7 @@ const char *bk_msg_request_action_name(enum bk_msg_request_action action);
  */
 int bk_msg_errcode_parse(const char *name);
 
-/* Whether S is a valid job, host or vm name (note 7). */
+/* Whether S is a valid job, host or vm name (note 7; bk_name_valid()). */
 bool bk_msg_name_valid(const char *s);
 
 #endif

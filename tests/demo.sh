@@ -79,7 +79,7 @@ step "mounting a 2 GiB XFS with reflink=1: base directories of storage-a and sto
 truncate -s 2G "$work/xfs.img"
 mkfs.xfs -q -m reflink=1 "$work/xfs.img"
 mkdir "$mnt"
-mount -o loop "$work/xfs.img" "$mnt"
+mount -o loop,discard "$work/xfs.img" "$mnt"
 mkdir "$mnt/storage-a" "$mnt/storage-b"
 
 step "starting a private RabbitMQ in $rdir (tests/harness/rabbit-up.sh)"

@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
+t0=$SECONDS
 
 tests/install-deps.sh
 tests/harness/install.sh
@@ -17,12 +18,13 @@ export BACKY_TEST_BASE=$base
 export BACKY_CEPH_ENV=$base/ceph/env BACKY_RABBIT_ENV=$base/rabbit/env
 export RABBIT_CONSUMER_TIMEOUT_MS=${RABBIT_CONSUMER_TIMEOUT_MS:-60000}
 
-run_suite() { # build-dir ctest-include-regex cmake-args...
-	local dir=$1 include=$2 rc=0
-	shift 2
+run_suite() { # build-dir ctest-include-regex services cmake-args...
+	local dir=$1 include=$2 services=$3 rc=0
+	shift 3
 	cmake -S "$top" -B "$dir" -DBACKY_WERROR=ON "$@" >/dev/null
 	cmake --build "$dir" -j"$(nproc)"
-	tests/harness/with-services.sh --ceph --rabbit -- \
+	# shellcheck disable=SC2086 # services is a list of options
+	tests/harness/with-services.sh $services -- \
 		bash -c 'cd "$1" && ctest --output-on-failure --timeout 900 ${2:+-R "$2"}' _ "$dir" "$include" \
 		| tee "$dir/ctest.out" || rc=$?
 	slowest "$dir/ctest.out"
@@ -44,14 +46,14 @@ slowest() {
 # code with more waiting (other file systems, simulated days, Ceph, broker
 # restarts and timeouts, multi-minute fleet scenarios) or, like the crash
 # test, is calibrated on run times that ASan's exit-time leak check distorts.
+# It needs no Ceph.
 asan_include='^(unit\.|fuzz\.|integration\.(mq|test_cow_xfs|test_bad_input|test_worker_basic|test_coord_basic)$)'
 
-t0=$SECONDS
 echo "== build and test (release)"
-run_suite build/ci ""
+run_suite build/ci "" "--ceph --rabbit"
 if [ "${1:-}" != "--quick" ]; then
 	echo "== build and test (ASan+UBSan)"
 	LSAN_OPTIONS=suppressions=$top/tests/lsan.supp ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		run_suite build/ci-asan "$asan_include" -DBACKY_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+		run_suite build/ci-asan "$asan_include" --rabbit -DBACKY_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 fi
 echo "== all tests passed in $(((SECONDS - t0) / 60)) min $(((SECONDS - t0) % 60)) s"

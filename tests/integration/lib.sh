@@ -153,7 +153,7 @@ mkfs_loop()
 	*) fail "mkfs_loop: unknown file system type '$type'" ;;
 	esac || fail "mkfs.$type failed: $(cat "$T/mkfs.log")"
 	mkdir -p "$mnt"
-	mount -o loop "$img" "$mnt" 2>"$T/mount.log" ||
+	mount -o loop,discard "$img" "$mnt" 2>"$T/mount.log" ||
 		fail "unable to loop-mount a $type file system: $(cat "$T/mount.log")"
 	at_exit "umount_retry '$mnt'"
 	LOOP_MNT=$mnt

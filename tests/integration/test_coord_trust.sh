@@ -147,13 +147,15 @@ assert_contains "the drop is logged" "$T/c1.log" "dropping a heartbeat of 'evilh
 check "the real worker's result is accepted; only it is listed as a worker"
 fl_worker_start w1 "$H"
 fl_wait 60 "$JOB finished" fl_status_true ".jobs.\"$JOB\".status == \"finished\""
+# a first manual backup is history: the missed schedule tags catch up at once, as with backy
+fl_wait 60 "the catch-up of $JOB" fl_status_true \
+	".jobs.\"$JOB\".last_tags == \"daily,weekly\" and .jobs.\"$JOB\".status == \"finished\""
 fl_wait 30 "its expiry done" fl_idle
-assert_eq "results accepted (the backup and its expiry)" 2 "$(metric 'backy_coordinator_results_total{outcome="ok"}')"
+assert_eq "results accepted (the backup, the catch-up and their expiries)" 4 "$(metric 'backy_coordinator_results_total{outcome="ok"}')"
 assert_eq "results dropped, all reasons" 4 "$(metric backy_coordinator_results_ignored_total)"
-assert_eq "last tags of $JOB" manual:trust "$(fl_status | jq -r ".jobs.\"$JOB\".last_tags")"
 fl_repo_status "$T/w1/base" "$JOB" >"$T/repo.json"
-assert_eq "revisions in $H's repository" 1 "$(jq length "$T/repo.json")"
-REV=$(jq -r '.[0].uuid' "$T/repo.json")
+assert_eq "revisions in $H's repository" 2 "$(jq length "$T/repo.json")"
+REV=$(jq -r '[.[] | select(.tags | index("manual:trust"))][0].uuid' "$T/repo.json")
 assert_contains "the accepted result is the worker's" "$T/c1.log" "backup of '$JOB' ($JID) on '$H' succeeded: revision $REV"
 fl_wait 15 "$H listed as a worker" fl_status_true ".workers.\"$H\" != null"
 "$CTL" --status-url "$STATUS_URL" workers >"$T/workers.txt"

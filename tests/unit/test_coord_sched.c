@@ -36,6 +36,25 @@ static const char *base_yaml =
 	"state-file: /tmp/x/state\n"
 	"job-timeout: 2h\n";
 
+
+/* What the daemon does for a due run: co_start(), then (at publishing) co_run_message(). */
+static int start_msg(struct co_state *st, uint32_t i, enum co_run_kind k, int64_t now,
+		     struct bk_msg_job *m)
+{
+	int r = co_start(st, i, k, now, NULL);
+
+	if (r == 0)
+		co_run_message(st, i, k, now, m);
+	return r;
+}
+
+/* What the daemon does for a run past its deadline: co_redispatch(), then co_run_message(). */
+static void redispatch_msg(struct co_state *st, uint32_t i, enum co_run_kind k, int64_t now,
+			   struct bk_msg_job *m)
+{
+	co_redispatch(st, i, k, now);
+	co_run_message(st, i, k, now, m);
+}
 static int64_t t0(void)
 {
 	int64_t t;
@@ -270,7 +289,7 @@ static void test_dispatch_result_expire_and_backoff(void **state)
 	/* drain everything up to the due time; vm01 is among it */
 	now = due;
 	while (co_take_due(&st, now, ids, 1)) {
-		assert_int_equal(co_start(&st, ids[0], CO_RUN_BACKUP, now, &m), 0);
+		assert_int_equal(start_msg(&st, ids[0], CO_RUN_BACKUP, now, &m), 0);
 		assert_int_equal(bk_msg_encode_job(&m, &b, &err), 0); /* proto accepts it */
 	}
 	assert_true(j->run[CO_RUN_BACKUP].active);
@@ -278,7 +297,7 @@ static void test_dispatch_result_expire_and_backoff(void **state)
 	assert_string_equal(j->run[CO_RUN_BACKUP].tags, "daily,weekly");
 	/* never two in flight: not due again, a second start refuses */
 	assert_int_equal(co_take_due(&st, now + 30 * D, ids, 8), 0);
-	assert_int_equal(co_start(&st, (uint32_t)(j - st.jobs), CO_RUN_BACKUP, now, &m), BK_ELOCKED);
+	assert_int_equal(start_msg(&st, (uint32_t)(j - st.jobs), CO_RUN_BACKUP, now, &m), BK_ELOCKED);
 	assert_string_equal(co_job_status(j), "running");
 
 	/* a stale result is ignored */
@@ -297,7 +316,7 @@ static void test_dispatch_result_expire_and_backoff(void **state)
 	assert_int_equal(co_take_due(&st, now + 119 * BK_USEC, ids, 8), 0);
 	now += 120 * BK_USEC;
 	assert_int_equal(co_take_due(&st, now, ids, 8), 1);
-	assert_int_equal(co_start(&st, ids[0], CO_RUN_BACKUP, now, &m), 0);
+	assert_int_equal(start_msg(&st, ids[0], CO_RUN_BACKUP, now, &m), 0);
 	assert_string_equal(j->run[CO_RUN_BACKUP].tags, "daily,weekly");
 	/* second failure: 4 min */
 	ok_result(&r, &st, j, CO_RUN_BACKUP, now, BK_OUTCOME_FAILED);
@@ -306,7 +325,7 @@ static void test_dispatch_result_expire_and_backoff(void **state)
 	assert_int_equal(j->next_time, now + 240 * BK_USEC);
 	now += 240 * BK_USEC;
 	assert_int_equal(co_take_due(&st, now, ids, 8), 1);
-	co_start(&st, ids[0], CO_RUN_BACKUP, now, &m);
+	start_msg(&st, ids[0], CO_RUN_BACKUP, now, &m);
 
 	/* success: backoff reset, expiry wanted, next is the following ideal time */
 	snprintf(jid, sizeof(jid), "%s", j->run[CO_RUN_BACKUP].id);
@@ -321,10 +340,10 @@ static void test_dispatch_result_expire_and_backoff(void **state)
 	assert_int_equal(j->last_time, now);
 	assert_true(j->next_time > now && j->next_time <= now + D);
 	assert_string_equal(j->next_tags, "daily");
-	assert_int_equal(co_start(&st, id, CO_RUN_EXPIRE, now, &m), 0);
+	assert_int_equal(start_msg(&st, id, CO_RUN_EXPIRE, now, &m), 0);
 	assert_int_equal(m.action, BK_ACTION_EXPIRE);
 	assert_string_equal(m.host, st.hosts[j->host]);
-	assert_int_equal(co_start(&st, id, CO_RUN_EXPIRE, now, &m), BK_ELOCKED);
+	assert_int_equal(start_msg(&st, id, CO_RUN_EXPIRE, now, &m), BK_ELOCKED);
 
 	bk_msg_job_release(&m);
 	bk_buf_release(&b);
@@ -350,11 +369,11 @@ static void test_deadline_redispatches_with_the_same_job_id(void **state)
 	j = co_job_find(&st, "vm02");
 	co_heap_set(&st.due, (uint32_t)(j - st.jobs), now); /* due now */
 	assert_true(co_take_due(&st, now, ids, 8) >= 1);
-	assert_int_equal(co_start(&st, (uint32_t)(j - st.jobs), CO_RUN_BACKUP, now, &m), 0);
+	assert_int_equal(start_msg(&st, (uint32_t)(j - st.jobs), CO_RUN_BACKUP, now, &m), 0);
 	snprintf(jid, sizeof(jid), "%s", m.job_id);
 	assert_int_equal(co_take_overdue(&st, now + 2 * H - 1, ids, 8), 0);
 	assert_int_equal(co_take_overdue(&st, now + 2 * H, ids, 8), 1);
-	co_run_message(&st, ids[0], CO_RUN_BACKUP, now + 2 * H, true, &m);
+	redispatch_msg(&st, ids[0], CO_RUN_BACKUP, now + 2 * H, &m);
 	assert_string_equal(m.job_id, jid);
 	assert_int_equal(m.attempt, 2);
 	assert_int_equal(m.deadline, now + 4 * H);
@@ -436,7 +455,7 @@ static void test_restart_keeps_runs_in_flight(void **state)
 	j = co_job_find(&st, "vm03");
 	co_heap_set(&st.due, (uint32_t)(j - st.jobs), now);
 	co_take_due(&st, now, ids, 8);
-	assert_int_equal(co_start(&st, (uint32_t)(j - st.jobs), CO_RUN_BACKUP, now, &m), 0);
+	assert_int_equal(start_msg(&st, (uint32_t)(j - st.jobs), CO_RUN_BACKUP, now, &m), 0);
 	co_confirmed(&st, (uint32_t)(j - st.jobs), CO_RUN_BACKUP);
 	assert_int_equal(co_request_run(&st, "vm03", &(struct bk_strv)BK_STRV_INIT, now, &err), 0);
 	assert_int_equal(co_request_run(&st, "vm03", &(struct bk_strv)BK_STRV_INIT, now, &err), 0);
@@ -468,7 +487,7 @@ static void test_restart_keeps_runs_in_flight(void **state)
 	assert_int_equal(result(&st2, &r, now + H, &id), CO_RESULT_EXPIRE);
 	bk_msg_result_release(&r);
 	assert_int_equal(co_take_due(&st2, now + H, ids, 8), 1);
-	assert_int_equal(co_start(&st2, ids[0], CO_RUN_BACKUP, now + H, &m), 0);
+	assert_int_equal(start_msg(&st2, ids[0], CO_RUN_BACKUP, now + H, &m), 0);
 	assert_string_equal(m.tags.v[0], CO_DEFAULT_MANUAL_TAG);
 
 	/* a corrupt state file names the line */
@@ -541,7 +560,7 @@ static void test_reload_adds_and_drops_jobs_keeping_runs(void **state)
 	j = co_job_find(&st, "vm01");
 	co_heap_set(&st.due, (uint32_t)(j - st.jobs), now);
 	co_take_due(&st, now, ids, 8);
-	co_start(&st, (uint32_t)(j - st.jobs), CO_RUN_BACKUP, now, &m);
+	start_msg(&st, (uint32_t)(j - st.jobs), CO_RUN_BACKUP, now, &m);
 	snprintf(jid, sizeof(jid), "%s", m.job_id);
 	y = edit("  vm03:", "  vm04: {schedule: default, source: {type: file, filename: /img/vm04}}");
 	parse_ok(y, &c2);
@@ -569,7 +588,7 @@ static uint32_t start_backup(struct co_state *st, const char *name, int64_t now,
 	co_heap_set(&st->due, (uint32_t)(j - st->jobs), now);
 	while (co_take_due(st, now, ids, 8) == 8)
 		;
-	assert_int_equal(co_start(st, (uint32_t)(j - st->jobs), CO_RUN_BACKUP, now, m), 0);
+	assert_int_equal(start_msg(st, (uint32_t)(j - st->jobs), CO_RUN_BACKUP, now, m), 0);
 	return (uint32_t)(j - st->jobs);
 }
 
@@ -708,7 +727,7 @@ static void test_a_run_keeps_its_host_across_moves_and_restarts(void **state)
 	co_state_release(&st2);
 
 	/* a republish goes to b2, and only b2's result counts */
-	co_run_message(&st, i, CO_RUN_BACKUP, now, false, &m);
+	co_run_message(&st, i, CO_RUN_BACKUP, now, &m);
 	assert_string_equal(m.host, "b2");
 	j = &st.jobs[i];
 	ok_result(&r, &st, j, CO_RUN_BACKUP, now, BK_OUTCOME_FAILED);
@@ -716,7 +735,7 @@ static void test_a_run_keeps_its_host_across_moves_and_restarts(void **state)
 	assert_int_equal(result(&st, &r, now, &id), CO_RESULT_WRONG_HOST);
 	bk_msg_result_release(&r);
 	/* past the deadline the new attempt goes to where the job lives now: b1 */
-	co_run_message(&st, i, CO_RUN_BACKUP, now + 3 * H, true, &m);
+	redispatch_msg(&st, i, CO_RUN_BACKUP, now + 3 * H, &m);
 	assert_string_equal(m.host, "b1");
 	ok_result(&r, &st, j, CO_RUN_BACKUP, now, BK_OUTCOME_FAILED);
 	assert_string_equal(r.host, "b1");

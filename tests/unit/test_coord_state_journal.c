@@ -26,6 +26,25 @@
 
 #define H (3600 * BK_USEC)
 
+
+/* What the daemon does for a due run: co_start(), then (at publishing) co_run_message(). */
+static int start_msg(struct co_state *st, uint32_t i, enum co_run_kind k, int64_t now,
+		     struct bk_msg_job *m)
+{
+	int r = co_start(st, i, k, now, NULL);
+
+	if (r == 0)
+		co_run_message(st, i, k, now, m);
+	return r;
+}
+
+/* What the daemon does for a run past its deadline: co_redispatch(), then co_run_message(). */
+static void redispatch_msg(struct co_state *st, uint32_t i, enum co_run_kind k, int64_t now,
+			   struct bk_msg_job *m)
+{
+	co_redispatch(st, i, k, now);
+	co_run_message(st, i, k, now, m);
+}
 static const char *yaml =
 	"schedules:\n"
 	"  default:\n"
@@ -155,7 +174,7 @@ static void start(struct fx *f, const char *name, enum co_run_kind k)
 		while (co_take_due(&f->st, f->now, ids, 8) == 8)
 			;
 	}
-	assert_int_equal(co_start(&f->st, i, k, f->now, &f->m), 0);
+	assert_int_equal(start_msg(&f->st, i, k, f->now, &f->m), 0);
 }
 
 static enum co_result finish(struct fx *f, const char *name, enum co_run_kind k,
@@ -220,7 +239,7 @@ static void test_replay_gives_the_state_of_a_full_save(void **state)
 
 	/* past the deadline: the same job id, attempt 2, not confirmed */
 	f->now += 3 * H;
-	co_run_message(&f->st, idx(f, "vm02"), CO_RUN_BACKUP, f->now, true, &f->m);
+	redispatch_msg(&f->st, idx(f, "vm02"), CO_RUN_BACKUP, f->now, &f->m);
 	assert_int_equal(f->m.attempt, 2);
 	assert_false(co_request_seen(&f->st, "req-2"));
 	assert_true(co_request_seen(&f->st, "req-1"));
@@ -597,7 +616,7 @@ static void test_random_steps_reload_equal(void **state)
 		case 5:
 			for (int k = 0; k < CO_RUN_KINDS; k++)
 				if (j->run[k].active)
-					co_run_message(&f->st, i, (enum co_run_kind)k, f->now, true, &f->m);
+					redispatch_msg(&f->st, i, (enum co_run_kind)k, f->now, &f->m);
 			break;
 		case 6:
 			snprintf(rid, sizeof(rid), "req-%d", step);

@@ -215,6 +215,40 @@ static void test_corrupt_entry_is_reported(void **state)
 	assert_int_equal(bk_journal_get(&f->j, "bad", &e, &err), BK_ECORRUPT);
 }
 
+/* The result is stored as an object; entries of older workers (a string) still read. */
+static void test_result_is_embedded_and_old_entries_read(void **state)
+{
+	struct fixture *f = *state;
+	struct bk_journal_entry e, got;
+	struct bk_err err = {0};
+	char path[128], *text = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	entry(&e, BK_JOURNAL_DONE, "job-r");
+	bk_journal_entry_set_result(&e, "{\"kind\":\"result\",\"outcome\":\"ok\"}");
+	assert_int_equal(bk_journal_put(&f->j, &e, true, &err), 0);
+	snprintf(path, sizeof(path), "%s/job-r.json", f->dir);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	assert_true(getdelim(&text, &len, '\0', fp) > 0);
+	fclose(fp);
+	assert_non_null(strstr(text, ",\"result\":{\"kind\":\"result\",\"outcome\":\"ok\"}}"));
+	free(text);
+	bk_journal_entry_release(&e);
+
+	fp = fopen(path, "w");
+	fputs("{\"state\":\"done\",\"job_id\":\"job-r\",\"job\":\"vm01\",\"pid\":1,"
+	      "\"published\":true,\"result\":\"{\\\"kind\\\":\\\"result\\\"}\"}",
+	      fp);
+	fclose(fp);
+	assert_int_equal(bk_journal_get(&f->j, "job-r", &got, &err), 0);
+	assert_int_equal(got.state, BK_JOURNAL_DONE);
+	assert_true(got.published);
+	assert_string_equal(got.result, "{\"kind\":\"result\"}");
+	bk_journal_entry_release(&got);
+}
+
 static void test_hostile_job_ids_are_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -369,6 +403,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_missing_entry_is_enoent, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_result_is_embedded_and_old_entries_read, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_running_then_done_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_leaves_no_temporary_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_final_put_overwrites_in_place, setup, teardown),

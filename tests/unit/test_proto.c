@@ -39,7 +39,7 @@ static void head(struct bk_msg_head *h, const char *id, const char *time)
 	h->time = t(time);
 }
 
-static void example_job(struct bk_msg *m, enum bk_msg_source_type type)
+static void example_job(struct bk_msg *m, enum bk_source_type type)
 {
 	struct bk_msg_job *j = &m->u.job;
 	struct bk_err err = {0};
@@ -58,7 +58,7 @@ static void example_job(struct bk_msg *m, enum bk_msg_source_type type)
 	j->source.type = type;
 	switch (type) {
 	case BK_SOURCE_FILE:
-		bk_msg_source_set_filename(&j->source, "/srv/images/vm01.img");
+		bk_source_spec_set_filename(&j->source, "/srv/images/vm01.img");
 		snprintf(j->job, sizeof(j->job), "vm01");
 		break;
 	case BK_SOURCE_RBD:
@@ -492,7 +492,7 @@ static void test_optional_fields_round_trip(void **state)
 	bk_strv_release(&m.u.job.tags);
 	bk_schedule_release(&m.u.job.schedule);
 	m.u.job.source.type = BK_SOURCE_NONE;
-	bk_msg_source_set_filename(&m.u.job.source, NULL);
+	bk_source_spec_set_filename(&m.u.job.source, NULL);
 	free(round_trip(&m));
 	bk_msg_release(&m);
 }
@@ -1199,7 +1199,7 @@ static void test_names_of_enums(void **state)
 	assert_string_equal(bk_msg_action_name(BK_ACTION_VERIFY), "verify");
 	assert_null(bk_msg_action_name((enum bk_msg_action)99));
 	assert_string_equal(bk_msg_outcome_name(BK_OUTCOME_REJECTED), "rejected");
-	assert_string_equal(bk_msg_source_type_name(BK_SOURCE_FLYINGCIRCUS), "flyingcircus");
+	assert_string_equal(bk_source_type_name(BK_SOURCE_FLYINGCIRCUS), "flyingcircus");
 	assert_string_equal(bk_msg_request_action_name(BK_REQUEST_STATUS), "status");
 }
 

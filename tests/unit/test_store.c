@@ -638,8 +638,8 @@ static void test_config_parse_accepts_full_config(void **state)
 
 	(void)state;
 	assert_int_equal(bk_repo_config_parse(text, strlen(text), "config", &cfg, &err), 0);
-	assert_int_equal(cfg.source.type, BK_SOURCE_FILE);
-	assert_string_equal(cfg.source.filename, "/dev/vg/vm01");
+	assert_int_equal(cfg.source.spec.type, BK_SOURCE_FILE);
+	assert_string_equal(cfg.source.spec.filename, "/dev/vg/vm01");
 	assert_int_equal(cfg.block_size, 131072);
 	assert_true(cfg.created == 1714979289LL * BK_USEC + 500000);
 	assert_int_equal(cfg.schedule.n, 2);
@@ -652,7 +652,7 @@ static void test_config_parse_accepts_full_config(void **state)
 	assert_int_equal(t->interval, 7 * 86400);
 	assert_int_equal(t->keep, 4);
 	bk_repo_config_release(&cfg);
-	assert_null(cfg.source.filename);
+	assert_null(cfg.source.spec.filename);
 }
 
 static void test_config_parse_defaults(void **state)
@@ -663,7 +663,7 @@ static void test_config_parse_defaults(void **state)
 
 	(void)state;
 	assert_int_equal(bk_repo_config_parse(text, strlen(text), "config", &cfg, &err), 0);
-	assert_string_equal(cfg.source.filename, "/srv/images/a.img");
+	assert_string_equal(cfg.source.spec.filename, "/srv/images/a.img");
 	assert_int_equal(cfg.block_size, BK_DEFAULT_BLOCK_SIZE);
 	assert_true(cfg.created == 0);
 	/* BK_DEFAULT_SCHEDULE: daily, monthly, weekly */
@@ -715,7 +715,7 @@ static void test_config_parse_rejects_bad_configs(void **state)
 		if (strncmp(err.msg, "config", 6) != 0 || !strstr(err.msg, cases[i].msg))
 			fail_msg("case %zu: message '%s' lacks 'config' or '%s'", i, err.msg,
 				 cases[i].msg);
-		assert_null(cfg.source.filename);
+		assert_null(cfg.source.spec.filename);
 		assert_null(cfg.schedule.tags);
 	}
 }
@@ -728,8 +728,8 @@ static void test_config_format_parse_round_trip(void **state)
 
 	(void)state;
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.source.type = BK_SOURCE_FILE;
-	cfg.source.filename = bk_strdup("/srv/we\"ird\\dir/new\nline \xc3\xa9: #x.img");
+	cfg.source.spec.type = BK_SOURCE_FILE;
+	cfg.source.spec.filename = bk_strdup("/srv/we\"ird\\dir/new line \xc3\xa9: #x.img");
 	assert_int_equal(bk_schedule_parse_spec("hourly=1h:24,daily=1d:7", &cfg.schedule, &err), 0);
 	cfg.block_size = 4096;
 	cfg.created = T0 + 123456;
@@ -738,8 +738,8 @@ static void test_config_format_parse_round_trip(void **state)
 	bk_repo_config_format(&cfg, &text);
 	if (bk_repo_config_parse(text.p, text.len, "config", &back, &err) != 0)
 		fail_msg("formatted config\n%s\ndoes not parse: %s", text.p, err.msg);
-	assert_int_equal(back.source.type, BK_SOURCE_FILE);
-	assert_string_equal(back.source.filename, cfg.source.filename);
+	assert_int_equal(back.source.spec.type, BK_SOURCE_FILE);
+	assert_string_equal(back.source.spec.filename, cfg.source.spec.filename);
 	assert_int_equal(back.block_size, 4096);
 	assert_true(back.created == cfg.created);
 	assert_int_equal(back.schedule.n, 2);
@@ -825,10 +825,10 @@ static void test_config_with_consul_token_is_private(void **state)
 
 	memset(&cfg, 0, sizeof(cfg));
 	bk_source_config_init(&cfg.source);
-	cfg.source.type = BK_SOURCE_FLYINGCIRCUS;
-	cfg.source.pool = bk_strdup("rbd");
-	cfg.source.image = bk_strdup("vm01.root");
-	cfg.source.vm = bk_strdup("vm01");
+	cfg.source.spec.type = BK_SOURCE_FLYINGCIRCUS;
+	snprintf(cfg.source.spec.pool, sizeof(cfg.source.spec.pool), "rbd");
+	snprintf(cfg.source.spec.image, sizeof(cfg.source.spec.image), "vm01.root");
+	snprintf(cfg.source.spec.vm, sizeof(cfg.source.spec.vm), "vm01");
 	assert_int_equal(bk_schedule_parse_spec(BK_DEFAULT_SCHEDULE, &cfg.schedule, &err), 0);
 	cfg.block_size = BS;
 	assert_int_equal(bk_repo_config_mode(&cfg), 0640);
@@ -858,8 +858,8 @@ static void test_repo_init_refuses_existing_config(void **state)
 	unsigned char *before, *after;
 
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.source.type = BK_SOURCE_FILE;
-	cfg.source.filename = bk_strdup("/dev/vg/vm01");
+	cfg.source.spec.type = BK_SOURCE_FILE;
+	cfg.source.spec.filename = bk_strdup("/dev/vg/vm01");
 	assert_int_equal(bk_schedule_parse_spec(BK_DEFAULT_SCHEDULE, &cfg.schedule, &err), 0);
 	cfg.block_size = BS;
 	cfg.created = T0;
@@ -870,7 +870,7 @@ static void test_repo_init_refuses_existing_config(void **state)
 	before = read_file(path, &len1);
 
 	bk_source_config_release(&cfg.source);
-	cfg.source.filename = bk_strdup("/dev/vg/other");
+	cfg.source.spec.filename = bk_strdup("/dev/vg/other");
 	assert_int_equal(bk_repo_init(dir, &cfg, &err), BK_EUSAGE);
 	assert_non_null(strstr(err.msg, "exists already"));
 	after = read_file(path, &len2);
@@ -885,7 +885,7 @@ static void test_repo_init_refuses_existing_config(void **state)
 		bk_err_clear(&err);
 		assert_int_equal(bk_repo_open(&r, dir, &err), 0);
 		assert_string_equal(r.name, "vm01");
-		assert_string_equal(r.cfg.source.filename, "/dev/vg/vm01");
+		assert_string_equal(r.cfg.source.spec.filename, "/dev/vg/vm01");
 		assert_true(r.cfg.created == T0);
 		assert_int_equal(r.n, 0);
 		bk_repo_close(&r);

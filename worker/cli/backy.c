@@ -10,6 +10,7 @@
 #include "engine.h"
 #include "log.h"
 #include "manifest.h"
+#include "retention.h"
 #include "revspec.h"
 #include "schedule.h"
 #include "store.h"
@@ -17,7 +18,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <jansson.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -187,65 +187,57 @@ static int floor_opt(int opt, const char *arg, struct floors *f)
 	return 0;
 }
 
-/* Apply expiry under F; with DRY_RUN only print what would happen. */
-static int do_expire(struct cli *c, struct bk_repo *repo, struct floors *f, bool dry_run)
+/* How `backy expire` reports a step: a log line, or with --dry-run a line on stdout. */
+struct expire_report {
+	const struct floors *f;
+	bool dry_run;
+};
+
+static void expire_step(void *arg, const struct bk_expire_step *st)
 {
-	size_t n = repo->n;
-	struct bk_strv *newtags = bk_calloc(n ? n : 1, sizeof(*newtags));
-	bool *remove = bk_calloc(n ? n : 1, sizeof(*remove));
-	enum bk_expire_floor *kept = bk_calloc(n ? n : 1, sizeof(*kept));
+	const struct expire_report *er = arg;
 	struct bk_buf a, b;
 	char why[64];
-	int r = 0;
 
 	bk_buf_init(&a);
 	bk_buf_init(&b);
-	f->policy.retention = &repo->cfg.retention;
-	bk_expire_floors(&repo->cfg.schedule, f->force ? NULL : &f->policy, repo->revs, n, bk_now(),
-			 newtags, remove, kept);
-	/* newest first, so removals never shift an index still to be visited */
-	for (size_t i = n; r == 0 && i-- > 0;) {
-		struct bk_rev *rev = &repo->revs[i];
-
-		bk_buf_reset(&a);
-		bk_buf_reset(&b);
-		bk_strv_join(&rev->tags, ",", &a);
-		bk_strv_join(&newtags[i], ",", &b);
-		if (kept[i] != BK_FLOOR_NONE) {
-			bk_floor_describe(&f->policy, kept[i], why, sizeof(why));
-			if (dry_run)
-				printf("would keep revision %s (tags: %s): %s\n", rev->id, a.p, why);
-			else
-				bk_info("expire: keeping revision %s (tags: %s): %s", rev->id, a.p, why);
-		}
-		if (remove[i]) {
-			if (dry_run)
-				printf("would remove revision %s (tags: %s)\n", rev->id, a.p);
-			else
-				bk_info("expire: removing revision %s (tags: %s)", rev->id, a.p);
-			if (!dry_run)
-				r = bk_repo_remove_rev(repo, i, &c->err);
-		} else if (!bk_strv_equal(&rev->tags, &newtags[i])) {
-			if (dry_run)
-				printf("would retag revision %s: %s -> %s\n", rev->id, a.p, b.p);
-			else
-				bk_info("expire: retagging revision %s: %s -> %s", rev->id, a.p, b.p);
-			if (!dry_run) {
-				bk_strv_copy(&rev->tags, &newtags[i]);
-				r = bk_repo_save_rev(repo, rev, &c->err);
-			}
-		}
+	bk_strv_join(&st->rev->tags, ",", &a);
+	if (st->action == BK_EXPIRE_KEEP) {
+		bk_floor_describe(&er->f->policy, st->floor, why, sizeof(why));
+		if (er->dry_run)
+			printf("would keep revision %s (tags: %s): %s\n", st->rev->id, a.p, why);
+		else
+			bk_info("expire: keeping revision %s (tags: %s): %s", st->rev->id, a.p, why);
+	} else if (st->action == BK_EXPIRE_REMOVE) {
+		if (er->dry_run)
+			printf("would remove revision %s (tags: %s)\n", st->rev->id, a.p);
+		else
+			bk_info("expire: removing revision %s (tags: %s)", st->rev->id, a.p);
+	} else {
+		bk_strv_join(st->newtags, ",", &b);
+		if (er->dry_run)
+			printf("would retag revision %s: %s -> %s\n", st->rev->id, a.p, b.p);
+		else
+			bk_info("expire: retagging revision %s: %s -> %s", st->rev->id, a.p, b.p);
 	}
-	if (r == 0 && !dry_run)
-		r = bk_repo_update_latest(repo, &c->err);
-	for (size_t i = 0; i < n; i++)
-		bk_strv_release(&newtags[i]);
-	free(newtags);
-	free(remove);
-	free(kept);
 	bk_buf_release(&a);
 	bk_buf_release(&b);
-	return r;
+}
+
+/* Apply expiry under F (retention.h); with DRY_RUN only print what would happen. */
+static int do_expire(struct cli *c, struct bk_repo *repo, struct floors *f, bool dry_run)
+{
+	struct expire_report er = {f, dry_run};
+
+	return bk_repo_expire(repo, f->force ? NULL : &f->policy, bk_now(), dry_run, expire_step,
+			      &er, &c->err);
+}
+
+/* `backy forget` logs each deletion. */
+static void forget_step(void *arg, const struct bk_expire_step *st)
+{
+	(void)arg;
+	bk_info("forgetting revision %s", st->rev->id);
 }
 
 static int cmd_backup(struct cli *c, int argc, char **argv)
@@ -283,7 +275,7 @@ static int cmd_backup(struct cli *c, int argc, char **argv)
 		if (!tags.n) {
 			bk_debug("nothing is due");
 			if (c->result)
-				json_object_set_new(c->result, "outcome", json_string("skipped"));
+				c->result->outcome = BK_REPORT_SKIPPED;
 			goto out;
 		}
 	}
@@ -307,17 +299,13 @@ static int cmd_backup(struct cli *c, int argc, char **argv)
 		else
 			bk_info("%s", line);
 		if (c->result) {
-			json_t *jt = json_array();
-
-			for (size_t i = 0; i < tags.n; i++)
-				json_array_append_new(jt, json_string(tags.v[i]));
-			json_object_set_new(c->result, "revision", json_string(st.id));
-			json_object_set_new(c->result, "tags", jt);
-			json_object_set_new(c->result, "stats",
-					    json_pack("{s:I, s:I, s:f, s:b}", "bytes_written",
-						      (json_int_t)st.bytes_written, "size",
-						      (json_int_t)st.size, "duration", st.duration,
-						      "full", st.full));
+			snprintf(c->result->revision, sizeof(c->result->revision), "%s", st.id);
+			bk_strv_copy(&c->result->tags, &tags);
+			c->result->has_stats = true;
+			c->result->stats.bytes_written = st.bytes_written;
+			c->result->stats.size = st.size;
+			c->result->stats.duration = st.duration;
+			c->result->stats.full = st.full;
 		}
 		if (scheduled)
 			r = do_expire(c, &repo, &floors, false);
@@ -417,7 +405,7 @@ static int cmd_restore(struct cli *c, int argc, char **argv)
 		r = bk_revspec_one(spec, repo.revs, repo.n, &idx, &c->err);
 	if (r == 0 && strncmp(argv[optind], "rbd:", 4) == 0) {
 		const struct bk_source_config *src = &repo.cfg.source;
-		bool rbd = src->type != BK_SOURCE_FILE;
+		bool rbd = src->spec.type != BK_SOURCE_FILE;
 
 		r = bk_restore_rbd(&repo, idx, argv[optind] + 4, rbd ? src->ceph_conf : NULL,
 				   rbd ? src->ceph_id : NULL, c->tty, &c->err);
@@ -468,19 +456,11 @@ static int cmd_forget(struct cli *c, int argc, char **argv)
 	if (r == 0)
 		r = select_revs(c, &repo, spec, &match);
 	if (r == 0)
-		r = bk_floor_check(floors.force ? NULL : &floors.policy, repo.revs, repo.n, match,
-				   bk_now(), &c->err);
+		r = bk_repo_forget(&repo, match, floors.force ? NULL : &floors.policy, bk_now(),
+				   forget_step, NULL, &c->err);
 	if (r == BK_EDENIED) /* say how to get past the floor, here only: the worker has no --force */
 		snprintf(c->err.msg + strlen(c->err.msg), sizeof(c->err.msg) - strlen(c->err.msg),
 			 " (--force deletes it anyway)");
-	for (size_t i = repo.n; r == 0 && i-- > 0;) {
-		if (!match[i])
-			continue;
-		bk_info("forgetting revision %s", repo.revs[i].id);
-		r = bk_repo_remove_rev(&repo, i, &c->err);
-	}
-	if (r == 0)
-		r = bk_repo_update_latest(&repo, &c->err);
 	free(match);
 	bk_repo_close(&repo);
 	return r < 0 ? cli_fail(c, r) : 0;
@@ -589,27 +569,39 @@ static int cmd_distrust(struct cli *c, int argc, char **argv)
 
 /* --- main ---------------------------------------------------------------- */
 
-/* Write the --result file: {"outcome", "error": {"code", "message"}, ...}. */
+/* Write the --result file (report.h): the outcome, the error, what was made. */
 static void write_result(struct cli *c, int status)
 {
+	struct bk_report *rep = c->result;
+	struct bk_err err = {0};
+	struct bk_buf text;
 	char tmp[PATH_MAX];
 	FILE *f;
+	int r;
 
-	if (!json_object_get(c->result, "outcome"))
-		json_object_set_new(c->result, "outcome", json_string(status ? "failed" : "ok"));
+	if (status && rep->outcome == BK_REPORT_OK)
+		rep->outcome = BK_REPORT_FAILED;
 	if (status && c->err.code)
-		json_object_set_new(c->result, "error",
-				    json_pack("{s:s, s:s}", "code", bk_error_name(c->err.code),
-					      "message", c->err.msg));
+		bk_report_set_error(rep, bk_error_name(c->err.code), c->err.msg);
 	else if (status)
-		json_object_set_new(c->result, "error",
-				    json_pack("{s:s, s:s}", "code", bk_error_name(BK_EUSAGE),
-					      "message", "invalid usage"));
+		bk_report_set_error(rep, bk_error_name(BK_EUSAGE), "invalid usage");
+	bk_buf_init(&text);
+	r = bk_report_encode(rep, &text, &err);
+	if (r < 0) {
+		bk_warn("unable to write result file '%s': %s", c->result_path, bk_err_msg(&err, r));
+		goto out;
+	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp", c->result_path);
 	f = fopen(tmp, "we");
-	if (!f || json_dumpf(c->result, f, JSON_COMPACT) < 0 || fclose(f) != 0 ||
-	    rename(tmp, c->result_path) < 0)
-		bk_warn("unable to write result file '%s'", c->result_path);
+	if (f) {
+		bool ok = fwrite(text.p, 1, text.len, f) == text.len;
+
+		if (fclose(f) == 0 && ok && rename(tmp, c->result_path) == 0)
+			goto out;
+	}
+	bk_warn("unable to write result file '%s'", c->result_path);
+out:
+	bk_buf_release(&text);
 }
 
 static const struct {
@@ -632,6 +624,7 @@ int main(int argc, char **argv)
 						 {"result", required_argument, NULL, 'R'},
 						 {NULL, 0, NULL, 0}};
 	struct cli c = {.dir = "."};
+	struct bk_report report;
 	int opt, r;
 
 	while ((opt = getopt_long(argc, argv, "+b:l:vh", longopts, NULL)) != -1) {
@@ -674,12 +667,14 @@ int main(int argc, char **argv)
 			argc -= optind;
 			argv += optind;
 			optind = 0; /* reset getopt for the command's options */
-			if (c.result_path)
-				c.result = json_object();
+			if (c.result_path) {
+				c.result = &report;
+				bk_report_init(c.result);
+			}
 			r = commands[i].run(&c, argc, argv);
 			if (c.result) {
 				write_result(&c, r);
-				json_decref(c.result);
+				bk_report_release(c.result);
 			}
 			bk_log_close();
 			return r;

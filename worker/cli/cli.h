@@ -9,17 +9,17 @@
 #define BK_CLI_H
 
 #include <getopt.h>
-#include <jansson.h>
 #include <stdbool.h>
 
 #include "error.h"
+#include "report.h"
 #include "store.h"
 
 struct cli {
 	const char *dir;
 	const char *logfile;
-	const char *result_path; /* --result: where to write the outcome as JSON */
-	json_t *result;          /* what commands report there; NULL without --result */
+	const char *result_path;  /* --result: where to write the job report (report.h) */
+	struct bk_report *result; /* what commands report there; NULL without --result */
 	int verbose;
 	bool tty; /* stderr is a terminal: show progress */
 	struct bk_err err;

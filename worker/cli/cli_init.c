@@ -4,63 +4,113 @@
 #include "log.h"
 #include "manifest.h"
 #include "schedule.h"
-#include "ydoc.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Fill CFG->source from "file PATH", "rbd POOL/IMAGE" or "flyingcircus POOL/IMAGE,VM[,TOKEN]". */
+/* Copy LEN bytes of ARG at S into OUT (BK_NAME_MAX + 1 bytes) when they are a valid WHAT. */
+static int take_name(struct cli *c, const char *arg, const char *s, size_t len, const char *what,
+		     bool (*valid)(const char *), char *out)
+{
+	char *name = bk_strndup(s, len);
+	bool ok = valid(name);
+
+	if (ok)
+		snprintf(out, BK_NAME_MAX + 1, "%s", name);
+	free(name);
+	if (!ok)
+		return bk_err_set(&c->err, BK_EUSAGE,
+				  "invalid source '%s': the %s is not a valid name (1 to %d characters from [A-Za-z0-9._-]%s)",
+				  arg, what, BK_NAME_MAX,
+				  valid == bk_name_valid ? ", starting with a letter or digit"
+							 : ", starting with a letter, a digit or '.'");
+	return 0;
+}
+
+/*
+ * PATH (absolute, owned, consumed) without "." or ".." components, which the
+ * source model refuses: its directory resolved by the kernel's rules, its
+ * last component kept as it is (a symlink such as /dev/vg/vm01 stays one).
+ * Unchanged when there are none or the directory does not resolve.
+ */
+static char *absolute_path(char *path)
+{
+	char dir[PATH_MAX];
+	char *slash = strrchr(path, '/');
+	char *out;
+	size_t size;
+
+	if (bk_source_path_valid(path) || !slash || slash == path ||
+	    !strcmp(slash, "/.") || !strcmp(slash, "/.."))
+		return path;
+	*slash = '\0';
+	if (!realpath(path, dir)) {
+		*slash = '/';
+		return path;
+	}
+	size = strlen(dir) + strlen(slash + 1) + 2;
+	out = bk_calloc(size, 1);
+	snprintf(out, size, "%s%s%s", dir, strcmp(dir, "/") ? "/" : "", slash + 1);
+	free(path);
+	return out;
+}
+
+/*
+ * Fill SRC (the model, and the Consul token of a flyingcircus source) from
+ * "file PATH", "rbd POOL/IMAGE" or "flyingcircus POOL/IMAGE,VM[,TOKEN]".
+ */
 static int init_source(struct cli *c, const char *type, const char *arg,
 		       struct bk_source_config *src)
 {
+	struct bk_source_spec *spec = &src->spec;
 	char cwd[PATH_MAX];
-	const char *slash, *comma;
+	const char *slash, *comma, *token = NULL;
 	struct bk_buf b;
 	struct stat st;
+	int r;
 
-	if (strcmp(type, "file") == 0) {
-		src->type = BK_SOURCE_FILE;
+	if (bk_source_type_parse(type, &spec->type) < 0)
+		return bk_err_set(&c->err, BK_EUSAGE,
+				  "unknown source type '%s' (expected file, rbd, ceph-rbd or flyingcircus)",
+				  type);
+	if (spec->type == BK_SOURCE_FILE) {
 		bk_buf_init(&b);
 		if (arg[0] != '/' && getcwd(cwd, sizeof(cwd)))
 			bk_buf_addf(&b, "%s/", cwd);
 		bk_buf_adds(&b, arg);
-		src->filename = b.p;
-		if (stat(src->filename, &st) == 0 && S_ISDIR(st.st_mode))
+		spec->filename = absolute_path(b.p);
+		if (stat(spec->filename, &st) == 0 && S_ISDIR(st.st_mode))
 			return bk_err_set(&c->err, BK_EUSAGE, "source '%s' is a directory", arg);
-		if (stat(src->filename, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		if (stat(spec->filename, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
 			return bk_err_set(&c->err, BK_EUSAGE,
 					  "source '%s' is a special file, not an image file or block device",
 					  arg);
 		return 0;
 	}
-	if (strcmp(type, "rbd") == 0 || strcmp(type, "ceph-rbd") == 0)
-		src->type = BK_SOURCE_RBD;
-	else if (strcmp(type, "flyingcircus") == 0)
-		src->type = BK_SOURCE_FLYINGCIRCUS;
-	else
-		return bk_err_set(&c->err, BK_EUSAGE,
-				  "unknown source type '%s' (expected file, rbd, ceph-rbd or flyingcircus)",
-				  type);
 	slash = strchr(arg, '/');
 	comma = strchr(arg, ',');
 	if (!slash || (comma && comma < slash) ||
-	    (src->type == BK_SOURCE_FLYINGCIRCUS) != (comma != NULL))
+	    (spec->type == BK_SOURCE_FLYINGCIRCUS) != (comma != NULL))
 		return bk_err_set(&c->err, BK_EUSAGE, "invalid source '%s': expected %s", arg,
-				  src->type == BK_SOURCE_RBD ? "POOL/IMAGE" : "POOL/IMAGE,VM[,TOKEN]");
-	src->pool = bk_strndup(arg, (size_t)(slash - arg));
-	src->image = comma ? bk_strndup(slash + 1, (size_t)(comma - slash - 1)) : bk_strdup(slash + 1);
-	if (comma) {
-		const char *token = strchr(comma + 1, ',');
-
-		src->vm = token ? bk_strndup(comma + 1, (size_t)(token - comma - 1)) : bk_strdup(comma + 1);
-		if (token)
-			src->consul_token = bk_strdup(token + 1);
-	}
-	return 0;
+				  spec->type == BK_SOURCE_RBD ? "POOL/IMAGE" : "POOL/IMAGE,VM[,TOKEN]");
+	if (comma)
+		token = strchr(comma + 1, ',');
+	r = take_name(c, arg, arg, (size_t)(slash - arg), "pool", bk_ceph_name_valid, spec->pool);
+	if (r == 0)
+		r = take_name(c, arg, slash + 1, comma ? (size_t)(comma - slash - 1) : strlen(slash + 1),
+			      "image", bk_ceph_name_valid, spec->image);
+	if (r == 0 && comma)
+		r = take_name(c, arg, comma + 1,
+			      token ? (size_t)(token - comma - 1) : strlen(comma + 1), "vm",
+			      bk_name_valid, spec->vm);
+	if (r == 0 && token)
+		src->consul_token = bk_strdup(token + 1);
+	return r;
 }
 
 /*
@@ -112,8 +162,6 @@ int cmd_init(struct cli *c, int argc, char **argv)
 	struct bk_repo_config cfg = {0};
 	const char *spec = NULL, *conf = NULL, *id = NULL, *url = NULL;
 	bool replace = false, block_size = false;
-	struct bk_ynode *root = NULL;
-	struct bk_buf text;
 	unsigned long long bs = BK_DEFAULT_BLOCK_SIZE;
 	char *end;
 	int opt, r;
@@ -151,9 +199,9 @@ int cmd_init(struct cli *c, int argc, char **argv)
 		return cli_usage_error("%s", usage);
 	bk_source_config_init(&cfg.source);
 	r = init_source(c, argv[optind], argv[optind + 1], &cfg.source);
-	if (r == 0 && cfg.source.type == BK_SOURCE_FILE && (conf || id || url))
+	if (r == 0 && cfg.source.spec.type == BK_SOURCE_FILE && (conf || id || url))
 		r = bk_err_set(&c->err, BK_EUSAGE, "--ceph-conf, --ceph-id and --consul-url need an rbd source");
-	if (r == 0 && url && cfg.source.type != BK_SOURCE_FLYINGCIRCUS)
+	if (r == 0 && url && cfg.source.spec.type != BK_SOURCE_FLYINGCIRCUS)
 		r = bk_err_set(&c->err, BK_EUSAGE, "--consul-url needs a flyingcircus source");
 	if (r == 0) {
 		cfg.source.ceph_conf = conf ? bk_strdup(conf) : NULL;
@@ -163,18 +211,13 @@ int cmd_init(struct cli *c, int argc, char **argv)
 	}
 	cfg.block_size = (uint32_t)bs;
 	cfg.created = bk_now();
-	bk_buf_init(&text);
 	if (r == 0) {
-		/* validate through the parser the repository will use */
-		struct bk_repo_config check;
+		/* validate a copy: the defaults it fills (consul_url) stay out of the file */
+		struct bk_source_config check;
 
-		bk_source_config_format(&cfg.source, &text);
-		r = bk_yaml_parse(text.p, text.len, "source", &root, &c->err);
-		if (r == 0)
-			r = bk_source_config_parse(bk_ymap_get(root, "source"), "source", &check.source,
-						   &c->err);
-		if (r == 0)
-			bk_source_config_release(&check.source);
+		bk_source_config_copy(&check, &cfg.source);
+		r = bk_source_config_check(&check, "source", &c->err);
+		bk_source_config_release(&check);
 	}
 	if (r == 0 && replace && block_size)
 		r = bk_err_set(&c->err, BK_EUSAGE,
@@ -183,10 +226,9 @@ int cmd_init(struct cli *c, int argc, char **argv)
 		r = replace_source(c, &cfg, spec != NULL);
 	else if (r == 0)
 		r = bk_repo_init(c->dir, &cfg, &c->err);
-	if (r == 0 && cfg.source.type == BK_SOURCE_FILE && access(cfg.source.filename, R_OK) != 0)
+	if (r == 0 && cfg.source.spec.type == BK_SOURCE_FILE &&
+	    access(cfg.source.spec.filename, R_OK) != 0)
 		bk_warn("source '%s' is not readable yet", argv[optind + 1]);
-	bk_ynode_free(root);
-	bk_buf_release(&text);
 	bk_repo_config_release(&cfg);
 	return r < 0 ? cli_fail(c, r) : 0;
 }

@@ -1,39 +1,42 @@
 /* cli_status.c: `backy status` and `backy check` (backy(1)). */
 #include "cli.h"
 #include "clock.h"
+#include "rev_list.h"
 #include "schedule.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-static void status_json(const struct bk_repo *repo)
+static int status_json(const struct bk_repo *repo, struct bk_err *err)
 {
-	json_t *arr = json_array();
-	char when[64];
-	char *text;
+	struct bk_rev_entry *list = bk_calloc(repo->n + 1, sizeof(*list));
+	struct bk_buf text;
+	int r;
 
 	for (size_t i = 0; i < repo->n; i++) {
 		const struct bk_rev *rev = &repo->revs[i];
-		json_t *tags = json_array(), *o;
 
-		for (size_t t = 0; t < rev->tags.n; t++)
-			json_array_append_new(tags, json_string(rev->tags.v[t]));
-		bk_time_format(rev->timestamp, when, sizeof(when), BK_TIME_ISO);
-		o = json_pack("{s:s, s:s, s:s?, s:o, s:s, s:I, s:I, s:b}", "uuid", rev->id,
-			      "timestamp", when, "parent", rev->parent[0] ? rev->parent : NULL,
-			      "tags", tags, "trust", bk_trust_name(rev->trust), "size",
-			      (json_int_t)rev->size, "bytes_written", (json_int_t)rev->bytes_written,
-			      "complete", rev->complete);
-		json_object_set_new(o, "duration",
-				    rev->complete ? json_real(rev->duration) : json_null());
-		if (rev->consistency[0])
-			json_object_set_new(o, "consistency", json_string(rev->consistency));
-		json_array_append_new(arr, o);
+		list[i] = (struct bk_rev_entry){
+			.uuid = rev->id,
+			.timestamp = rev->timestamp,
+			.parent = rev->parent,
+			.tags = &rev->tags,
+			.trust = bk_trust_name(rev->trust),
+			.size = rev->size,
+			.bytes_written = rev->bytes_written,
+			.complete = rev->complete,
+			.duration = rev->duration,
+			.consistency = rev->consistency,
+		};
 	}
-	text = json_dumps(arr, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
-	puts(text);
-	free(text);
-	json_decref(arr);
+	bk_buf_init(&text);
+	r = bk_rev_list_encode(list, repo->n, &text, err);
+	if (r == 0)
+		fwrite(text.p, 1, text.len, stdout);
+	bk_buf_release(&text);
+	free(list);
+	return r;
 }
 
 static void status_table(const struct bk_repo *repo)
@@ -93,11 +96,11 @@ int cmd_status(struct cli *c, int argc, char **argv)
 	if (r < 0)
 		return cli_fail(c, r);
 	if (json)
-		status_json(&repo);
+		r = status_json(&repo, &c->err);
 	else
 		status_table(&repo);
 	bk_repo_close(&repo);
-	return 0;
+	return r < 0 ? cli_fail(c, r) : 0;
 }
 
 int cmd_check(struct cli *c, int argc, char **argv)

@@ -183,7 +183,7 @@ void bk_fleet_job_digest(const struct bk_msg_job *j, char out[2 * BK_DIGEST_LEN 
 	add_field(&b, bk_msg_action_name(j->action));
 	bk_strv_join(&j->tags, ",", &b);
 	add_field(&b, "");
-	add_field(&b, bk_msg_source_type_name(j->source.type));
+	add_field(&b, bk_source_type_name(j->source.type));
 	add_field(&b, j->source.filename);
 	add_field(&b, j->source.pool);
 	add_field(&b, j->source.image);

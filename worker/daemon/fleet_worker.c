@@ -4,20 +4,14 @@
  *
  * Design notes
  *
- * 1. Config.  A small strict YAML file (ydoc.h): host, base-dir, amqp {url,
- *    heartbeat, ca-cert, tls-verify}, slots, grace, heartbeat-interval,
- *    state-dir, backy, keep-results and the local secrets and defaults of
- *    sources (ceph {conf, id}, consul {url, token}).  Secrets are merged into
- *    the repository configs the worker writes; they never come from a
- *    message.  SIGHUP re-reads the file transactionally: a bad file keeps
- *    the old config; host, base-dir and state-dir need a restart.
+ * The parts live next door: the config file in worker_config.h, the `backy`
+ * child (argv, environment, spawn, its report) in child.h, and the rules
+ * for pending, running and confirming jobs, without I/O, in jobs.h.  This
+ * file does the I/O: broker, journal, children, signals, and the main loop.
  *
- *    simulated-time: true (default false) is for drills and end-to-end
- *    tests with a coordinator on simulated time (BACKY_NOW, --time-scale):
- *    each backy child gets BACKY_NOW=<the job message's time>, which is the
- *    coordinator's now at dispatch, so revision timestamps, expiry and the
- *    schedule follow the simulated clock.  Never set it in production: the
- *    revisions would carry the sender's clock, not the storage host's.
+ * 1. Config (worker_config.h).  SIGHUP re-reads the file transactionally: a
+ *    bad file keeps the old config; host, base-dir and state-dir need a
+ *    restart; amqp or slots changes reconnect.
  *
  * 2. Journal (job_journal.h).  One file per job id in the state directory:
  *    `running` (before the child starts; not fsynced, as losing it only
@@ -68,12 +62,8 @@
  *    connecting: publish every done-but-unpublished result from the
  *    journal, then consume (the coordinator declares the job queue; until
  *    it has, consuming fails with 404 and the worker retries with backoff).
- *    Delivery tags belong to a connection: each
- *    connection gets a generation number and a tag of an older generation is
- *    never acknowledged (that would close the new channel); the broker
- *    redelivers those jobs, and note 3 attaches the redelivery to the job
- *    still running here.  Pending (not started) deliveries are dropped on a
- *    loss: the broker has them back.
+ *    Delivery tags belong to a connection, and pending deliveries are
+ *    dropped on a loss (jobs.h, note 1).
  *
  *    RabbitMQ's consumer_timeout (30 min by default) closes the channel when
  *    a delivery stays unacknowledged that long, which ack-late does for
@@ -85,12 +75,11 @@
  *    or is reinstalled loses it for good; with ack late the broker keeps
  *    every job until its result is safe.
  *
- * 6. SIGTERM/SIGINT.  Cancel the consumer, hand back pending deliveries, let
- *    running children finish for `grace` seconds, then SIGTERM their process
- *    groups, 10 s later SIGKILL.  Interrupted jobs are rejected with
+ * 6. SIGTERM/SIGINT (jobs.h, note 4).  Cancel the consumer, hand back
+ *    pending deliveries, let running children finish for `grace` seconds,
+ *    then SIGTERM, then SIGKILL.  Interrupted jobs are rejected with
  *    requeue, keep their `running` entry and are run again (by this host,
- *    after a restart, on redelivery).  Exit 0.  A second signal shortens
- *    the grace period to now.
+ *    after a restart, on redelivery).  Exit 0.
  *
  * 7. Names are never trusted as paths: proto validates job names (no '/',
  *    no leading '.'), and the repository directory is opened relative to
@@ -110,13 +99,14 @@
 #include "log.h"
 #include "mq.h"
 #include "proto.h"
+#include "results.h"
 #include "fleet_repo.h"
 #include "topology.h"
-#include "ydoc.h"
+#include "child.h"
+#include "jobs.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -124,284 +114,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define MAX_CONFIG_BYTES (64 * 1024)
-#define KILL_WAIT_US (10 * BK_USEC)
-#define RECONNECT_MIN_MS 500
-#define RECONNECT_MAX_MS 30000
 #define PRUNE_EVERY_US (3600 * BK_USEC)
 #define WAIT_MS 500 /* longest wait for the broker or a signal (design note 4) */
-#define NOT_DUE_CODE "NOTDUE"
-
-/* ---- config --------------------------------------------------------------- */
-
-void bk_fleet_config_release(struct bk_fleet_config *cfg)
-{
-	free(cfg->host);
-	free(cfg->base_dir);
-	free(cfg->state_dir);
-	free(cfg->backy);
-	free(cfg->amqp_url);
-	free(cfg->amqp_ca_cert);
-	free(cfg->ceph_conf);
-	free(cfg->ceph_id);
-	free(cfg->consul_url);
-	free(cfg->consul_token);
-	bk_fleet_policy_release(&cfg->policy);
-	memset(cfg, 0, sizeof(*cfg));
-}
-
-/* Optional string KEY of MAP into *OUT (owned copy; untouched when absent). */
-static int opt_str(const struct bk_ynode *map, const char *key, const char *name, const char *what,
-		   char **out, struct bk_err *err)
-{
-	const struct bk_ynode *n = bk_ymap_get(map, key);
-	const char *s;
-	int r;
-
-	if (bk_ynode_is_null(n))
-		return 0;
-	r = bk_ynode_str(n, name, what, &s, err);
-	if (r < 0)
-		return r;
-	if (!s[0])
-		return bk_err_set(err, BK_ECONFIG, "%s: line %d: '%s' must not be empty", name,
-				  n->line, what);
-	free(*out);
-	*out = bk_strdup(s);
-	return 0;
-}
-
-/* Optional integer KEY of MAP from LO to HI into *OUT. */
-static int opt_uint(const struct bk_ynode *map, const char *key, const char *name, const char *what,
-		    uint64_t lo, uint64_t hi, uint64_t *out, struct bk_err *err)
-{
-	const struct bk_ynode *n = bk_ymap_get(map, key);
-	uint64_t v;
-	int r;
-
-	if (bk_ynode_is_null(n))
-		return 0;
-	r = bk_ynode_u64(n, name, what, &v, err);
-	if (r < 0)
-		return r;
-	if (v < lo || v > hi)
-		return bk_err_set(err, BK_ECONFIG, "%s: line %d: '%s' must be from %llu to %llu",
-				  name, n->line, what, (unsigned long long)lo,
-				  (unsigned long long)hi);
-	*out = v;
-	return 0;
-}
-
-/* The default backy binary: next to our own executable, else "backy" from PATH. */
-static char *default_backy(void)
-{
-	char exe[PATH_MAX], path[PATH_MAX + 8];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *slash;
-
-	if (n > 0) {
-		exe[n] = '\0';
-		slash = strrchr(exe, '/');
-		if (slash) {
-			*slash = '\0';
-			snprintf(path, sizeof(path), "%s/backy", exe);
-			if (access(path, X_OK) == 0)
-				return bk_strdup(path);
-		}
-	}
-	return bk_strdup("backy");
-}
-
-static int parse_config(const struct bk_ynode *root, const char *name, struct bk_fleet_config *cfg,
-			struct bk_err *err)
-{
-	static const char *const known[] = {"host", "base-dir", "amqp", "slots", "grace",
-					    "heartbeat-interval", "state-dir", "backy",
-					    "keep-results", "ceph", "consul", "simulated-time",
-					    "allow", "retention", NULL};
-	static const char *const amqp_keys[] = {"url", "heartbeat", "ca-cert", "tls-verify", NULL};
-	static const char *const ceph_keys[] = {"conf", "id", NULL};
-	static const char *const consul_keys[] = {"url", "token", NULL};
-	const struct bk_ynode *n, *amqp;
-	char real[PATH_MAX];
-	char *dir = NULL;
-	uint64_t v;
-	int r;
-
-	if (!root)
-		return bk_err_set(err, BK_ECONFIG, "%s: empty configuration", name);
-	r = bk_ymap_check_keys(root, known, name, "", err);
-	if (r < 0)
-		return r;
-
-	r = opt_str(root, "host", name, "host", &cfg->host, err);
-	if (r < 0)
-		return r;
-	if (!cfg->host)
-		return bk_err_set(err, BK_ECONFIG, "%s: 'host' is required", name);
-	if (!bk_msg_name_valid(cfg->host))
-		return bk_err_set(err, BK_ECONFIG,
-				  "%s: line %d: 'host' must be 1 to 64 characters from [A-Za-z0-9._-], not starting with '.' or '-': '%s'",
-				  name, bk_ymap_get(root, "host")->line, cfg->host);
-
-	r = opt_str(root, "base-dir", name, "base-dir", &dir, err);
-	if (r < 0)
-		return r;
-	if (!dir)
-		return bk_err_set(err, BK_ECONFIG, "%s: 'base-dir' is required", name);
-	n = bk_ymap_get(root, "base-dir");
-	if (dir[0] != '/') {
-		free(dir);
-		return bk_err_set(err, BK_ECONFIG, "%s: line %d: 'base-dir' must be an absolute path",
-				  name, n->line);
-	}
-	if (!realpath(dir, real)) {
-		r = bk_err_sys(err, -errno, "%s: line %d: unable to resolve 'base-dir' '%s'", name,
-			       n->line, dir);
-		free(dir);
-		return r;
-	}
-	free(dir);
-	cfg->base_dir = bk_strdup(real);
-
-	amqp = bk_ymap_get(root, "amqp");
-	if (bk_ynode_is_null(amqp))
-		return bk_err_set(err, BK_ECONFIG, "%s: 'amqp' with 'url' is required", name);
-	r = bk_ymap_check_keys(amqp, amqp_keys, name, "amqp", err);
-	if (r == 0)
-		r = opt_str(amqp, "url", name, "amqp.url", &cfg->amqp_url, err);
-	if (r == 0 && !cfg->amqp_url)
-		r = bk_err_set(err, BK_ECONFIG, "%s: line %d: 'amqp.url' is required", name,
-			       amqp->line);
-	if (r == 0 && strncmp(cfg->amqp_url, "amqp://", 7) != 0 &&
-	    strncmp(cfg->amqp_url, "amqps://", 8) != 0)
-		r = bk_err_set(err, BK_ECONFIG,
-			       "%s: line %d: 'amqp.url' must start with amqp:// or amqps://", name,
-			       bk_ymap_get(amqp, "url")->line);
-	v = 0;
-	if (r == 0)
-		r = opt_uint(amqp, "heartbeat", name, "amqp.heartbeat", 0, 3600, &v, err);
-	cfg->amqp_heartbeat = (int)v;
-	if (r == 0)
-		r = opt_str(amqp, "ca-cert", name, "amqp.ca-cert", &cfg->amqp_ca_cert, err);
-	n = bk_ymap_get(amqp, "tls-verify");
-	cfg->amqp_tls_verify = true;
-	if (r == 0 && !bk_ynode_is_null(n)) {
-		if (n->type != BK_Y_SCALAR || (strcmp(n->str, "true") && strcmp(n->str, "false")))
-			r = bk_err_set(err, BK_ECONFIG, "%s: line %d: 'amqp.tls-verify' must be true or false",
-				       name, n->line);
-		else
-			cfg->amqp_tls_verify = strcmp(n->str, "true") == 0;
-	}
-	if (r < 0)
-		return r;
-	n = bk_ymap_get(root, "simulated-time");
-	cfg->simulated_time = false;
-	if (!bk_ynode_is_null(n)) {
-		if (n->type != BK_Y_SCALAR || (strcmp(n->str, "true") && strcmp(n->str, "false")))
-			return bk_err_set(err, BK_ECONFIG, "%s: line %d: 'simulated-time' must be true or false",
-					  name, n->line);
-		cfg->simulated_time = strcmp(n->str, "true") == 0;
-	}
-
-	v = BK_FLEET_DEFAULT_SLOTS;
-	r = opt_uint(root, "slots", name, "slots", 1, BK_MSG_MAX_SLOTS, &v, err);
-	cfg->slots = (unsigned)v;
-	v = BK_FLEET_DEFAULT_GRACE;
-	if (r == 0)
-		r = opt_uint(root, "grace", name, "grace", 0, 7 * 86400, &v, err);
-	cfg->grace = (unsigned)v;
-	v = BK_FLEET_DEFAULT_HEARTBEAT;
-	if (r == 0)
-		r = opt_uint(root, "heartbeat-interval", name, "heartbeat-interval", 1, 3600, &v, err);
-	cfg->heartbeat_interval = (unsigned)v;
-	if (r < 0)
-		return r;
-	cfg->keep = BK_FLEET_DEFAULT_KEEP;
-	n = bk_ymap_get(root, "keep-results");
-	if (!bk_ynode_is_null(n)) {
-		int64_t secs;
-
-		if (n->type != BK_Y_SCALAR || bk_duration_parse(n->str, &secs) < 0 || secs <= 0)
-			return bk_err_set(err, BK_ECONFIG,
-					  "%s: line %d: 'keep-results' must be a duration such as 7d",
-					  name, n->line);
-		cfg->keep = secs;
-	}
-
-	r = opt_str(root, "state-dir", name, "state-dir", &cfg->state_dir, err);
-	if (r < 0)
-		return r;
-	if (cfg->state_dir && cfg->state_dir[0] != '/')
-		return bk_err_set(err, BK_ECONFIG, "%s: line %d: 'state-dir' must be an absolute path",
-				  name, bk_ymap_get(root, "state-dir")->line);
-	if (!cfg->state_dir) {
-		struct bk_buf b;
-
-		bk_buf_init(&b);
-		bk_buf_addf(&b, "%s/.backy-worker", cfg->base_dir);
-		cfg->state_dir = b.p;
-	}
-	r = opt_str(root, "backy", name, "backy", &cfg->backy, err);
-	if (r < 0)
-		return r;
-	if (cfg->backy && strchr(cfg->backy, '/') && access(cfg->backy, X_OK) < 0)
-		return bk_err_sys(err, -errno, "%s: line %d: 'backy' '%s' is not executable", name,
-				  bk_ymap_get(root, "backy")->line, cfg->backy);
-	if (!cfg->backy)
-		cfg->backy = default_backy();
-
-	n = bk_ymap_get(root, "ceph");
-	if (!bk_ynode_is_null(n)) {
-		r = bk_ymap_check_keys(n, ceph_keys, name, "ceph", err);
-		if (r == 0)
-			r = opt_str(n, "conf", name, "ceph.conf", &cfg->ceph_conf, err);
-		if (r == 0)
-			r = opt_str(n, "id", name, "ceph.id", &cfg->ceph_id, err);
-		if (r < 0)
-			return r;
-	}
-	n = bk_ymap_get(root, "consul");
-	if (!bk_ynode_is_null(n)) {
-		r = bk_ymap_check_keys(n, consul_keys, name, "consul", err);
-		if (r == 0)
-			r = opt_str(n, "url", name, "consul.url", &cfg->consul_url, err);
-		if (r == 0)
-			r = opt_str(n, "token", name, "consul.token", &cfg->consul_token, err);
-		if (r < 0)
-			return r;
-	}
-	return bk_fleet_policy_parse(bk_ymap_get(root, "allow"), bk_ymap_get(root, "retention"),
-				     name, &cfg->policy, err);
-}
-
-int bk_fleet_config_load(const char *path, struct bk_fleet_config *cfg, struct bk_err *err)
-{
-	struct bk_ynode *root = NULL;
-	char *text = NULL;
-	size_t len;
-	int r;
-
-	memset(cfg, 0, sizeof(*cfg));
-	bk_fleet_policy_init(&cfg->policy);
-	r = bk_fs_read_all(AT_FDCWD, path, MAX_CONFIG_BYTES, &text, &len);
-	if (r < 0)
-		return bk_err_sys(err, r == -EFBIG ? BK_ECONFIG : r, "unable to read '%s'", path);
-	r = bk_yaml_parse(text, len, path, &root, err);
-	if (r == 0)
-		r = parse_config(root, path, cfg, err);
-	if (r < 0)
-		bk_fleet_config_release(cfg);
-	bk_ynode_free(root);
-	free(text);
-	return r;
-}
 
 /* ---- daemon state ------------------------------------------------------------ */
 
@@ -423,87 +142,22 @@ static void on_signal(int sig)
 	}
 }
 
-struct wtag {
-	uint64_t tag;
-	unsigned gen; /* connection generation the tag belongs to */
-};
-
-struct wjob {
-	struct bk_msg_job msg;
-	pid_t pid;             /* 0 while pending */
-	int64_t received;      /* bk_monotonic() when the first delivery arrived */
-	bool entry_synced;     /* its running entry's name is durable (job_journal.h, note 5) */
-	int64_t spawned;       /* bk_monotonic() when vfork returned (backy exec'd) */
-	int64_t exited;        /* bk_monotonic() at the SIGCHLD of its exit */
-	int64_t started;       /* bk_now() at start (result.started) */
-	struct wtag *tags;
-	size_t ntags;
-	bool interrupted;      /* stopped by our shutdown: hand the job back */
-	/* confirming: the result is journalled and published, its confirm awaited */
-	struct bk_journal_entry done; /* the done entry (owned result text) */
-	uint64_t seq;          /* bk_mq_publish_nowait sequence number */
-	int64_t published;     /* bk_monotonic() at the publish */
-	char *summary;         /* owned: the start of the end-of-job log line */
-	char digest[2 * BK_DIGEST_LEN + 1]; /* what the job asks for (fleet_policy.h, note 4) */
-	double backup_s;       /* the backup's own duration (result stats) */
-};
-
 struct worker {
 	struct bk_fleet_config cfg;
 	const char *config_path;
 	struct bk_journal journal;
 	int basefd;
 	struct bk_mq *mq;
-	unsigned gen;
 	bool consuming;
 	int64_t next_connect;  /* monotonic */
-	unsigned backoff_ms;
-	struct wjob **running; /* children */
-	size_t nrunning;
-	struct wjob **pending; /* deliveries waiting for a slot */
-	size_t npending;
-	struct wjob **confirming; /* results published, confirm not yet seen */
-	size_t nconfirming;
+	struct bk_mq_backoff backoff; /* reconnects (mq.h) */
+	struct bk_jobs jobs;   /* pending, running, confirming (jobs.h) */
 	int64_t next_heartbeat, next_prune;
-	bool stopping;
-	int64_t stop_deadline; /* monotonic: grace ends */
-	int64_t kill_deadline; /* monotonic: SIGKILL after SIGTERM */
 	bool hb_warned;
 	bool queue_missing_logged; /* try_connect: said once that the job queue is missing */
 	sigset_t wait_mask;    /* our signals are blocked except while waiting with this */
 	unsigned long long self_start; /* bk_journal_proc_start(getpid()) */
 };
-
-static void wjob_free(struct wjob *j)
-{
-	if (!j)
-		return;
-	bk_msg_job_release(&j->msg);
-	bk_journal_entry_release(&j->done);
-	free(j->summary);
-	free(j->tags);
-	free(j);
-}
-
-static void wjob_add_tag(struct wjob *j, uint64_t tag, unsigned gen)
-{
-	j->tags = bk_realloc(j->tags, (j->ntags + 1) * sizeof(*j->tags));
-	j->tags[j->ntags].tag = tag;
-	j->tags[j->ntags].gen = gen;
-	j->ntags++;
-}
-
-static void list_add(struct wjob ***list, size_t *n, struct wjob *j)
-{
-	*list = bk_realloc(*list, (*n + 1) * sizeof(**list));
-	(*list)[(*n)++] = j;
-}
-
-static void list_del(struct wjob **list, size_t *n, size_t i)
-{
-	memmove(&list[i], &list[i + 1], (*n - i - 1) * sizeof(*list));
-	(*n)--;
-}
 
 /* ---- broker ---------------------------------------------------------------------- */
 
@@ -515,23 +169,17 @@ static void broker_lost(struct worker *w, const struct bk_err *err)
 	bk_mq_close(w->mq);
 	w->mq = NULL;
 	w->consuming = false;
-	w->gen++;
-	w->backoff_ms = RECONNECT_MIN_MS;
+	bk_mq_backoff_reset(&w->backoff);
 	w->next_connect = bk_monotonic();
-	/* the broker has the pending deliveries back and will redeliver them */
-	for (size_t i = 0; i < w->npending; i++)
-		wjob_free(w->pending[i]);
-	w->npending = 0;
 	/*
+	 * The broker has the pending deliveries back and will redeliver them.
 	 * Unconfirmed results stay unpublished in the journal: try_connect
 	 * publishes them again, and the redelivered jobs are answered from it.
 	 */
-	for (size_t i = 0; i < w->nconfirming; i++) {
+	for (size_t i = 0; i < w->jobs.nconfirming; i++)
 		bk_notice("%s (result recorded, not confirmed by the broker)",
-			  w->confirming[i]->summary);
-		wjob_free(w->confirming[i]);
-	}
-	w->nconfirming = 0;
+			  w->jobs.confirming[i]->summary);
+	bk_jobs_connection_lost(&w->jobs);
 }
 
 /* Check R from a bk_mq_* call: a transient error means the connection is gone. */
@@ -557,177 +205,33 @@ static void ack_tag(struct worker *w, uint64_t tag, bool reject, bool requeue)
 }
 
 /* Ack (or reject) every delivery tag of J that belongs to the current connection. */
-static void settle_job(struct worker *w, struct wjob *j, bool reject, bool requeue)
+static void settle_job(struct worker *w, struct bk_job *j, bool reject, bool requeue)
 {
-	for (size_t i = 0; i < j->ntags; i++)
-		if (j->tags[i].gen == w->gen)
-			ack_tag(w, j->tags[i].tag, reject, requeue);
-	j->ntags = 0;
-}
+	uint64_t *tags = NULL;
+	size_t n = bk_jobs_settle_tags(&w->jobs, j, &tags);
 
-/*
- * Decode the recorded result TEXT into *M (release it after) and its routing
- * KEY; false, logged, when the record is not a valid result.
- */
-static bool decode_recorded(const char *text, size_t len, struct bk_msg *m, char *key)
-{
-	struct bk_err err = {0};
-	int r = bk_msg_decode(text, len, m, &err);
-
-	if (r < 0 || m->kind != BK_MSG_RESULT) {
-		bk_error("recorded result is invalid, dropping it: %s", err.msg);
-		if (r == 0)
-			bk_msg_release(m);
-		return false;
-	}
-	bk_msg_routing_key_result(&m->u.result, key);
-	return true;
-}
-
-/*
- * Publish the encoded result TEXT.  0 when the broker confirmed it (or it can
- * never be routed: logged, not retried), BK_EMQ when it must be sent again.
- */
-static int publish_text(struct worker *w, const char *text, size_t len)
-{
-	char key[BK_MSG_ROUTING_KEY_MAX + 1];
-	struct bk_err err = {0};
-	struct bk_msg m;
-	int r;
-
-	if (!w->mq)
-		return BK_EMQ;
-	if (!decode_recorded(text, len, &m, key))
-		return 0;
-	r = bk_mq_publish(w->mq, BK_EX_RESULTS, key, text, len, m.u.result.head.id, &err);
-	bk_msg_release(&m);
-	if (r == BK_EMQ) {
-		/* connection gone, or a nack: either way reconnect and send it again */
-		broker_lost(w, &err);
-		return BK_EMQ;
-	}
-	if (r < 0)
-		bk_error("unable to publish result '%s': %s", key, err.msg);
-	return 0;
-}
-
-/*
- * Publish the recorded result of J (j->done) without waiting for the
- * confirm.  0: sent, j->seq set; BK_EMQ: the connection is gone (published
- * again after reconnecting); 1: nothing to wait for (invalid record or a
- * permanent error, logged).
- */
-static int start_publish(struct worker *w, struct wjob *j)
-{
-	char key[BK_MSG_ROUTING_KEY_MAX + 1];
-	const char *text = j->done.result;
-	struct bk_err err = {0};
-	struct bk_msg m;
-	int r;
-
-	if (!w->mq)
-		return BK_EMQ;
-	if (!decode_recorded(text, strlen(text), &m, key))
-		return 1;
-	r = bk_mq_publish_nowait(w->mq, BK_EX_RESULTS, key, text, strlen(text),
-				 m.u.result.head.id, &j->seq, &err);
-	bk_msg_release(&m);
-	if (r == BK_EMQ) {
-		broker_lost(w, &err);
-		return BK_EMQ;
-	}
-	if (r < 0) {
-		bk_error("unable to publish result '%s': %s", key, err.msg);
-		return 1;
-	}
-	return 0;
+	for (size_t i = 0; i < n; i++)
+		ack_tag(w, tags[i], reject, requeue);
+	free(tags);
 }
 
 /* Publish a result that is not journalled (rejected, skipped before a run). */
-static void publish_result(struct worker *w, struct bk_msg_result *res)
+static void publish_result(struct worker *w, const struct bk_msg_result *res)
 {
-	struct bk_buf b;
 	struct bk_err err = {0};
 
-	bk_buf_init(&b);
-	if (bk_msg_encode_result(res, &b, &err) < 0)
-		bk_error("unable to encode a result: %s", err.msg);
-	else
-		publish_text(w, b.p, b.len);
-	bk_buf_release(&b);
+	if (bk_results_publish_new(w->mq, res, &err) == BK_EMQ)
+		broker_lost(w, &err);
 }
 
-/* Publish the recorded result of journal entry E and mark it published. */
+/* Publish the recorded result of journal entry E and mark it published: 0 or BK_EMQ. */
 static int publish_entry(struct worker *w, struct bk_journal_entry *e)
 {
 	struct bk_err err = {0};
-	int r;
+	int r = bk_results_publish_entry(w->mq, &w->journal, e, &err);
 
-	if (!e->result)
-		return 0;
-	r = publish_text(w, e->result, strlen(e->result));
-	if (r < 0)
-		return r;
-	e->published = true;
-	if (bk_journal_put(&w->journal, e, false, &err) < 0)
-		bk_warn("%s", err.msg);
-	return 0;
-}
-
-/* "job 'vm01' (id X) backup done: ok, revision Y": the start of a job's last log line. */
-static void outcome_line(const struct bk_msg_result *r, struct bk_buf *out)
-{
-	bk_buf_addf(out, "job '%s' (id %s) %s %s: %s%s%s%s%s", r->job, r->job_id,
-		    bk_msg_action_name(r->action), r->outcome == BK_OUTCOME_OK ? "done" : "ended",
-		    bk_msg_outcome_name(r->outcome), r->revision[0] ? ", revision " : "",
-		    r->revision, r->error_message ? ": " : "",
-		    r->error_message ? r->error_message : "");
-}
-
-/* Log the outcome of the job whose recorded result is TEXT, plus HOW. */
-static void log_recorded(const char *text, const char *how)
-{
-	char key[BK_MSG_ROUTING_KEY_MAX + 1];
-	struct bk_msg m;
-	struct bk_buf line;
-
-	if (!decode_recorded(text, strlen(text), &m, key))
-		return;
-	bk_buf_init(&line);
-	outcome_line(&m.u.result, &line);
-	bk_notice("%s (%s)", line.p, how);
-	bk_buf_release(&line);
-	bk_msg_release(&m);
-}
-
-/* After connecting: publish every done result the broker has not confirmed yet. */
-static int publish_unpublished(struct worker *w)
-{
-	struct bk_journal_entry e;
-	struct bk_err err = {0};
-	char **ids = NULL;
-	size_t n = 0;
-	int r, count = 0;
-
-	r = bk_journal_list(&w->journal, &ids, &n, &err);
-	if (r < 0) {
-		bk_error("%s", err.msg);
-		return 0;
-	}
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		if (bk_journal_get(&w->journal, ids[i], &e, NULL) < 0)
-			continue;
-		if (e.state == BK_JOURNAL_DONE && !e.published) {
-			r = publish_entry(w, &e);
-			if (r == 0 && e.result)
-				log_recorded(e.result, "result published after reconnecting");
-			count += r == 0;
-		}
-		bk_journal_entry_release(&e);
-	}
-	bk_journal_ids_free(ids, n);
-	if (count)
-		bk_notice("published %d recorded result%s", count, count == 1 ? "" : "s");
+	if (r == BK_EMQ)
+		broker_lost(w, &err);
 	return r;
 }
 
@@ -740,10 +244,10 @@ static void try_connect(struct worker *w)
 	int r;
 
 	snprintf(name, sizeof(name), "backy-worker %s", w->cfg.host);
-	mc.url = w->cfg.amqp_url;
-	mc.heartbeat_s = w->cfg.amqp_heartbeat;
-	mc.ca_cert = w->cfg.amqp_ca_cert;
-	mc.tls_verify = w->cfg.amqp_tls_verify;
+	mc.url = w->cfg.amqp.url;
+	mc.heartbeat_s = w->cfg.amqp.heartbeat_s;
+	mc.ca_cert = w->cfg.amqp.ca_cert;
+	mc.tls_verify = w->cfg.amqp.tls_verify;
 	mc.name = name;
 	mc.timeout_ms = 10000;
 	mc.max_body = 1 << 20; /* larger ones are dead-lettered by the adapter (BK_EPROTO) */
@@ -755,37 +259,37 @@ static void try_connect(struct worker *w)
 	r = bk_mq_connect(&w->mq, &mc, &err);
 	if (r == 0) {
 		bk_mq_set_wait_mask(w->mq, &w->wait_mask);
-		w->gen++;
-		r = publish_unpublished(w);
-		if (r < 0 || !w->mq)
-			return; /* lost again: broker_lost() already scheduled a retry */
+		bk_jobs_connected(&w->jobs);
+		r = bk_results_publish_unpublished(w->mq, &w->journal, &err);
+		if (r < 0) {
+			broker_lost(w, &err); /* lost again: schedules a retry */
+			return;
+		}
 	}
-	if (r == 0 && !w->stopping) {
+	if (r == 0 && !w->jobs.stopping) {
 		bk_topology_jobs_queue(w->cfg.host, queue, sizeof(queue));
 		r = bk_mq_consume(w->mq, queue, w->cfg.slots, &err);
 		w->consuming = r == 0;
 	}
-	if (r == -ENOENT && !w->queue_missing_logged) {
-		bk_warn("job queue '%s' does not exist yet: it is declared by backy-coordinator; "
-			"retrying in %.1f s", queue, w->backoff_ms / 1000.0);
-		w->queue_missing_logged = true;
-	} else if (r == -ENOENT) {
-		bk_debug("job queue '%s' still missing; retrying in %.1f s", queue,
-			 w->backoff_ms / 1000.0);
-	} else if (r < 0) {
-		bk_warn("unable to connect to the broker: %s; retrying in %.1f s", err.msg,
-			w->backoff_ms / 1000.0);
-	}
 	if (r < 0) {
+		unsigned ms = bk_mq_backoff_next(&w->backoff);
+
+		if (r == -ENOENT && !w->queue_missing_logged)
+			bk_warn("job queue '%s' does not exist yet: it is declared by backy-coordinator; "
+				"retrying in %.1f s", queue, ms / 1000.0);
+		else if (r == -ENOENT)
+			bk_debug("job queue '%s' still missing; retrying in %.1f s", queue, ms / 1000.0);
+		else
+			bk_warn("unable to connect to the broker: %s; retrying in %.1f s", err.msg,
+				ms / 1000.0);
+		w->queue_missing_logged |= r == -ENOENT;
 		bk_mq_close(w->mq);
 		w->mq = NULL;
 		w->consuming = false;
-		w->next_connect = bk_monotonic() + (int64_t)w->backoff_ms * 1000;
-		w->backoff_ms = w->backoff_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS
-								     : w->backoff_ms * 2;
+		w->next_connect = bk_monotonic() + (int64_t)ms * 1000;
 		return;
 	}
-	w->backoff_ms = RECONNECT_MIN_MS;
+	bk_mq_backoff_reset(&w->backoff);
 	w->queue_missing_logged = false;
 	bk_notice("connected to the broker, %s %s (prefetch %u)",
 		  w->consuming ? "consuming" : "not consuming", queue, w->cfg.slots);
@@ -793,184 +297,13 @@ static void try_connect(struct worker *w)
 
 /* ---- results ---------------------------------------------------------------------- */
 
-/* A result for job J (or the salvaged fields of an invalid one), outcome OUTCOME. */
-static void result_for(struct worker *w, const struct bk_msg_job *j, struct bk_msg_result *res,
-		       enum bk_msg_outcome outcome)
-{
-	bk_msg_result_init(res);
-	bk_msg_head_new(&res->head);
-	snprintf(res->host, sizeof(res->host), "%s", w->cfg.host);
-	res->outcome = outcome;
-	if (j) {
-		snprintf(res->job_id, sizeof(res->job_id), "%s", j->job_id);
-		snprintf(res->job, sizeof(res->job), "%s", j->job);
-		res->action = j->action;
-	}
-	res->started = bk_now();
-	res->finished = res->started;
-}
-
-static bool errcode_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > BK_MSG_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-			return false;
-	return true;
-}
-
-static bool code_transient(const char *code)
-{
-	static const char *const transient[] = {"BK_ELOCKED", "BK_ESOURCE", "BK_EMQ", "EINTR",
-						"EAGAIN", "ETIMEDOUT", "ENOSPC", "EIO", NULL};
-
-	for (size_t i = 0; transient[i]; i++)
-		if (strcmp(code, transient[i]) == 0)
-			return true;
-	return false;
-}
-
-/* The last non-empty line of the job's log (for failures without a result file). */
-static void log_tail(struct worker *w, const char *job_id, char *out, size_t size)
-{
-	char name[BK_ID_MAX + 8], buf[1024];
-	struct stat st;
-	size_t got = 0;
-	char *end, *start;
-	int fd;
-
-	out[0] = '\0';
-	snprintf(name, sizeof(name), "%s.log", job_id);
-	fd = openat(w->journal.dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return;
-	if (fstat(fd, &st) == 0) {
-		uint64_t off = (uint64_t)st.st_size > sizeof(buf) - 1 ? (uint64_t)st.st_size - (sizeof(buf) - 1) : 0;
-
-		if (bk_pread_full(fd, buf, sizeof(buf) - 1, off, &got) < 0)
-			got = 0;
-	}
-	close(fd);
-	buf[got] = '\0';
-	end = buf + got;
-	while (end > buf && (end[-1] == '\n' || end[-1] == ' '))
-		*--end = '\0';
-	start = strrchr(buf, '\n');
-	snprintf(out, size, "%s", start ? start + 1 : buf);
-}
-
-/*
- * Fill RES from the child's --result file (read and removed here).  STATUS is
- * the wait status, or -1 when unknown (a run adopted from a dead worker).
- */
-static void result_from_child(struct worker *w, struct wjob *j, int status,
-			      struct bk_msg_result *res)
-{
-	char name[BK_ID_MAX + 16], msg[1200], tail[1024];
-	json_t *o = NULL, *v, *e;
-	json_error_t jerr;
-	char *text = NULL;
-	size_t len;
-	const char *s;
-
-	result_for(w, &j->msg, res, BK_OUTCOME_FAILED);
-	res->started = j->started;
-	res->finished = bk_now();
-	if (res->finished < res->started)
-		res->finished = res->started;
-	snprintf(name, sizeof(name), "%s.result", j->msg.job_id);
-	if (bk_fs_read_all(w->journal.dirfd, name, 1 << 20, &text, &len) == 0)
-		o = json_loadb(text, len, 0, &jerr);
-	free(text);
-	if (!json_is_object(o)) {
-		log_tail(w, j->msg.job_id, tail, sizeof(tail));
-		if (status != -1 && WIFSIGNALED(status))
-			snprintf(msg, sizeof(msg), "backy was killed by signal %d%s%s",
-				 WTERMSIG(status), tail[0] ? ": " : "", tail);
-		else if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 127)
-			snprintf(msg, sizeof(msg), "unable to run '%s'%s%s", w->cfg.backy,
-				 tail[0] ? ": " : "", tail);
-		else
-			snprintf(msg, sizeof(msg), "backy ended without a result%s%s",
-				 tail[0] ? ": " : "", tail);
-		bk_msg_result_set_error(res, status != -1 && WIFSIGNALED(status) ? "EINTR" : "EIO",
-					msg, true);
-		json_decref(o);
-		return;
-	}
-	s = json_string_value(json_object_get(o, "outcome"));
-	if (s && strcmp(s, "ok") == 0)
-		res->outcome = BK_OUTCOME_OK;
-	else if (s && strcmp(s, "skipped") == 0)
-		res->outcome = BK_OUTCOME_SKIPPED;
-	e = json_object_get(o, "error");
-	if (res->outcome != BK_OUTCOME_OK) {
-		const char *code = json_string_value(json_object_get(e, "code"));
-		const char *text2 = json_string_value(json_object_get(e, "message"));
-
-		if (!code && res->outcome == BK_OUTCOME_SKIPPED) {
-			code = NOT_DUE_CODE;
-			text2 = "nothing is due according to the schedule";
-		}
-		if (!code || !errcode_ok(code))
-			code = "EUNKNOWN";
-		if (!text2 || !text2[0])
-			text2 = "backy failed without a message";
-		bk_msg_result_set_error(res, code, text2, code_transient(code));
-	}
-	s = json_string_value(json_object_get(o, "revision"));
-	if (s && bk_id_valid(s))
-		snprintf(res->revision, sizeof(res->revision), "%s", s);
-	v = json_object_get(o, "tags");
-	for (size_t i = 0; json_is_array(v) && i < json_array_size(v) && i < BK_MSG_MAX_ITEMS; i++) {
-		s = json_string_value(json_array_get(v, i));
-		if (s && s[0] && strlen(s) <= BK_MSG_NAME_MAX)
-			bk_strv_add(&res->tags, s);
-	}
-	v = json_object_get(o, "stats");
-	if (json_is_object(v)) {
-		json_t *bw = json_object_get(v, "bytes_written"), *sz = json_object_get(v, "size");
-		double d = json_number_value(json_object_get(v, "duration"));
-
-		res->has_stats = true;
-		res->stats.bytes_written = json_is_integer(bw) && json_integer_value(bw) > 0
-						   ? (uint64_t)json_integer_value(bw) : 0;
-		res->stats.size = json_is_integer(sz) && json_integer_value(sz) > 0
-					  ? (uint64_t)json_integer_value(sz) : 0;
-		res->stats.duration = d > 0 && d < BK_MSG_MAX_DURATION ? d : 0;
-	}
-	json_decref(o);
-}
-
 /* ---- jobs --------------------------------------------------------------------- */
-
-static struct wjob *find_running(struct worker *w, const char *job_id, const char *job)
-{
-	for (size_t i = 0; i < w->nrunning; i++) {
-		if (job_id && strcmp(w->running[i]->msg.job_id, job_id) == 0)
-			return w->running[i];
-		if (job && strcmp(w->running[i]->msg.job, job) == 0)
-			return w->running[i];
-	}
-	return NULL;
-}
-
-static struct wjob *find_pending(struct worker *w, const char *job_id)
-{
-	for (size_t i = 0; i < w->npending; i++)
-		if (strcmp(w->pending[i]->msg.job_id, job_id) == 0)
-			return w->pending[i];
-	return NULL;
-}
 
 /*
  * J's result is confirmed (or can never be): acknowledge its deliveries, log
  * the end of the job, then mark the journal entry published.  Frees J.
  */
-static void finish_job(struct worker *w, struct wjob *j)
+static void finish_job(struct worker *w, struct bk_job *j)
 {
 	struct bk_err err = {0};
 	int64_t total, child, now, t_pub;
@@ -993,7 +326,7 @@ static void finish_job(struct worker *w, struct wjob *j)
 	j->done.published = true;
 	if (bk_journal_put(&w->journal, &j->done, false, &err) < 0)
 		bk_warn("%s", err.msg);
-	wjob_free(j);
+	bk_job_free(j);
 }
 
 /* Take the confirms that arrived: finish their jobs (or reconnect on a nack). */
@@ -1004,38 +337,32 @@ static void collect_confirms(struct worker *w)
 	int r;
 
 	while (w->mq && (r = bk_mq_confirmed(w->mq, &seq, &err)) != 0) {
-		size_t i = 0;
+		struct bk_job *j = bk_jobs_take_confirmed(&w->jobs, seq);
 
-		while (i < w->nconfirming && w->confirming[i]->seq != seq)
-			i++;
-		if (i == w->nconfirming)
+		if (!j)
 			continue;
 		if (r == BK_EMQ) {
 			/* a nack: reconnect and send it again (the journal still says unpublished) */
+			bk_jobs_add_confirming(&w->jobs, j, seq);
 			broker_lost(w, &err);
 			return;
 		}
 		if (r < 0)
-			bk_error("unable to publish the result of job '%s' (id %s): %s",
-				 w->confirming[i]->msg.job, w->confirming[i]->msg.job_id, err.msg);
+			bk_error("unable to publish the result of job '%s' (id %s): %s", j->msg.job,
+				 j->msg.job_id, err.msg);
 		bk_err_clear(&err);
-		{
-			struct wjob *j = w->confirming[i];
-
-			list_del(w->confirming, &w->nconfirming, i);
-			finish_job(w, j);
-		}
+		finish_job(w, j);
 	}
 }
 
 /*
  * Record RES as the outcome of J (durably: before the result leaves the
  * host), publish it and settle the deliveries once it is confirmed.  Takes
- * over J: it waits in w->confirming for its confirm, or is freed.
+ * over J: it waits among the confirming jobs for its confirm, or is freed.
  */
-static void complete_job(struct worker *w, struct wjob *j, struct bk_msg_result *res)
+static void complete_job(struct worker *w, struct bk_job *j, struct bk_msg_result *res)
 {
-	struct bk_err err = {0};
+	struct bk_err err = {0}, perr = {0};
 	struct bk_buf b, line;
 	char nm[BK_ID_MAX + 16];
 	int r;
@@ -1067,24 +394,25 @@ static void complete_job(struct worker *w, struct wjob *j, struct bk_msg_result 
 			    : bk_journal_put(&w->journal, &j->done, true, &err);
 	if (r < 0)
 		bk_error("job '%s' (id %s): %s", j->msg.job, j->msg.job_id, err.msg);
-	snprintf(nm, sizeof(nm), "%s.result", j->msg.job_id);
+	bk_child_result_name(j->msg.job_id, nm, sizeof(nm));
 	bk_fs_unlink(w->journal.dirfd, nm);
 
 	bk_buf_init(&line);
-	outcome_line(res, &line);
+	bk_results_outcome_line(res, &line);
 	j->summary = line.p;
 	j->backup_s = res->has_stats ? res->stats.duration : 0.0;
 
 	j->published = bk_monotonic();
-	r = start_publish(w, j);
+	r = bk_results_publish_nowait(w->mq, j->done.result, &j->seq, &perr);
 	if (r == 0) {
-		list_add(&w->confirming, &w->nconfirming, j);
+		bk_jobs_add_confirming(&w->jobs, j, j->seq);
 		return;
 	}
 	if (r == BK_EMQ) {
 		/* published after reconnecting (logged again then); the redelivery is acked then */
+		broker_lost(w, &perr);
 		bk_notice("%s (result recorded, the broker is away)", j->summary);
-		wjob_free(j);
+		bk_job_free(j);
 		return;
 	}
 	finish_job(w, j);
@@ -1094,12 +422,13 @@ static void complete_job(struct worker *w, struct wjob *j, struct bk_msg_result 
  * Publish a failure of J that happened before its child ran, and settle it
  * (takes over J).  A refusal by this host's policy is a rejection.
  */
-static void fail_before_run(struct worker *w, struct wjob *j, int code, const char *msg)
+static void fail_before_run(struct worker *w, struct bk_job *j, int code, const char *msg)
 {
 	struct bk_msg_result res;
 
-	result_for(w, &j->msg, &res, code == BK_EDENIED ? BK_OUTCOME_REJECTED : BK_OUTCOME_FAILED);
-	bk_msg_result_set_error(&res, bk_error_name(code), msg, code_transient(bk_error_name(code)));
+	bk_child_result_init(&res, w->cfg.host, &j->msg,
+			     code == BK_EDENIED ? BK_OUTCOME_REJECTED : BK_OUTCOME_FAILED);
+	bk_msg_result_set_error(&res, bk_error_name(code), msg, bk_error_transient(code));
 	j->started = res.started;
 	complete_job(w, j, &res);
 	bk_msg_result_release(&res);
@@ -1112,7 +441,7 @@ static void answer_unjournalled(struct worker *w, const struct bk_msg_job *job, 
 {
 	struct bk_msg_result res;
 
-	result_for(w, job, &res, outcome);
+	bk_child_result_init(&res, w->cfg.host, job, outcome);
 	bk_msg_result_set_error(&res, code, msg, transient);
 	publish_result(w, &res);
 	bk_notice("job '%s' (id %s) %s: %s", job->job, job->job_id, bk_msg_outcome_name(outcome),
@@ -1122,118 +451,25 @@ static void answer_unjournalled(struct worker *w, const struct bk_msg_job *job, 
 		ack_tag(w, tag, outcome == BK_OUTCOME_REJECTED, false);
 }
 
-/* Prepare the repository of job J (fleet_repo.c; proto and store types do not mix). */
+/* Prepare the repository of job J (fleet_repo.h). */
 static int prepare_job_repo(struct worker *w, const struct bk_msg_job *j, char *path,
 			    struct bk_err *err)
 {
-	struct bk_fleet_source src = {0};
-	struct bk_buf sched;
-	int r;
-
-	src.type = j->source.type == BK_SOURCE_FILE	      ? BK_FLEET_SOURCE_FILE
-		   : j->source.type == BK_SOURCE_RBD	      ? BK_FLEET_SOURCE_RBD
-		   : j->source.type == BK_SOURCE_FLYINGCIRCUS ? BK_FLEET_SOURCE_FLYINGCIRCUS
-							      : BK_FLEET_SOURCE_NONE;
-	src.filename = j->source.filename;
-	src.pool = j->source.pool;
-	src.image = j->source.image;
-	src.vm = j->source.vm;
-	bk_buf_init(&sched);
-	if (j->schedule.n)
-		bk_schedule_format_yaml(&j->schedule, 2, &sched);
-	r = bk_fleet_repo_prepare(&w->cfg, w->basefd, j->job, &src, j->schedule.n ? sched.p : NULL,
-				  path, err);
-	bk_buf_release(&sched);
-	return r;
-}
-
-/*
- * The child after vfork: it shares our memory until execve, so it only
- * makes system calls (no allocation, no setenv: ENVP is ready) and never
- * returns.  Handlers are reset before signals are unblocked, so none of
- * ours runs in it.
- */
-static _Noreturn void child_exec(char *const *argv, char *const *envp, int logfd, pid_t parent)
-{
-	sigset_t none;
-	int devnull;
-
-	setpgid(0, 0);
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(126); /* the worker died before prctl: do not run unsupervised */
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
-	signal(SIGHUP, SIG_DFL);
-	signal(SIGCHLD, SIG_DFL);
-	signal(SIGPIPE, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	devnull = open("/dev/null", O_RDONLY);
-	if (devnull >= 0 && devnull != STDIN_FILENO) {
-		dup2(devnull, STDIN_FILENO);
-		close(devnull);
-	}
-	if (logfd >= 0) {
-		dup2(logfd, STDOUT_FILENO);
-		dup2(logfd, STDERR_FILENO);
-	}
-	if (strchr(argv[0], '/'))
-		execve(argv[0], argv, envp);
-	else
-		execvpe(argv[0], argv, envp);
-	dprintf(STDERR_FILENO, "backy-worker: unable to run '%s': %s\n", argv[0], strerror(errno));
-	_exit(127);
-}
-
-/* vfork: no copy of our page tables, and we go on once backy is exec'd */
-static pid_t spawn(char *const *argv, char *const *envp, int logfd, pid_t parent)
-{
-	pid_t pid = vfork();
-
-	if (pid == 0)
-		child_exec(argv, envp, logfd, parent);
-	return pid;
-}
-
-/*
- * The environment of J's child: ours, plus BACKY_NOW=<the job's time> under
- * simulated time (NOW is the storage for it).  Free the array, not the strings.
- */
-static char **child_env(const struct worker *w, const struct wjob *j, char now[80])
-{
-	bool simulated = w->cfg.simulated_time && j->msg.head.time;
-	size_t n = 0, k = 0;
-	char **envp;
-
-	while (environ[n])
-		n++;
-	envp = bk_calloc(n + 2, sizeof(*envp));
-	for (size_t i = 0; i < n; i++)
-		if (!simulated || strncmp(environ[i], "BACKY_NOW=", 10) != 0)
-			envp[k++] = environ[i];
-	if (simulated) {
-		memcpy(now, "BACKY_NOW=", 10);
-		bk_time_format(j->msg.head.time, now + 10, 70, BK_TIME_ISO);
-		envp[k++] = now;
-	}
-	return envp;
+	return bk_fleet_repo_prepare(&w->cfg, w->basefd, j->job, &j->source,
+				     j->schedule.n ? &j->schedule : NULL, path, err);
 }
 
 /* Start job J (taken over: on return it is running or answered and freed). */
-static void start_job(struct worker *w, struct wjob *j)
+static void start_job(struct worker *w, struct bk_job *j)
 {
-	char path[PATH_MAX], result[PATH_MAX], logname[BK_ID_MAX + 8], rname[BK_ID_MAX + 16];
+	char path[PATH_MAX], logname[BK_ID_MAX + 8], rname[BK_ID_MAX + 16];
+	struct bk_child_cmd cmd;
 	struct bk_journal_entry e;
 	struct bk_err err = {0};
-	const char *argv[20];
-	char now[80], **envp, min_keep[32], min_age[32];
-	struct bk_buf tags;
-	size_t argc = 0;
 	int logfd = -1, r;
 	pid_t pid, self = getpid();
 
-	snprintf(rname, sizeof(rname), "%s.result", j->msg.job_id);
+	bk_child_result_name(j->msg.job_id, rname, sizeof(rname));
 	r = bk_journal_get(&w->journal, j->msg.job_id, &e, &err);
 	if (r == 0 && e.state == BK_JOURNAL_RUNNING &&
 	    faccessat(w->journal.dirfd, rname, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
@@ -1243,7 +479,8 @@ static void start_job(struct worker *w, struct wjob *j)
 		bk_notice("job '%s' (id %s) finished under the previous worker: recording its result",
 			  j->msg.job, j->msg.job_id);
 		j->started = e.started ? e.started : bk_now();
-		result_from_child(w, j, -1, &res);
+		bk_child_result(w->journal.dirfd, w->cfg.host, w->cfg.backy, &j->msg, j->started, -1,
+				&res);
 		complete_job(w, j, &res);
 		bk_msg_result_release(&res);
 		bk_journal_entry_release(&e);
@@ -1283,59 +520,22 @@ static void start_job(struct worker *w, struct wjob *j)
 		return;
 	}
 
-	snprintf(logname, sizeof(logname), "%s.log", j->msg.job_id);
+	bk_child_log_name(j->msg.job_id, logname, sizeof(logname));
 	logfd = openat(w->journal.dirfd, logname,
 		       O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-	snprintf(result, sizeof(result), "%s/%s", w->cfg.state_dir, rname);
-	bk_buf_init(&tags);
-	bk_strv_join(&j->msg.tags, ",", &tags);
-	argv[argc++] = w->cfg.backy;
-	argv[argc++] = "-b";
-	argv[argc++] = path;
-	argv[argc++] = "--result";
-	argv[argc++] = result;
-	switch (j->msg.action) {
-	case BK_ACTION_BACKUP:
-		argv[argc++] = "backup";
-		if (j->msg.tags.n) {
-			argv[argc++] = "-f";
-			argv[argc++] = tags.p;
-		}
-		break;
-	case BK_ACTION_EXPIRE:
-		/* this host's floors, whatever the job's schedule says (fleet_policy.h) */
-		snprintf(min_keep, sizeof(min_keep), "%llu",
-			 (unsigned long long)w->cfg.policy.min_keep);
-		snprintf(min_age, sizeof(min_age), "%llds", (long long)w->cfg.policy.min_age);
-		argv[argc++] = "expire";
-		argv[argc++] = "--min-keep";
-		argv[argc++] = min_keep;
-		argv[argc++] = "--min-age";
-		argv[argc++] = min_age;
-		break;
-	default:
-		argv[argc++] = "verify";
-		argv[argc++] = "-r";
-		argv[argc++] = "all";
-		break;
-	}
-	argv[argc] = NULL;
-
-	envp = child_env(w, j, now);
-	pid = spawn((char *const *)argv, envp, logfd, self);
+	bk_child_cmd_init(&cmd, &w->cfg, &j->msg, path);
+	pid = bk_child_spawn(&cmd, logfd, self);
 	j->spawned = bk_monotonic();
-	free(envp);
 	if (logfd >= 0)
 		close(logfd);
 	if (pid < 0) {
 		r = -errno;
-		bk_buf_release(&tags);
+		bk_child_cmd_release(&cmd);
 		fail_before_run(w, j, r, "unable to start backy: vfork failed");
 		return;
 	}
 	setpgid(pid, pid); /* also in the child: whoever runs first */
-	j->pid = pid;
-	list_add(&w->running, &w->nrunning, j);
+	bk_jobs_add_running(&w->jobs, j, pid);
 	e.child = (long)pid;
 	e.child_start = bk_journal_proc_start(pid);
 	/* durable while the child runs, so the done entry costs one flush (job_journal.h, note 5) */
@@ -1344,78 +544,70 @@ static void start_job(struct worker *w, struct wjob *j)
 	else
 		j->entry_synced = true;
 	bk_notice("job '%s' (id %s) %s started%s%s (attempt %u, pid %ld)", j->msg.job,
-		  j->msg.job_id, bk_msg_action_name(j->msg.action), tags.len ? ", tags " : "",
-		  tags.p, j->msg.attempt, (long)pid);
-	bk_buf_release(&tags);
+		  j->msg.job_id, bk_msg_action_name(j->msg.action), cmd.tags.len ? ", tags " : "",
+		  cmd.tags.p, j->msg.attempt, (long)pid);
+	bk_child_cmd_release(&cmd);
+}
+
+/* Answer every current delivery of J skipped with CODE and MSG, and free J. */
+static void skip_job(struct worker *w, struct bk_job *j, const char *code, const char *msg,
+		     bool transient)
+{
+	uint64_t *tags = NULL;
+	size_t n = bk_jobs_settle_tags(&w->jobs, j, &tags);
+
+	for (size_t i = 0; i < n; i++)
+		answer_unjournalled(w, &j->msg, tags[i], BK_OUTCOME_SKIPPED, code, msg, transient);
+	free(tags);
+	bk_job_free(j);
 }
 
 /*
- * Whether J's deadline passed before it could start: then the coordinator
- * considers it lost and dispatches it again, so running it now could only
- * duplicate work (docs/messages.md, result outcomes).  Answered skipped and
- * freed.  Not under simulated time: the deadline is on the sender's clock.
+ * Start pending jobs while slots are free.  A job whose deadline passed
+ * before it could start is answered skipped (jobs.h, note 3), and so is one
+ * whose repository is busy (note 2).
  */
-static bool deadline_passed(struct worker *w, struct wjob *j)
-{
-	char when[64], msg[160];
-
-	if (w->cfg.simulated_time || j->msg.deadline >= bk_now())
-		return false;
-	bk_time_format(j->msg.deadline, when, sizeof(when), BK_TIME_ISO);
-	snprintf(msg, sizeof(msg), "the job's deadline %s passed before it could start", when);
-	for (size_t i = 0; i < j->ntags; i++)
-		if (j->tags[i].gen == w->gen)
-			answer_unjournalled(w, &j->msg, j->tags[i].tag, BK_OUTCOME_SKIPPED,
-					    "ETIMEDOUT", msg, false);
-	wjob_free(j);
-	return true;
-}
-
-/* Start pending jobs while slots are free. */
 static void start_pending(struct worker *w)
 {
-	while (!w->stopping && w->npending && w->nrunning < w->cfg.slots) {
-		struct wjob *j = w->pending[0];
-		struct wjob *other;
+	for (;;) {
+		struct bk_job *j, *other;
+		char msg[300], when[64];
+		enum bk_jobs_verdict v = bk_jobs_next(&w->jobs, bk_now(), !w->cfg.simulated_time,
+						      &j, &other);
 
-		list_del(w->pending, &w->npending, 0);
-		if (deadline_passed(w, j))
-			continue;
-		other = find_running(w, NULL, j->msg.job);
-		if (other) {
-			char msg[300];
-
+		if (v == BK_JOBS_NONE)
+			return;
+		if (v == BK_JOBS_EXPIRED) {
+			bk_time_format(j->msg.deadline, when, sizeof(when), BK_TIME_ISO);
+			snprintf(msg, sizeof(msg),
+				 "the job's deadline %s passed before it could start", when);
+			skip_job(w, j, "ETIMEDOUT", msg, false);
+		} else if (v == BK_JOBS_BUSY) {
 			snprintf(msg, sizeof(msg), "job '%s' is already running on host '%s' (id %s)",
 				 j->msg.job, w->cfg.host, other->msg.job_id);
-			for (size_t i = 0; i < j->ntags; i++)
-				if (j->tags[i].gen == w->gen)
-					answer_unjournalled(w, &j->msg, j->tags[i].tag,
-							    BK_OUTCOME_SKIPPED,
-							    bk_error_name(BK_ELOCKED), msg, true);
-			wjob_free(j);
-			continue;
+			skip_job(w, j, bk_error_name(BK_ELOCKED), msg, true);
+		} else {
+			start_job(w, j);
 		}
-		start_job(w, j);
 	}
 }
 
-/* A child exited with STATUS at EXITED (monotonic). */
-static void child_done(struct worker *w, size_t idx, int status, int64_t exited)
+/* Child PID exited with STATUS at EXITED (monotonic). */
+static void child_done(struct worker *w, struct bk_job *j, int status, int64_t exited)
 {
-	struct wjob *j = w->running[idx];
 	struct bk_msg_result res;
 
-	list_del(w->running, &w->nrunning, idx);
 	/* a SIGCHLD older than the fork belongs to an earlier child (or came before we looked) */
 	j->exited = exited >= j->spawned ? exited : bk_monotonic();
 	if (j->interrupted) {
 		bk_notice("job '%s' (id %s) stopped by the shutdown: handing it back to the broker",
 			  j->msg.job, j->msg.job_id);
 		settle_job(w, j, true, true);
-		wjob_free(j);
+		bk_job_free(j);
 		return;
 	}
-	result_from_child(w, j, status, &res);
+	bk_child_result(w->journal.dirfd, w->cfg.host, w->cfg.backy, &j->msg, j->started, status,
+			&res);
 	complete_job(w, j, &res);
 	bk_msg_result_release(&res);
 }
@@ -1428,15 +620,13 @@ static void reap_children(struct worker *w)
 	for (;;) {
 		int status;
 		pid_t pid = waitpid(-1, &status, WNOHANG);
+		struct bk_job *j;
 
 		if (pid <= 0)
 			return;
-		for (size_t i = 0; i < w->nrunning; i++) {
-			if (w->running[i]->pid == pid) {
-				child_done(w, i, status, exited);
-				break;
-			}
-		}
+		j = bk_jobs_take_running(&w->jobs, pid);
+		if (j)
+			child_done(w, j, status, exited);
 	}
 }
 
@@ -1475,7 +665,7 @@ static void reject_invalid(struct worker *w, const struct bk_mq_delivery *d, int
  * rejected result may), so the coordinator does not take it for the answer
  * to the genuine job of that id, which may be in flight.
  */
-static void refuse_changed_job(struct worker *w, struct wjob *j, uint64_t tag)
+static void refuse_changed_job(struct worker *w, struct bk_job *j, uint64_t tag)
 {
 	struct bk_msg_result res;
 	char msg[300];
@@ -1483,7 +673,7 @@ static void refuse_changed_job(struct worker *w, struct wjob *j, uint64_t tag)
 	snprintf(msg, sizeof(msg),
 		 "job id '%s' was seen before with different content (job, host, action, tags, source or schedule): refusing to run or answer it",
 		 j->msg.job_id);
-	result_for(w, NULL, &res, BK_OUTCOME_REJECTED);
+	bk_child_result_init(&res, w->cfg.host, NULL, BK_OUTCOME_REJECTED);
 	snprintf(res.job, sizeof(res.job), "%s", j->msg.job);
 	res.action = j->msg.action;
 	bk_msg_result_set_error(&res, bk_error_name(BK_EPROTO), msg, false);
@@ -1492,19 +682,19 @@ static void refuse_changed_job(struct worker *w, struct wjob *j, uint64_t tag)
 	bk_msg_result_release(&res);
 	if (w->mq)
 		ack_tag(w, tag, true, false);
-	wjob_free(j);
+	bk_job_free(j);
 }
 
 static void handle_delivery(struct worker *w, struct bk_mq_delivery *d)
 {
 	struct bk_journal_entry e;
 	struct bk_err err = {0};
-	struct wjob *j;
+	struct bk_job *j, *other;
 	struct bk_msg m;
 	char msg[400];
 	int r;
 
-	if (w->stopping) {
+	if (w->jobs.stopping) {
 		ack_tag(w, d->tag, true, true);
 		return;
 	}
@@ -1533,10 +723,7 @@ static void handle_delivery(struct worker *w, struct bk_mq_delivery *d)
 		reject_invalid(w, d, BK_EPROTO, msg);
 		return;
 	}
-	j = bk_calloc(1, sizeof(*j));
-	j->msg = m.u.job; /* takes over what m owns */
-	j->received = bk_monotonic();
-	bk_fleet_job_digest(&j->msg, j->digest);
+	j = bk_job_new(&m.u.job, bk_monotonic()); /* takes over what m owns */
 
 	r = bk_journal_get(&w->journal, j->msg.job_id, &e, &err);
 	if (r == 0 && e.digest[0] && strcmp(e.digest, j->digest) != 0) {
@@ -1555,7 +742,7 @@ static void handle_delivery(struct worker *w, struct bk_mq_delivery *d)
 			ack_tag(w, d->tag, false, false);
 		}
 		bk_journal_entry_release(&e);
-		wjob_free(j);
+		bk_job_free(j);
 		return;
 	}
 	if (r == 0)
@@ -1563,35 +750,26 @@ static void handle_delivery(struct worker *w, struct bk_mq_delivery *d)
 	else if (r != -ENOENT)
 		bk_warn("%s", err.msg);
 
-	{
-		struct wjob *same = find_running(w, j->msg.job_id, NULL);
-
-		if (!same)
-			same = find_pending(w, j->msg.job_id);
-		if (same && strcmp(same->digest, j->digest) != 0) {
-			refuse_changed_job(w, j, d->tag);
-			return;
-		}
-		if (same) {
-			/* a redelivery (broker loss, consumer_timeout) of a job running here */
-			wjob_add_tag(same, d->tag, w->gen);
-			bk_info("job '%s' (id %s) redelivered while running: not starting it again",
-				j->msg.job, j->msg.job_id);
-			wjob_free(j);
-			return;
-		}
-	}
-	{
-		struct wjob *other = find_running(w, NULL, j->msg.job);
-
-		if (other) {
-			snprintf(msg, sizeof(msg), "job '%s' is already running on host '%s' (id %s)",
-				 j->msg.job, w->cfg.host, other->msg.job_id);
-			answer_unjournalled(w, &j->msg, d->tag, BK_OUTCOME_SKIPPED,
-					    bk_error_name(BK_ELOCKED), msg, true);
-			wjob_free(j);
-			return;
-		}
+	switch (bk_jobs_classify(&w->jobs, j, &other)) {
+	case BK_JOBS_CHANGED:
+		refuse_changed_job(w, j, d->tag);
+		return;
+	case BK_JOBS_REDELIVERED:
+		/* a redelivery (broker loss, consumer_timeout) of a job running here */
+		bk_jobs_attach(&w->jobs, other, d->tag);
+		bk_info("job '%s' (id %s) redelivered while running: not starting it again",
+			j->msg.job, j->msg.job_id);
+		bk_job_free(j);
+		return;
+	case BK_JOBS_BUSY:
+		snprintf(msg, sizeof(msg), "job '%s' is already running on host '%s' (id %s)",
+			 j->msg.job, w->cfg.host, other->msg.job_id);
+		answer_unjournalled(w, &j->msg, d->tag, BK_OUTCOME_SKIPPED,
+				    bk_error_name(BK_ELOCKED), msg, true);
+		bk_job_free(j);
+		return;
+	default:
+		break;
 	}
 	bk_err_clear(&err);
 	if (j->msg.source.type != BK_SOURCE_NONE &&
@@ -1601,11 +779,10 @@ static void handle_delivery(struct worker *w, struct bk_mq_delivery *d)
 		/* nothing is read or created (the repository's own source is checked at start) */
 		answer_unjournalled(w, &j->msg, d->tag, BK_OUTCOME_REJECTED,
 				    bk_error_name(BK_EDENIED), err.msg, false);
-		wjob_free(j);
+		bk_job_free(j);
 		return;
 	}
-	wjob_add_tag(j, d->tag, w->gen);
-	list_add(&w->pending, &w->npending, j);
+	bk_jobs_enqueue(&w->jobs, j, d->tag);
 	start_pending(w);
 }
 
@@ -1625,11 +802,11 @@ static void heartbeat(struct worker *w)
 	snprintf(hb.host, sizeof(hb.host), "%s", w->cfg.host);
 	snprintf(hb.version, sizeof(hb.version), "%s", BACKY_VERSION);
 	hb.slots = w->cfg.slots;
-	hb.busy = w->nrunning < w->cfg.slots ? (unsigned)w->nrunning : w->cfg.slots;
+	hb.busy = w->jobs.nrunning < w->cfg.slots ? (unsigned)w->jobs.nrunning : w->cfg.slots;
 	if (statvfs(w->cfg.base_dir, &sv) == 0)
 		hb.free_bytes = (uint64_t)sv.f_bavail * sv.f_frsize;
-	for (size_t i = 0; i < w->nrunning && i < w->cfg.slots; i++)
-		bk_strv_add(&hb.running, w->running[i]->msg.job);
+	for (size_t i = 0; i < w->jobs.nrunning && i < w->cfg.slots; i++)
+		bk_strv_add(&hb.running, w->jobs.running[i]->msg.job);
 	bk_buf_init(&b);
 	r = bk_msg_encode_heartbeat(&hb, &b, &err);
 	if (r == 0)
@@ -1645,19 +822,21 @@ static void heartbeat(struct worker *w)
 	bk_msg_heartbeat_release(&hb);
 }
 
+/* SIGTERM/SIGINT (jobs.h, note 4): no new jobs, pending ones handed back. */
 static void begin_stop(struct worker *w)
 {
 	struct bk_err err = {0};
+	size_t n = w->jobs.nrunning;
+	struct bk_job *j;
 
-	if (w->stopping) {
+	if (w->jobs.stopping) {
 		bk_notice("second signal: stopping running jobs now");
-		w->stop_deadline = bk_monotonic();
+		bk_jobs_stop(&w->jobs, bk_monotonic(), 0);
 		return;
 	}
-	w->stopping = true;
-	w->stop_deadline = bk_monotonic() + (int64_t)w->cfg.grace * BK_USEC;
-	bk_notice("stopping: no new jobs; %zu running job%s get%s up to %u s", w->nrunning,
-		  w->nrunning == 1 ? "" : "s", w->nrunning == 1 ? "s" : "", w->cfg.grace);
+	bk_jobs_stop(&w->jobs, bk_monotonic(), (int64_t)w->cfg.grace * BK_USEC);
+	bk_notice("stopping: no new jobs; %zu running job%s get%s up to %u s", n,
+		  n == 1 ? "" : "s", n == 1 ? "s" : "", w->cfg.grace);
 	if (w->mq && w->consuming) {
 		int r = bk_mq_cancel(w->mq, &err);
 
@@ -1666,32 +845,24 @@ static void begin_stop(struct worker *w)
 		mq_check(w, r, &err);
 		w->consuming = false;
 	}
-	for (size_t i = 0; i < w->npending; i++) {
-		settle_job(w, w->pending[i], true, true);
-		wjob_free(w->pending[i]);
+	while ((j = bk_jobs_pop_pending(&w->jobs)) != NULL) {
+		settle_job(w, j, true, true);
+		bk_job_free(j);
 	}
-	w->npending = 0;
 }
 
+/* After the grace period: SIGTERM the running jobs, then SIGKILL them. */
 static void stop_step(struct worker *w)
 {
-	int64_t now = bk_monotonic();
+	enum bk_jobs_signal sig = bk_jobs_stop_step(&w->jobs, bk_monotonic());
+	size_t n = w->jobs.nrunning;
 
-	if (!w->stopping || !w->nrunning || now < w->stop_deadline)
+	if (sig == BK_JOBS_SIGNAL_NONE)
 		return;
-	if (!w->kill_deadline) {
-		bk_notice("grace period over: terminating %zu job%s", w->nrunning,
-			  w->nrunning == 1 ? "" : "s");
-		for (size_t i = 0; i < w->nrunning; i++) {
-			w->running[i]->interrupted = true;
-			kill(-w->running[i]->pid, SIGTERM);
-		}
-		w->kill_deadline = now + KILL_WAIT_US;
-	} else if (now >= w->kill_deadline) {
-		for (size_t i = 0; i < w->nrunning; i++)
-			kill(-w->running[i]->pid, SIGKILL);
-		w->kill_deadline = now + KILL_WAIT_US;
-	}
+	if (sig == BK_JOBS_SIGNAL_TERM)
+		bk_notice("grace period over: terminating %zu job%s", n, n == 1 ? "" : "s");
+	for (size_t i = 0; i < n; i++)
+		kill(-w->jobs.running[i]->pid, sig == BK_JOBS_SIGNAL_TERM ? SIGTERM : SIGKILL);
 }
 
 static void reload(struct worker *w)
@@ -1715,13 +886,10 @@ static void reload(struct worker *w)
 		free(nc.state_dir);
 		nc.state_dir = bk_strdup(w->cfg.state_dir);
 	}
-	reconnect = nc.slots != w->cfg.slots || strcmp(nc.amqp_url, w->cfg.amqp_url) ||
-		    nc.amqp_heartbeat != w->cfg.amqp_heartbeat ||
-		    nc.amqp_tls_verify != w->cfg.amqp_tls_verify ||
-		    (nc.amqp_ca_cert == NULL) != (w->cfg.amqp_ca_cert == NULL) ||
-		    (nc.amqp_ca_cert && strcmp(nc.amqp_ca_cert, w->cfg.amqp_ca_cert));
+	reconnect = nc.slots != w->cfg.slots || !bk_amqp_settings_equal(&nc.amqp, &w->cfg.amqp);
 	bk_fleet_config_release(&w->cfg);
 	w->cfg = nc;
+	w->jobs.slots = nc.slots;
 	bk_notice("configuration reloaded%s", reconnect ? "; reconnecting to the broker" : "");
 	if (reconnect && w->mq) {
 		struct bk_err e2 = {0};
@@ -1777,7 +945,7 @@ int bk_fleet_run(const char *config_path, struct bk_fleet_config *cfg, struct bk
 	w.cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
 	w.config_path = config_path;
-	w.backoff_ms = RECONNECT_MIN_MS;
+	bk_jobs_init(&w.jobs, w.cfg.slots);
 	w.journal.dirfd = -1;
 	w.journal.lockfd = -1;
 
@@ -1829,7 +997,7 @@ int bk_fleet_run(const char *config_path, struct bk_fleet_config *cfg, struct bk
 		}
 		reap_children(&w);
 		stop_step(&w);
-		if (w.stopping && !w.nrunning && !w.npending && !w.nconfirming)
+		if (w.jobs.stopping && bk_jobs_idle(&w.jobs))
 			break;
 		now = bk_monotonic();
 		if (!w.mq && now >= w.next_connect)
@@ -1875,15 +1043,7 @@ int bk_fleet_run(const char *config_path, struct bk_fleet_config *cfg, struct bk
 	r = 0;
 out:
 	bk_mq_close(w.mq);
-	for (size_t i = 0; i < w.npending; i++)
-		wjob_free(w.pending[i]);
-	for (size_t i = 0; i < w.nrunning; i++)
-		wjob_free(w.running[i]);
-	for (size_t i = 0; i < w.nconfirming; i++)
-		wjob_free(w.confirming[i]);
-	free(w.pending);
-	free(w.running);
-	free(w.confirming);
+	bk_jobs_release(&w.jobs);
 	if (w.journal.dirfd >= 0)
 		bk_journal_close(&w.journal);
 	if (w.basefd >= 0)

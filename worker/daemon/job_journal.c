@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,25 +16,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static const char *const state_names[] = {"none", "running", "done"};
-
-void bk_journal_entry_init(struct bk_journal_entry *e)
-{
-	memset(e, 0, sizeof(*e));
-}
-
-void bk_journal_entry_release(struct bk_journal_entry *e)
-{
-	free(e->result);
-	bk_journal_entry_init(e);
-}
-
-void bk_journal_entry_set_result(struct bk_journal_entry *e, const char *s)
-{
-	free(e->result);
-	e->result = s ? bk_strdup(s) : NULL;
-}
 
 int bk_journal_open(struct bk_journal *j, const char *dir, struct bk_err *err)
 {
@@ -88,21 +68,11 @@ static int check_id(const char *job_id, struct bk_err *err)
 	return 0;
 }
 
-static int64_t get_int(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
-}
-
 int bk_journal_get(struct bk_journal *j, const char *job_id, struct bk_journal_entry *e,
 		   struct bk_err *err)
 {
 	char name[BK_ID_MAX + 8];
 	char *text = NULL;
-	json_error_t jerr;
-	json_t *o = NULL, *v;
-	const char *s;
 	size_t len;
 	int r;
 
@@ -116,94 +86,31 @@ int bk_journal_get(struct bk_journal *j, const char *job_id, struct bk_journal_e
 		return r;
 	if (r < 0)
 		return bk_err_sys(err, r, "unable to read '%s/%s'", j->dir, name);
-	o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	r = BK_ECORRUPT;
-	if (!json_is_object(o))
-		goto bad;
-	s = json_string_value(json_object_get(o, "state"));
-	if (s && strcmp(s, "running") == 0)
-		e->state = BK_JOURNAL_RUNNING;
-	else if (s && strcmp(s, "done") == 0)
-		e->state = BK_JOURNAL_DONE;
-	else
-		goto bad;
-	s = json_string_value(json_object_get(o, "job_id"));
-	if (!s || strcmp(s, job_id) != 0)
-		goto bad;
-	snprintf(e->job_id, sizeof(e->job_id), "%s", s);
-	s = json_string_value(json_object_get(o, "job"));
-	if (!s || strlen(s) > BK_JOURNAL_NAME_MAX)
-		goto bad;
-	snprintf(e->job, sizeof(e->job), "%s", s);
-	e->pid = (long)get_int(o, "pid");
-	e->pid_start = (unsigned long long)get_int(o, "pid_start");
-	e->child = (long)get_int(o, "child");
-	e->child_start = (unsigned long long)get_int(o, "child_start");
-	e->started = get_int(o, "started");
-	e->finished = get_int(o, "finished");
-	e->published = json_is_true(json_object_get(o, "published"));
-	s = json_string_value(json_object_get(o, "digest"));
-	if (s && strlen(s) < sizeof(e->digest))
-		snprintf(e->digest, sizeof(e->digest), "%s", s);
-	v = json_object_get(o, "result");
-	if (e->state == BK_JOURNAL_DONE) {
-		if (!json_is_string(v))
-			goto bad;
-		e->result = bk_strdup(json_string_value(v));
-	}
-	r = 0;
-bad:
-	if (r < 0) {
-		bk_journal_entry_release(e);
-		bk_err_set(err, r, "corrupt journal entry '%s/%s'", j->dir, name);
-	}
-	json_decref(o);
+	r = bk_journal_entry_decode(text, len, e, NULL);
 	free(text);
-	return r;
-}
-
-/* The JSON text of E (owned), or NULL with ERR set. */
-static char *encode_entry(const struct bk_journal_entry *e, struct bk_err *err)
-{
-	char *text = NULL;
-	json_t *o;
-
-	if (check_id(e->job_id, err) < 0)
-		return NULL;
-	if (e->state != BK_JOURNAL_RUNNING && e->state != BK_JOURNAL_DONE) {
-		bk_err_set(err, BK_EUSAGE, "journal entry of '%s' has no state", e->job_id);
-		return NULL;
+	if (r == 0 && strcmp(e->job_id, job_id) != 0) {
+		bk_journal_entry_release(e);
+		r = BK_ECORRUPT;
 	}
-	o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "state",
-		      state_names[e->state], "job_id", e->job_id, "job", e->job, "pid",
-		      (json_int_t)e->pid, "pid_start", (json_int_t)e->pid_start, "child",
-		      (json_int_t)e->child, "child_start", (json_int_t)e->child_start, "started",
-		      (json_int_t)e->started, "finished", (json_int_t)e->finished, "published",
-		      e->published);
-	if (o && e->digest[0])
-		json_object_set_new(o, "digest", json_string(e->digest));
-	if (o && e->result)
-		json_object_set_new(o, "result", json_string(e->result));
-	if (o)
-		text = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	if (!text)
-		bk_err_set(err, BK_EUSAGE, "unable to encode journal entry of '%s'", e->job_id);
-	return text;
+	if (r < 0)
+		return bk_err_set(err, r, "corrupt journal entry '%s/%s'", j->dir, name);
+	return 0;
 }
 
 int bk_journal_put(struct bk_journal *j, const struct bk_journal_entry *e, bool durable,
 		   struct bk_err *err)
 {
 	char name[BK_ID_MAX + 8], tmp[BK_ID_MAX + 16];
-	char *text = encode_entry(e, err);
+	struct bk_buf text;
 	int fd = -1, r;
 
-	if (!text)
-		return err->code;
+	bk_buf_init(&text);
+	r = bk_journal_entry_encode(e, &text, err);
+	if (r < 0)
+		goto out;
 	snprintf(name, sizeof(name), "%s.json", e->job_id);
 	if (durable) {
-		r = bk_fs_write_atomic(j->dirfd, name, text, strlen(text), 0600);
+		r = bk_fs_write_atomic(j->dirfd, name, text.p, text.len, 0600);
 		if (r < 0)
 			bk_err_sys(err, r, "unable to write '%s/%s'", j->dir, name);
 		goto out;
@@ -215,7 +122,7 @@ int bk_journal_put(struct bk_journal *j, const struct bk_journal_entry *e, bool 
 		r = bk_err_sys(err, -errno, "unable to create '%s/%s'", j->dir, tmp);
 		goto out;
 	}
-	r = bk_pwrite_full(fd, text, strlen(text), 0);
+	r = bk_pwrite_full(fd, text.p, text.len, 0);
 	if (r == 0 && renameat(j->dirfd, tmp, j->dirfd, name) < 0)
 		r = -errno;
 	if (r < 0) {
@@ -225,7 +132,7 @@ int bk_journal_put(struct bk_journal *j, const struct bk_journal_entry *e, bool 
 out:
 	if (fd >= 0)
 		close(fd);
-	free(text);
+	bk_buf_release(&text);
 	return r;
 }
 
@@ -240,27 +147,28 @@ int bk_journal_put_final(struct bk_journal *j, const struct bk_journal_entry *e,
 			 struct bk_err *err)
 {
 	char name[BK_ID_MAX + 8];
-	char *text = encode_entry(e, err);
-	size_t len;
+	struct bk_buf text;
 	int fd, r;
 
-	if (!text)
-		return err->code;
-	len = strlen(text);
+	bk_buf_init(&text);
+	r = bk_journal_entry_encode(e, &text, err);
+	if (r < 0)
+		goto out;
 	snprintf(name, sizeof(name), "%s.json", e->job_id);
 	fd = openat(j->dirfd, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
-		free(text);
-		return errno == ENOENT ? bk_journal_put(j, e, true, err)
-				       : bk_err_sys(err, -errno, "unable to open '%s/%s'", j->dir, name);
+		r = errno == ENOENT ? bk_journal_put(j, e, true, err)
+				    : bk_err_sys(err, -errno, "unable to open '%s/%s'", j->dir, name);
+		goto out;
 	}
-	r = bk_pwrite_full(fd, text, len, 0);
-	if (r == 0 && (ftruncate(fd, (off_t)len) < 0 || fdatasync(fd) < 0))
+	r = bk_pwrite_full(fd, text.p, text.len, 0);
+	if (r == 0 && (ftruncate(fd, (off_t)text.len) < 0 || fdatasync(fd) < 0))
 		r = -errno;
 	if (r < 0)
 		bk_err_sys(err, r, "unable to write '%s/%s'", j->dir, name);
 	close(fd);
-	free(text);
+out:
+	bk_buf_release(&text);
 	return r;
 }
 

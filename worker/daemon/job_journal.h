@@ -14,11 +14,10 @@
  *                                   +---- redelivery re-runs ---+
  *
  * Design notes:
- * 1. An entry is a JSON object {"state", "job_id", "job", "pid", "pid_start",
- *    "child", "child_start", "started", "finished", "published", "digest",
- *    "result"}; "result" is the encoded result message (a string) of a done
- *    job, "digest" what the job asked for (fleet_policy.h, note 4; absent in
- *    entries of older workers).
+ * 1. An entry (struct bk_journal_entry) and its file format live in
+ *    proto/journal_entry.h: a JSON object with the state, the job, the
+ *    processes, "digest" (what the job asked for, fleet_policy.h note 4)
+ *    and, once done, the result message embedded as an object.
  * 2. A running entry is stale when neither the worker (pid) nor its child
  *    is alive any more.  A process counts as alive only when its pid exists
  *    AND its start time (/proc/PID/stat field 22) is the one recorded, so a
@@ -33,7 +32,7 @@
  *    while the child runs (bk_journal_sync), and the done entry overwrites
  *    that file in place (bk_journal_put_final).  A power failure during the
  *    overwrite leaves the running entry or a file that does not parse
- *    (jansson rejects trailing data): both mean "not done", which is true,
+ *    (trailing data is rejected): both mean "not done", which is true,
  *    as the result is published only after the flush returned.
  */
 #ifndef BK_JOB_JOURNAL_H
@@ -45,44 +44,13 @@
 
 #include "error.h"
 #include "id.h"
-
-#define BK_JOURNAL_NAME_MAX 64
-#define BK_JOURNAL_DIGEST_MAX 64
-#define BK_JOURNAL_MAX_ENTRY (256 * 1024) /* bytes of one entry file */
-
-enum bk_journal_state {
-	BK_JOURNAL_NONE = 0,
-	BK_JOURNAL_RUNNING,
-	BK_JOURNAL_DONE,
-};
+#include "journal_entry.h"
 
 struct bk_journal {
 	char *dir;  /* owned */
 	int dirfd;  /* -1 when closed */
 	int lockfd; /* -1 when closed */
 };
-
-struct bk_journal_entry {
-	enum bk_journal_state state;
-	char job_id[BK_ID_MAX + 1];
-	char job[BK_JOURNAL_NAME_MAX + 1];
-	long pid;                 /* worker that ran the job */
-	unsigned long long pid_start;
-	long child;               /* its backy child, 0 before the fork */
-	unsigned long long child_start;
-	int64_t started;          /* microseconds UTC */
-	int64_t finished;         /* done: when the result was recorded */
-	bool published;           /* done: the result was confirmed by the broker */
-	char digest[BK_JOURNAL_DIGEST_MAX + 1]; /* what the job asked for; "" unknown */
-	char *result;             /* done: owned encoded result message, else NULL */
-};
-
-/* init: zeroed, state NONE.  release: free result, back to init. */
-void bk_journal_entry_init(struct bk_journal_entry *e);
-void bk_journal_entry_release(struct bk_journal_entry *e);
-
-/* Set the owned result text (a copy of S). */
-void bk_journal_entry_set_result(struct bk_journal_entry *e, const char *s);
 
 /*
  * Open (creating it 0700 when missing) the journal in DIR and take its lock.

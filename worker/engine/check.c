@@ -1,7 +1,15 @@
-/* check.c: revision data against its manifest (see check.h). */
+/* check.c: reading a revision and checking it against its manifest (see check.h). */
 #include "check.h"
 
+#include "fs.h"
+#include "store.h"
+
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void bk_quarantine_init(struct bk_quarantine *q)
@@ -52,4 +60,76 @@ bool bk_image_hole(int fd, uint64_t off, uint64_t len)
 	off_t data = lseek(fd, (off_t)off, SEEK_DATA);
 
 	return (data < 0 && errno == ENXIO) || (data >= 0 && (uint64_t)data >= off + len);
+}
+
+int bk_rev_open(struct bk_repo *repo, size_t idx, int *fd, struct bk_manifest *m,
+		struct bk_err *err)
+{
+	const struct bk_rev *rev = &repo->revs[idx];
+	char name[BK_ID_MAX + 8];
+	struct stat st;
+	int r;
+
+	*fd = openat(repo->dirfd, rev->id, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return bk_err_sys(err, -errno, "unable to open revision '%s'", rev->id);
+	snprintf(name, sizeof(name), "%s.sums", rev->id);
+	r = bk_manifest_open(m, repo->dirfd, name, err);
+	if (r < 0)
+		goto fail;
+	if (fstat(*fd, &st) < 0) {
+		r = bk_err_sys(err, -errno, "unable to stat revision '%s'", rev->id);
+		goto fail;
+	}
+	if ((uint64_t)st.st_size != m->size || (rev->size && rev->size != m->size)) {
+		r = bk_err_set(err, BK_ECORRUPT,
+			       "revision '%s' is damaged: image is %llu bytes, manifest says %llu",
+			       rev->id, (unsigned long long)st.st_size, (unsigned long long)m->size);
+		goto fail;
+	}
+	return 0;
+fail:
+	close(*fd);
+	*fd = -1;
+	bk_manifest_close(m);
+	return r;
+}
+
+int bk_rev_read(int fd, struct bk_manifest *m, const char *id, bool find_holes,
+		struct bk_progress *prog, const struct bk_rev_sink *sink, struct bk_quarantine *q,
+		struct bk_err *err)
+{
+	struct bk_digest dig[BK_REV_CHUNK / BK_MANIFEST_MIN_BLOCK];
+	int r = 0;
+
+	for (uint64_t off = 0; off < m->size; off += BK_REV_CHUNK) {
+		uint64_t len = m->size - off < BK_REV_CHUNK ? m->size - off : BK_REV_CHUNK;
+		uint32_t count = (uint32_t)((len + m->block_size - 1) / m->block_size);
+		bool hole = find_holes && bk_image_hole(fd, off, len);
+		unsigned char *buf = sink->buffer(sink->arg, off, err);
+		size_t got = 0;
+
+		if (!buf)
+			return err->code;
+		r = bk_manifest_read(m, off / m->block_size, count, dig);
+		if (r < 0)
+			return bk_err_sys(err, r, "unable to read the manifest of '%s'", id);
+		if (hole) {
+			memset(buf, 0, (size_t)len);
+		} else {
+			r = bk_pread_full(fd, buf, (size_t)len, off, &got);
+			if (r < 0 || got != len)
+				return bk_err_sys(err, r < 0 ? r : -EIO, "unable to read revision '%s'",
+						  id);
+		}
+		bk_check_chunk(m, buf, hole, off, len, dig, q);
+		r = sink->put(sink->arg, off, len, buf, hole, err);
+		if (r < 0)
+			return r;
+		if (prog)
+			bk_progress_show(prog, off + len, false);
+	}
+	if (prog)
+		bk_progress_show(prog, m->size, true);
+	return 0;
 }

@@ -1,6 +1,6 @@
 /*
- * check.h: checking revision data against its manifest, and collecting
- * what did not match (the body of a quarantine report).
+ * check.h: reading a revision and checking its data against its manifest,
+ * and collecting what did not match (the body of a quarantine report).
  *
  * Every path that reads a revision (restore to a file or device, restore
  * into RBD, verify) checks each block on the way: one bad block in a shared
@@ -13,8 +13,10 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "error.h"
 #include "hash.h"
 #include "manifest.h"
+#include "progress.h"
 
 #define BK_QUARANTINE_MAX 1000 /* mismatches listed in one report */
 
@@ -38,5 +40,46 @@ void bk_check_chunk(const struct bk_manifest *m, const unsigned char *buf, bool 
 
 /* Whether [OFF, OFF+LEN) of the image FD is a hole. */
 bool bk_image_hole(int fd, uint64_t off, uint64_t len);
+
+/*
+ * Open revision IDX of REPO for reading: its image (*FD) and manifest (M),
+ * checking that their sizes agree (BK_ECORRUPT when not).  On failure
+ * nothing stays open.
+ */
+struct bk_repo;
+int bk_rev_open(struct bk_repo *repo, size_t idx, int *fd, struct bk_manifest *m,
+		struct bk_err *err);
+
+/* The largest piece bk_rev_read hands to a sink (block aligned). */
+#define BK_REV_CHUNK (4u << 20)
+
+/*
+ * Where bk_rev_read puts what it read: restore to a file, device or
+ * stream (engine.c), restore into RBD (rbd_restore.c), verify (nothing).
+ */
+struct bk_rev_sink {
+	/*
+	 * The buffer (BK_REV_CHUNK bytes, the sink's) the chunk at OFF is read
+	 * into, or NULL with ERR set.  A sink with writes in flight hands out a
+	 * free one.
+	 */
+	unsigned char *(*buffer)(void *arg, uint64_t off, struct bk_err *err);
+	/* The checked chunk: LEN bytes at OFF in BUF (zeros if HOLE); < 0 stops, ERR set. */
+	int (*put)(void *arg, uint64_t off, uint64_t len, unsigned char *buf, bool hole,
+		   struct bk_err *err);
+	void *arg;
+};
+
+/*
+ * The one loop that reads a revision (image FD, manifest M, id ID for
+ * messages): chunk by chunk in order, each block checked against the
+ * manifest (mismatches into Q), then given to SINK.  With FIND_HOLES, holes
+ * of the image are not read (they are zeros); without, every byte is read
+ * from the disk (verify).  PROG shows progress (may be NULL).  Returns 0
+ * when everything was read and put, also with mismatches in Q.
+ */
+int bk_rev_read(int fd, struct bk_manifest *m, const char *id, bool find_holes,
+		struct bk_progress *prog, const struct bk_rev_sink *sink, struct bk_quarantine *q,
+		struct bk_err *err);
 
 #endif

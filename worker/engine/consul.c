@@ -2,9 +2,9 @@
 #include "consul.h"
 
 #include "buf.h"
+#include "consul_kv.h"
 
 #include <curl/curl.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,9 +80,7 @@ int bk_consul_request_snapshot(const struct bk_consul *c, const char *vm, const 
 			       char *key, size_t keysize, struct bk_err *err)
 {
 	char uuid[37], path[128];
-	struct bk_buf out;
-	json_t *value;
-	char *body;
+	struct bk_buf out, body;
 	long status = 0;
 	uuid_t u;
 	int r;
@@ -91,12 +89,12 @@ int bk_consul_request_snapshot(const struct bk_consul *c, const char *vm, const 
 	uuid_unparse_lower(u, uuid);
 	snprintf(key, keysize, "snapshot/%s", uuid);
 	snprintf(path, sizeof(path), "/v1/kv/%s?cas=0", key);
-	value = json_pack("{s:s, s:s}", "vm", vm, "snapshot", name);
-	body = json_dumps(value, JSON_COMPACT | JSON_ENSURE_ASCII);
-	json_decref(value);
 	bk_buf_init(&out);
-	r = request(c, "PUT", path, body, &out, &status, err);
-	free(body);
+	bk_buf_init(&body);
+	r = bk_consul_req_encode(vm, name, &body, err);
+	if (r == 0)
+		r = request(c, "PUT", path, body.p, &out, &status, err);
+	bk_buf_release(&body);
 	if (r == 0 && (status != 200 || strncmp(out.p, "true", 4) != 0))
 		r = bk_err_set(err, BK_ESOURCE, "consul: request '%s' refused (HTTP %ld: %.200s)", key,
 			       status, out.p);
@@ -121,52 +119,25 @@ int bk_consul_delete(const struct bk_consul *c, const char *key, struct bk_err *
 	return r;
 }
 
-/* Decode base64 (as Consul returns values); NULL when it is not valid base64. */
-static char *unbase64(const char *in)
-{
-	static const char alphabet[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t n = strlen(in), o = 0;
-	char *out = bk_malloc(n / 4 * 3 + 4);
-	unsigned acc = 0, bits = 0;
-
-	for (size_t i = 0; i < n && in[i] != '='; i++) {
-		const char *p = strchr(alphabet, in[i]);
-
-		if (!p || !in[i]) {
-			free(out);
-			return NULL;
-		}
-		acc = (acc << 6) | (unsigned)(p - alphabet);
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (char)((acc >> bits) & 0xff);
-		}
-	}
-	out[o] = '\0';
-	return out;
-}
-
 /* Whether a request value VALUE (decoded) is garbage or a backy request of VM. */
 static bool sweepable(const char *value, const char *vm)
 {
-	json_t *v = value ? json_loads(value, JSON_REJECT_DUPLICATES, NULL) : NULL;
-	const char *rvm = NULL, *snap = NULL;
-	bool garbage, ours;
+	struct bk_consul_req req;
+	bool ours;
 
-	garbage = !v || json_unpack(v, "{s:s, s:s}", "vm", &rvm, "snapshot", &snap) != 0;
-	ours = !garbage && strcmp(rvm, vm) == 0 && strncmp(snap, "backy-", 6) == 0;
-	json_decref(v);
-	return garbage || ours;
+	if (!value || bk_consul_req_decode(value, strlen(value), &req, NULL) < 0)
+		return true;
+	ours = strcmp(req.vm, vm) == 0 && strncmp(req.snapshot, "backy-", 6) == 0;
+	bk_consul_req_release(&req);
+	return ours;
 }
 
 int bk_consul_sweep(const struct bk_consul *c, const char *vm, struct bk_err *err)
 {
+	struct bk_consul_kv *list = NULL;
 	struct bk_buf out;
-	json_t *list = NULL, *item;
 	long status = 0;
-	size_t i;
+	size_t n = 0;
 	int r, count = 0;
 
 	bk_buf_init(&out);
@@ -177,27 +148,20 @@ int bk_consul_sweep(const struct bk_consul *c, const char *vm, struct bk_err *er
 		r = bk_err_set(err, BK_ESOURCE, "consul: listing 'snapshot/' failed (HTTP %ld)", status);
 		goto done;
 	}
-	list = json_loadb(out.p, out.len, 0, NULL);
-	if (!json_is_array(list)) {
+	if (bk_consul_kv_decode(out.p, out.len, &list, &n, NULL) < 0) {
 		r = bk_err_set(err, BK_ESOURCE, "consul: listing 'snapshot/' returned no JSON array");
 		goto done;
 	}
-	json_array_foreach(list, i, item) {
-		const char *key = json_string_value(json_object_get(item, "Key"));
-		const char *b64 = json_string_value(json_object_get(item, "Value"));
-		char *value;
-		bool sweep;
+	for (size_t i = 0; i < n; i++) {
+		const char *key = list[i].key;
 
-		if (!key || strncmp(key, "snapshot/", 9) != 0 || strlen(key) > 200)
+		if (strncmp(key, "snapshot/", 9) != 0 || strlen(key) > 200)
 			continue;
-		value = b64 ? unbase64(b64) : NULL;
-		sweep = sweepable(value, vm);
-		free(value);
-		if (sweep && bk_consul_delete(c, key, NULL) == 0)
+		if (sweepable(list[i].value, vm) && bk_consul_delete(c, key, NULL) == 0)
 			count++;
 	}
 done:
-	json_decref(list);
+	bk_consul_kv_free(list, n);
 	bk_buf_release(&out);
 	return r < 0 ? r : count;
 }

@@ -567,40 +567,6 @@ out:
 
 /* --- restore and verify -------------------------------------------------- */
 
-/* Open revision IDX's image and manifest and check that their sizes agree. */
-static int open_revision(struct bk_repo *repo, size_t idx, int *fd, struct bk_manifest *m,
-			 struct bk_err *err)
-{
-	const struct bk_rev *rev = &repo->revs[idx];
-	char name[BK_ID_MAX + 8];
-	struct stat st;
-	int r;
-
-	*fd = openat(repo->dirfd, rev->id, O_RDONLY | O_CLOEXEC);
-	if (*fd < 0)
-		return bk_err_sys(err, -errno, "unable to open revision '%s'", rev->id);
-	snprintf(name, sizeof(name), "%s.sums", rev->id);
-	r = bk_manifest_open(m, repo->dirfd, name, err);
-	if (r < 0)
-		goto fail;
-	if (fstat(*fd, &st) < 0) {
-		r = bk_err_sys(err, -errno, "unable to stat revision '%s'", rev->id);
-		goto fail;
-	}
-	if ((uint64_t)st.st_size != m->size || (rev->size && rev->size != m->size)) {
-		r = bk_err_set(err, BK_ECORRUPT,
-			       "revision '%s' is damaged: image is %llu bytes, manifest says %llu",
-			       rev->id, (unsigned long long)st.st_size, (unsigned long long)m->size);
-		goto fail;
-	}
-	return 0;
-fail:
-	close(*fd);
-	*fd = -1;
-	bk_manifest_close(m);
-	return r;
-}
-
 /* Open TARGET for writing without reading it; see bk_restore for the kinds. */
 static int open_target(struct bk_repo *repo, const char *target, uint64_t size, int *out,
 		       bool *sparse, bool *seekable, struct bk_err *err)
@@ -706,67 +672,68 @@ static int write_sparse(int fd, const unsigned char *buf, uint64_t len, uint64_t
 	return 0;
 }
 
+/* Where a restore to a file, a device or a stream writes (a struct bk_rev_sink). */
+struct target {
+	int fd;
+	const char *name;
+	bool sparse, seekable;
+	uint32_t block_size;
+	unsigned char *buf;
+};
+
+static unsigned char *target_buffer(void *arg, uint64_t off, struct bk_err *err)
+{
+	struct target *t = arg;
+
+	(void)off;
+	(void)err;
+	return t->buf;
+}
+
+static int target_put(void *arg, uint64_t off, uint64_t len, unsigned char *buf, bool hole,
+		      struct bk_err *err)
+{
+	struct target *t = arg;
+	int r;
+
+	if (t->sparse)
+		r = hole ? 0 : write_sparse(t->fd, buf, len, off, t->block_size);
+	else if (t->seekable)
+		r = bk_pwrite_full(t->fd, buf, (size_t)len, off);
+	else
+		r = write_stream(t->fd, buf, (size_t)len);
+	return r < 0 ? bk_err_sys(err, r, "unable to write target '%s'", t->name) : 0;
+}
+
 int bk_restore(struct bk_repo *repo, size_t idx, const char *target, bool progress,
 	       struct bk_err *err)
 {
 	const char *id = repo->revs[idx].id;
 	struct bk_manifest m = {.fd = -1};
-	struct bk_digest *dig = NULL;
-	unsigned char *buf = NULL;
-	bool sparse, seekable;
+	struct target t = {.fd = -1, .name = target};
+	struct bk_rev_sink sink = {target_buffer, target_put, &t};
 	struct bk_progress prog;
 	struct bk_quarantine q;
-	int fd = -1, out = -1, r;
+	int fd = -1, r;
 
 	bk_quarantine_init(&q);
-	r = open_revision(repo, idx, &fd, &m, err);
+	r = bk_rev_open(repo, idx, &fd, &m, err);
 	if (r < 0)
 		goto done;
-	r = open_target(repo, target, m.size, &out, &sparse, &seekable, err);
+	r = open_target(repo, target, m.size, &t.fd, &t.sparse, &t.seekable, err);
 	if (r < 0)
 		goto done;
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	buf = bk_malloc(CHUNK);
-	dig = bk_malloc((CHUNK / m.block_size) * sizeof(*dig));
+	t.block_size = m.block_size;
+	t.buf = bk_malloc(BK_REV_CHUNK);
 	bk_progress_init(&prog, progress, "restore", m.size);
-	for (uint64_t off = 0; off < m.size; off += CHUNK) {
-		uint64_t len = m.size - off < CHUNK ? m.size - off : CHUNK;
-		uint32_t count = (uint32_t)((len + m.block_size - 1) / m.block_size);
-		bool hole = bk_image_hole(fd, off, len);
-		size_t got;
-
-		r = bk_manifest_read(&m, off / m.block_size, count, dig);
-		if (r < 0) {
-			bk_err_sys(err, r, "unable to read the manifest of '%s'", id);
-			goto done;
-		}
-		if (hole) {
-			memset(buf, 0, (size_t)len);
-		} else {
-			r = bk_pread_full(fd, buf, (size_t)len, off, &got);
-			if (r < 0 || got != len) {
-				r = bk_err_sys(err, r < 0 ? r : -EIO, "unable to read revision '%s'", id);
-				goto done;
-			}
-		}
-		bk_check_chunk(&m, buf, hole, off, len, dig, &q);
-		if (sparse)
-			r = hole ? 0 : write_sparse(out, buf, len, off, m.block_size);
-		else if (seekable)
-			r = bk_pwrite_full(out, buf, (size_t)len, off);
-		else
-			r = write_stream(out, buf, (size_t)len);
-		if (r < 0) {
-			bk_err_sys(err, r, "unable to write target '%s'", target);
-			goto done;
-		}
-		bk_progress_show(&prog, off + len, false);
-	}
-	if (seekable && fsync(out) < 0) {
+	r = bk_rev_read(fd, &m, id, true, &prog, &sink, &q, err);
+	if (r < 0)
+		goto done;
+	if (t.seekable && fsync(t.fd) < 0) {
 		r = bk_err_sys(err, -errno, "unable to sync target '%s'", target);
 		goto done;
 	}
-	bk_progress_show(&prog, m.size, true);
 	if (q.count) {
 		bk_error("revision '%s' is damaged:\n%s", id, q.text.p);
 		r = bk_err_set(err, BK_EVERIFY,
@@ -774,22 +741,40 @@ int bk_restore(struct bk_repo *repo, size_t idx, const char *target, bool progre
 			       id, q.count);
 	}
 done:
-	if (out >= 0 && out != STDOUT_FILENO)
-		close(out);
+	if (t.fd >= 0 && t.fd != STDOUT_FILENO)
+		close(t.fd);
 	if (fd >= 0)
 		close(fd);
 	bk_manifest_close(&m);
 	bk_quarantine_release(&q);
-	free(buf);
-	free(dig);
+	free(t.buf);
 	return r;
+}
+
+/* verify only checks what it reads (a struct bk_rev_sink that keeps nothing) */
+static unsigned char *verify_buffer(void *arg, uint64_t off, struct bk_err *err)
+{
+	(void)off;
+	(void)err;
+	return arg;
+}
+
+static int verify_put(void *arg, uint64_t off, uint64_t len, unsigned char *buf, bool hole,
+		      struct bk_err *err)
+{
+	(void)arg;
+	(void)off;
+	(void)len;
+	(void)buf;
+	(void)hole;
+	(void)err;
+	return 0;
 }
 
 int bk_verify(struct bk_repo *repo, size_t idx, bool progress, struct bk_err *err)
 {
 	struct bk_rev *rev = &repo->revs[idx];
 	struct bk_manifest m = {.fd = -1};
-	struct bk_digest *dig = NULL;
 	unsigned char *buf = NULL;
 	struct bk_err verr = {0};
 	struct bk_progress prog;
@@ -798,7 +783,7 @@ int bk_verify(struct bk_repo *repo, size_t idx, bool progress, struct bk_err *er
 	int fd = -1, r;
 
 	bk_quarantine_init(&q);
-	r = open_revision(repo, idx, &fd, &m, &verr);
+	r = bk_rev_open(repo, idx, &fd, &m, &verr);
 	if (r == BK_ECORRUPT) {
 		/* a damaged manifest or a wrong size is a finding, not an I/O failure */
 		bk_buf_addf(&q.text, "# %s\n", verr.msg);
@@ -807,28 +792,16 @@ int bk_verify(struct bk_repo *repo, size_t idx, bool progress, struct bk_err *er
 		bk_err_set(err, r, "%s", verr.msg);
 		goto done;
 	} else {
+		struct bk_rev_sink sink = {verify_buffer, verify_put, NULL};
+
 		/* drop cached pages so the check reads what is on the disk */
 		posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-		buf = bk_malloc(CHUNK);
-		dig = bk_malloc((CHUNK / m.block_size) * sizeof(*dig));
+		buf = bk_malloc(BK_REV_CHUNK);
+		sink.arg = buf;
 		bk_progress_init(&prog, progress, "verify", m.size);
-		for (uint64_t off = 0; off < m.size; off += CHUNK) {
-			uint64_t len = m.size - off < CHUNK ? m.size - off : CHUNK;
-			uint32_t count = (uint32_t)((len + m.block_size - 1) / m.block_size);
-			size_t got;
-
-			r = bk_manifest_read(&m, off / m.block_size, count, dig);
-			if (r == 0)
-				r = bk_pread_full(fd, buf, (size_t)len, off, &got);
-			if (r < 0 || got != len) {
-				r = bk_err_sys(err, r < 0 ? r : -EIO, "unable to read revision '%s'",
-					       rev->id);
-				goto done;
-			}
-			bk_check_chunk(&m, buf, false, off, len, dig, &q);
-			bk_progress_show(&prog, off + len, false);
-		}
-		bk_progress_show(&prog, m.size, true);
+		r = bk_rev_read(fd, &m, rev->id, false, &prog, &sink, &q, err);
+		if (r < 0)
+			goto done;
 	}
 	if (q.count) {
 		r = quarantine_write(repo, rev->id, "verify", &q, report, sizeof(report));
@@ -853,6 +826,5 @@ done:
 	bk_manifest_close(&m);
 	bk_quarantine_release(&q);
 	free(buf);
-	free(dig);
 	return r;
 }

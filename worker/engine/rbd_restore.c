@@ -2,10 +2,12 @@
  * rbd_restore.c: write a revision into an RBD image.
  *
  * The image is created at the revision's size if it does not exist; an
- * existing image must be at least that large.  Data chunks are written with
+ * existing image must be at least that large.  The revision is read by the
+ * one reader of revisions (check.h, bk_rev_read: every block checked against
+ * the manifest as it is read); this file is its sink: chunks are written with
  * QUEUE_DEPTH aio writes in flight.  Holes are skipped on a new image (it
  * reads as zeros) and written as zeroes on an existing one, so no stale
- * data survives.  Every block is checked against the manifest as it is read.
+ * data survives.
  */
 #include "engine.h"
 
@@ -25,13 +27,21 @@
 #include <unistd.h>
 
 #define QUEUE_DEPTH 8
-#define CHUNK BK_SOURCE_MAX_READ
 
+/* One aio write in flight: its buffer stays untouched until it completed. */
 struct wslot {
 	rbd_completion_t c;
 	unsigned char *buf;
-	uint64_t off;
 	bool busy;
+};
+
+/* Where a restore into RBD writes (a struct bk_rev_sink). */
+struct rbd_target {
+	rbd_image_t img;
+	const char *spec;
+	bool created; /* a new image reads as zeros: holes need no write */
+	struct wslot slots[QUEUE_DEPTH];
+	uint64_t n;   /* chunks handed out */
 };
 
 static int reap(struct wslot *s)
@@ -45,22 +55,57 @@ static int reap(struct wslot *s)
 	return r < 0 ? (int)r : 0;
 }
 
+/* The next slot's buffer, once its earlier write completed. */
+static unsigned char *rbd_buffer(void *arg, uint64_t off, struct bk_err *err)
+{
+	struct rbd_target *t = arg;
+	struct wslot *s = &t->slots[t->n % QUEUE_DEPTH];
+	int r;
+
+	(void)off;
+	if (s->busy && (r = reap(s)) < 0) {
+		bk_err_sys(err, r, "rbd: unable to write '%s'", t->spec);
+		return NULL;
+	}
+	if (!s->buf)
+		s->buf = bk_malloc(BK_REV_CHUNK);
+	return s->buf;
+}
+
+static int rbd_put(void *arg, uint64_t off, uint64_t len, unsigned char *buf, bool hole,
+		   struct bk_err *err)
+{
+	struct rbd_target *t = arg;
+	struct wslot *s = &t->slots[t->n++ % QUEUE_DEPTH];
+	int r;
+
+	if (hole && t->created)
+		return 0;
+	r = rbd_aio_create_completion(NULL, NULL, &s->c);
+	if (r == 0)
+		r = hole ? rbd_aio_write_zeroes(t->img, off, (size_t)len, s->c, 0, 0)
+			 : rbd_aio_write2(t->img, off, (size_t)len, (const char *)buf, s->c,
+					  LIBRADOS_OP_FLAG_FADVISE_SEQUENTIAL);
+	if (r < 0)
+		return bk_err_sys(err, r, "rbd: unable to write '%s'", t->spec);
+	s->busy = true;
+	return 0;
+}
+
 int bk_restore_rbd(struct bk_repo *repo, size_t idx, const char *spec, const char *ceph_conf,
 		   const char *ceph_id, bool progress, struct bk_err *err)
 {
 	const char *id = repo->revs[idx].id;
-	struct wslot slots[QUEUE_DEPTH] = {0};
+	struct rbd_target t = {.spec = spec};
+	struct bk_rev_sink sink = {rbd_buffer, rbd_put, &t};
 	struct bk_manifest m = {.fd = -1};
-	struct bk_digest dig[CHUNK / BK_MANIFEST_MIN_BLOCK];
-	char pool[129], name[129], sums[BK_ID_MAX + 8];
+	char pool[129], name[129];
 	rados_t cluster = NULL;
 	rados_ioctx_t io = NULL;
-	rbd_image_t img = NULL;
 	struct bk_quarantine q;
 	struct bk_progress prog;
 	uint64_t size = 0;
 	const char *slash = strchr(spec, '/');
-	bool created = false;
 	int fd = -1, r, order = 22;
 
 	if (!slash || slash == spec || !slash[1] || (size_t)(slash - spec) >= sizeof(pool) ||
@@ -70,12 +115,8 @@ int bk_restore_rbd(struct bk_repo *repo, size_t idx, const char *spec, const cha
 	snprintf(pool, sizeof(pool), "%.*s", (int)(slash - spec), spec);
 	snprintf(name, sizeof(name), "%s", slash + 1);
 
-	fd = openat(repo->dirfd, id, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return bk_err_sys(err, -errno, "unable to open revision '%s'", id);
 	bk_quarantine_init(&q);
-	snprintf(sums, sizeof(sums), "%s.sums", id);
-	r = bk_manifest_open(&m, repo->dirfd, sums, err);
+	r = bk_rev_open(repo, idx, &fd, &m, err);
 	if (r < 0)
 		goto out;
 	r = bk_rbd_connect(ceph_conf, ceph_id, pool, &cluster, &io, err);
@@ -83,7 +124,7 @@ int bk_restore_rbd(struct bk_repo *repo, size_t idx, const char *spec, const cha
 		goto out;
 	/* a slot's buffer stays untouched until its write completed: librbd need not copy it */
 	rados_conf_set(cluster, "rbd_disable_zero_copy_writes", "false");
-	r = rbd_open(io, name, &img, NULL);
+	r = rbd_open(io, name, &t.img, NULL);
 	if (r == -ENOENT) {
 		r = rbd_create2(io, name, m.size, RBD_FEATURE_LAYERING | RBD_FEATURE_EXCLUSIVE_LOCK |
 					  RBD_FEATURE_OBJECT_MAP | RBD_FEATURE_FAST_DIFF |
@@ -92,15 +133,15 @@ int bk_restore_rbd(struct bk_repo *repo, size_t idx, const char *spec, const cha
 			bk_err_sys(err, r, "rbd: unable to create image '%s'", spec);
 			goto out;
 		}
-		created = true;
-		r = rbd_open(io, name, &img, NULL);
+		t.created = true;
+		r = rbd_open(io, name, &t.img, NULL);
 	}
 	if (r < 0) {
-		img = NULL;
+		t.img = NULL;
 		bk_err_sys(err, r, "rbd: unable to open image '%s'", spec);
 		goto out;
 	}
-	r = rbd_get_size(img, &size);
+	r = rbd_get_size(t.img, &size);
 	if (r < 0) {
 		bk_err_sys(err, r, "rbd: unable to get the size of '%s'", spec);
 		goto out;
@@ -112,61 +153,20 @@ int bk_restore_rbd(struct bk_repo *repo, size_t idx, const char *spec, const cha
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	bk_progress_init(&prog, progress, "restore", m.size);
-	for (uint64_t off = 0, n = 0; off < m.size; off += CHUNK, n++) {
-		uint64_t len = m.size - off < CHUNK ? m.size - off : CHUNK;
-		uint32_t count = (uint32_t)((len + m.block_size - 1) / m.block_size);
-		struct wslot *s = &slots[n % QUEUE_DEPTH];
-		bool hole = bk_image_hole(fd, off, len);
-		size_t got;
-
-		if (s->busy && (r = reap(s)) < 0) {
-			bk_err_sys(err, r, "rbd: unable to write '%s'", spec);
-			goto out;
-		}
-		if (!s->buf)
-			s->buf = bk_malloc(CHUNK);
-		r = bk_manifest_read(&m, off / m.block_size, count, dig);
-		if (r < 0) {
-			bk_err_sys(err, r, "unable to read the manifest of '%s'", id);
-			goto out;
-		}
-		if (hole) {
-			memset(s->buf, 0, (size_t)len);
-		} else {
-			r = bk_pread_full(fd, s->buf, (size_t)len, off, &got);
-			if (r < 0 || got != len) {
-				r = bk_err_sys(err, r < 0 ? r : -EIO, "unable to read revision '%s'", id);
-				goto out;
-			}
-		}
-		bk_check_chunk(&m, s->buf, hole, off, len, dig, &q);
-		bk_progress_show(&prog, off + len, false);
-		if (hole && created)
-			continue;
-		r = rbd_aio_create_completion(NULL, NULL, &s->c);
-		if (r == 0)
-			r = hole ? rbd_aio_write_zeroes(img, off, (size_t)len, s->c, 0, 0)
-				 : rbd_aio_write2(img, off, (size_t)len, (const char *)s->buf, s->c,
-						  LIBRADOS_OP_FLAG_FADVISE_SEQUENTIAL);
-		if (r < 0) {
-			bk_err_sys(err, r, "rbd: unable to write '%s'", spec);
-			goto out;
-		}
-		s->off = off;
-		s->busy = true;
-	}
+	r = bk_rev_read(fd, &m, id, true, &prog, &sink, &q, err);
+	if (r < 0)
+		goto out;
 	for (int i = 0; i < QUEUE_DEPTH; i++) {
-		if (slots[i].busy && (r = reap(&slots[i])) < 0) {
+		if (t.slots[i].busy && (r = reap(&t.slots[i])) < 0) {
 			bk_err_sys(err, r, "rbd: unable to write '%s'", spec);
 			goto out;
 		}
 	}
-	r = rbd_flush(img);
+	r = rbd_flush(t.img);
 	if (r < 0) {
 		bk_err_sys(err, r, "rbd: unable to flush '%s'", spec);
 		goto out;
 	}
-	bk_progress_show(&prog, m.size, true);
 	if (q.count) {
 		bk_error("revision '%s' is damaged:\n%s", id, q.text.p);
 		r = bk_err_set(err, BK_EVERIFY,
@@ -175,12 +175,12 @@ int bk_restore_rbd(struct bk_repo *repo, size_t idx, const char *spec, const cha
 	}
 out:
 	for (int i = 0; i < QUEUE_DEPTH; i++) {
-		if (slots[i].busy)
-			reap(&slots[i]);
-		free(slots[i].buf);
+		if (t.slots[i].busy)
+			reap(&t.slots[i]);
+		free(t.slots[i].buf);
 	}
-	if (img)
-		rbd_close(img);
+	if (t.img)
+		rbd_close(t.img);
 	bk_rbd_disconnect(cluster, io);
 	bk_manifest_close(&m);
 	bk_quarantine_release(&q);

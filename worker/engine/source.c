@@ -9,6 +9,7 @@
 void bk_source_config_init(struct bk_source_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
+	bk_source_spec_init(&cfg->spec);
 	cfg->consul_initial_wait = 3;
 	cfg->consul_poll_interval = 2;
 	cfg->consul_timeout = 90;
@@ -19,19 +20,35 @@ void bk_source_config_init(struct bk_source_config *cfg)
 
 void bk_source_config_release(struct bk_source_config *cfg)
 {
-	free(cfg->filename);
-	free(cfg->pool);
-	free(cfg->image);
+	bk_source_spec_release(&cfg->spec);
 	free(cfg->ceph_conf);
 	free(cfg->ceph_id);
-	free(cfg->vm);
 	free(cfg->consul_token);
 	free(cfg->consul_url);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-/* Keys of each source type; the value's kind decides how it is parsed. */
-enum kind { STR, NUM, BOOL };
+static char *dup_or_null(const char *s)
+{
+	return s ? bk_strdup(s) : NULL;
+}
+
+void bk_source_config_copy(struct bk_source_config *dst, const struct bk_source_config *src)
+{
+	*dst = *src;
+	bk_source_spec_copy(&dst->spec, &src->spec);
+	dst->ceph_conf = dup_or_null(src->ceph_conf);
+	dst->ceph_id = dup_or_null(src->ceph_id);
+	dst->consul_token = dup_or_null(src->consul_token);
+	dst->consul_url = dup_or_null(src->consul_url);
+}
+
+/*
+ * Keys of each source type, in the order they are written.  MODEL keys are
+ * the source model's (read by bk_source_spec_read), the others are local to
+ * this host; the value's kind decides how it is parsed.
+ */
+enum kind { MODEL, STR, NUM, BOOL };
 
 struct key {
 	const char *name;
@@ -46,12 +63,12 @@ struct key {
 #define F(member) offsetof(struct bk_source_config, member)
 
 static const struct key keys[] = {
-	{"filename", STR, F(filename), T_FILE},
-	{"pool", STR, F(pool), T_RBD | T_FC},
-	{"image", STR, F(image), T_RBD | T_FC},
+	{"filename", MODEL, 0, T_FILE},
+	{"pool", MODEL, 0, T_RBD | T_FC},
+	{"image", MODEL, 0, T_RBD | T_FC},
 	{"ceph_conf", STR, F(ceph_conf), T_RBD | T_FC},
 	{"ceph_id", STR, F(ceph_id), T_RBD | T_FC},
-	{"vm", STR, F(vm), T_FC},
+	{"vm", MODEL, 0, T_FC},
 	{"consul_acl_token", STR, F(consul_token), T_FC},
 	{"consul_url", STR, F(consul_url), T_FC},
 	{"consul_initial_wait", NUM, F(consul_initial_wait), T_FC},
@@ -63,45 +80,65 @@ static const struct key keys[] = {
 	{"verify_full", BOOL, F(verify_full), T_RBD | T_FC},
 };
 
-/* Pool and image names: what Ceph accepts and is harmless in messages. */
-static bool ceph_name_valid(const char *s)
+/* The value of model key K in SPEC (NULL or "" when unset). */
+static const char *model_value(const struct bk_source_spec *spec, const struct key *k)
 {
-	size_t n = strlen(s);
-
-	return n > 0 && n <= 128 && s[0] != '.' && s[0] != '-' &&
-	       strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+	if (!strcmp(k->name, "filename"))
+		return spec->filename;
+	if (!strcmp(k->name, "pool"))
+		return spec->pool;
+	if (!strcmp(k->name, "image"))
+		return spec->image;
+	return spec->vm;
 }
 
-static int set_key(struct bk_source_config *cfg, const struct key *k, const struct bk_ynode *v,
-		   const char *name, struct bk_err *err)
+/* What bk_source_config_parse passes to local_key. */
+struct parse_ctx {
+	struct bk_source_config *cfg;
+	const char *name;
+};
+
+/* bk_source_extra_fn: the local keys of TYPE. */
+static int local_key(void *arg, enum bk_source_type type, const char *key,
+		     const struct bk_ynode *v, struct bk_err *err)
 {
+	struct parse_ctx *ctx = arg;
+	const struct key *k = NULL;
 	char what[64];
-	void *field = (char *)cfg + k->offset;
+	void *field;
 	const char *s;
 	double d;
 	int r;
 
+	for (size_t j = 0; j < sizeof(keys) / sizeof(keys[0]); j++)
+		if (keys[j].kind != MODEL && strcmp(key, keys[j].name) == 0 &&
+		    (keys[j].types & (1u << type)))
+			k = &keys[j];
+	if (!k)
+		return 1;
+	field = (char *)ctx->cfg + k->offset;
 	snprintf(what, sizeof(what), "source.%s", k->name);
 	if (k->kind == STR) {
-		r = bk_ynode_str(v, name, what, &s, err);
+		r = bk_ynode_str(v, ctx->name, what, &s, err);
 		if (r < 0)
 			return r;
+		free(*(char **)field);
 		*(char **)field = bk_strdup(s);
 		return 0;
 	}
 	if (k->kind == BOOL) {
 		if (v->type != BK_Y_SCALAR || (strcmp(v->str, "true") && strcmp(v->str, "false")))
 			return bk_err_set(err, BK_ECONFIG, "%s: line %d: '%s' must be true or false",
-					  name, v->line, what);
+					  ctx->name, v->line, what);
 		*(bool *)field = strcmp(v->str, "true") == 0;
 		return 0;
 	}
-	r = bk_ynode_double(v, name, what, &d, err);
+	r = bk_ynode_double(v, ctx->name, what, &d, err);
 	if (r < 0)
 		return r;
 	if (d < 0 || d > 1e6)
-		return bk_err_set(err, BK_ECONFIG, "%s: line %d: '%s' is out of range", name, v->line,
-				  what);
+		return bk_err_set(err, BK_ECONFIG, "%s: line %d: '%s' is out of range", ctx->name,
+				  v->line, what);
 	if (k->offset == F(verify_min_blocks))
 		*(uint64_t *)field = (uint64_t)d;
 	else
@@ -109,90 +146,57 @@ static int set_key(struct bk_source_config *cfg, const struct key *k, const stru
 	return 0;
 }
 
+int bk_source_config_check(struct bk_source_config *cfg, const char *name, struct bk_err *err)
+{
+	const char *bad = bk_source_spec_invalid(&cfg->spec);
+
+	if (bad)
+		return bk_err_set(err, BK_ECONFIG, "%s: 'source.%s' is missing or invalid", name, bad);
+	if (cfg->spec.type == BK_SOURCE_FILE) {
+		snprintf(cfg->desc, sizeof(cfg->desc), "%s", cfg->spec.filename);
+		return 0;
+	}
+	if (cfg->verify_percent > 100 || cfg->consul_poll_interval <= 0)
+		return bk_err_set(err, BK_ECONFIG,
+				  "%s: verify_percent must be 0..100 and consul_poll_interval > 0", name);
+	if (cfg->spec.type == BK_SOURCE_FLYINGCIRCUS && !cfg->consul_url)
+		cfg->consul_url = bk_strdup(BK_CONSUL_DEFAULT_URL);
+	snprintf(cfg->desc, sizeof(cfg->desc), "%s/%s", cfg->spec.pool, cfg->spec.image);
+	return 0;
+}
+
 int bk_source_config_parse(const struct bk_ynode *map, const char *name,
 			   struct bk_source_config *cfg, struct bk_err *err)
 {
-	const char *type;
+	struct parse_ctx ctx = {cfg, name};
 	int r;
 
 	bk_source_config_init(cfg);
-	if (!map || map->type != BK_Y_MAP)
-		return bk_err_set(err, BK_ECONFIG, "%s: 'source' must be a map with 'type'", name);
-	r = bk_ynode_str(bk_ymap_get(map, "type"), name, "source.type", &type, err);
+	r = bk_source_spec_read(map, name, NULL, &cfg->spec, local_key, &ctx, err);
+	if (r == 0)
+		r = bk_source_config_check(cfg, name, err);
 	if (r < 0)
-		return r;
-	if (strcmp(type, "file") == 0)
-		cfg->type = BK_SOURCE_FILE;
-	else if (strcmp(type, "rbd") == 0 || strcmp(type, "ceph-rbd") == 0)
-		cfg->type = BK_SOURCE_RBD;
-	else if (strcmp(type, "flyingcircus") == 0)
-		cfg->type = BK_SOURCE_FLYINGCIRCUS;
-	else
-		return bk_err_set(err, BK_ECONFIG,
-				  "%s: unknown source type '%s' (expected file, rbd, ceph-rbd or flyingcircus)",
-				  name, type);
-	for (size_t i = 0; i < map->n; i++) {
-		const struct key *k = NULL;
-
-		if (strcmp(map->keys[i], "type") == 0)
-			continue;
-		for (size_t j = 0; j < sizeof(keys) / sizeof(keys[0]); j++)
-			if (strcmp(map->keys[i], keys[j].name) == 0 &&
-			    (keys[j].types & (1u << cfg->type)))
-				k = &keys[j];
-		if (!k) {
-			r = bk_err_set(err, BK_ECONFIG, "%s: line %d: unknown key 'source.%s' for type '%s'",
-				       name, map->items[i]->line, map->keys[i], type);
-			goto fail;
-		}
-		r = set_key(cfg, k, map->items[i], name, err);
-		if (r < 0)
-			goto fail;
-	}
-	if (cfg->type == BK_SOURCE_FILE) {
-		if (!cfg->filename || cfg->filename[0] != '/') {
-			r = bk_err_set(err, BK_ECONFIG, "%s: 'source.filename' must be an absolute path",
-				       name);
-			goto fail;
-		}
-		snprintf(cfg->desc, sizeof(cfg->desc), "%s", cfg->filename);
-		return 0;
-	}
-	if (!cfg->pool || !cfg->image || !ceph_name_valid(cfg->pool) ||
-	    !ceph_name_valid(cfg->image)) {
-		r = bk_err_set(err, BK_ECONFIG,
-			       "%s: 'source.pool' and 'source.image' must be Ceph names ([A-Za-z0-9._-])",
-			       name);
-		goto fail;
-	}
-	if (cfg->verify_percent > 100 || cfg->consul_poll_interval <= 0) {
-		r = bk_err_set(err, BK_ECONFIG, "%s: verify_percent must be 0..100 and consul_poll_interval > 0",
-			       name);
-		goto fail;
-	}
-	if (cfg->type == BK_SOURCE_FLYINGCIRCUS && !cfg->consul_url)
-		cfg->consul_url = bk_strdup(BK_CONSUL_DEFAULT_URL);
-	snprintf(cfg->desc, sizeof(cfg->desc), "%s/%s", cfg->pool, cfg->image);
-	return 0;
-fail:
-	bk_source_config_release(cfg);
+		bk_source_config_release(cfg);
 	return r;
 }
 
 void bk_source_config_format(const struct bk_source_config *cfg, struct bk_buf *out)
 {
-	static const char *const type_names[] = {"file", "rbd", "flyingcircus"};
-
-	bk_buf_addf(out, "source:\n  type: %s\n", type_names[cfg->type]);
+	bk_buf_addf(out, "source:\n  type: %s\n", bk_source_type_name(cfg->spec.type));
 	for (size_t j = 0; j < sizeof(keys) / sizeof(keys[0]); j++) {
 		const struct key *k = &keys[j];
 		const void *field = (const char *)cfg + k->offset;
+		const char *s = NULL;
 
-		if (!(k->types & (1u << cfg->type)))
+		if (!(k->types & (1u << cfg->spec.type)))
 			continue;
-		if (k->kind == STR && *(char *const *)field) {
+		if (k->kind == MODEL)
+			s = model_value(&cfg->spec, k);
+		else if (k->kind == STR)
+			s = *(char *const *)field;
+		if (s && (k->kind == STR || s[0])) {
 			bk_buf_addf(out, "  %s: ", k->name);
-			bk_buf_add_quoted(out, *(char *const *)field);
+			bk_buf_add_quoted(out, s);
 			bk_buf_adds(out, "\n");
 		} else if (k->kind == BOOL) {
 			bk_buf_addf(out, "  %s: %s\n", k->name, *(const bool *)field ? "true" : "false");
@@ -219,7 +223,7 @@ int bk_source_open(struct bk_source *src, const struct bk_source_config *cfg,
 	memset(src, 0, sizeof(*src));
 	src->cfg = cfg;
 	src->block_size = block_size;
-	src->ops = cfg->type == BK_SOURCE_FILE ? &bk_source_file_ops : &bk_source_rbd_ops;
+	src->ops = cfg->spec.type == BK_SOURCE_FILE ? &bk_source_file_ops : &bk_source_rbd_ops;
 	r = src->ops->open(src, cfg, id, base, use_base, err);
 	if (r < 0)
 		src->ops = NULL; /* open cleaned up after itself */

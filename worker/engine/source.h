@@ -18,20 +18,21 @@
 
 #include "buf.h"
 #include "error.h"
+#include "source_spec.h"
 #include "ydoc.h"
-
-enum bk_source_type { BK_SOURCE_FILE, BK_SOURCE_RBD, BK_SOURCE_FLYINGCIRCUS };
 
 #define BK_CONSUL_DEFAULT_URL "http://127.0.0.1:8500"
 
+/*
+ * A repository's source: the one source model (what is read: type, file or
+ * pool/image, the VM to freeze) plus what stays on this host (Ceph client,
+ * Consul secrets, tuning).
+ */
 struct bk_source_config {
-	enum bk_source_type type;
-	char *filename;          /* file: image file or block device, absolute */
-	char *pool, *image;      /* rbd, flyingcircus */
+	struct bk_source_spec spec; /* never NONE once parsed or checked */
 	char *ceph_conf;         /* NULL: $CEPH_CONF or the default search path */
 	char *ceph_id;           /* client id; NULL: "admin" */
-	char *vm;                /* flyingcircus: VM whose guest is frozen; NULL: no Consul */
-	char *consul_token;      /* flyingcircus: ACL token (never leaves this host) */
+	char *consul_token;      /* flyingcircus: ACL token (never leaves this host); NULL: no Consul */
 	char *consul_url;        /* flyingcircus: default BK_CONSUL_DEFAULT_URL */
 	double consul_initial_wait, consul_poll_interval, consul_timeout; /* seconds: 3, 2, 90 */
 	double verify_percent;   /* rbd: share of blocks compared with the snapshot (1) */
@@ -44,9 +45,23 @@ struct bk_source_config {
 /* An empty config with the defaults of every optional key. */
 void bk_source_config_init(struct bk_source_config *cfg);
 
-/* Parse the `source:` map of a repository config (NAME for messages). */
+/*
+ * Parse the `source:` map of a repository config (NAME for messages): the
+ * model through bk_source_spec_read, the local keys here.  On failure CFG
+ * is released.
+ */
 int bk_source_config_parse(const struct bk_ynode *map, const char *name,
 			   struct bk_source_config *cfg, struct bk_err *err);
+
+/*
+ * Validate a config built in code (the spec with bk_source_spec_invalid,
+ * the ranges of the tuning keys), fill the defaults that depend on the type
+ * (consul_url) and the description.  Returns 0 or BK_ECONFIG; CFG is kept.
+ */
+int bk_source_config_check(struct bk_source_config *cfg, const char *name, struct bk_err *err);
+
+/* Deep copy of SRC into DST (which must be released or empty). */
+void bk_source_config_copy(struct bk_source_config *dst, const struct bk_source_config *src);
 
 /* Append the `source:` block of a repository config. */
 void bk_source_config_format(const struct bk_source_config *cfg, struct bk_buf *out);

@@ -90,7 +90,7 @@ static int freeze_snapshot(struct bk_source *src, struct rbd_source *rs, struct 
 	double waited;
 	int r, sr;
 
-	r = bk_consul_request_snapshot(&c, cfg->vm, rs->snap, key, sizeof(key), err);
+	r = bk_consul_request_snapshot(&c, cfg->spec.vm, rs->snap, key, sizeof(key), err);
 	if (r < 0)
 		return r;
 	sleep_s(cfg->consul_initial_wait);
@@ -109,7 +109,7 @@ static int freeze_snapshot(struct bk_source *src, struct rbd_source *rs, struct 
 		snprintf(src->consistency, sizeof(src->consistency), "frozen");
 	} else if (r == 0) {
 		bk_warn("hypervisor did not snapshot '%s' (vm '%s') within %gs: taking a crash-consistent snapshot",
-			bk_source_describe(cfg), cfg->vm, cfg->consul_timeout);
+			bk_source_describe(cfg), cfg->spec.vm, cfg->consul_timeout);
 		r = rbd_snap_create(rs->img, rs->snap);
 		if (r == -EEXIST) {
 			/* the hypervisor answered late, after freezing: its snapshot stands */
@@ -125,7 +125,7 @@ static int freeze_snapshot(struct bk_source *src, struct rbd_source *rs, struct 
 	/* the request key must go whatever happened; stale ones of this VM too */
 	sr = bk_consul_delete(&c, key, r < 0 ? NULL : err);
 	if (sr == 0)
-		sr = bk_consul_sweep(&c, cfg->vm, r < 0 ? NULL : err);
+		sr = bk_consul_sweep(&c, cfg->spec.vm, r < 0 ? NULL : err);
 	if (r == 0 && sr < 0)
 		r = sr;
 	return r;
@@ -286,10 +286,10 @@ static int rbd_open_source(struct bk_source *src, const struct bk_source_config 
 		return bk_err_set(err, -ENOMEM, "out of memory");
 	src->priv = rs;
 	snprintf(rs->snap, sizeof(rs->snap), SNAP_PREFIX "%s", id);
-	r = bk_rbd_connect(cfg->ceph_conf, cfg->ceph_id, cfg->pool, &rs->cluster, &rs->io, err);
+	r = bk_rbd_connect(cfg->ceph_conf, cfg->ceph_id, cfg->spec.pool, &rs->cluster, &rs->io, err);
 	if (r < 0)
 		goto fail;
-	r = rbd_open(rs->io, cfg->image, &rs->img, NULL);
+	r = rbd_open(rs->io, cfg->spec.image, &rs->img, NULL);
 	if (r < 0) {
 		rs->img = NULL;
 		if (r == -ENOENT)
@@ -300,7 +300,7 @@ static int rbd_open_source(struct bk_source *src, const struct bk_source_config 
 		goto fail;
 	}
 	t = bk_monotonic();
-	if (cfg->type == BK_SOURCE_FLYINGCIRCUS && cfg->vm && cfg->vm[0] && cfg->consul_token &&
+	if (cfg->spec.type == BK_SOURCE_FLYINGCIRCUS && cfg->spec.vm[0] && cfg->consul_token &&
 	    cfg->consul_token[0]) {
 		r = freeze_snapshot(src, rs, err);
 	} else {

@@ -1,0 +1,106 @@
+/*
+ * coord.h: the backy-coordinator daemon's own state (struct coord) and the
+ * parts of the daemon in files of their own: the status server
+ * (coord_http.c) and the broker side (coord_broker.c: connection, broker
+ * lock, publishing).  Only the daemon's files include it; the design notes
+ * are in coordinator.c.
+ *
+ * Locking: co->lock guards st, cfg and now, which the HTTP thread reads;
+ * everything else belongs to the main loop.
+ */
+#ifndef CO_COORD_H
+#define CO_COORD_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "error.h"
+#include "mq.h"
+#include "state.h"
+#include "state_journal.h"
+
+#define TICK_MS 1000
+#define MAX_BATCH 10000
+#define ACK_BATCH 256
+#define STANDBY_RETRY_MS 2000
+#define LEADER_QUEUE "backy.coordinator.leader" /* the broker-side lock (note 5) */
+#define HTTP_CONNECTIONS 64u
+#define HTTP_HEADER_MS 5000u /* a request's headers, in total (http_guard.h) */
+#define MQ_HEALTHY_US (30 * BK_USEC) /* a connection that lasted this long resets the backoff */
+
+struct outbox_ent {
+	uint32_t job;
+	uint8_t kind;
+};
+
+struct coord {
+	const char *config_path;
+	struct co_config *cfg; /* current; owned */
+	struct co_state st;
+	struct co_journal jn; /* how st reaches the disk */
+	pthread_mutex_t lock; /* st, cfg, now: shared with the HTTP thread */
+	bool active;
+	int lock_fd;
+	char *state_path;
+	char *lock_path;
+	char listen_host[64];
+	unsigned listen_port;
+	bool listen_override;
+	struct MHD_Daemon *http;
+	struct co_http_guard *guard; /* of http */
+	struct bk_mq *mq;
+	bool leader; /* mq holds LEADER_QUEUE */
+	int64_t mq_since; /* bk_monotonic() when mq connected, 0: not connected */
+	struct bk_mq_backoff backoff; /* reconnects, also after set-ups that failed (mq_lead) */
+
+	/* clock */
+	double scale; /* 0: frozen at start_t */
+	bool simulated;
+	int64_t start_t, start_mono;
+	int64_t now;
+
+	/* deferred acknowledgements (after the state is durable) */
+	uint64_t *acks;
+	size_t nacks, acks_cap;
+	int64_t last_save_mono;
+
+	struct outbox_ent *out;
+	size_t nout, out_cap;
+
+	int64_t hb_warned; /* bk_monotonic() of the last warning about a dropped heartbeat */
+};
+
+/* Signal flags (coordinator.c): stop asked; the same for bk_mq_connect_retry's loops. */
+extern volatile sig_atomic_t g_stop;
+extern volatile int g_stop_int;
+
+/* Serve GET /v1/status, /v1/workers and /metrics on listen_host:listen_port (none if ""). */
+int coord_http_start(struct coord *co, struct bk_err *err);
+void coord_http_stop(struct coord *co);
+
+/*
+ * Be connected and hold the broker lock (LEADER_QUEUE).  0, BK_ELOCKED
+ * (another coordinator holds it; the connection stays open), or an error
+ * (the connection is dropped and the next try backs off).
+ */
+int coord_mq_lead(struct coord *co);
+
+/* coord_mq_lead(), then declare the topology, consume, queue unconfirmed runs for publishing. */
+int coord_mq_up(struct coord *co);
+
+/* Declare the job queues of every host the state knows. */
+int coord_declare_hosts(struct coord *co, struct bk_err *err);
+
+/* Queue the run of KIND of JOB for the next coord_flush() (caller holds the lock). */
+void coord_outbox_add(struct coord *co, uint32_t job, enum co_run_kind kind);
+
+/* Persist, then publish the outbox with confirms.  Returns BK_EMQ when the broker is gone. */
+int coord_flush(struct coord *co);
+
+/* Make the state durable (coordinator.c; caller holds the lock). */
+int coord_save_state(struct coord *co, bool force);
+
+#endif
