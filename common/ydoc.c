@@ -327,3 +327,14 @@ int bk_ymap_str(const struct bk_ynode *map, const char *key, const char *name, c
 	*out = bk_strdup(s);
 	return 0;
 }
+
+int bk_ynode_bool(const struct bk_ynode *node, const char *name, const char *what, bool *out,
+		  struct bk_err *err)
+{
+	if (!node || node->type != BK_Y_SCALAR ||
+	    (strcmp(node->str, "true") != 0 && strcmp(node->str, "false") != 0))
+		return bk_err_set(err, BK_ECONFIG, "%s: line %d: '%s' must be true or false", name,
+				  node ? node->line : 0, what);
+	*out = strcmp(node->str, "true") == 0;
+	return 0;
+}

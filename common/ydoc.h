@@ -68,5 +68,8 @@ int bk_ynode_double(const struct bk_ynode *node, const char *name, const char *w
 		    struct bk_err *err);
 int bk_ynode_str(const struct bk_ynode *node, const char *name, const char *what, const char **out,
 		 struct bk_err *err);
+/* true or false (plain YAML words), as "'WHAT' must be true or false". */
+int bk_ynode_bool(const struct bk_ynode *node, const char *name, const char *what, bool *out,
+		  struct bk_err *err);
 
 #endif

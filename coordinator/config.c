@@ -55,34 +55,6 @@ static int need_map(const struct bk_ynode *n, const char *name, const char *what
 	return 0;
 }
 
-/* Refuse keys of MAP not in KEYS (NULL-terminated). */
-static int check_keys(const struct bk_ynode *map, const char *name, const char *what,
-		      const char *const *keys, struct bk_err *err)
-{
-	for (size_t i = 0; i < map->n; i++) {
-		size_t j;
-
-		for (j = 0; keys[j]; j++)
-			if (strcmp(map->keys[i], keys[j]) == 0)
-				break;
-		if (!keys[j])
-			return bk_err_set(err, BK_ECONFIG, "%s: line %d: unknown key '%s%s%s'", name,
-					  map->items[i]->line, what ? what : "", what ? "." : "",
-					  map->keys[i]);
-	}
-	return 0;
-}
-
-static int get_bool(const struct bk_ynode *v, const char *name, const char *what, bool *out,
-		    struct bk_err *err)
-{
-	if (v->type != BK_Y_SCALAR || (strcmp(v->str, "true") && strcmp(v->str, "false")))
-		return bk_err_set(err, BK_ECONFIG, "%s: line %d: '%s' must be true or false", name,
-				  v->line, what);
-	*out = strcmp(v->str, "true") == 0;
-	return 0;
-}
-
 static int get_strdup(const struct bk_ynode *v, const char *name, const char *what, char **out,
 		      struct bk_err *err)
 {
@@ -256,7 +228,7 @@ static int parse_jobs(const struct bk_ynode *jobs, const char *name, struct co_c
 		snprintf(what, sizeof(what), "jobs.%s", j->name);
 		r = need_map(jm, name, what, err);
 		if (r == 0)
-			r = check_keys(jm, name, what, keys, err);
+			r = bk_ymap_check_keys(jm, keys, name, what, err);
 		if (r < 0)
 			return r;
 		snprintf(what, sizeof(what), "jobs.%s.schedule", j->name);
@@ -303,14 +275,14 @@ static int parse_root(const struct bk_ynode *root, const char *name, struct co_c
 		return bk_err_set(err, BK_ECONFIG, "%s: empty configuration", name);
 	r = need_map(root, name, "(top level)", err);
 	if (r == 0)
-		r = check_keys(root, name, NULL, keys, err);
+		r = bk_ymap_check_keys(root, keys, name, "", err);
 	if (r < 0)
 		return r;
 	n = bk_ymap_get(root, "global");
 	if (n && !bk_ynode_is_null(n)) {
 		r = need_map(n, name, "global", err);
 		if (r == 0)
-			r = check_keys(n, name, "global", gkeys, err);
+			r = bk_ymap_check_keys(n, gkeys, name, "global", err);
 		if (r == 0 && bk_ymap_get(n, "base-dir"))
 			r = get_strdup(bk_ymap_get(n, "base-dir"), name, "global.base-dir", &c->base_dir,
 				       err);
@@ -383,7 +355,7 @@ static int parse_root(const struct bk_ynode *root, const char *name, struct co_c
 
 		r = need_map(n, name, "status", err);
 		if (r == 0)
-			r = check_keys(n, name, "status", skeys, err);
+			r = bk_ymap_check_keys(n, skeys, name, "status", err);
 		if (r == 0 && bk_ymap_get(n, "listen")) {
 			struct bk_err e = {0};
 
@@ -413,7 +385,7 @@ static int parse_root(const struct bk_ynode *root, const char *name, struct co_c
 	}
 	n = bk_ymap_get(root, "expire");
 	if (n) {
-		r = get_bool(n, name, "expire", &c->expire, err);
+		r = bk_ynode_bool(n, name, "expire", &c->expire, err);
 		if (r < 0)
 			return r;
 	}

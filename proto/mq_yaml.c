@@ -72,13 +72,7 @@ int bk_mq_config_from_yaml(const struct bk_ynode *amqp, const char *name,
 	if (r == 0)
 		r = bk_ymap_str(amqp, "ca-cert", name, "amqp.ca-cert", &out->ca_cert, err);
 	n = bk_ymap_get(amqp, "tls-verify");
-	if (r == 0 && !bk_ynode_is_null(n)) {
-		if (n->type != BK_Y_SCALAR || (strcmp(n->str, "true") && strcmp(n->str, "false")))
-			r = bk_err_set(err, BK_ECONFIG,
-				       "%s: line %d: 'amqp.tls-verify' must be true or false", name,
-				       n->line);
-		else
-			out->tls_verify = strcmp(n->str, "true") == 0;
-	}
+	if (r == 0 && !bk_ynode_is_null(n))
+		r = bk_ynode_bool(n, name, "amqp.tls-verify", &out->tls_verify, err);
 	return r;
 }

@@ -4,8 +4,8 @@
  *
  * The attack these floors close (issue 10): a job from an untrusted broker
  * replaces the schedule with {x: 1d:1} and the next expiry deletes every
- * daily and weekly revision.  The plain rule (bk_expire) is tested in
- * test_schedule.c; here every test also checks that the floors only ever
+ * daily and weekly revision.  The plain rule (bk_expire) is tested first
+ * (moved from test_schedule.c); the floor tests also check that the floors only ever
  * keep more than it does.
  */
 #include <setjmp.h>
@@ -22,33 +22,14 @@
 #include "clock.h"
 #include "error.h"
 #include "revision.h"
+#include "expire.h"
 #include "schedule.h"
 #include "strv.h"
 #include "ydoc.h"
 
-#define SEC BK_USEC
-#define HOUR (3600 * SEC)
-#define DAY (86400 * SEC)
+#include "schedule_fixture.h"
+
 #define NOW (1441800000LL * SEC) /* 2015-09-09T12:00:00Z */
-
-/* Compare a set with a comma-separated, sorted list ("" for empty). */
-static void assert_tags(const struct bk_strv *s, const char *want)
-{
-	struct bk_buf got;
-
-	bk_buf_init(&got);
-	bk_strv_join(s, ",", &got);
-	assert_string_equal(got.p ? got.p : "", want);
-	bk_buf_release(&got);
-}
-
-static void schedule(struct bk_schedule *s, const char *spec)
-{
-	struct bk_err err = {0};
-
-	memset(s, 0, sizeof(*s));
-	assert_int_equal(bk_schedule_parse_spec(spec, s, &err), 0);
-}
 
 struct history {
 	struct bk_rev revs[64];
@@ -608,9 +589,252 @@ static void test_floor_describe(void **state)
 	assert_string_equal(buf, "newest trusted revision");
 }
 
+/* ---- the plain rule (bk_expire) ---- */
+
+
+struct rev_history {
+	struct bk_rev *revs;
+	size_t n;
+};
+
+static void history_add(struct rev_history *h, int64_t ts, const char *tags, bool complete)
+{
+	h->revs = realloc(h->revs, (h->n + 1) * sizeof(*h->revs));
+	assert_non_null(h->revs);
+	mkrev(&h->revs[h->n], ts, tags, complete);
+	h->n++;
+}
+
+static void history_release(struct rev_history *h)
+{
+	release_revs(h->revs, h->n);
+	free(h->revs);
+	h->revs = NULL;
+	h->n = 0;
+}
+
+/*
+ * Expire H at NOW and apply the result.  Checks the invariants: a schedule
+ * tag is only removed from revisions older than NOW - K*I and not among the
+ * newest K carriers, and incomplete revisions are never touched.
+ */
+static size_t expire_apply(const struct bk_schedule *s, struct rev_history *h, int64_t now)
+{
+	struct bk_strv *newtags = calloc(h->n + 1, sizeof(*newtags));
+	bool *remove = calloc(h->n + 1, sizeof(*remove));
+	size_t kept = 0, removed = 0;
+
+	assert_non_null(newtags);
+	assert_non_null(remove);
+	bk_expire(s, h->revs, h->n, now, newtags, remove);
+	for (size_t i = 0; i < h->n; i++) {
+		if (!h->revs[i].complete) {
+			assert_false(remove[i]);
+			assert_true(bk_strv_equal(&newtags[i], &h->revs[i].tags));
+			continue;
+		}
+		assert_true(remove[i] == (newtags[i].n == 0));
+		for (size_t j = 0; j < s->n; j++) {
+			const struct bk_sched_tag *st = &s->tags[j];
+			size_t newer = 0;
+
+			if (!bk_strv_has(&h->revs[i].tags, st->name) ||
+			    bk_strv_has(&newtags[i], st->name))
+				continue;
+			for (size_t k = i + 1; k < h->n; k++)
+				newer += h->revs[k].complete && bk_strv_has(&h->revs[k].tags, st->name);
+			assert_true(newer >= st->keep);
+			assert_true(h->revs[i].timestamp < now - (int64_t)st->keep * st->interval * SEC);
+		}
+	}
+	for (size_t i = 0; i < h->n; i++) {
+		if (remove[i]) {
+			bk_rev_release(&h->revs[i]);
+			removed++;
+		} else {
+			bk_strv_copy(&h->revs[i].tags, &newtags[i]);
+			h->revs[kept++] = h->revs[i];
+		}
+		bk_strv_release(&newtags[i]);
+	}
+	h->n = kept;
+	free(newtags);
+	free(remove);
+	return removed;
+}
+
+static size_t count_tag(const struct rev_history *h, const char *tag)
+{
+	size_t c = 0;
+
+	for (size_t i = 0; i < h->n; i++)
+		c += bk_strv_has(&h->revs[i].tags, tag);
+	return c;
+}
+
+static void test_expire_keeps_young_revisions(void **state)
+{
+	struct bk_schedule s;
+	struct rev_history h = {NULL, 0};
+	int64_t now = T("2015-09-10T12:00:00Z");
+
+	(void)state;
+	schedule(&s, "daily=1d:5");
+	history_add(&h, now - 30 * DAY, "daily,unknown", false);   /* incomplete: untouched */
+	history_add(&h, now - 10 * DAY, "daily,manual:test,unknown", true);
+	history_add(&h, now - 6 * DAY, "daily", true);             /* older: loses the tag */
+	history_add(&h, now - 5 * DAY + HOUR, "daily", true);      /* 6th, inside the window: stays */
+	history_add(&h, now - 4 * DAY, "daily", true);
+	history_add(&h, now - 3 * DAY, "daily", true);
+	history_add(&h, now - 2 * DAY, "daily", true);
+	history_add(&h, now - 1 * DAY, "daily", true);
+	history_add(&h, now - HOUR, "daily", true);
+	assert_int_equal(expire_apply(&s, &h, now), 1);
+	assert_int_equal(h.n, 8);
+	assert_tags(&h.revs[0].tags, "daily,unknown");
+	assert_tags(&h.revs[1].tags, "manual:test");
+	assert_true(h.revs[2].timestamp == now - 5 * DAY + HOUR);
+	assert_tags(&h.revs[2].tags, "daily");
+	assert_int_equal(count_tag(&h, "daily"), 7); /* 6 complete + the incomplete one */
+	assert_tags(&h.revs[7].tags, "daily");
+	history_release(&h);
+	bk_schedule_release(&s);
+}
+
+static void test_expire_boundary_is_inclusive(void **state)
+{
+	struct bk_schedule s;
+	struct rev_history h = {NULL, 0};
+	int64_t now = T("2015-09-10T12:00:00Z");
+
+	(void)state;
+	schedule(&s, "daily=1d:2");
+	history_add(&h, now - 2 * DAY - 1, "daily", true);
+	history_add(&h, now - 2 * DAY, "daily", true);
+	history_add(&h, now - DAY, "daily", true);
+	history_add(&h, now, "daily", true);
+	assert_int_equal(expire_apply(&s, &h, now), 1);
+	assert_int_equal(h.n, 3);
+	assert_true(h.revs[0].timestamp == now - 2 * DAY);
+	history_release(&h);
+	bk_schedule_release(&s);
+}
+
+static void test_expire_keeps_newest_k_however_old(void **state)
+{
+	struct bk_schedule s;
+	struct rev_history h = {NULL, 0};
+	int64_t now = T("2015-09-10T12:00:00Z");
+
+	(void)state;
+	schedule(&s, "daily=1d:3");
+	for (int i = 0; i < 3; i++)
+		history_add(&h, now - (100 - i) * DAY, "daily", true);
+	assert_int_equal(expire_apply(&s, &h, now), 0);
+	assert_int_equal(h.n, 3);
+	history_add(&h, now - 50 * DAY, "daily", true);
+	assert_int_equal(expire_apply(&s, &h, now), 1);
+	assert_int_equal(h.n, 3);
+	assert_true(h.revs[0].timestamp == now - 99 * DAY);
+	history_release(&h);
+	bk_schedule_release(&s);
+}
+
+static void test_expire_drops_unscheduled_tags_and_empty_revisions(void **state)
+{
+	struct bk_schedule s;
+	struct rev_history h = {NULL, 0};
+	int64_t now = T("2015-09-10T12:00:00Z");
+
+	(void)state;
+	schedule(&s, "daily=1d:7,weekly=1w:4");
+	history_add(&h, now - 3 * DAY, "hourly", true);
+	history_add(&h, now - 2 * DAY, "", true);
+	history_add(&h, now - 2 * DAY + 1, "hourly", false);
+	history_add(&h, now - DAY, "daily,hourly,manual:keep,weekly", true);
+	history_add(&h, now - HOUR, "manual:x", true);
+	history_add(&h, now - MIN, "", false); /* running: no tags yet, never removed here */
+	assert_int_equal(expire_apply(&s, &h, now), 2);
+	assert_int_equal(h.n, 4);
+	assert_tags(&h.revs[0].tags, "hourly");
+	assert_false(h.revs[0].complete);
+	assert_tags(&h.revs[1].tags, "daily,manual:keep,weekly");
+	assert_tags(&h.revs[2].tags, "manual:x");
+	assert_tags(&h.revs[3].tags, "");
+	assert_false(h.revs[3].complete);
+	history_release(&h);
+	bk_schedule_release(&s);
+}
+
+/*
+ * Sixty days of `backy backup` (no tags) every hour, each followed by an
+ * expiry, for a job created on Monday 2024-01-01 00:00 with a spread of
+ * 03:00:17.  The daily ideal passes at 03:00:17, so every day at 04:00 one
+ * revision appears; Mondays carry daily and weekly.
+ */
+static void test_expire_scenario_60_days_daily_weekly(void **state)
+{
+	struct bk_schedule s;
+	struct rev_history h = {NULL, 0};
+	struct bk_strv tags = BK_STRV_INIT;
+	int64_t created = T("2024-01-01T00:00:00Z"), now = created, last = 0;
+	int64_t spread = 3 * 3600 + 17;
+	size_t backups = 0, removed = 0, weeklies = 0;
+
+	(void)state;
+	schedule(&s, "daily=1d:7,weekly=1w:4");
+	for (int step = 1; step <= 60 * 24; step++) {
+		now = created + step * HOUR;
+		bk_sched_due(&s, spread, h.revs, h.n, created, now, &tags);
+		if (!tags.n)
+			continue;
+		/* every backup is at 04:00, one per day */
+		assert_int_equal((now - created) % DAY, 4 * HOUR);
+		if (last)
+			assert_true(now - last == DAY);
+		last = now;
+		if ((now - created) % (7 * DAY) == 4 * HOUR) {
+			assert_tags(&tags, "daily,weekly");
+			weeklies++;
+		} else {
+			assert_tags(&tags, "daily");
+		}
+		history_add(&h, now, "", true);
+		bk_strv_copy(&h.revs[h.n - 1].tags, &tags);
+		backups++;
+		removed += expire_apply(&s, &h, now);
+		/* retention: the newest K and everything within K*I */
+		if (backups >= 8)
+			assert_int_equal(count_tag(&h, "daily"), 8);
+	}
+	assert_int_equal(backups, 60);
+	assert_int_equal(weeklies, 9); /* days 0, 7, ..., 56 */
+	/* the last backup ran on day 59 (2024-02-29 04:00) */
+	assert_time(last, "2024-02-29T04:00:00Z");
+	/* dailies: days 52..59 (day 52 is exactly 7 days old, so it stays) */
+	assert_int_equal(count_tag(&h, "daily"), 8);
+	assert_time(h.revs[h.n - 8].timestamp, "2024-02-22T04:00:00Z");
+	/* weeklies: Mondays 35, 42, 49, 56; day 28 fell out of the 28-day window */
+	assert_int_equal(count_tag(&h, "weekly"), 4);
+	assert_time(h.revs[0].timestamp, "2024-02-05T04:00:00Z");
+	assert_int_equal(h.n, 11);
+	assert_int_equal(removed, 49);
+	/* nothing is due right after the last backup */
+	bk_sched_due(&s, spread, h.revs, h.n, created, last + HOUR, &tags);
+	assert_tags(&tags, "");
+	bk_strv_release(&tags);
+	history_release(&h);
+	bk_schedule_release(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_expire_keeps_young_revisions),
+		cmocka_unit_test(test_expire_boundary_is_inclusive),
+		cmocka_unit_test(test_expire_keeps_newest_k_however_old),
+		cmocka_unit_test(test_expire_drops_unscheduled_tags_and_empty_revisions),
+		cmocka_unit_test(test_expire_scenario_60_days_daily_weekly),
 		cmocka_unit_test(test_retention_merges_as_max),
 		cmocka_unit_test(test_retention_caps_huge_keep),
 		cmocka_unit_test(test_retention_yaml_round_trip_and_errors),

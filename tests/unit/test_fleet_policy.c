@@ -97,7 +97,8 @@ static void test_pools_and_image_patterns(void **state)
 	struct bk_err err = {0};
 
 	(void)state;
-	assert_int_equal(parse("allow:\n  pools: [rbd.ssd, rbd]\n", &p, &err), 0);
+	assert_int_equal(parse("allow:\n  pools: [rbd.ssd, rbd, .rbd-hidden]\n", &p, &err), 0);
+	assert_int_equal(check_rbd(&p, ".rbd-hidden", "x"), 0);
 	assert_int_equal(check_rbd(&p, "rbd", "anything"), 0);
 	assert_int_equal(check_rbd(&p, "rbd.ssd", "vm01.root"), 0);
 	assert_int_equal(check_rbd(&p, "rbd.hdd", "vm01.root"), BK_EDENIED);
@@ -137,6 +138,8 @@ static void test_bad_configs_are_refused(void **state)
 		"allow: {pool: [rbd]}\n",
 		"allow: {pools: rbd}\n",
 		"allow: {pools: ['']}\n",
+		"allow: {pools: ['-x']}\n",
+		"allow: {pools: [rbd/x]}\n",
 		"allow: {pools: [{a: b}]}\n",
 		"allow: {paths: [relative/dir]}\n",
 		"allow: {paths: [/srv/../etc]}\n",

@@ -26,25 +26,25 @@ void bk_fleet_policy_release(struct bk_fleet_policy *p)
 	bk_fleet_policy_init(p);
 }
 
-/* KIND: 'p' pool name, 'i' image pattern, 'd' directory. */
-static int entry_valid(const char *s, char kind)
+/*
+ * KIND: 'p' a pool name (the one rule of source_spec.h), 'i' an image name
+ * pattern (fnmatch syntax: any printable text), 'd' a directory (a valid
+ * source path without "//": compared literally, note 2).
+ */
+static bool entry_valid(const char *s, char kind)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > (kind == 'd' ? 4096 : BK_MSG_NAME_MAX))
-		return 0;
+	if (kind == 'p')
+		return bk_ceph_name_valid(s);
+	if (kind == 'd')
+		return bk_source_path_valid(s) && !strstr(s, "//");
+	if (n == 0 || n > BK_NAME_MAX)
+		return false;
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return 0;
-	if (kind == 'd') {
-		/* absolute, and no "." or ".." component: compared literally (note 2) */
-		if (s[0] != '/' || strstr(s, "/./") || strstr(s, "/../") || strstr(s, "//"))
-			return 0;
-		if ((n >= 2 && strcmp(s + n - 2, "/.") == 0) ||
-		    (n >= 3 && strcmp(s + n - 3, "/..") == 0))
-			return 0;
-	}
-	return 1;
+			return false;
+	return true;
 }
 
 /* A list of strings at KEY of MAP into OUT. */

@@ -5,9 +5,12 @@
  * Design notes
  *
  * The parts live next door: the config file in worker_config.h, the `backy`
- * child (argv, environment, spawn, its report) in child.h, and the rules
- * for pending, running and confirming jobs, without I/O, in jobs.h.  This
- * file does the I/O: broker, journal, children, signals, and the main loop.
+ * child (argv, environment, spawn, its report) in child.h, the rules for
+ * pending, running and confirming jobs, without I/O, in jobs.h, and the
+ * handling of a delivery, from decoding it to queuing it as pending or
+ * answering it, in deliveries.c (struct worker and what the two files
+ * share: worker_priv.h).  This file does the rest of the I/O: broker,
+ * journal, children, signals, and the main loop.
  *
  * 1. Config (worker_config.h).  SIGHUP re-reads the file transactionally: a
  *    bad file keeps the old config; host, base-dir and state-dir need a
@@ -25,12 +28,10 @@
  *    slots and manual acks, and acknowledges a job only after its result is
  *    journalled and confirmed by the broker:
  *
- *      delivery -> decode -- invalid ----------> rejected result, reject (DLX)
- *                   | job for another host -----> rejected result, reject (DLX)
- *                   | journal done: redelivered and published -> ack only
- *                   |               otherwise ---> republish the record, ack
+ *      delivery -> decode and check (deliveries.c, note 1)
+ *                   | invalid, refused, done before (journal),
+ *                   | same repository running ---> answered, settled at once
  *                   | same job id running here --> remember the delivery tag
- *                   | same repository running ---> skipped result, ack
  *                   | all slots busy ------------> hold (pending) until one frees
  *                   v
  *      journal running -> prepare <base-dir>/<job> + config -> vfork/exec backy
@@ -91,6 +92,7 @@
  *    job id, revision, outcome, durations including the worker's overhead).
  */
 #include "fleet_worker.h"
+#include "worker_priv.h"
 
 #include "buf.h"
 #include "clock.h"
@@ -142,26 +144,9 @@ static void on_signal(int sig)
 	}
 }
 
-struct worker {
-	struct bk_fleet_config cfg;
-	const char *config_path;
-	struct bk_journal journal;
-	int basefd;
-	struct bk_mq *mq;
-	bool consuming;
-	int64_t next_connect;  /* monotonic */
-	struct bk_mq_backoff backoff; /* reconnects (mq.h) */
-	struct bk_jobs jobs;   /* pending, running, confirming (jobs.h) */
-	int64_t next_heartbeat, next_prune;
-	bool hb_warned;
-	bool queue_missing_logged; /* try_connect: said once that the job queue is missing */
-	sigset_t wait_mask;    /* our signals are blocked except while waiting with this */
-	unsigned long long self_start; /* bk_journal_proc_start(getpid()) */
-};
-
 /* ---- broker ---------------------------------------------------------------------- */
 
-static void broker_lost(struct worker *w, const struct bk_err *err)
+void worker_broker_lost(struct worker *w, const struct bk_err *err)
 {
 	if (!w->mq)
 		return;
@@ -186,11 +171,11 @@ static void broker_lost(struct worker *w, const struct bk_err *err)
 static int mq_check(struct worker *w, int r, const struct bk_err *err)
 {
 	if (r == BK_EMQ && w->mq && !bk_mq_usable(w->mq))
-		broker_lost(w, err);
+		worker_broker_lost(w, err);
 	return r;
 }
 
-static void ack_tag(struct worker *w, uint64_t tag, bool reject, bool requeue)
+void worker_ack_tag(struct worker *w, uint64_t tag, bool reject, bool requeue)
 {
 	struct bk_err err = {0};
 	int r;
@@ -211,28 +196,8 @@ static void settle_job(struct worker *w, struct bk_job *j, bool reject, bool req
 	size_t n = bk_jobs_settle_tags(&w->jobs, j, &tags);
 
 	for (size_t i = 0; i < n; i++)
-		ack_tag(w, tags[i], reject, requeue);
+		worker_ack_tag(w, tags[i], reject, requeue);
 	free(tags);
-}
-
-/* Publish a result that is not journalled (rejected, skipped before a run). */
-static void publish_result(struct worker *w, const struct bk_msg_result *res)
-{
-	struct bk_err err = {0};
-
-	if (bk_results_publish_new(w->mq, res, &err) == BK_EMQ)
-		broker_lost(w, &err);
-}
-
-/* Publish the recorded result of journal entry E and mark it published: 0 or BK_EMQ. */
-static int publish_entry(struct worker *w, struct bk_journal_entry *e)
-{
-	struct bk_err err = {0};
-	int r = bk_results_publish_entry(w->mq, &w->journal, e, &err);
-
-	if (r == BK_EMQ)
-		broker_lost(w, &err);
-	return r;
 }
 
 static void try_connect(struct worker *w)
@@ -262,7 +227,7 @@ static void try_connect(struct worker *w)
 		bk_jobs_connected(&w->jobs);
 		r = bk_results_publish_unpublished(w->mq, &w->journal, &err);
 		if (r < 0) {
-			broker_lost(w, &err); /* lost again: schedules a retry */
+			worker_broker_lost(w, &err); /* lost again: schedules a retry */
 			return;
 		}
 	}
@@ -294,8 +259,6 @@ static void try_connect(struct worker *w)
 	bk_notice("connected to the broker, %s %s (prefetch %u)",
 		  w->consuming ? "consuming" : "not consuming", queue, w->cfg.slots);
 }
-
-/* ---- results ---------------------------------------------------------------------- */
 
 /* ---- jobs --------------------------------------------------------------------- */
 
@@ -344,7 +307,7 @@ static void collect_confirms(struct worker *w)
 		if (r == BK_EMQ) {
 			/* a nack: reconnect and send it again (the journal still says unpublished) */
 			bk_jobs_add_confirming(&w->jobs, j, seq);
-			broker_lost(w, &err);
+			worker_broker_lost(w, &err);
 			return;
 		}
 		if (r < 0)
@@ -410,7 +373,7 @@ static void complete_job(struct worker *w, struct bk_job *j, struct bk_msg_resul
 	}
 	if (r == BK_EMQ) {
 		/* published after reconnecting (logged again then); the redelivery is acked then */
-		broker_lost(w, &perr);
+		worker_broker_lost(w, &perr);
 		bk_notice("%s (result recorded, the broker is away)", j->summary);
 		bk_job_free(j);
 		return;
@@ -432,23 +395,6 @@ static void fail_before_run(struct worker *w, struct bk_job *j, int code, const 
 	j->started = res.started;
 	complete_job(w, j, &res);
 	bk_msg_result_release(&res);
-}
-
-/* Answer J without running it (skipped/rejected, not journalled) and settle the delivery. */
-static void answer_unjournalled(struct worker *w, const struct bk_msg_job *job, uint64_t tag,
-				enum bk_msg_outcome outcome, const char *code, const char *msg,
-				bool transient)
-{
-	struct bk_msg_result res;
-
-	bk_child_result_init(&res, w->cfg.host, job, outcome);
-	bk_msg_result_set_error(&res, code, msg, transient);
-	publish_result(w, &res);
-	bk_notice("job '%s' (id %s) %s: %s", job->job, job->job_id, bk_msg_outcome_name(outcome),
-		  msg);
-	bk_msg_result_release(&res);
-	if (w->mq)
-		ack_tag(w, tag, outcome == BK_OUTCOME_REJECTED, false);
 }
 
 /* Prepare the repository of job J (fleet_repo.h). */
@@ -557,7 +503,8 @@ static void skip_job(struct worker *w, struct bk_job *j, const char *code, const
 	size_t n = bk_jobs_settle_tags(&w->jobs, j, &tags);
 
 	for (size_t i = 0; i < n; i++)
-		answer_unjournalled(w, &j->msg, tags[i], BK_OUTCOME_SKIPPED, code, msg, transient);
+		worker_answer_unjournalled(w, &j->msg, tags[i], BK_OUTCOME_SKIPPED, code, msg,
+					   transient);
 	free(tags);
 	bk_job_free(j);
 }
@@ -567,7 +514,7 @@ static void skip_job(struct worker *w, struct bk_job *j, const char *code, const
  * before it could start is answered skipped (jobs.h, note 3), and so is one
  * whose repository is busy (note 2).
  */
-static void start_pending(struct worker *w)
+void worker_start_pending(struct worker *w)
 {
 	for (;;) {
 		struct bk_job *j, *other;
@@ -629,163 +576,6 @@ static void reap_children(struct worker *w)
 			child_done(w, j, status, exited);
 	}
 }
-
-/* ---- deliveries ------------------------------------------------------------------ */
-
-static void reject_invalid(struct worker *w, const struct bk_mq_delivery *d, int code,
-			   const char *msg)
-{
-	struct bk_msg_peek pk;
-	struct bk_msg_result res;
-
-	memset(&pk, 0, sizeof(pk));
-	if (d->body)
-		bk_msg_peek(d->body, d->len, &pk);
-	bk_msg_result_init(&res);
-	bk_msg_head_new(&res.head);
-	snprintf(res.host, sizeof(res.host), "%s", w->cfg.host);
-	snprintf(res.job_id, sizeof(res.job_id), "%s", pk.job_id);
-	snprintf(res.job, sizeof(res.job), "%s", pk.job);
-	res.action = pk.action;
-	res.outcome = BK_OUTCOME_REJECTED;
-	res.started = bk_now();
-	res.finished = res.started;
-	bk_msg_result_set_error(&res, bk_error_name(code), msg, false);
-	bk_warn("rejected a message (%zu bytes, id '%.64s', job '%s'): %s", d->len, pk.id, pk.job,
-		msg);
-	publish_result(w, &res);
-	bk_msg_result_release(&res);
-	if (d->tag)
-		ack_tag(w, d->tag, true, false);
-}
-
-/*
- * Answer a delivery whose job id was seen here with other content: rejected
- * and dead-lettered (takes over J).  The result leaves the job id out (a
- * rejected result may), so the coordinator does not take it for the answer
- * to the genuine job of that id, which may be in flight.
- */
-static void refuse_changed_job(struct worker *w, struct bk_job *j, uint64_t tag)
-{
-	struct bk_msg_result res;
-	char msg[300];
-
-	snprintf(msg, sizeof(msg),
-		 "job id '%s' was seen before with different content (job, host, action, tags, source or schedule): refusing to run or answer it",
-		 j->msg.job_id);
-	bk_child_result_init(&res, w->cfg.host, NULL, BK_OUTCOME_REJECTED);
-	snprintf(res.job, sizeof(res.job), "%s", j->msg.job);
-	res.action = j->msg.action;
-	bk_msg_result_set_error(&res, bk_error_name(BK_EPROTO), msg, false);
-	publish_result(w, &res);
-	bk_warn("job '%s': %s", j->msg.job, msg);
-	bk_msg_result_release(&res);
-	if (w->mq)
-		ack_tag(w, tag, true, false);
-	bk_job_free(j);
-}
-
-static void handle_delivery(struct worker *w, struct bk_mq_delivery *d)
-{
-	struct bk_journal_entry e;
-	struct bk_err err = {0};
-	struct bk_job *j, *other;
-	struct bk_msg m;
-	char msg[400];
-	int r;
-
-	if (w->jobs.stopping) {
-		ack_tag(w, d->tag, true, true);
-		return;
-	}
-	if (d->len > BK_MSG_MAX_BODY) {
-		snprintf(msg, sizeof(msg), "message of %zu bytes exceeds the limit of %d bytes",
-			 d->len, BK_MSG_MAX_BODY);
-		reject_invalid(w, d, BK_EPROTO, msg);
-		return;
-	}
-	r = bk_msg_decode(d->body, d->len, &m, &err);
-	if (r < 0) {
-		reject_invalid(w, d, r, err.msg);
-		return;
-	}
-	if (m.kind != BK_MSG_JOB) {
-		snprintf(msg, sizeof(msg), "expected a job message, got a %s message",
-			 bk_msg_kind_name(m.kind));
-		bk_msg_release(&m);
-		reject_invalid(w, d, BK_EPROTO, msg);
-		return;
-	}
-	if (strcmp(m.u.job.host, w->cfg.host) != 0) {
-		snprintf(msg, sizeof(msg), "job for host '%s' delivered to host '%s'", m.u.job.host,
-			 w->cfg.host);
-		bk_msg_release(&m);
-		reject_invalid(w, d, BK_EPROTO, msg);
-		return;
-	}
-	j = bk_job_new(&m.u.job, bk_monotonic()); /* takes over what m owns */
-
-	r = bk_journal_get(&w->journal, j->msg.job_id, &e, &err);
-	if (r == 0 && e.digest[0] && strcmp(e.digest, j->digest) != 0) {
-		/* never answer a forged or changed job with the record of another one */
-		bk_journal_entry_release(&e);
-		refuse_changed_job(w, j, d->tag);
-		return;
-	}
-	if (r == 0 && e.state == BK_JOURNAL_DONE) {
-		if (d->redelivered && e.published) {
-			/* our own unacknowledged delivery came back: the result is out already */
-			ack_tag(w, d->tag, false, false);
-		} else if (publish_entry(w, &e) == 0) {
-			bk_notice("job '%s' (id %s) finished before: answered from the journal",
-				  j->msg.job, j->msg.job_id);
-			ack_tag(w, d->tag, false, false);
-		}
-		bk_journal_entry_release(&e);
-		bk_job_free(j);
-		return;
-	}
-	if (r == 0)
-		bk_journal_entry_release(&e);
-	else if (r != -ENOENT)
-		bk_warn("%s", err.msg);
-
-	switch (bk_jobs_classify(&w->jobs, j, &other)) {
-	case BK_JOBS_CHANGED:
-		refuse_changed_job(w, j, d->tag);
-		return;
-	case BK_JOBS_REDELIVERED:
-		/* a redelivery (broker loss, consumer_timeout) of a job running here */
-		bk_jobs_attach(&w->jobs, other, d->tag);
-		bk_info("job '%s' (id %s) redelivered while running: not starting it again",
-			j->msg.job, j->msg.job_id);
-		bk_job_free(j);
-		return;
-	case BK_JOBS_BUSY:
-		snprintf(msg, sizeof(msg), "job '%s' is already running on host '%s' (id %s)",
-			 j->msg.job, w->cfg.host, other->msg.job_id);
-		answer_unjournalled(w, &j->msg, d->tag, BK_OUTCOME_SKIPPED,
-				    bk_error_name(BK_ELOCKED), msg, true);
-		bk_job_free(j);
-		return;
-	default:
-		break;
-	}
-	bk_err_clear(&err);
-	if (j->msg.source.type != BK_SOURCE_NONE &&
-	    bk_fleet_policy_check(&w->cfg.policy,
-				  j->msg.source.type == BK_SOURCE_FILE ? j->msg.source.filename : NULL,
-				  j->msg.source.pool, j->msg.source.image, &err) < 0) {
-		/* nothing is read or created (the repository's own source is checked at start) */
-		answer_unjournalled(w, &j->msg, d->tag, BK_OUTCOME_REJECTED,
-				    bk_error_name(BK_EDENIED), err.msg, false);
-		bk_job_free(j);
-		return;
-	}
-	bk_jobs_enqueue(&w->jobs, j, d->tag);
-	start_pending(w);
-}
-
 
 /* ---- heartbeats, stop, reload --------------------------------------------------------- */
 
@@ -895,7 +685,7 @@ static void reload(struct worker *w)
 		struct bk_err e2 = {0};
 
 		bk_err_set(&e2, BK_EMQ, "reconnecting for the new configuration");
-		broker_lost(w, &e2);
+		worker_broker_lost(w, &e2);
 	}
 }
 
@@ -1002,7 +792,7 @@ int bk_fleet_run(const char *config_path, struct bk_fleet_config *cfg, struct bk
 		now = bk_monotonic();
 		if (!w.mq && now >= w.next_connect)
 			try_connect(&w);
-		start_pending(&w);
+		worker_start_pending(&w);
 		now = bk_monotonic();
 		if (w.mq && now >= w.next_heartbeat) {
 			heartbeat(&w);
@@ -1028,15 +818,15 @@ int bk_fleet_run(const char *config_path, struct bk_fleet_config *cfg, struct bk
 		if (r >= 0)
 			collect_confirms(&w);
 		if (r == 1) {
-			handle_delivery(&w, &d);
+			worker_handle_delivery(&w, &d);
 			bk_mq_delivery_release(&d);
 		} else if (r == BK_EPROTO) {
 			struct bk_mq_delivery none = {0};
 
 			/* an oversized body, dead-lettered by the adapter: answer it all the same */
-			reject_invalid(&w, &none, BK_EPROTO, e2.msg);
+			worker_reject_invalid(&w, &none, BK_EPROTO, e2.msg);
 		} else if (r < 0) {
-			broker_lost(&w, &e2);
+			worker_broker_lost(&w, &e2);
 		}
 	}
 	bk_notice("stopped");

@@ -2,9 +2,9 @@
  * jobs.h: backy-worker's jobs, as a model without I/O: which deliveries
  * wait for a slot, which jobs run (child pid), which results await the
  * broker's confirm, and the rules that decide between them.  The daemon
- * (fleet_worker.c) does the I/O -- journal, broker, children -- and asks
- * this model what to do; time comes in as an argument, so the rules are
- * unit-tested (tests/unit/test_worker_jobs.c).
+ * (fleet_worker.c, deliveries.c) does the I/O -- journal, broker,
+ * children -- and asks this model what to do; time comes in as an
+ * argument, so the rules are unit-tested (tests/unit/test_worker_jobs.c).
  *
  *   delivery --classify--> CHANGED (same job id, other content): reject
  *                          REDELIVERED (same job id here): attach the tag

@@ -140,10 +140,9 @@ static int parse_config(const struct bk_ynode *root, const char *name, struct bk
 	n = bk_ymap_get(root, "simulated-time");
 	cfg->simulated_time = false;
 	if (!bk_ynode_is_null(n)) {
-		if (n->type != BK_Y_SCALAR || (strcmp(n->str, "true") && strcmp(n->str, "false")))
-			return bk_err_set(err, BK_ECONFIG, "%s: line %d: 'simulated-time' must be true or false",
-					  name, n->line);
-		cfg->simulated_time = strcmp(n->str, "true") == 0;
+		r = bk_ynode_bool(n, name, "simulated-time", &cfg->simulated_time, err);
+		if (r < 0)
+			return r;
 	}
 
 	v = BK_FLEET_DEFAULT_SLOTS;

@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "error.h"
-#include "schedule.h"
+#include "expire.h"
 #include "store.h"
 
 enum bk_expire_action {

@@ -35,7 +35,7 @@
 
 #include "error.h"
 #include "revision.h"
-#include "schedule.h"
+#include "expire.h"
 #include "source.h"
 
 #define BK_DEFAULT_BLOCK_SIZE (64u << 10)
