@@ -136,7 +136,8 @@ const char *bk_source_spec_invalid(const struct bk_source_spec *s)
 			return "pool";
 		if (!bk_ceph_name_valid(s->image))
 			return "image";
-		if (s->type == BK_SOURCE_FLYINGCIRCUS && !bk_name_valid(s->vm))
+		/* no vm: no freeze, a direct snapshot (REFERENCE-BEHAVIOUR, Consul 6) */
+		if (s->type == BK_SOURCE_FLYINGCIRCUS && s->vm[0] && !bk_name_valid(s->vm))
 			return "vm";
 		return NULL;
 	default:

@@ -23,7 +23,10 @@
  *                starting with '-' (options) never pass.  '/' and '@'
  *                (rbd's pool/image@snap separators), spaces and anything
  *                outside ASCII are refused.
- *   vm           a name (bk_name_valid): like a job or host name
+ *   vm           a name (bk_name_valid): like a job or host name; may be
+ *                empty: a flyingcircus source without a vm takes its snapshot
+ *                directly, without asking Consul (a job message still names
+ *                one: the wire decoder requires it)
  *
  * Ownership: struct bk_source_spec owns filename; _release() frees it and
  * leaves the struct as after _init().

@@ -81,7 +81,7 @@ static void test_validator_names_the_bad_field(void **state)
 	snprintf(s.pool, sizeof(s.pool), ".rgw.root");
 	assert_string_equal(bk_source_spec_invalid(&s), "image");
 	snprintf(s.image, sizeof(s.image), "vm01.root");
-	assert_string_equal(bk_source_spec_invalid(&s), "vm");
+	assert_null(bk_source_spec_invalid(&s)); /* no vm: a direct snapshot */
 	snprintf(s.vm, sizeof(s.vm), ".vm");
 	assert_string_equal(bk_source_spec_invalid(&s), "vm");
 	snprintf(s.vm, sizeof(s.vm), "vm01");
@@ -121,7 +121,7 @@ static void test_yaml_reader_checks_each_key(void **state)
 		{"source: {type: file, filename: img}\n", "must be an absolute path"},
 		{"source: {type: rbd, pool: rbd}\n", "'source.pool' and 'source.image' are required"},
 		{"source: {type: rbd, pool: rbd, image: '-x'}\n", "invalid 'source.image' '-x'"},
-		{"source: {type: flyingcircus, pool: rbd, image: i}\n", "'source.vm' is required"},
+		{"source: {type: flyingcircus, pool: rbd, image: i, vm: '-x'}\n", "invalid 'source.vm' '-x'"},
 		{"source: {type: rbd, pool: rbd, image: i, vm: v}\n", "unknown key 'source.vm' for type 'rbd'"},
 		{"source: {type: rbd, pool: rbd, image: i, ceph_id: x}\n", "unknown key 'source.ceph_id'"},
 		{"source: rbd\n", "'jobs.vm01.source' must be a map"},
@@ -139,6 +139,10 @@ static void test_yaml_reader_checks_each_key(void **state)
 	assert_int_equal(read_yaml("source: {type: ceph-rbd, pool: .rgw.root, image: i}\n", &s, &err), 0);
 	assert_int_equal(s.type, BK_SOURCE_RBD);
 	assert_string_equal(s.pool, ".rgw.root");
+	bk_source_spec_release(&s);
+	/* no vm: no Consul, a direct snapshot (a job message must still name one) */
+	assert_int_equal(read_yaml("source: {type: flyingcircus, pool: rbd, image: i}\n", &s, &err), 0);
+	assert_string_equal(s.vm, "");
 	bk_source_spec_release(&s);
 }
 
