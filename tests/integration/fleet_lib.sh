@@ -238,15 +238,19 @@ fl_status_true() { [[ $(fl_status | jq -r "$1") == true ]]; }
 fl_idle() { fl_status_true '[.jobs[] | (.running == null and .expiring == false)] | all'; }
 
 # fl_listen: a consumer of our own, as a dashboard would run it (the dashboard's
-# broker user): amqp-consume with an exclusive queue dashboard.t.fleet.$$ bound to
-# backy.results with "#", restarted within
-# 0.5 s whenever the broker drops it (a broker restart loses the exclusive queue, but
-# the workers' reconnect backoff is longer, so results published after the restart
-# still find it); every result, one JSON document per line, lands in $T/results.jsonl.
+# broker user): amqp-consume on a durable queue dashboard.t.fleet.$$ bound to
+# backy.results with "#", restarted within 0.5 s whenever the broker drops it.  The
+# queue and its binding survive a broker restart, so results published right after
+# the restart (a worker publishing what it recorded while the broker was away)
+# wait for the consumer instead of being lost; every result, one JSON document per
+# line, lands in $T/results.jsonl.
 fl_listen()
 {
 	local i pid q=dashboard.t.fleet.$$
 	: >"$T/results.jsonl"
+	"$PYTHON" "$HERE/bind_queue.py" "$DASH_URL" "$q" backy.results '#' 2>>"$T/amqp.log" ||
+		fail "cannot declare the test's result queue '$q': $(tail -1 "$T/amqp.log")"
+	at_exit "amqp-delete-queue --url='$DASH_URL' -q '$q' >/dev/null 2>&1 || true"
 	cat >"$T/append.sh" <<'EOF_APPEND'
 #!/bin/sh
 body=$(cat)
@@ -257,7 +261,7 @@ EOF_APPEND
 		c=
 		trap '[ -n "$c" ] && kill "$c" 2>/dev/null; exit 0' TERM
 		while :; do
-			amqp-consume --url="$DASH_URL" -q "$q" -x -e backy.results -r '#' "$T/append.sh" "$T/results.jsonl" 2>>"$T/amqp.log" &
+			amqp-consume --url="$DASH_URL" -q "$q" "$T/append.sh" "$T/results.jsonl" 2>>"$T/amqp.log" &
 			c=$!
 			wait "$c" || true
 			sleep 0.5

@@ -80,8 +80,9 @@ amqp() { "$@" --url="$URL" >>"$T/amqp.log" 2>&1; }
 
 # wk_listen: start background consumers of the test's own queues: results of
 # $HOST -> $T/results.jsonl, every dead letter -> $T/dead.txt (one message per line).
-# The queues are exclusive (amqp-consume's): they vanish with the consumer, so
-# call it again after a broker restart.
+# The result queue is durable (kept over a broker restart, deleted at exit), the
+# dead-letter queue exclusive (it vanishes with its consumer); the consumers die
+# with the broker, so call it again after a broker restart.
 wk_listen()
 {
 	local i
@@ -92,8 +93,12 @@ body=$(cat)
 printf '%s\n' "$body" >>"$1"
 EOF_APPEND
 	chmod +x "$T/append.sh"
-	amqp-consume --url="$DASH_URL" -q "$RQ" -x -e backy.results -r "*.*.${HOST//./:}.*" \
-		"$T/append.sh" "$T/results.jsonl" 2>>"$T/amqp.log" &
+	# durable: it and its binding survive a broker restart, so a result published
+	# right after one waits for the consumer that wk_listen starts again
+	"$PYTHON" "$HERE/bind_queue.py" "$DASH_URL" "$RQ" backy.results "*.*.${HOST//./:}.*" \
+		2>>"$T/amqp.log" || fail "cannot declare the test's result queue '$RQ': $(tail -1 "$T/amqp.log")"
+	at_exit "amqp-delete-queue --url='$DASH_URL' -q '$RQ' >/dev/null 2>&1 || true"
+	amqp-consume --url="$DASH_URL" -q "$RQ" "$T/append.sh" "$T/results.jsonl" 2>>"$T/amqp.log" &
 	LPID1=$!
 	at_exit "kill $LPID1 2>/dev/null || true"
 	# dead letters hold jobs: not for a dashboard, the coordinator's user reads them
