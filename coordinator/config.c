@@ -442,11 +442,6 @@ int co_config_load(const char *path, struct co_config *c, struct bk_err *err)
 	return r;
 }
 
-void co_schedule_copy(struct bk_schedule *dst, const struct bk_schedule *src)
-{
-	bk_schedule_copy(dst, src);
-}
-
 const struct co_jobcfg *co_config_job(const struct co_config *c, const char *name)
 {
 	size_t lo = 0, hi = c->njobs;

@@ -82,9 +82,6 @@ int co_config_load(const char *path, struct co_config *c, struct bk_err *err);
 /* The job config named NAME, or NULL (binary search). */
 const struct co_jobcfg *co_config_job(const struct co_config *c, const char *name);
 
-/* Deep copy of SRC into DST: bk_schedule_copy(), kept until state.c uses that. */
-void co_schedule_copy(struct bk_schedule *dst, const struct bk_schedule *src);
-
 /*
  * Parse "127.0.0.1:8080", "[::1]:8080" or "localhost:8080" into HOST (a
  * numeric loopback address) and PORT; anything not on loopback is refused.
