@@ -22,29 +22,11 @@
 #include "fs.h"
 #include "hash.h"
 #include "state_journal.h"
+#include "coord_fixture.h"
 #include "state.h"
 
 #define H (3600 * BK_USEC)
 
-
-/* What the daemon does for a due run: co_start(), then (at publishing) co_run_message(). */
-static int start_msg(struct co_state *st, uint32_t i, enum co_run_kind k, int64_t now,
-		     struct bk_msg_job *m)
-{
-	int r = co_start(st, i, k, now, NULL);
-
-	if (r == 0)
-		co_run_message(st, i, k, now, m);
-	return r;
-}
-
-/* What the daemon does for a run past its deadline: co_redispatch(), then co_run_message(). */
-static void redispatch_msg(struct co_state *st, uint32_t i, enum co_run_kind k, int64_t now,
-			   struct bk_msg_job *m)
-{
-	co_redispatch(st, i, k, now);
-	co_run_message(st, i, k, now, m);
-}
 static const char *yaml =
 	"schedules:\n"
 	"  default:\n"

@@ -2,6 +2,7 @@
 #include "check.h"
 
 #include "fs.h"
+#include "log.h"
 #include "store.h"
 
 #include <errno.h>
@@ -132,4 +133,14 @@ int bk_rev_read(int fd, struct bk_manifest *m, const char *id, bool find_holes,
 	if (prog)
 		bk_progress_show(prog, m->size, true);
 	return 0;
+}
+
+int bk_restore_verdict(const char *id, const struct bk_quarantine *q, struct bk_err *err)
+{
+	if (!q->count)
+		return 0;
+	bk_error("revision '%s' is damaged:\n%s", id, q->text.p);
+	return bk_err_set(err, BK_EVERIFY,
+			  "restore of '%s' finished, but %u blocks did not match their checksums (listed above)",
+			  id, q->count);
 }

@@ -82,4 +82,11 @@ int bk_rev_read(int fd, struct bk_manifest *m, const char *id, bool find_holes,
 		struct bk_progress *prog, const struct bk_rev_sink *sink, struct bk_quarantine *q,
 		struct bk_err *err);
 
+/*
+ * The end of a restore of revision ID that read everything: 0, or, when Q
+ * holds mismatches, the list logged as an error and BK_EVERIFY in ERR (the
+ * target was written all the same: the operator decides what to keep).
+ */
+int bk_restore_verdict(const char *id, const struct bk_quarantine *q, struct bk_err *err);
+
 #endif

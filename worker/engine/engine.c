@@ -734,12 +734,7 @@ int bk_restore(struct bk_repo *repo, size_t idx, const char *target, bool progre
 		r = bk_err_sys(err, -errno, "unable to sync target '%s'", target);
 		goto done;
 	}
-	if (q.count) {
-		bk_error("revision '%s' is damaged:\n%s", id, q.text.p);
-		r = bk_err_set(err, BK_EVERIFY,
-			       "restore of '%s' finished, but %u blocks did not match their checksums (listed above)",
-			       id, q.count);
-	}
+	r = bk_restore_verdict(id, &q, err);
 done:
 	if (t.fd >= 0 && t.fd != STDOUT_FILENO)
 		close(t.fd);

@@ -167,12 +167,7 @@ int bk_restore_rbd(struct bk_repo *repo, size_t idx, const char *spec, const cha
 		bk_err_sys(err, r, "rbd: unable to flush '%s'", spec);
 		goto out;
 	}
-	if (q.count) {
-		bk_error("revision '%s' is damaged:\n%s", id, q.text.p);
-		r = bk_err_set(err, BK_EVERIFY,
-			       "restore of '%s' finished, but %u blocks did not match their checksums (listed above)",
-			       id, q.count);
-	}
+	r = bk_restore_verdict(id, &q, err);
 out:
 	for (int i = 0; i < QUEUE_DEPTH; i++) {
 		if (t.slots[i].busy)
