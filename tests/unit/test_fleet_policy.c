@@ -30,8 +30,14 @@ static int parse(const char *text, struct bk_fleet_policy *p, struct bk_err *err
 static int check_file(const struct bk_fleet_policy *p, const char *path)
 {
 	struct bk_err err = {0};
-	int r = bk_fleet_policy_check(p, path, NULL, NULL, &err);
+	struct bk_source_spec src;
+	int r;
 
+	bk_source_spec_init(&src);
+	src.type = BK_SOURCE_FILE;
+	bk_source_spec_set_filename(&src, path);
+	r = bk_fleet_policy_check(p, &src, &err);
+	bk_source_spec_release(&src);
 	if (r < 0)
 		assert_non_null(strstr(err.msg, "allow.paths"));
 	return r;
@@ -40,8 +46,13 @@ static int check_file(const struct bk_fleet_policy *p, const char *path)
 static int check_rbd(const struct bk_fleet_policy *p, const char *pool, const char *image)
 {
 	struct bk_err err = {0};
+	struct bk_source_spec src;
 
-	return bk_fleet_policy_check(p, NULL, pool, image, &err);
+	bk_source_spec_init(&src);
+	src.type = BK_SOURCE_RBD;
+	snprintf(src.pool, sizeof(src.pool), "%s", pool);
+	snprintf(src.image, sizeof(src.image), "%s", image);
+	return bk_fleet_policy_check(p, &src, &err);
 }
 
 static void test_nothing_is_allowed_by_default(void **state)

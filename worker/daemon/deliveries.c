@@ -227,10 +227,7 @@ void worker_handle_delivery(struct worker *w, const struct bk_mq_delivery *d)
 		break;
 	}
 	bk_err_clear(&err);
-	if (j->msg.source.type != BK_SOURCE_NONE &&
-	    bk_fleet_policy_check(&w->cfg.policy,
-				  j->msg.source.type == BK_SOURCE_FILE ? j->msg.source.filename : NULL,
-				  j->msg.source.pool, j->msg.source.image, &err) < 0) {
+	if (bk_fleet_policy_check(&w->cfg.policy, &j->msg.source, &err) < 0) {
 		/* nothing is read or created (the repository's own source is checked at start) */
 		worker_answer_unjournalled(w, &j->msg, d->tag, BK_OUTCOME_REJECTED,
 					   bk_error_name(BK_EDENIED), err.msg, false);

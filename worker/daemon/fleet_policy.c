@@ -137,31 +137,33 @@ static bool below(const char *path, const char *dir)
 	return strncmp(path, dir, n) == 0 && path[n] == '/' && path[n + 1] != '\0';
 }
 
-int bk_fleet_policy_check(const struct bk_fleet_policy *p, const char *filename,
-			  const char *pool, const char *image, struct bk_err *err)
+int bk_fleet_policy_check(const struct bk_fleet_policy *p, const struct bk_source_spec *src,
+			  struct bk_err *err)
 {
 	bool ok = false;
 
-	if (filename) {
+	if (src->type == BK_SOURCE_NONE)
+		return 0;
+	if (src->type == BK_SOURCE_FILE) {
 		for (size_t i = 0; !ok && i < p->paths.n; i++)
-			ok = below(filename, p->paths.v[i]);
+			ok = below(src->filename, p->paths.v[i]);
 		if (!ok)
 			return bk_err_set(err, BK_EDENIED,
 					  "file source '%.200s' is not below a directory of 'allow.paths' in this host's worker config",
-					  filename);
+					  src->filename);
 		return 0;
 	}
-	if (!bk_strv_has(&p->pools, pool))
+	if (!bk_strv_has(&p->pools, src->pool))
 		return bk_err_set(err, BK_EDENIED,
 				  "Ceph pool '%s' is not in 'allow.pools' of this host's worker config",
-				  pool);
+				  src->pool);
 	ok = p->images.n == 0;
 	for (size_t i = 0; !ok && i < p->images.n; i++)
-		ok = fnmatch(p->images.v[i], image, 0) == 0;
+		ok = fnmatch(p->images.v[i], src->image, 0) == 0;
 	if (!ok)
 		return bk_err_set(err, BK_EDENIED,
 				  "RBD image '%s/%s' matches no pattern of 'allow.images' in this host's worker config",
-				  pool, image);
+				  src->pool, src->image);
 	return 0;
 }
 

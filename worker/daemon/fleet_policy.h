@@ -37,6 +37,7 @@
 
 #include "error.h"
 #include "hash.h"
+#include "source_spec.h"
 #include "strv.h"
 #include "ydoc.h"
 
@@ -64,13 +65,12 @@ int bk_fleet_policy_parse(const struct bk_ynode *allow, const struct bk_ynode *r
 			  const char *name, struct bk_fleet_policy *p, struct bk_err *err);
 
 /*
- * Whether this host may back up a source: the file FILENAME (non-NULL for
- * file sources), or else RBD image POOL/IMAGE.  0, or BK_EDENIED with a
- * message that names the source and the config key that would allow it.
- * (Plain strings: the worker's repository code cannot include proto.h.)
+ * Whether this host may back up SRC: 0 (also for no source), or BK_EDENIED
+ * with a message that names the source and the config key that would
+ * allow it.
  */
-int bk_fleet_policy_check(const struct bk_fleet_policy *p, const char *filename,
-			  const char *pool, const char *image, struct bk_err *err);
+int bk_fleet_policy_check(const struct bk_fleet_policy *p, const struct bk_source_spec *src,
+			  struct bk_err *err);
 
 struct bk_msg_job;
 

@@ -18,21 +18,14 @@
 #define MAX_RECORDED_TAGS 256
 
 /*
- * What a job may name (fleet_policy.h): a source this host allows, and for
- * an existing repository only the source it was created with.
+ * An existing repository is backed up only from the source it was created
+ * with (fleet_policy.h); changing it takes an operator on this host.
  */
-static int check_source(const struct bk_fleet_config *wc, const char *job,
-			const struct bk_source_spec *src, const struct bk_repo_config *old,
-			struct bk_err *err)
+static int check_fixed_source(const char *job, const struct bk_source_spec *src,
+			      const struct bk_repo_config *old, struct bk_err *err)
 {
-	int r;
-
-	if (src->type == BK_SOURCE_NONE)
+	if (src->type == BK_SOURCE_NONE || bk_source_spec_equal(&old->source.spec, src))
 		return 0;
-	r = bk_fleet_policy_check(&wc->policy, src->type == BK_SOURCE_FILE ? src->filename : NULL,
-				  src->pool, src->image, err);
-	if (r < 0 || !old || bk_source_spec_equal(&old->source.spec, src))
-		return r;
 	return bk_err_set(err, BK_EDENIED,
 			  "repository '%s' backs up '%s' and its source is fixed: a job cannot change it (an operator on this host can, with 'backy init --replace')",
 			  job, bk_source_describe(&old->source));
@@ -135,7 +128,7 @@ int bk_fleet_repo_prepare(const struct bk_fleet_config *wc, int basefd, const ch
 		return bk_err_set(err, BK_EPROTO, "invalid job name '%.80s'", job);
 	snprintf(path, PATH_MAX, "%s/%s", wc->base_dir, job);
 	/* refused before anything is created; the repository's own source is checked below */
-	r = check_source(wc, job, src, NULL, err);
+	r = bk_fleet_policy_check(&wc->policy, src, err);
 	if (r < 0)
 		return r;
 	if (src->type != BK_SOURCE_NONE && mkdirat(basefd, job, 0750) < 0 && errno != EEXIST)
@@ -159,7 +152,7 @@ int bk_fleet_repo_prepare(const struct bk_fleet_config *wc, int basefd, const ch
 		if (r < 0)
 			goto out;
 		have_old = true;
-		r = check_source(wc, job, src, &old, err);
+		r = check_fixed_source(job, src, &old, err);
 		if (r < 0)
 			goto out;
 	} else if (r != -ENOENT) {
