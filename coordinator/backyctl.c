@@ -19,6 +19,7 @@
  */
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "config.h"
+#include "fs.h"
 #include "log.h"
 #include "mq.h"
 #include "proto.h"
@@ -39,6 +41,10 @@ struct opts {
 	const char *config;
 	const char *url;
 	const char *status_url;
+	const char *status_ca;     /* CA file for an https status URL, or NULL */
+	const char *status_user;   /* basic auth, or NULL */
+	const char *status_pwfile; /* its password, first line */
+	bool status_pinned;        /* URL from the config: trust exactly its certificate */
 	const char *tags;
 	bool json;
 	struct co_config cfg;
@@ -59,7 +65,10 @@ static void usage(FILE *f)
 		"  workers [--json]        workers seen through heartbeats\n"
 		"\n"
 		"URLs default to $BACKY_AMQP_URL / $BACKY_STATUS_URL, then to the config's\n"
-		"amqp.url and status.listen.\n");
+		"amqp.url and status.listen (over https with the config's certificate and\n"
+		"credentials when it has status.tls-cert and status.auth-user).\n"
+		"A status URL of another host: --status-ca FILE, --status-user USER and\n"
+		"--status-password-file FILE.\n");
 }
 
 static int load_config(struct opts *o)
@@ -96,10 +105,18 @@ static const char *status_url(struct opts *o)
 	if (getenv("BACKY_STATUS_URL") && *getenv("BACKY_STATUS_URL"))
 		return getenv("BACKY_STATUS_URL");
 	if (load_config(o) == 0 && o->have_cfg && o->cfg.listen_host[0]) {
-		bool v6 = strchr(o->cfg.listen_host, ':') != NULL;
+		const char *h = o->cfg.listen_host;
+		const struct co_status_auth *a = &o->cfg.status_auth;
+		bool v6 = strchr(h, ':') != NULL;
 
-		snprintf(o->status_buf, sizeof(o->status_buf), "http://%s%s%s:%u", v6 ? "[" : "",
-			 o->cfg.listen_host, v6 ? "]" : "", o->cfg.listen_port);
+		/* a wildcard listener is reached on loopback */
+		if (strcmp(h, "0.0.0.0") == 0)
+			h = "127.0.0.1";
+		else if (strcmp(h, "::") == 0)
+			h = "::1";
+		snprintf(o->status_buf, sizeof(o->status_buf), "http%s://%s%s%s:%u",
+			 a->cert_pem ? "s" : "", v6 ? "[" : "", h, v6 ? "]" : "", o->cfg.listen_port);
+		o->status_pinned = a->cert_pem != NULL;
 		return o->status_buf;
 	}
 	return NULL;
@@ -215,15 +232,55 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-static int http_get(const char *base, const char *path, struct bk_buf *out, struct bk_err *err)
+/* TLS and basic auth of the status request, from the config or the options. */
+static int http_auth(const struct opts *o, CURL *c, char **pw, struct bk_err *err)
+{
+	const struct co_status_auth *a = &o->cfg.status_auth;
+	size_t len = 0;
+	int r;
+
+	if (o->status_pinned) {
+		struct curl_blob ca = {a->cert_pem, strlen(a->cert_pem), CURL_BLOB_COPY};
+
+		/* the certificate is the config's own: the name in it need not be ours */
+		curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &ca);
+		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	} else if (o->status_ca) {
+		curl_easy_setopt(c, CURLOPT_CAINFO, o->status_ca);
+	}
+	if (o->status_pinned && a->user) {
+		curl_easy_setopt(c, CURLOPT_USERNAME, a->user);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, a->password);
+	} else if (o->status_user) {
+		if (!o->status_pwfile)
+			return bk_err_set(err, BK_EUSAGE, "--status-user needs --status-password-file");
+		r = bk_fs_read_all(AT_FDCWD, o->status_pwfile, 4096, pw, &len);
+		if (r < 0)
+			return bk_err_sys(err, r, "unable to read '%s'", o->status_pwfile);
+		(*pw)[strcspn(*pw, "\n")] = 0;
+		curl_easy_setopt(c, CURLOPT_USERNAME, o->status_user);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, *pw);
+	}
+	return 0;
+}
+
+static int http_get(const struct opts *o, const char *base, const char *path, struct bk_buf *out,
+		    struct bk_err *err)
 {
 	CURL *c = curl_easy_init();
 	char url[512];
+	char *pw = NULL;
 	long code = 0;
 	CURLcode cr;
+	int r;
 
 	if (!c)
 		return bk_err_set(err, -ENOMEM, "curl initialisation failed");
+	r = http_auth(o, c, &pw, err);
+	if (r < 0) {
+		curl_easy_cleanup(c);
+		return r;
+	}
 	snprintf(url, sizeof(url), "%s%s", base, path);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -236,6 +293,9 @@ static int http_get(const char *base, const char *path, struct bk_buf *out, stru
 	if (cr == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_cleanup(c);
+	if (pw)
+		explicit_bzero(pw, strlen(pw));
+	free(pw);
 	if (cr != CURLE_OK)
 		return bk_err_set(err, BK_EMQ, "coordinator status '%s' unavailable: %s", url,
 				  curl_easy_strerror(cr));
@@ -269,7 +329,7 @@ static int load_status(struct opts *o, struct bk_buf *raw, struct bk_status_doc 
 	if (!base)
 		return bk_err_set(err, BK_EUSAGE,
 				  "no status endpoint: give --status-url, set BACKY_STATUS_URL or -c CONFIG with status.listen");
-	r = http_get(base, "/v1/status", raw, err);
+	r = http_get(o, base, "/v1/status", raw, err);
 	if (r < 0)
 		return r;
 	return bk_status_decode(raw->p, raw->len, doc, err);
@@ -370,16 +430,19 @@ static int cmd_check(struct opts *o)
 	}
 	if (bad) {
 		list_names(doc.jobs, n, pick_sla, &names);
-		printf("CRITICAL: %zu jobs not within SLA: %s\n", bad, names.p);
+		printf("CRITICAL: %zu jobs not within SLA: %s", bad, names.p);
 		code = 2;
 	} else if (failed) {
 		list_names(doc.jobs, n, pick_failed, &names);
-		printf("WARNING: %zu jobs within SLA but failing: %s\n", failed, names.p);
+		printf("WARNING: %zu jobs within SLA but failing: %s", failed, names.p);
 		code = 1;
 	} else {
-		printf("OK: %zu jobs within SLA\n", n);
+		printf("OK: %zu jobs within SLA", n);
 		code = 0;
 	}
+	/* Nagios performance data: overdue jobs are critical, failing ones a warning */
+	printf(" | jobs=%zu;;;0 overdue=%zu;;0;0 failing=%zu;0;;0 workers=%zu;;;0\n", n, bad, failed,
+	       doc.nworkers);
 out:
 	bk_status_doc_release(&doc);
 	bk_buf_release(&raw);
@@ -401,7 +464,7 @@ static int cmd_workers(struct opts *o)
 	}
 	bk_buf_init(&raw);
 	bk_status_doc_init(&doc);
-	r = http_get(base, "/v1/workers", &raw, &err);
+	r = http_get(o, base, "/v1/workers", &raw, &err);
 	if (r == 0 && o->json) {
 		fwrite(raw.p, 1, raw.len, stdout);
 		goto out;
@@ -434,6 +497,9 @@ int main(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},
 		{"url", required_argument, NULL, 'U'},
 		{"status-url", required_argument, NULL, 'S'},
+		{"status-ca", required_argument, NULL, 'A'},
+		{"status-user", required_argument, NULL, 'u'},
+		{"status-password-file", required_argument, NULL, 'P'},
 		{"tags", required_argument, NULL, 't'},
 		{"json", no_argument, NULL, 'j'},
 		{"verbose", no_argument, NULL, 'v'},
@@ -458,6 +524,15 @@ int main(int argc, char **argv)
 			break;
 		case 'S':
 			o.status_url = optarg;
+			break;
+		case 'A':
+			o.status_ca = optarg;
+			break;
+		case 'u':
+			o.status_user = optarg;
+			break;
+		case 'P':
+			o.status_pwfile = optarg;
 			break;
 		case 't':
 			o.tags = optarg;

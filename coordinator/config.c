@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -43,6 +44,10 @@ void co_config_release(struct co_config *c)
 	free(c->amqp_ca_cert);
 	free(c->state_file);
 	free(c->base_dir);
+	free(c->status_auth.cert_pem);
+	free(c->status_auth.key_pem);
+	free(c->status_auth.user);
+	free(c->status_auth.password);
 	co_config_init(c);
 }
 
@@ -86,7 +91,24 @@ static int get_duration(const struct bk_ynode *v, const char *name, const char *
 	return 0;
 }
 
-int co_listen_parse(const char *s, char *host, size_t size, unsigned *port, struct bk_err *err)
+bool co_status_secured(const struct co_status_auth *a)
+{
+	return a->cert_pem && a->key_pem && a->user && a->password;
+}
+
+void co_status_auth_copy(struct co_status_auth *dst, const struct co_status_auth *src)
+{
+	char **d[] = {&dst->cert_pem, &dst->key_pem, &dst->user, &dst->password};
+	char *const *s[] = {&src->cert_pem, &src->key_pem, &src->user, &src->password};
+
+	for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++) {
+		free(*d[i]);
+		*d[i] = *s[i] ? bk_strdup(*s[i]) : NULL;
+	}
+}
+
+int co_listen_parse(const char *s, bool secured, char *host, size_t size, unsigned *port,
+		    struct bk_err *err)
 {
 	const char *colon = strrchr(s, ':');
 	char addr[64];
@@ -95,6 +117,7 @@ int co_listen_parse(const char *s, char *host, size_t size, unsigned *port, stru
 	unsigned long p;
 	struct in_addr a4;
 	struct in6_addr a6;
+	bool loopback;
 
 	if (!colon || colon == s)
 		return bk_err_set(err, BK_ECONFIG, "invalid listen address '%s': expected ADDRESS:PORT",
@@ -115,25 +138,106 @@ int co_listen_parse(const char *s, char *host, size_t size, unsigned *port, stru
 		return bk_err_set(err, BK_ECONFIG, "invalid port in listen address '%s'", colon + 1);
 	if (strcmp(addr, "localhost") == 0)
 		snprintf(addr, sizeof(addr), "127.0.0.1");
-	if (inet_pton(AF_INET, addr, &a4) == 1) {
-		if ((ntohl(a4.s_addr) >> 24) != 127)
-			return bk_err_set(err, BK_ECONFIG,
-					  "listen address '%s' is not a loopback address: the status endpoint has no authentication, put a proxy in front of it",
-					  addr);
-	} else if (inet_pton(AF_INET6, addr, &a6) == 1) {
-		if (!IN6_IS_ADDR_LOOPBACK(&a6))
-			return bk_err_set(err, BK_ECONFIG,
-					  "listen address '%s' is not a loopback address: the status endpoint has no authentication, put a proxy in front of it",
-					  addr);
-	} else {
-		return bk_err_set(err, BK_ECONFIG, "invalid listen address '%s': expected a numeric loopback address", addr);
-	}
+	if (inet_pton(AF_INET, addr, &a4) == 1)
+		loopback = (ntohl(a4.s_addr) >> 24) == 127;
+	else if (inet_pton(AF_INET6, addr, &a6) == 1)
+		loopback = IN6_IS_ADDR_LOOPBACK(&a6);
+	else
+		return bk_err_set(err, BK_ECONFIG, "invalid listen address '%s': expected a numeric address",
+				  addr);
+	if (!loopback && !secured)
+		return bk_err_set(err, BK_ECONFIG,
+				  "listen address '%s' is not a loopback address: serving status beyond "
+				  "loopback needs status.tls-cert, tls-key, auth-user and auth-password-file",
+				  addr);
 	snprintf(host, size, "%s", addr);
 	*port = (unsigned)p;
 	return 0;
 }
 
-/* Keys of a `source:` map outside the model: secrets and worker-local settings are refused. */
+/*
+ * Read the secret or certificate file named by KEY of map N into *OUT.
+ * SECRET: refuse a file others may read, and drop one trailing newline.
+ */
+static int read_status_file(const struct bk_ynode *n, const char *key, bool secret,
+			    const char *name, char **out, struct bk_err *err)
+{
+	const struct bk_ynode *v = bk_ymap_get(n, key);
+	const char *path;
+	struct stat sb;
+	size_t len = 0;
+	char what[64];
+	int r;
+
+	snprintf(what, sizeof(what), "status.%s", key);
+	r = bk_ynode_str(v, name, what, &path, err);
+	if (r < 0)
+		return r;
+	if (secret && stat(path, &sb) == 0 && (sb.st_mode & 0007))
+		return bk_err_set(err, BK_ECONFIG,
+				  "%s: line %d: %s '%s' may be read by anyone (mode %04o): make it 0600 or 0640",
+				  name, v->line, what, path, (unsigned)(sb.st_mode & 07777));
+	r = bk_fs_read_all(AT_FDCWD, path, 1 << 20, out, &len);
+	if (r < 0)
+		return bk_err_set(err, BK_ECONFIG, "%s: line %d: unable to read %s '%s': %s", name,
+				  v->line, what, path, strerror(-r));
+	if (secret && len && (*out)[len - 1] == '\n')
+		(*out)[--len] = 0;
+	if (!len || strlen(*out) != len)
+		return bk_err_set(err, BK_ECONFIG, "%s: line %d: %s '%s' is empty or not text", name,
+				  v->line, what, path);
+	return 0;
+}
+
+/* status: {listen, tls-cert, tls-key, auth-user, auth-password-file} */
+static int parse_status(const struct bk_ynode *n, const char *name, struct co_config *c,
+			struct bk_err *err)
+{
+	static const char *const keys[] = {"listen", "tls-cert", "tls-key", "auth-user",
+					   "auth-password-file", NULL};
+	struct co_status_auth *a = &c->status_auth;
+	const struct bk_ynode *v;
+	struct bk_err e = {0};
+	const char *s;
+	int r;
+
+	if (!n || bk_ynode_is_null(n))
+		return 0;
+	r = need_map(n, name, "status", err);
+	if (r == 0)
+		r = bk_ymap_check_keys(n, keys, name, "status", err);
+	if (r < 0)
+		return r;
+	if (!bk_ymap_get(n, "tls-cert") != !bk_ymap_get(n, "tls-key"))
+		return bk_err_set(err, BK_ECONFIG, "%s: line %d: status.tls-cert and status.tls-key go together",
+				  name, n->line);
+	if (!bk_ymap_get(n, "auth-user") != !bk_ymap_get(n, "auth-password-file"))
+		return bk_err_set(err, BK_ECONFIG,
+				  "%s: line %d: status.auth-user and status.auth-password-file go together",
+				  name, n->line);
+	if (bk_ymap_get(n, "tls-cert")) {
+		r = read_status_file(n, "tls-cert", false, name, &a->cert_pem, err);
+		if (r == 0)
+			r = read_status_file(n, "tls-key", true, name, &a->key_pem, err);
+	}
+	if (r == 0 && bk_ymap_get(n, "auth-user")) {
+		r = get_strdup(bk_ymap_get(n, "auth-user"), name, "status.auth-user", &a->user, err);
+		if (r == 0 && strchr(a->user, ':'))
+			r = bk_err_set(err, BK_ECONFIG, "%s: line %d: status.auth-user must not contain ':'",
+				       name, bk_ymap_get(n, "auth-user")->line);
+		if (r == 0)
+			r = read_status_file(n, "auth-password-file", true, name, &a->password, err);
+	}
+	v = bk_ymap_get(n, "listen");
+	if (r < 0 || !v)
+		return r;
+	r = bk_ynode_str(v, name, "status.listen", &s, err);
+	if (r == 0 && co_listen_parse(s, co_status_secured(a), c->listen_host,
+				      sizeof(c->listen_host), &c->listen_port, &e) < 0)
+		r = bk_err_set(err, BK_ECONFIG, "%s: line %d: %s", name, v->line, e.msg);
+	return r;
+}
+
 static int refuse_local(void *arg, enum bk_source_type type, const char *key,
 			const struct bk_ynode *v, struct bk_err *err)
 {
@@ -267,7 +371,6 @@ static int parse_root(const struct bk_ynode *root, const char *name, struct co_c
 	static const char *const keys[] = {"global", "schedules", "jobs", "amqp", "hosts",
 					   "status", "state-file", "job-timeout", "expire", NULL};
 	static const char *const gkeys[] = {"base-dir", "worker-limit", NULL};
-	static const char *const skeys[] = {"listen", NULL};
 	const struct bk_ynode *n;
 	int r;
 
@@ -349,26 +452,9 @@ static int parse_root(const struct bk_ynode *root, const char *name, struct co_c
 		if (r < 0)
 			return r;
 	}
-	n = bk_ymap_get(root, "status");
-	if (n && !bk_ynode_is_null(n)) {
-		const char *s;
-
-		r = need_map(n, name, "status", err);
-		if (r == 0)
-			r = bk_ymap_check_keys(n, skeys, name, "status", err);
-		if (r == 0 && bk_ymap_get(n, "listen")) {
-			struct bk_err e = {0};
-
-			r = bk_ynode_str(bk_ymap_get(n, "listen"), name, "status.listen", &s, err);
-			if (r == 0 &&
-			    co_listen_parse(s, c->listen_host, sizeof(c->listen_host), &c->listen_port,
-					    &e) < 0)
-				r = bk_err_set(err, BK_ECONFIG, "%s: line %d: %s", name,
-					       bk_ymap_get(n, "listen")->line, e.msg);
-		}
-		if (r < 0)
-			return r;
-	}
+	r = parse_status(bk_ymap_get(root, "status"), name, c, err);
+	if (r < 0)
+		return r;
 	n = bk_ymap_get(root, "state-file");
 	if (n) {
 		r = get_strdup(n, name, "state-file", &c->state_file, err);

@@ -9,7 +9,8 @@
  *   jobs:      {NAME: {schedule: NAME, source: {type: ..., ...}, host: H}}
  *   amqp:      {url: amqp://..., heartbeat: 30, ca-cert: FILE, tls-verify: true}
  *   hosts:     [backy01, backy02]     storage hosts for automatic placement
- *   status:    {listen: 127.0.0.1:PORT}  loopback only
+ *   status:    {listen: 127.0.0.1:PORT}  loopback, or any address with
+ *              tls-cert, tls-key, auth-user and auth-password-file (all four)
  *   state-file: /var/lib/backy-coordinator/state
  *   job-timeout: 6h                   deadline of a dispatched job
  *   expire: true                      expiry job after every good backup
@@ -48,6 +49,18 @@ struct co_jobcfg {
 	int line;
 };
 
+/*
+ * How the status server is protected beyond loopback: PEM certificate and
+ * key, basic-auth user and password, read from their files at load time
+ * (so --check-config and a restart see the same).  Each NULL when absent.
+ */
+struct co_status_auth {
+	char *cert_pem;
+	char *key_pem;
+	char *user;
+	char *password;
+};
+
 struct co_config {
 	char *path;
 	struct co_sched *scheds;
@@ -62,6 +75,7 @@ struct co_config {
 	size_t nhosts;
 	char listen_host[64]; /* "" when status.listen is absent */
 	unsigned listen_port;
+	struct co_status_auth status_auth;
 	char *state_file;
 	int64_t job_timeout; /* seconds */
 	bool expire;
@@ -82,10 +96,18 @@ int co_config_load(const char *path, struct co_config *c, struct bk_err *err);
 /* The job config named NAME, or NULL (binary search). */
 const struct co_jobcfg *co_config_job(const struct co_config *c, const char *name);
 
+/* Whether A has TLS and basic auth both (what a non-loopback listener needs). */
+bool co_status_secured(const struct co_status_auth *a);
+
+/* Copy SRC into DST (owned strings), or release DST when SRC is NULL. */
+void co_status_auth_copy(struct co_status_auth *dst, const struct co_status_auth *src);
+
 /*
- * Parse "127.0.0.1:8080", "[::1]:8080" or "localhost:8080" into HOST (a
- * numeric loopback address) and PORT; anything not on loopback is refused.
+ * Parse "127.0.0.1:8080", "[::1]:8080", "0.0.0.0:9180" or "localhost:8080"
+ * into HOST (numeric) and PORT.  An address that is not loopback is refused
+ * unless SECURED (TLS and basic auth are configured, co_status_secured).
  */
-int co_listen_parse(const char *s, char *host, size_t size, unsigned *port, struct bk_err *err);
+int co_listen_parse(const char *s, bool secured, char *host, size_t size, unsigned *port,
+		    struct bk_err *err);
 
 #endif

@@ -51,6 +51,8 @@ struct coord {
 	bool listen_override;
 	struct MHD_Daemon *http;
 	struct co_http_guard *guard; /* of http */
+	struct co_status_auth http_auth; /* what http was started with (TLS, basic auth) */
+	uint64_t http_denied; /* requests refused for want of credentials (HTTP thread only) */
 	struct bk_mq *mq;
 	bool leader; /* mq holds LEADER_QUEUE */
 	int64_t mq_since; /* bk_monotonic() when mq connected, 0: not connected */
@@ -77,7 +79,10 @@ struct coord {
 extern volatile sig_atomic_t g_stop;
 extern volatile int g_stop_int;
 
-/* Serve GET /v1/status, /v1/workers and /metrics on listen_host:listen_port (none if ""). */
+/*
+ * Serve GET /v1/status, /v1/workers and /metrics on listen_host:listen_port
+ * (none if ""), over TLS and behind basic auth where cfg->status_auth says so.
+ */
 int coord_http_start(struct coord *co, struct bk_err *err);
 void coord_http_stop(struct coord *co);
 

@@ -9,7 +9,7 @@
  *
  * 1. Config.  One central YAML file (config.h), a superset of Python
  *    backy's: global, schedules, jobs, plus amqp, hosts (automatic
- *    placement), status.listen (loopback only), state-file, job-timeout and
+ *    placement), status (loopback, or TLS + basic auth), state-file, job-timeout and
  *    expire.  Secrets (source.consul_acl_token) are refused: they would
  *    travel in job messages.  Jobs without a host are placed by rendezvous
  *    hashing of the job name over `hosts` (adding a host moves about 1/n of
@@ -106,7 +106,7 @@
  *    consumes results, requests and heartbeats, dispatches and serves
  *    HTTP.
  *
- * 6. HTTP (coord_http.c).  libmicrohttpd with its own thread on a loopback address:
+ * 6. HTTP (coord_http.c).  libmicrohttpd with its own thread, on loopback or with TLS and basic auth:
  *    GET /v1/status (jobs, workers, coordinator), /v1/workers and /metrics
  *    (Prometheus text).  The handler renders under the state mutex, which
  *    the main loop holds while it changes state (never while it waits for
@@ -724,8 +724,8 @@ int main(int argc, char **argv)
 	co.listen_port = co.cfg->listen_port;
 	if (listen) {
 		bk_err_clear(&err);
-		if (co_listen_parse(listen, co.listen_host, sizeof(co.listen_host), &co.listen_port,
-				    &err) < 0) {
+		if (co_listen_parse(listen, co_status_secured(&co.cfg->status_auth), co.listen_host,
+				    sizeof(co.listen_host), &co.listen_port, &err) < 0) {
 			bk_error("%s", err.msg);
 			return 1;
 		}

@@ -527,6 +527,7 @@ enum co_result co_result(struct co_state *st, const struct bk_msg_result *r, con
 		if (t >= j->last_time) {
 			j->last_time = t;
 			set_str(&j->last_tags, join(&tags));
+			j->last_bytes = r->has_stats ? (int64_t)r->stats.bytes_written : 0;
 			if (r->has_stats)
 				j->last_duration = r->stats.duration;
 			else if (r->finished >= r->started)
@@ -658,6 +659,7 @@ enum co_hb co_heartbeat(struct co_state *st, const struct bk_msg_heartbeat *hb, 
 	w->busy = hb->busy;
 	w->free_bytes = hb->free_bytes;
 	set_str(&w->running, join(&hb->running));
+	w->nrunning = (unsigned)hb->running.n;
 	w->seen = now;
 	w->seen_mono = bk_monotonic();
 	return CO_HB_OK;

@@ -70,6 +70,7 @@ struct co_job {
 	int64_t created;              /* first seen (SLA of a job without backups) */
 	int64_t last_time;            /* newest good backup (any tags), 0: none */
 	double last_duration;         /* seconds */
+	int64_t last_bytes;           /* bytes it wrote (0: unknown) */
 	char *last_tags;
 	int64_t *tagt;                /* per schedule tag (sched->s.tags order), 0: none */
 	size_t ntagt;
@@ -99,7 +100,8 @@ struct co_worker {
 	char version[BK_MSG_NAME_MAX + 1];
 	unsigned slots, busy;
 	uint64_t free_bytes;
-	char *running;
+	char *running;     /* comma-joined job names */
+	unsigned nrunning; /* how many */
 	int64_t seen; /* coordinator time of the last heartbeat */
 	int64_t seen_mono; /* monotonic time of it: ages are real seconds, whatever the time scale */
 };

@@ -75,6 +75,7 @@ static const struct field job_keys[] = {
 	JF("created", F_I64, created, "created"),
 	JF("last", F_I64, last_time, "last"),
 	JF("dur", F_SECONDS, last_duration, "dur"),
+	JF("bytes", F_I64, last_bytes, "bytes"),
 	JF("ltags", F_TAGS, last_tags, "ltags"),
 	JF("fails", F_U32, fails, "fails"),
 	JF("next", F_I64, next_time, "next"),

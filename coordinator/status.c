@@ -119,14 +119,82 @@ void co_workers_json(const struct co_state *st, struct bk_buf *out)
 	free(w);
 }
 
+/* The per-job families of /metrics: one HELP/TYPE block each, a line per live job. */
+enum job_metric { JM_OVERDUE, JM_FAILURES, JM_LAST_SUCCESS, JM_LAST_DURATION, JM_LAST_BYTES, JM_N };
+
+static const char *const job_metric_text[JM_N][2] = {
+	{"backy_job_sla_overdue_seconds", "Seconds past the SLA (0 within it)."},
+	{"backy_job_failures", "Backups failed in a row (0 after a good one)."},
+	{"backy_job_last_success_timestamp_seconds",
+	 "Unix time of the newest good backup (absent before the first)."},
+	{"backy_job_last_duration_seconds", "How long the newest good backup took."},
+	{"backy_job_last_bytes_written", "Bytes the newest good backup wrote (0: nothing changed, or not reported)."},
+};
+
+static void job_metrics(const struct co_state *st, int64_t now, struct bk_buf *out)
+{
+	for (int k = 0; k < JM_N; k++) {
+		bk_buf_addf(out, "# HELP %s %s\n# TYPE %s gauge\n", job_metric_text[k][0],
+			    job_metric_text[k][1], job_metric_text[k][0]);
+		for (size_t i = 0; i < st->n; i++) {
+			const struct co_job *j = &st->jobs[i];
+			int64_t overdue = 0;
+
+			if (!j->live || (k > JM_FAILURES && !j->last_time))
+				continue;
+			bk_buf_addf(out, "%s{job=\"%s\",host=\"%s\"} ", job_metric_text[k][0], j->name,
+				    j->host < st->nhosts ? st->hosts[j->host] : "");
+			if (k == JM_OVERDUE) {
+				co_job_sla(j, now, &overdue);
+				bk_buf_addf(out, "%" PRId64 "\n", overdue);
+			} else if (k == JM_FAILURES) {
+				bk_buf_addf(out, "%" PRIu32 "\n", j->fails);
+			} else if (k == JM_LAST_SUCCESS) {
+				bk_buf_addf(out, "%.3f\n", (double)j->last_time / BK_USEC);
+			} else if (k == JM_LAST_DURATION) {
+				bk_buf_addf(out, "%.3f\n", j->last_duration);
+			} else {
+				bk_buf_addf(out, "%" PRId64 "\n", j->last_bytes);
+			}
+		}
+	}
+}
+
+/* The per-worker families, from the last heartbeat of each. */
+static void worker_metrics(const struct co_state *st, struct bk_buf *out)
+{
+	static const char *const text[][2] = {
+		{"backy_worker_busy_slots", "Slots in use per worker (last heartbeat)."},
+		{"backy_worker_slots", "Jobs a worker runs at once (last heartbeat)."},
+		{"backy_worker_running_jobs", "Jobs running on a worker (last heartbeat)."},
+		{"backy_worker_free_bytes", "Free space of a worker's backup file system (last heartbeat)."},
+		{"backy_worker_heartbeat_age_seconds", "Seconds since the last heartbeat."},
+	};
+
+	if (!st->nworkers)
+		return;
+	for (size_t k = 0; k < sizeof(text) / sizeof(text[0]); k++) {
+		bk_buf_addf(out, "# HELP %s %s\n# TYPE %s gauge\n", text[k][0], text[k][1], text[k][0]);
+		for (size_t i = 0; i < st->nworkers; i++) {
+			const struct co_worker *w = &st->workers[i];
+			uint64_t v;
+
+			switch (k) {
+			case 0: v = w->busy; break;
+			case 1: v = w->slots; break;
+			case 2: v = w->nrunning; break;
+			case 3: v = w->free_bytes; break;
+			default: v = (uint64_t)((bk_monotonic() - w->seen_mono) / BK_USEC); break;
+			}
+			bk_buf_addf(out, "%s{host=\"%s\"} %" PRIu64 "\n", text[k][0], w->host, v);
+		}
+	}
+}
+
 void co_metrics(const struct co_state *st, int64_t now, bool active, struct bk_buf *out)
 {
 	size_t inflight[CO_RUN_KINDS] = {0}, failing = 0, overdue_n = 0, live = 0;
-	struct bk_buf per;
 
-	bk_buf_init(&per);
-	bk_buf_adds(&per, "# HELP backy_job_sla_overdue_seconds Seconds past the SLA (0 within it).\n"
-			  "# TYPE backy_job_sla_overdue_seconds gauge\n");
 	for (size_t i = 0; i < st->n; i++) {
 		const struct co_job *j = &st->jobs[i];
 		int64_t overdue = 0;
@@ -138,10 +206,10 @@ void co_metrics(const struct co_state *st, int64_t now, bool active, struct bk_b
 		failing += j->fails > 0;
 		for (int k = 0; k < CO_RUN_KINDS; k++)
 			inflight[k] += j->run[k].active;
-		bk_buf_addf(&per, "backy_job_sla_overdue_seconds{job=\"%s\",host=\"%s\"} %" PRId64 "\n",
-			    j->name, j->host < st->nhosts ? st->hosts[j->host] : "", overdue);
 	}
 	bk_buf_addf(out,
+		    "# HELP backy_build_info The running coordinator's version.\n"
+		    "# TYPE backy_build_info gauge\nbacky_build_info{version=\"%s\"} 1\n"
 		    "# HELP backy_coordinator_active 1 when this coordinator dispatches, 0 on standby.\n"
 		    "# TYPE backy_coordinator_active gauge\nbacky_coordinator_active %d\n"
 		    "# HELP backy_coordinator_jobs Configured jobs.\n"
@@ -182,24 +250,13 @@ void co_metrics(const struct co_state *st, int64_t now, bool active, struct bk_b
 		    "backy_coordinator_reloads_total{result=\"error\"} %" PRIu64 "\n"
 		    "# HELP backy_coordinator_workers Workers seen through heartbeats.\n"
 		    "# TYPE backy_coordinator_workers gauge\nbacky_coordinator_workers %zu\n",
-		    active ? 1 : 0, live, inflight[0], inflight[1], failing, overdue_n,
+		    BACKY_VERSION, active ? 1 : 0, live, inflight[0], inflight[1], failing, overdue_n,
 		    st->c.dispatched[0], st->c.dispatched[1], st->c.redispatched, st->c.published,
 		    st->c.publish_errors, st->c.results_ok, st->c.results_failed,
 		    st->c.results_ignored, st->c.manual_requests, st->c.saves,
 		    st->c.journal_commits, st->c.reloads,
 		    st->c.reload_errors, st->nworkers);
-	if (st->nworkers) {
-		bk_buf_adds(out, "# HELP backy_worker_busy_slots Slots in use per worker (last heartbeat).\n"
-				 "# TYPE backy_worker_busy_slots gauge\n");
-		for (size_t i = 0; i < st->nworkers; i++)
-			bk_buf_addf(out, "backy_worker_busy_slots{host=\"%s\"} %u\n", st->workers[i].host,
-				    st->workers[i].busy);
-		bk_buf_adds(out, "# HELP backy_worker_heartbeat_age_seconds Seconds since the last heartbeat.\n"
-				 "# TYPE backy_worker_heartbeat_age_seconds gauge\n");
-		for (size_t i = 0; i < st->nworkers; i++)
-			bk_buf_addf(out, "backy_worker_heartbeat_age_seconds{host=\"%s\"} %" PRId64 "\n",
-				    st->workers[i].host, (int64_t)((bk_monotonic() - st->workers[i].seen_mono) / BK_USEC));
-	}
+	worker_metrics(st, out);
 	bk_buf_adds(out, "# HELP backy_coordinator_results_dropped_total Results dropped: unknown_job (no such "
 			 "job id in flight), wrong_host (in flight on another host), routing_key (key "
 			 "and body disagree), stale (an attempt skipped after its deadline).\n"
@@ -213,6 +270,5 @@ void co_metrics(const struct co_state *st, int64_t now, bool active, struct bk_b
 	for (int k = CO_HB_OK + 1; k < CO_HB_KINDS; k++)
 		bk_buf_addf(out, "backy_coordinator_heartbeats_dropped_total{reason=\"%s\"} %" PRIu64 "\n",
 			    co_hb_drop_reason((enum co_hb)k), st->c.heartbeats_dropped[k]);
-	bk_buf_add(out, per.p, per.len);
-	bk_buf_release(&per);
+	job_metrics(st, now, out);
 }

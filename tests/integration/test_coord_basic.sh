@@ -225,7 +225,7 @@ OUT=$("$CTL" -c "$T/c.yaml" check)
 RC=$?
 set -e
 [ $RC = 0 ] || fail "check should be 0 within SLA: $RC $OUT"
-[[ $OUT == "OK: 2 jobs within SLA" ]] || fail "check line: $OUT"
+[[ $OUT == "OK: 2 jobs within SLA | jobs=2;;;0 overdue=0;;0;0 failing=0;0;;0 workers="* ]] || fail "check line (with perfdata): $OUT"
 stop_coord
 
 log "8. outside the SLA: check 2"
@@ -236,7 +236,7 @@ OUT=$("$CTL" --status-url "$URL" check)
 RC=$?
 set -e
 [ $RC = 2 ] || fail "check should be 2 outside the SLA: $RC $OUT"
-[[ $OUT == CRITICAL:*joba* ]] || fail "check line: $OUT"
+[[ $OUT == CRITICAL:*joba*" | jobs=2;;;0 overdue="[12]";;0;0 "* ]] || fail "check line (with perfdata): $OUT"
 curl -fs "$URL/metrics" | grep '^backy_job_sla_overdue_seconds{job="joba",host="'"$HA"'"} [1-9]' >/dev/null || fail "metrics per-job overdue"
 curl -fs "$URL/metrics" | grep '^backy_coordinator_sla_overdue_jobs 2' >/dev/null || fail "metrics overdue count"
 # drain what became due (joba catch-up, jobb first run)

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -143,16 +145,88 @@ static void test_listen_accepts_loopback_only(void **state)
 	unsigned port;
 
 	(void)state;
-	assert_int_equal(co_listen_parse("127.0.0.1:80", host, sizeof(host), &port, NULL), 0);
-	assert_int_equal(co_listen_parse("[::1]:8080", host, sizeof(host), &port, NULL), 0);
+	assert_int_equal(co_listen_parse("127.0.0.1:80", false, host, sizeof(host), &port, NULL), 0);
+	assert_int_equal(co_listen_parse("[::1]:8080", false, host, sizeof(host), &port, NULL), 0);
 	assert_string_equal(host, "::1");
 	assert_int_equal(port, 8080);
-	assert_int_equal(co_listen_parse("localhost:1", host, sizeof(host), &port, NULL), 0);
+	assert_int_equal(co_listen_parse("localhost:1", false, host, sizeof(host), &port, NULL), 0);
 	assert_string_equal(host, "127.0.0.1");
-	assert_int_equal(co_listen_parse("10.0.0.1:80", host, sizeof(host), &port, NULL), BK_ECONFIG);
-	assert_int_equal(co_listen_parse("[::]:80", host, sizeof(host), &port, NULL), BK_ECONFIG);
-	assert_int_equal(co_listen_parse("127.0.0.1:99999", host, sizeof(host), &port, NULL), BK_ECONFIG);
-	assert_int_equal(co_listen_parse("127.0.0.1", host, sizeof(host), &port, NULL), BK_ECONFIG);
+	assert_int_equal(co_listen_parse("10.0.0.1:80", false, host, sizeof(host), &port, NULL), BK_ECONFIG);
+	assert_int_equal(co_listen_parse("[::]:80", false, host, sizeof(host), &port, NULL), BK_ECONFIG);
+	assert_int_equal(co_listen_parse("127.0.0.1:99999", false, host, sizeof(host), &port, NULL), BK_ECONFIG);
+	assert_int_equal(co_listen_parse("127.0.0.1", false, host, sizeof(host), &port, NULL), BK_ECONFIG);
+	/* with TLS and basic auth configured, any address */
+	assert_int_equal(co_listen_parse("0.0.0.0:9180", true, host, sizeof(host), &port, NULL), 0);
+	assert_string_equal(host, "0.0.0.0");
+	assert_int_equal(co_listen_parse("[::]:9180", true, host, sizeof(host), &port, NULL), 0);
+	assert_int_equal(co_listen_parse("backy01:9180", true, host, sizeof(host), &port, NULL), BK_ECONFIG);
+}
+
+/* Write TEXT to a new file under /tmp with MODE; returns its malloc'ed path. */
+static char *temp_file(const char *text, mode_t mode)
+{
+	char *path = strdup("/tmp/bk-status-XXXXXX");
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+	return path;
+}
+
+/* The base config with "status: {listen: '0.0.0.0:9180', FIELDS}"; malloc'ed. */
+static char *status_yaml(const char *fmt, ...)
+{
+	char fields[900], line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(fields, sizeof(fields), fmt, ap);
+	va_end(ap);
+	snprintf(line, sizeof(line), "status: {listen: '0.0.0.0:9180'%s}", fields);
+	return edit("status:", line);
+}
+
+static void test_status_beyond_loopback_needs_tls_and_auth(void **state)
+{
+	char *cert = temp_file("-----BEGIN CERTIFICATE-----\n", 0644);
+	char *key = temp_file("-----BEGIN PRIVATE KEY-----\n", 0600);
+	char *pass = temp_file("s3cret\n", 0640);
+	char *open_pass = temp_file("s3cret\n", 0644);
+	const char *auth = ", tls-cert: %s, tls-key: %s, auth-user: prom, auth-password-file: %s";
+	struct {
+		char *yaml;
+		const char *error; /* NULL: valid */
+	} cases[] = {
+		{status_yaml(""), "needs status.tls-cert"},
+		/* TLS without auth is not enough */
+		{status_yaml(", tls-cert: %s, tls-key: %s", cert, key), "needs status.tls-cert"},
+		{status_yaml(", tls-cert: %s", cert), "go together"},
+		{status_yaml(auth, cert, key, open_pass), "may be read by anyone"},
+		{status_yaml(auth, cert, key, "/nonexistent/pw"), "unable to read status.auth-password-file"},
+		{status_yaml(auth, cert, key, pass), NULL},
+	};
+	struct co_config c;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (cases[i].error) {
+			expect_error(cases[i].yaml, cases[i].error);
+		} else {
+			parse_ok(cases[i].yaml, &c);
+			assert_string_equal(c.listen_host, "0.0.0.0");
+			assert_true(co_status_secured(&c.status_auth));
+			assert_string_equal(c.status_auth.user, "prom");
+			assert_string_equal(c.status_auth.password, "s3cret"); /* the newline dropped */
+			co_config_release(&c);
+		}
+		free(cases[i].yaml);
+	}
+	for (char **p = (char *[]){cert, key, pass, open_pass, NULL}; *p; p++) {
+		unlink(*p);
+		free(*p);
+	}
 }
 
 static void test_placement_is_stable_and_moves_few_jobs(void **state)
@@ -835,6 +909,7 @@ int main(void)
 		cmocka_unit_test(test_config_parses_python_superset),
 		cmocka_unit_test(test_config_errors_name_the_line),
 		cmocka_unit_test(test_listen_accepts_loopback_only),
+		cmocka_unit_test(test_status_beyond_loopback_needs_tls_and_auth),
 		cmocka_unit_test(test_placement_is_stable_and_moves_few_jobs),
 		cmocka_unit_test(test_backoff_doubles_to_six_hours),
 		cmocka_unit_test(test_new_job_waits_for_its_ideal_time_with_all_tags),

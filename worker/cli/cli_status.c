@@ -4,6 +4,7 @@
 #include "rev_list.h"
 #include "schedule.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,10 +107,11 @@ int cmd_status(struct cli *c, int argc, char **argv)
 int cmd_check(struct cli *c, int argc, char **argv)
 {
 	struct bk_repo repo;
-	int64_t overdue, age;
+	int64_t overdue = 0, age = 0;
 	size_t distrusted = 0;
 	char dur[32];
 	long newest;
+	bool sla;
 	int r;
 
 	(void)argv;
@@ -125,25 +127,29 @@ int cmd_check(struct cli *c, int argc, char **argv)
 	for (size_t i = 0; i < repo.n; i++)
 		distrusted += repo.revs[i].trust == BK_TRUST_DISTRUSTED;
 	newest = bk_repo_newest(&repo);
-	if (!bk_sla_ok(&repo.cfg.schedule, repo.revs, repo.n, repo.cfg.created, bk_now(), &overdue)) {
+	if (newest >= 0)
+		age = (bk_now() - repo.revs[newest].timestamp) / BK_USEC;
+	sla = bk_sla_ok(&repo.cfg.schedule, repo.revs, repo.n, repo.cfg.created, bk_now(), &overdue);
+	if (!sla) {
 		bk_duration_format((double)overdue, dur, sizeof(dur));
-		printf("CRITICAL: '%s' is not within its SLA: %s overdue\n", repo.name,
+		printf("CRITICAL: '%s' is not within its SLA: %s overdue", repo.name,
 		       newest < 0 ? "no revision yet," : dur);
 		r = 2;
 	} else if (distrusted) {
-		printf("WARNING: '%s' has %zu distrusted revision%s\n", repo.name, distrusted,
+		printf("WARNING: '%s' has %zu distrusted revision%s", repo.name, distrusted,
 		       distrusted == 1 ? "" : "s");
 		r = 1;
 	} else {
-		age = newest < 0 ? 0 : (bk_now() - repo.revs[newest].timestamp) / BK_USEC;
 		bk_duration_format((double)age, dur, sizeof(dur));
 		if (newest < 0)
-			printf("OK: '%s' has no revision yet (within SLA)\n", repo.name);
+			printf("OK: '%s' has no revision yet (within SLA)", repo.name);
 		else
-			printf("OK: '%s' within SLA, newest revision %s old\n", repo.name, dur);
+			printf("OK: '%s' within SLA, newest revision %s old", repo.name, dur);
 		r = 0;
 	}
+	/* Nagios performance data: overdue is critical above 0, distrusted a warning */
+	printf(" | age=%" PRId64 "s;;;0 overdue=%" PRId64 "s;;0;0 revisions=%zu;;;0 distrusted=%zu;0;;0\n",
+	       age, sla ? 0 : overdue, repo.n, distrusted);
 	bk_repo_close(&repo);
 	return r;
 }
-
