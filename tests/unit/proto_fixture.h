@@ -138,9 +138,15 @@ static inline void example_result_rejected(struct bk_msg *m)
 	bk_msg_init(m);
 	m->kind = BK_MSG_RESULT;
 	bk_msg_result_init(r);
+	/* what a worker answers to a job it cannot decode (worker_reject_invalid):
+	 * the fields that are valid by themselves, no job */
 	head(&r->head, "ZpTbT7M3rHx8dGvKqWc2Ye", "2026-11-26T12:00:00.5Z");
+	snprintf(r->job_id, sizeof(r->job_id), "dMuFXgd6YZrvXnpxQ3YcGa");
 	snprintf(r->host, sizeof(r->host), "backy01");
+	r->action = BK_ACTION_BACKUP;
 	r->outcome = BK_OUTCOME_REJECTED;
+	r->started = t("2026-11-26T12:00:00.5Z");
+	r->finished = r->started;
 	bk_msg_result_set_error(r, bk_error_name(BK_EPROTO),
 				"invalid job message: field 'job' is not a valid name (1 to 64 "
 				"characters from [A-Za-z0-9._-], not starting with '.' or '-'): "

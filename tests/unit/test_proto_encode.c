@@ -97,10 +97,10 @@ static void test_result_fields_survive_round_trip(void **state)
 
 	text = example_text(RES_REJECTED);
 	assert_int_equal(decode_text(text, &m, &err), 0);
-	assert_string_equal(m.u.result.job, "");
-	assert_string_equal(m.u.result.job_id, "");
-	assert_int_equal(m.u.result.action, BK_ACTION_NONE);
-	assert_int_equal(m.u.result.started, 0);
+	assert_string_equal(m.u.result.job, ""); /* the job name was what made it invalid */
+	assert_string_equal(m.u.result.job_id, "dMuFXgd6YZrvXnpxQ3YcGa");
+	assert_int_equal(m.u.result.action, BK_ACTION_BACKUP);
+	assert_int_equal(m.u.result.started, m.u.result.finished);
 	bk_msg_release(&m);
 	free(text);
 }
@@ -293,6 +293,9 @@ static void test_routing_keys(void **state)
 	bk_msg_release(&m);
 
 	example_result_rejected(&m);
+	bk_msg_routing_key(&m, key);
+	assert_string_equal(key, "backup.rejected.backy01.-");
+	m.u.result.action = BK_ACTION_NONE; /* not even the action could be read */
 	bk_msg_routing_key(&m, key);
 	assert_string_equal(key, "-.rejected.backy01.-");
 	bk_msg_release(&m);
