@@ -300,7 +300,6 @@ int cmd_umount(struct cli *c, int argc, char **argv)
 	char real[PATH_MAX];
 	int lockfd = -1, r;
 
-	(void)argv;
 	if (argc != 2 || argv[1][0] == '-')
 		return cli_usage_error("%s", "usage: backy umount DIR");
 	if (!realpath(argv[1], real))
