@@ -43,8 +43,8 @@ static const struct {
 	const char *type;
 	const char *options; /* NULL: refused */
 } fs_options[] = {
-	{"ext4", "noload"}, {"ext3", "noload"}, {"ext2", ""}, {"xfs", "norecovery,nouuid"},
-	{"btrfs", NULL},
+	{"ext4", "noload"},           {"ext3", "noload"}, {"ext2", ""},
+	{"xfs", "norecovery,nouuid"}, {"btrfs", NULL},
 };
 
 /* "partition N" or "whole disk" into BUF. */
@@ -68,21 +68,24 @@ static int pick_options(const struct disk_part *part, const char *user_opts, con
 
 	part_name(part, where, sizeof(where));
 	if (!part->is_fs)
-		return bk_err_set(err, BK_EUSAGE, "%s of %s holds %s, not a file system", where, what,
-				  part->type[0] ? part->type : "nothing backy can identify");
+		return bk_err_set(err, BK_EUSAGE, "%s of %s holds %s, not a file system", where,
+				  what, part->type[0] ? part->type : "nothing backy can identify");
 	for (size_t i = 0; i < sizeof(fs_options) / sizeof(fs_options[0]); i++) {
 		if (strcmp(part->type, fs_options[i].type) != 0)
 			continue;
 		if (!fs_options[i].options)
 			return bk_err_set(err, BK_EUSAGE,
-					  "%s of %s holds %s, which backy does not mount: the kernel would take it for the live file system with the same UUID (restore the image instead)",
+					  "%s of %s holds %s, which backy does not mount: the "
+					  "kernel would take it for the live file system with the "
+					  "same UUID (restore the image instead)",
 					  where, what, part->type);
 		*options = user_opts ? user_opts : fs_options[i].options;
 		return 0;
 	}
 	if (!user_opts)
 		return bk_err_set(err, BK_EUSAGE,
-				  "%s of %s holds %s, which backy mounts only with explicit options (-o OPTIONS; it is always read-only)",
+				  "%s of %s holds %s, which backy mounts only with explicit "
+				  "options (-o OPTIONS; it is always read-only)",
 				  where, what, part->type);
 	*options = user_opts;
 	return 0;
@@ -107,7 +110,8 @@ static int check_dir(const char *dir, char real[PATH_MAX], struct bk_err *err)
 	r = mount_record_find(real, &m, err);
 	if (r == 0) {
 		r = bk_err_set(err, BK_EUSAGE,
-			       "'%s' is already a backy mount (revision %s of '%s'): 'backy umount' it first",
+			       "'%s' is already a backy mount (revision %s of '%s'): 'backy "
+			       "umount' it first",
 			       dir, m.rev, m.repo);
 		mount_record_release(&m);
 		return r;
@@ -157,8 +161,9 @@ static int mount_opts(int argc, char **argv, struct mount_args *a)
 			errno = 0;
 			v = strtol(optarg, &end, 10);
 			if (optarg[0] < '1' || optarg[0] > '9' || errno || *end || v > 4096)
-				return cli_usage_error("invalid --partition '%s': expected a number from 1",
-						       optarg);
+				return cli_usage_error(
+					"invalid --partition '%s': expected a number from 1",
+					optarg);
 			a->partition = (int)v;
 		} else {
 			return -1;
@@ -178,8 +183,8 @@ static int list_mounts(struct cli *c)
 
 	r = mount_record_list(&list, &n, &c->err);
 	if (r == 0 && n)
-		printf("%-32s  %-22s  %-9s  %-6s  %-19s  %s\n", "DIR", "REVISION", "PARTITION", "TYPE",
-		       "MOUNTED (UTC)", "REPOSITORY");
+		printf("%-32s  %-22s  %-9s  %-6s  %-19s  %s\n", "DIR", "REVISION", "PARTITION",
+		       "TYPE", "MOUNTED (UTC)", "REPOSITORY");
 	for (size_t i = 0; i < n; i++) {
 		char part[16];
 
@@ -224,8 +229,9 @@ static int mount_part(struct cli *c, const struct bk_repo *repo, size_t idx, int
 	m.mounted = bk_now();
 	r = mount_record_write(&m, &c->err);
 	if (r == 0 && mount(ld.path, real, part->type, MOUNT_FLAGS, options) < 0) {
-		r = bk_err_sys(&c->err, -errno, "unable to mount %s (%s) of revision %s on '%s' with '%s'",
-			       ld.path, part->type, m.rev, real, options);
+		r = bk_err_sys(&c->err, -errno,
+			       "unable to mount %s (%s) of revision %s on '%s' with '%s'", ld.path,
+			       part->type, m.rev, real, options);
 		mount_record_remove(ld.index, NULL);
 	}
 	if (r == 0) {
@@ -241,7 +247,8 @@ static int mount_part(struct cli *c, const struct bk_repo *repo, size_t idx, int
 
 int cmd_mount(struct cli *c, int argc, char **argv)
 {
-	const char *usage = "usage: backy mount [-r SPEC] [--partition N] [-o OPTIONS] DIR | --list";
+	const char *usage =
+		"usage: backy mount [-r SPEC] [--partition N] [-o OPTIONS] DIR | --list";
 	struct mount_args a = {.spec = "latest"};
 	const struct disk_part *part = NULL;
 	struct disk_layout layout = {0};
@@ -303,7 +310,8 @@ int cmd_umount(struct cli *c, int argc, char **argv)
 	if (argc != 2 || argv[1][0] == '-')
 		return cli_usage_error("%s", "usage: backy umount DIR");
 	if (!realpath(argv[1], real))
-		return cli_fail(c, bk_err_sys(&c->err, -errno, "'%s' is not a backy mount", argv[1]));
+		return cli_fail(c,
+				bk_err_sys(&c->err, -errno, "'%s' is not a backy mount", argv[1]));
 	r = mount_records_lock(&lockfd, &c->err);
 	if (r == 0)
 		r = mount_record_find(real, &m, &c->err);

@@ -72,7 +72,8 @@ static int probe_table(int fd, uint64_t size, const char *name, struct disk_layo
 		blkid_partition par = blkid_partlist_get_partition(list, i);
 		struct disk_part *p = &layout->parts[layout->n];
 
-		if (!par || blkid_partition_get_start(par) < 0 || blkid_partition_get_size(par) <= 0)
+		if (!par || blkid_partition_get_start(par) < 0 ||
+		    blkid_partition_get_size(par) <= 0)
 			continue;
 		p->partno = blkid_partition_get_partno(par);
 		p->offset = (uint64_t)blkid_partition_get_start(par) * 512;
@@ -146,20 +147,22 @@ int disk_choose(const struct disk_layout *layout, int partno, const char *name,
 	bk_buf_init(&list);
 	disk_describe(layout, &list);
 	if (partno && !layout->pttype[0])
-		r = bk_err_set(err, BK_EUSAGE, "%s has no partition table (%s): mount it without --partition",
-			       name, list.p);
+		r = bk_err_set(err, BK_EUSAGE,
+			       "%s has no partition table (%s): mount it without --partition", name,
+			       list.p);
 	else if (partno && !found)
-		r = bk_err_set(err, BK_EUSAGE, "%s has no partition %d (%s partition table: %s)", name,
-			       partno, layout->pttype, list.p);
+		r = bk_err_set(err, BK_EUSAGE, "%s has no partition %d (%s partition table: %s)",
+			       name, partno, layout->pttype, list.p);
 	else if (!partno && nfs == 0 && !layout->pttype[0])
 		r = bk_err_set(err, BK_EUSAGE, "%s has no partition table and no file system (%s)",
 			       name, list.p);
 	else if (!partno && nfs == 0)
-		r = bk_err_set(err, BK_EUSAGE, "%s has no partition holding a file system (%s)", name,
-			       list.p);
+		r = bk_err_set(err, BK_EUSAGE, "%s has no partition holding a file system (%s)",
+			       name, list.p);
 	else if (!partno && nfs > 1)
-		r = bk_err_set(err, BK_EUSAGE, "%s has %zu file systems (%s): choose one with --partition N",
-			       name, nfs, list.p);
+		r = bk_err_set(err, BK_EUSAGE,
+			       "%s has %zu file systems (%s): choose one with --partition N", name,
+			       nfs, list.p);
 	bk_buf_release(&list);
 	if (r == 0)
 		*out = found;

@@ -24,7 +24,7 @@ struct disk_part {
 };
 
 struct disk_layout {
-	char pttype[16];        /* "dos", "gpt", ..., "" without a partition table */
+	char pttype[16];         /* "dos", "gpt", ..., "" without a partition table */
 	struct disk_part *parts; /* owned: the partitions in table order, or one entry
 				    for the whole disk when there is no partition table */
 	size_t n;

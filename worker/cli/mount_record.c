@@ -84,8 +84,10 @@ int mount_record_write(const struct mount_record *m, struct bk_err *err)
 	bk_buf_adds(&text, "\noptions: ");
 	bk_buf_add_quoted(&text, m->options);
 	bk_time_format(m->mounted, when, sizeof(when), BK_TIME_ISO);
-	bk_buf_addf(&text, "\nloop: %d\npartition: %d\nimage-dev: %llu\nimage-inode: %llu\nmounted: %s\n",
-		    m->loop, m->partition, (unsigned long long)m->dev, (unsigned long long)m->ino, when);
+	bk_buf_addf(&text,
+		    "\nloop: %d\npartition: %d\nimage-dev: %llu\nimage-inode: %llu\nmounted: %s\n",
+		    m->loop, m->partition, (unsigned long long)m->dev, (unsigned long long)m->ino,
+		    when);
 	snprintf(name, sizeof(name), "loop%d", m->loop);
 	r = bk_fs_write_atomic(dfd, name, text.p, text.len, 0600);
 	bk_buf_release(&text);
@@ -133,9 +135,9 @@ static int get_int(const struct bk_ynode *root, const char *key, const char *nam
 /* Parse the record file NAME (loopN) of DFD into M. */
 static int read_record(int dfd, const char *name, struct mount_record *m, struct bk_err *err)
 {
-	static const char *const known[] = {"dir",  "repository", "revision",    "type",
-					    "options", "loop", "partition", "image-dev",
-					    "image-inode", "mounted", NULL};
+	static const char *const known[] = {"dir",         "repository", "revision",  "type",
+					    "options",     "loop",       "partition", "image-dev",
+					    "image-inode", "mounted",    NULL};
 	struct bk_ynode *root = NULL;
 	const char *when = NULL;
 	char path[sizeof(MOUNT_RECORD_DIR) + 32];
@@ -172,7 +174,8 @@ static int read_record(int dfd, const char *name, struct mount_record *m, struct
 	if (r == 0)
 		r = bk_ynode_u64(bk_ymap_get(root, "image-dev"), path, "image-dev", &m->dev, err);
 	if (r == 0)
-		r = bk_ynode_u64(bk_ymap_get(root, "image-inode"), path, "image-inode", &m->ino, err);
+		r = bk_ynode_u64(bk_ymap_get(root, "image-inode"), path, "image-inode", &m->ino,
+				 err);
 	if (r == 0)
 		r = bk_ynode_str(bk_ymap_get(root, "mounted"), path, "mounted", &when, err);
 	if (r == 0 && bk_time_parse(when, &m->mounted) < 0)
@@ -260,7 +263,8 @@ int mount_record_list(struct mount_record **out, size_t *n, struct bk_err *err)
 		return r;
 	}
 	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, "loop", 4) != 0 || read_record(dfd, de->d_name, &m, NULL) < 0)
+		if (strncmp(de->d_name, "loop", 4) != 0 ||
+		    read_record(dfd, de->d_name, &m, NULL) < 0)
 			continue; /* not a record, or one that does not parse: not ours to judge */
 		if (!mount_record_live(&m)) {
 			bk_fs_unlink(dfd, de->d_name); /* stale (design note 1) */

@@ -31,16 +31,16 @@
 
 /* All strings are owned (mount_record_release frees them). */
 struct mount_record {
-	char *dir;        /* the mount point (a real path) */
-	char *repo;       /* the repository (a real path) */
-	char *rev;        /* the revision id */
-	char *type;       /* the file system type given to mount(2) */
-	char *options;    /* the data options given to mount(2), may be "" */
-	int loop;         /* N of /dev/loopN */
-	int partition;    /* partition number, 0: the whole disk */
-	uint64_t dev;     /* st_dev and st_ino of the revision's image */
+	char *dir;     /* the mount point (a real path) */
+	char *repo;    /* the repository (a real path) */
+	char *rev;     /* the revision id */
+	char *type;    /* the file system type given to mount(2) */
+	char *options; /* the data options given to mount(2), may be "" */
+	int loop;      /* N of /dev/loopN */
+	int partition; /* partition number, 0: the whole disk */
+	uint64_t dev;  /* st_dev and st_ino of the revision's image */
 	uint64_t ino;
-	int64_t mounted;  /* when, microseconds UTC */
+	int64_t mounted; /* when, microseconds UTC */
 };
 
 void mount_record_release(struct mount_record *m);
