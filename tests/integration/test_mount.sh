@@ -3,8 +3,8 @@
 #
 # Disk images with partition tables (sfdisk) are backed up with backy into
 # repositories on a loop-mounted XFS: an ext4 disk (GPT: ext4 + swap) and an
-# XFS disk (DOS: XFS + ext4), plus a whole-disk ext4 and a whole-disk minix
-# image without a partition table.  Then, while the source disk is mounted
+# XFS disk (DOS: XFS + ext4), plus whole-disk ext4, minix and btrfs images and
+# an empty one, without a partition table.  Then, while the source disk is mounted
 # (the live file system: same UUIDs) and changed after the backup, the
 # revision is mounted, one file is read and compared with the original, and
 # the mount is undone.  Checked on the way: the revision's digest and mtime
@@ -12,7 +12,7 @@
 # forget, and every bad input gets a clear error and changes nothing (no
 # loop device on the revision, no record, DIR as it was).
 . "$(dirname "$0")/lib.sh"
-need_tool sfdisk losetup mkfs.ext4 mkfs.xfs mkfs.minix mkswap findmnt
+need_tool sfdisk losetup mkfs.ext4 mkfs.xfs mkfs.minix mkfs.btrfs mkswap findmnt
 
 mkfs_loop xfs 2G
 W=$LOOP_MNT
@@ -135,6 +135,9 @@ assert_eq "the live file system is still mounted" 0 "$(mountpoint -q "$LIVE"; ec
 bk_run -b "$ER" expire --dry-run --force
 assert_contains "expire --dry-run --force after umount" "$T/last.out" "would remove revision $EREV"
 
+check "mount on a directory something else is mounted on"
+expect_fail "has something else mounted on it already" -b "$ER" mount "$LIVE"
+
 check "umount of what is not a backy mount"
 expect_fail "is not a backy mount" umount "$M"
 expect_fail "is not a backy mount" umount "$LIVE"
@@ -236,6 +239,18 @@ nothing_left "$W/repo-minix/$NREV" "$M"
 # with -o it is tried, and this kernel has no minix: the failed mount(2) leaves nothing behind
 expect_fail "unable to mount /dev/loop" -b "$NR" mount -o ro "$M"
 nothing_left "$W/repo-minix/$NREV" "$M"
+
+check "btrfs is refused: its device scan would pair the copy with the live file system"
+B=$W/btrfs.img
+truncate -s 128M "$B"
+mkfs.btrfs -q -f "$B" >/dev/null || fail "mkfs.btrfs failed"
+BR=$W/repo-btrfs
+bk -b "$BR" init file "$B"
+bk -b "$BR" backup manual:first
+BREV=$(newest_id "$BR")
+expect_fail "whole disk of revision $BREV holds btrfs, which backy does not mount" -b "$BR" mount "$M"
+expect_fail "holds btrfs, which backy does not mount" -b "$BR" mount -o ro "$M"
+nothing_left "$W/repo-btrfs/$BREV" "$M"
 
 check "a disk that holds nothing backy can identify"
 Z=$W/zero.img

@@ -119,7 +119,8 @@ static int check_dir(const char *dir, char real[PATH_MAX], struct bk_err *err)
 	if (r != -ENOENT)
 		return r;
 	if (mount_point_dev(real, &dev) == 1)
-		return bk_err_set(err, BK_EUSAGE, "mount point '%s' is a mount point already", dir);
+		return bk_err_set(err, BK_EUSAGE,
+				  "mount point '%s' has something else mounted on it already", dir);
 	d = opendir(real);
 	if (!d)
 		return bk_err_sys(err, -errno, "unable to open '%s'", dir);
@@ -206,7 +207,7 @@ static int mount_part(struct cli *c, const struct bk_repo *repo, size_t idx, int
 		      const struct disk_part *part, const char *options, const char *real)
 {
 	struct loopdev ld = {.fd = -1};
-	struct mount_record m = {0};
+	struct mount_record m = {0}; /* its strings borrowed here: never released */
 	char image[PATH_MAX + 80], repo_real[PATH_MAX];
 	struct stat st;
 	int r;
