@@ -159,6 +159,9 @@ void bk_floor_describe(const struct bk_expire_policy *policy, enum bk_expire_flo
 	case BK_FLOOR_MIN_KEEP:
 		snprintf(buf, size, "min-keep %llu", (unsigned long long)policy->min_keep);
 		break;
+	case BK_FLOOR_IN_USE:
+		snprintf(buf, size, "mounted");
+		break;
 	case BK_FLOOR_NONE:
 		snprintf(buf, size, "none");
 		break;

@@ -79,9 +79,13 @@ enum bk_expire_floor {
 	BK_FLOOR_NEWEST_TRUSTED, /* the newest complete revision that is not distrusted */
 	BK_FLOOR_MIN_AGE,        /* at most min_age old */
 	BK_FLOOR_MIN_KEEP,       /* fewer than min_keep complete revisions would be left */
+	BK_FLOOR_IN_USE,         /* mounted (store.h, design note 4): set by the store, never here */
 };
 
-/* FLOOR of POLICY for messages, into BUF: "newest trusted revision", "min-age 1d", "min-keep 3". */
+/*
+ * FLOOR of POLICY for messages, into BUF: "newest trusted revision",
+ * "min-age 1d", "min-keep 3", "mounted".
+ */
 void bk_floor_describe(const struct bk_expire_policy *policy, enum bk_expire_floor floor,
 		       char *buf, size_t size);
 

@@ -7,10 +7,11 @@
  *     status [--json]          per-job table (or the coordinator's JSON)
  *     check                    one Nagios line over the whole fleet, codes 0/1/2/3
  *     workers [--json]         storage hosts seen through heartbeats
+ *     where JOB                the storage host that holds JOB's repository
  *
  * Requests travel through the broker (backy.control, publisher confirms),
  * so backyctl works from any host with broker credentials; status, check
- * and workers read the active coordinator's HTTP endpoint.  The URLs come
+ * workers and where read the active coordinator's HTTP endpoint.  The URLs come
  * from the options, then BACKY_AMQP_URL / BACKY_STATUS_URL, then the
  * central config (-c: amqp.url and status.listen).
  *
@@ -63,6 +64,7 @@ static void usage(FILE *f)
 		"  status [--json]         status of every job\n"
 		"  check                   Nagios check over the fleet (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)\n"
 		"  workers [--json]        workers seen through heartbeats\n"
+		"  where JOB               the storage host that holds JOB's repository\n"
 		"\n"
 		"URLs default to $BACKY_AMQP_URL / $BACKY_STATUS_URL, then to the config's\n"
 		"amqp.url and status.listen (over https with the config's certificate and\n"
@@ -491,6 +493,36 @@ out:
 	return r < 0 ? r : 0;
 }
 
+/* Print the host JOB is placed on: where its repository is (backy mount, restore). */
+static int cmd_where(struct opts *o, const char *job)
+{
+	struct bk_status_doc doc;
+	struct bk_buf raw;
+	struct bk_err err = {0};
+	int r;
+
+	bk_buf_init(&raw);
+	bk_status_doc_init(&doc);
+	r = load_status(o, &raw, &doc, &err);
+	for (size_t i = 0; r == 0 && i < doc.njobs; i++) {
+		if (strcmp(doc.jobs[i].name, job) != 0)
+			continue;
+		if (!*doc.jobs[i].host)
+			r = bk_err_set(&err, BK_EUSAGE, "job '%s' has no host yet", job);
+		else
+			printf("%s\n", doc.jobs[i].host);
+		goto out;
+	}
+	if (r == 0)
+		r = bk_err_set(&err, BK_EUSAGE, "unknown job '%s'", job);
+out:
+	if (r < 0)
+		bk_error("%s", bk_err_msg(&err, r));
+	bk_status_doc_release(&doc);
+	bk_buf_release(&raw);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -576,6 +608,8 @@ int main(int argc, char **argv)
 		r = cmd_check(&o);
 	} else if (strcmp(cmd, "workers") == 0 && argc == optind) {
 		r = cmd_workers(&o) < 0;
+	} else if (strcmp(cmd, "where") == 0 && argc - optind == 1) {
+		r = cmd_where(&o, argv[optind]) < 0;
 	} else {
 		usage(stderr);
 		r = strcmp(cmd, "check") == 0 ? 3 : 1;

@@ -205,7 +205,7 @@ wait_for '.jobs.joba.status == "finished"' "good result not applied"
 publish_result "$E1" ok "$NOW"
 wait_for '.jobs.joba.expiring == false' "expiry result not applied"
 
-log "7. backyctl: run (manual), status, check 0"
+log "7. backyctl: run (manual), status, where, check 0"
 "$CTL" --url "$BACKY_AMQP_URL_CTL" run joba --tags manual:test >/dev/null || fail "backyctl run failed"
 M4=$(take_job "$HA" 5) || fail "manual job not dispatched"
 [ "$(jq -c .tags <<<"$M4")" = '["manual:test"]' ] || fail "manual tags wrong: $M4"
@@ -220,6 +220,11 @@ if "$CTL" --url "$BACKY_AMQP_URL_CTL" run joba --tags bogus >/dev/null 2>&1; the
 fi
 "$CTL" --status-url "$URL" status | grep -q "^joba .* OK .*finished" || fail "backyctl status table"
 "$CTL" --status-url "$URL" status --json | jq -e '.jobs.joba.sla == "OK"' >/dev/null || fail "backyctl status --json"
+[ "$("$CTL" --status-url "$URL" where joba)" = "$HA" ] || fail "backyctl where joba should print $HA"
+if "$CTL" --status-url "$URL" where nosuchjob >/dev/null 2>"$T/where.err"; then
+	fail "backyctl where of an unknown job should fail"
+fi
+grep -q "unknown job 'nosuchjob'" "$T/where.err" || fail "backyctl where error: $(cat "$T/where.err")"
 set +e
 OUT=$("$CTL" -c "$T/c.yaml" check)
 RC=$?

@@ -1,7 +1,7 @@
 /*
  * test_store_repo.c: repositories (worker/engine/store.c) on a real file
  * system: repository configs, init and open, cleanup of leftovers, the
- * writer lock and corrupt metadata.
+ * writer lock, holds on revisions and corrupt metadata.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,7 +9,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "retention.h"
 #include "store_fixture.h"
+
+#include <sys/file.h>
 
 /* --- repository config --------------------------------------------------- */
 
@@ -418,6 +421,94 @@ static void test_second_writer_gets_elocked(void **state)
 	bk_repo_close(&other);
 }
 
+/* --- holds (store.h, design note 4) ------------------------------------------- */
+
+static void count_in_use(void *arg, const struct bk_expire_step *st)
+{
+	if (st->action == BK_EXPIRE_KEEP && st->floor == BK_FLOOR_IN_USE)
+		++*(int *)arg;
+}
+
+static void test_held_revision_is_never_deleted(void **state)
+{
+	struct fx *f = *state;
+	unsigned char *a = make_image(4 * (size_t)BS, 21);
+	struct bk_backup_stats s1, s2;
+	struct bk_err err = {0};
+	bool match[2] = {true, true};
+	int fd = -1, fd2 = -1, in_use = 0;
+
+	write_file(f->src, a, 4 * (size_t)BS);
+	backup(f, T0, "gone", &s1);
+	backup(f, T0 + 3600 * BK_USEC, "gone", &s2);
+	assert_int_equal(bk_repo_hold_rev(&f->r, rev_index(f, s1.id), &fd, &err), 0);
+	/* holds are shared: a second one on the same revision is fine */
+	assert_int_equal(bk_repo_hold_rev(&f->r, rev_index(f, s1.id), &fd2, &err), 0);
+	close(fd2);
+	lock(f);
+	assert_int_equal(bk_repo_rev_held(&f->r, 0, &err), BK_ELOCKED);
+	assert_non_null(strstr(err.msg, "mounted"));
+	assert_int_equal(bk_repo_rev_held(&f->r, 1, NULL), 0);
+
+	/* forget refuses and deletes nothing, not even the unheld revision asked for with it */
+	bk_err_clear(&err);
+	assert_int_equal(bk_repo_forget(&f->r, match, NULL, T0, NULL, NULL, &err), BK_ELOCKED);
+	assert_non_null(strstr(err.msg, s1.id));
+	assert_int_equal(f->r.n, 2);
+	assert_true(exists(f->repo, s2.id));
+	bk_err_clear(&err);
+	assert_int_equal(bk_repo_remove_rev(&f->r, 0, &err), BK_ELOCKED);
+	assert_true(exists(f->repo, s1.id));
+
+	/* expire without floors deletes the other one and keeps the held one, tags and all */
+	bk_err_clear(&err);
+	assert_int_equal(bk_repo_expire(&f->r, NULL, T0 + 7200 * BK_USEC, false, count_in_use,
+					&in_use, &err),
+			 0);
+	assert_int_equal(in_use, 1);
+	assert_int_equal(f->r.n, 1);
+	assert_string_equal(f->r.revs[0].id, s1.id);
+	assert_int_equal(f->r.revs[0].tags.n, 1);
+	assert_false(exists(f->repo, s2.id));
+
+	/* released: the next expiry deletes it */
+	close(fd);
+	assert_int_equal(bk_repo_expire(&f->r, NULL, T0 + 7200 * BK_USEC, false, NULL, NULL, &err), 0);
+	assert_int_equal(f->r.n, 0);
+	assert_false(exists(f->repo, s1.id));
+	free(a);
+}
+
+static void test_hold_refuses_a_revision_being_deleted_or_gone(void **state)
+{
+	struct fx *f = *state;
+	unsigned char *a = make_image(2 * (size_t)BS, 22);
+	struct bk_backup_stats s;
+	struct bk_err err = {0};
+	char path[256];
+	int fd = -1, ex;
+
+	write_file(f->src, a, 2 * (size_t)BS);
+	backup(f, T0, "daily", &s);
+	/* a deletion in progress holds the image exclusively */
+	image_path(f, s.id, path, sizeof(path));
+	ex = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(ex >= 0);
+	assert_int_equal(flock(ex, LOCK_EX), 0);
+	assert_int_equal(bk_repo_hold_rev(&f->r, 0, &fd, &err), BK_ELOCKED);
+	assert_non_null(strstr(err.msg, "being deleted"));
+	assert_int_equal(fd, -1);
+	close(ex);
+
+	/* deleted since the repository was loaded: the .rev went first */
+	snprintf(path, sizeof(path), "%s/%s.rev", f->repo, s.id);
+	assert_int_equal(unlink(path), 0);
+	bk_err_clear(&err);
+	assert_int_equal(bk_repo_hold_rev(&f->r, 0, &fd, &err), BK_ENOREV);
+	assert_int_equal(fd, -1);
+	free(a);
+}
+
 /* --- corrupt metadata ---------------------------------------------------- */
 
 static void test_corrupt_rev_makes_open_fail_naming_it(void **state)
@@ -473,6 +564,8 @@ int main(void)
 		T(test_cleanup_removes_leftovers_and_keeps_foreign_files),
 		T(test_cleanup_keeps_incomplete_revisions),
 		T(test_second_writer_gets_elocked),
+		T(test_held_revision_is_never_deleted),
+		T(test_hold_refuses_a_revision_being_deleted_or_gone),
 		T(test_corrupt_rev_makes_open_fail_naming_it),
 	};
 

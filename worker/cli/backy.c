@@ -57,6 +57,10 @@ static const char usage_text[] =
 	"  verify [-r SPEC]        re-read revisions and compare them with their checksums\n"
 	"  distrust [-r SPEC]      mark revisions as not to be trusted\n"
 	"  check                   Nagios check of the SLA (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)\n"
+	"  mount [-r SPEC] [--partition N] [-o OPTIONS] DIR\n"
+	"                          mount a revision's file system read-only on DIR (no journal\n"
+	"                          replay, no UUID clash with the live disk); --list shows them\n"
+	"  umount DIR              undo a 'backy mount'\n"
 	"\n"
 	"options:\n"
 	"  -b, --backupdir DIR     repository directory (default: .)\n"
@@ -612,6 +616,7 @@ static const struct {
 	{"restore", cmd_restore}, {"find", cmd_find},       {"forget", cmd_forget},
 	{"tags", cmd_tags},       {"expire", cmd_expire},   {"verify", cmd_verify},
 	{"distrust", cmd_distrust}, {"check", cmd_check},
+	{"mount", cmd_mount},     {"umount", cmd_umount},
 };
 
 int main(int argc, char **argv)

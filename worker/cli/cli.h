@@ -1,5 +1,6 @@
 /*
- * cli.h: what the `backy` commands share (backy.c, cli_init.c, cli_status.c).
+ * cli.h: what the `backy` commands share (backy.c, cli_init.c, cli_status.c,
+ * cli_mount.c).
  *
  * A command is `int cmd_NAME(struct cli *c, int argc, char **argv)`: argv[0]
  * is the command name, getopt is reset, and the return value is the exit
@@ -46,5 +47,7 @@ int cli_flag_opt(int argc, char **argv, const char *name, bool *flag);
 int cmd_init(struct cli *c, int argc, char **argv);
 int cmd_status(struct cli *c, int argc, char **argv);
 int cmd_check(struct cli *c, int argc, char **argv);
+int cmd_mount(struct cli *c, int argc, char **argv);
+int cmd_umount(struct cli *c, int argc, char **argv);
 
 #endif

@@ -29,6 +29,13 @@ int bk_repo_expire(struct bk_repo *repo, const struct bk_expire_policy *policy, 
 	}
 	bk_expire_floors(&repo->cfg.schedule, policy ? &p : NULL, repo->revs, n, now, newtags,
 			 remove, kept);
+	for (size_t i = 0; i < n; i++) {
+		if (remove[i] && bk_repo_rev_held(repo, i, NULL) < 0) {
+			remove[i] = false;
+			bk_strv_copy(&newtags[i], &repo->revs[i].tags);
+			kept[i] = BK_FLOOR_IN_USE;
+		}
+	}
 	/* newest first, so removals never shift an index still to be visited */
 	for (size_t i = n; r == 0 && i-- > 0;) {
 		struct bk_rev *rev = &repo->revs[i];
@@ -62,6 +69,9 @@ int bk_repo_forget(struct bk_repo *repo, const bool *match, const struct bk_expi
 {
 	int r = bk_floor_check(policy, repo->revs, repo->n, match, now, err);
 
+	for (size_t i = 0; r == 0 && i < repo->n; i++)
+		if (match[i])
+			r = bk_repo_rev_held(repo, i, err);
 	for (size_t i = repo->n; r == 0 && i-- > 0;) {
 		if (!match[i])
 			continue;

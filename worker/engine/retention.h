@@ -8,6 +8,7 @@
  * newest first (so an index still to be visited never shifts), retagged
  * ones are rewritten atomically, and 'latest' is moved at the end.  The
  * caller logs: each step is reported through a callback before it happens.
+ * A held revision (store.h, design note 4: mounted) is never deleted.
  */
 #ifndef BK_RETENTION_H
 #define BK_RETENTION_H
@@ -38,8 +39,10 @@ typedef void (*bk_expire_cb)(void *arg, const struct bk_expire_step *step);
 /*
  * Apply the schedule's retention to REPO at NOW under the floors of POLICY
  * (its retention record is taken from the repository; NULL: no floors, an
- * operator's --force).  With DRY_RUN only report the steps.  ON_STEP may be
- * NULL.
+ * operator's --force).  A held revision that would go is kept like one a
+ * floor keeps (BK_FLOOR_IN_USE, also under --force), with its tags, so the
+ * first expiry after it is released deletes it.  With DRY_RUN only
+ * report the steps.  ON_STEP may be NULL.
  */
 int bk_repo_expire(struct bk_repo *repo, const struct bk_expire_policy *policy, int64_t now,
 		   bool dry_run, bk_expire_cb on_step, void *arg, struct bk_err *err);
@@ -47,8 +50,9 @@ int bk_repo_expire(struct bk_repo *repo, const struct bk_expire_policy *policy, 
 /*
  * Delete the revisions marked in MATCH (repo->n entries) unless that breaks
  * a floor of POLICY at NOW (NULL: no floors): then nothing is deleted and
- * BK_EDENIED names the revision and the floor.  ON_STEP (may be NULL) sees
- * each deletion (BK_EXPIRE_REMOVE) before it happens.
+ * BK_EDENIED names the revision and the floor; or while one of them is held:
+ * BK_ELOCKED, nothing deleted.  ON_STEP (may be NULL) sees each deletion
+ * (BK_EXPIRE_REMOVE) before it happens.
  */
 int bk_repo_forget(struct bk_repo *repo, const bool *match, const struct bk_expire_policy *policy,
 		   int64_t now, bk_expire_cb on_step, void *arg, struct bk_err *err);

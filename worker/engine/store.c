@@ -451,28 +451,104 @@ void bk_repo_add_rev(struct bk_repo *repo, const struct bk_rev *rev)
 	qsort(repo->revs, repo->n, sizeof(*repo->revs), rev_cmp);
 }
 
+/*
+ * Open the image of revision IDX read-only and try flock OP on it (design
+ * note 4): 0 with *FD open and locked, -EWOULDBLOCK when the lock is held
+ * elsewhere (*FD closed), or -errno (-ENOENT: no image).
+ */
+static int lock_image(const struct bk_repo *repo, size_t idx, int op, int *fd)
+{
+	int r = 0;
+
+	*fd = openat(repo->dirfd, repo->revs[idx].id, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (*fd < 0)
+		return -errno;
+	if (flock(*fd, op | LOCK_NB) < 0)
+		r = -errno;
+	if (r < 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	return r;
+}
+
+int bk_repo_hold_rev(const struct bk_repo *repo, size_t idx, int *fd, struct bk_err *err)
+{
+	const char *id = repo->revs[idx].id;
+	char name[BK_ID_MAX + 8];
+	struct stat st;
+	int r;
+
+	r = lock_image(repo, idx, LOCK_SH, fd);
+	if (r == -EWOULDBLOCK)
+		return bk_err_set(err, BK_ELOCKED, "revision %s of '%s' is being deleted", id,
+				  repo->path);
+	if (r == -ENOENT)
+		return bk_err_set(err, BK_ENOREV, "revision %s of '%s' has no image", id, repo->path);
+	if (r < 0)
+		return bk_err_sys(err, r, "unable to open '%s/%s'", repo->path, id);
+	/* deletion unlinks the .rev under the exclusive lock: if it is gone, so is the revision */
+	snprintf(name, sizeof(name), "%s.rev", id);
+	if (fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink == 0 ||
+	    faccessat(repo->dirfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
+		close(*fd);
+		*fd = -1;
+		return bk_err_set(err, BK_ENOREV, "revision %s of '%s' no longer exists", id,
+				  repo->path);
+	}
+	return 0;
+}
+
+static int held_error(const struct bk_repo *repo, size_t idx, struct bk_err *err)
+{
+	return bk_err_set(err, BK_ELOCKED,
+			  "revision %s of '%s' is mounted: 'backy umount' it first ('backy mount --list' shows where)",
+			  repo->revs[idx].id, repo->path);
+}
+
+int bk_repo_rev_held(const struct bk_repo *repo, size_t idx, struct bk_err *err)
+{
+	int fd, r;
+
+	r = lock_image(repo, idx, LOCK_EX, &fd);
+	if (r == 0)
+		close(fd);
+	return r == -EWOULDBLOCK ? held_error(repo, idx, err) : 0;
+}
+
 int bk_repo_remove_rev(struct bk_repo *repo, size_t idx, struct bk_err *err)
 {
 	static const char *const suffixes[] = {".rev", "", ".sums"};
 	char name[BK_ID_MAX + 16];
-	int r;
+	int fd, r;
 
+	/* exclusive until the image is gone, so nobody takes a hold half way (design note 4) */
+	r = lock_image(repo, idx, LOCK_EX, &fd);
+	if (r == -EWOULDBLOCK)
+		return held_error(repo, idx, err);
 	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
 		snprintf(name, sizeof(name), "%s%s", repo->revs[idx].id, suffixes[i]);
 		r = bk_fs_unlink(repo->dirfd, name);
-		if (r < 0)
-			return bk_err_sys(err, r, "unable to remove '%s/%s'", repo->path, name);
+		if (r < 0) {
+			bk_err_sys(err, r, "unable to remove '%s/%s'", repo->path, name);
+			goto out;
+		}
 		if (i == 0) {
 			/* the revision is gone once its .rev is: make that durable first */
 			r = bk_fs_fsync_dir(repo->dirfd);
-			if (r < 0)
-				return bk_err_sys(err, r, "unable to sync '%s'", repo->path);
+			if (r < 0) {
+				bk_err_sys(err, r, "unable to sync '%s'", repo->path);
+				goto out;
+			}
 		}
 	}
 	bk_rev_release(&repo->revs[idx]);
 	memmove(repo->revs + idx, repo->revs + idx + 1, (repo->n - idx - 1) * sizeof(*repo->revs));
 	repo->n--;
-	return 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return r;
 }
 
 int bk_repo_update_latest(struct bk_repo *repo, struct bk_err *err)

@@ -25,6 +25,13 @@
  *    config or .rev makes every command fail with a message naming it.  An
  *    incomplete revision (no stats.duration: a Python backy run that died,
  *    or damage) is listed but never deleted automatically.
+ * 4. A revision can be held (bk_repo_hold_rev): its image open read-only
+ *    with a shared flock.  The lock lives as long as that open file, also
+ *    after it was handed to the kernel: `backy mount` gives it to a loop
+ *    device, which keeps it until it is detached, so a hold never goes
+ *    stale.  Deleting a revision takes an exclusive flock on its image
+ *    first (bk_repo_remove_rev), so a held revision is never deleted:
+ *    expire keeps it, forget refuses it (retention.h).
  */
 #ifndef BK_STORE_H
 #define BK_STORE_H
@@ -120,8 +127,26 @@ int bk_repo_save_rev(struct bk_repo *repo, const struct bk_rev *rev, struct bk_e
 /* Insert a freshly committed revision into the loaded history. */
 void bk_repo_add_rev(struct bk_repo *repo, const struct bk_rev *rev);
 
-/* Delete revision IDX: .rev first, then image and manifest (needs the lock). */
+/*
+ * Delete revision IDX: .rev first, then image and manifest (needs the
+ * lock).  BK_ELOCKED, deleting nothing, while the revision is held.
+ */
 int bk_repo_remove_rev(struct bk_repo *repo, size_t idx, struct bk_err *err);
+
+/*
+ * Hold revision IDX (design note 4): open its image read-only (O_CLOEXEC)
+ * with a shared flock into *FD, which the caller owns and closes (or hands
+ * to the kernel).  While that open file lives, the revision is not deleted.
+ * BK_ELOCKED if it is being deleted right now, BK_ENOREV if it was deleted
+ * since REPO was loaded.  Needs no writer lock.
+ */
+int bk_repo_hold_rev(const struct bk_repo *repo, size_t idx, int *fd, struct bk_err *err);
+
+/*
+ * BK_ELOCKED, saying so in ERR (may be NULL), when anyone holds revision
+ * IDX (bk_repo_hold_rev); 0 otherwise, also when its image is missing.
+ */
+int bk_repo_rev_held(const struct bk_repo *repo, size_t idx, struct bk_err *err);
 
 /* Point 'latest' at the newest complete revision (or remove it). */
 int bk_repo_update_latest(struct bk_repo *repo, struct bk_err *err);
