@@ -277,8 +277,9 @@ static void bench_publish(const char *url, size_t jobs, size_t total, bool journ
 			bk_buf_init(&bodies[i]);
 			bk_msg_encode_job(&m, &bodies[i], NULL);
 			snprintf(ids[i], sizeof(ids[i]), "%s", m.head.id);
-			msgs[i] = (struct bk_mq_msg){BK_EX_JOBS, "benchco", bodies[i].p, bodies[i].len,
-						     ids[i], 0};
+			msgs[i] = (struct bk_mq_msg){.exchange = BK_EX_JOBS, .key = "benchco",
+						     .body = bodies[i].p, .len = bodies[i].len,
+						     .message_id = ids[i]};
 		}
 		t_enc += bk_monotonic() - t1;
 		t1 = bk_monotonic();

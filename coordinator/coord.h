@@ -1,8 +1,8 @@
 /*
  * coord.h: the backy-coordinator daemon's own state (struct coord) and the
  * parts of the daemon in files of their own: the status server
- * (coord_http.c) and the broker side (coord_broker.c: connection, broker
- * lock, publishing).  Only the daemon's files include it; the design notes
+ * (coord_http.c), the broker side (coord_broker.c: connection, broker
+ * lock, publishing) and the replies to requests (coord_reply.c).  Only the daemon's files include it; the design notes
  * are in coordinator.c.
  *
  * Locking: co->lock guards st, cfg and now, which the HTTP thread reads;
@@ -34,6 +34,16 @@
 struct outbox_ent {
 	uint32_t job;
 	uint8_t kind;
+};
+
+/* A reply to a request with a reply_to, waiting to be sent (coord_reply.c). */
+struct pending_reply {
+	char *reply_to;
+	char *correlation_id;
+	struct bk_msg_reply msg;
+	char before[BK_ID_MAX + 1];         /* waiting: its backup in flight when asked, or "" */
+	uint64_t gen;                       /* waiting: co->gen when asked */
+	bool waiting;                       /* a run: job_id once dispatched */
 };
 
 struct coord {
@@ -71,6 +81,10 @@ struct coord {
 
 	struct outbox_ent *out;
 	size_t nout, out_cap;
+	uint64_t gen; /* dispatch passes (collect) so far */
+
+	struct pending_reply *replies;
+	size_t nreplies, replies_cap;
 
 	int64_t hb_warned; /* bk_monotonic() of the last warning about a dropped heartbeat */
 };
@@ -101,6 +115,26 @@ int coord_declare_hosts(struct coord *co, struct bk_err *err);
 
 /* Queue the run of KIND of JOB for the next coord_flush() (caller holds the lock). */
 void coord_outbox_add(struct coord *co, uint32_t job, enum co_run_kind kind);
+
+/*
+ * Queue the reply to the request Q of delivery D (which has a reply_to):
+ * REPLY is taken over; WAIT: a run whose job_id is known only once it is
+ * dispatched.  A reply_to naming one of backy's own queues gets none.
+ * Caller holds the lock.
+ */
+void coord_reply_add(struct coord *co, const struct bk_mq_delivery *d,
+		     const struct bk_msg_request *q, struct bk_msg_reply *reply, bool wait);
+
+/*
+ * Send the replies that are ready, once the state they speak of is durable:
+ * after a dispatch pass for runs (with the job id of the backup started).
+ * A reply that cannot be delivered is logged and dropped: the request
+ * itself is handled.
+ */
+void coord_replies_flush(struct coord *co);
+
+/* Drop every pending reply (shutdown). */
+void coord_replies_free(struct coord *co);
 
 /* Persist, then publish the outbox with confirms.  Returns BK_EMQ when the broker is gone. */
 int coord_flush(struct coord *co);

@@ -303,43 +303,74 @@ static void handle_result(struct coord *co, const struct bk_msg_result *r, const
 	}
 }
 
-static void handle_request(struct coord *co, const struct bk_msg_request *q)
+/* Refuse REPLY with CODE and the message of ERR (R its code). */
+static void refuse(struct bk_msg_reply *reply, int r, const struct bk_err *err)
 {
+	reply->accepted = false;
+	snprintf(reply->error_code, sizeof(reply->error_code), "%s", bk_error_name(r));
+	reply->message = bk_strdup(bk_err_msg(err, r));
+}
+
+/*
+ * Do what request Q asks and say so in REPLY (initialised, filled): *WAIT
+ * when the job id of a run is known only after the next dispatch pass.
+ */
+static void handle_request(struct coord *co, const struct bk_msg_request *q,
+			   struct bk_msg_reply *reply, bool *wait)
+{
+	const char *user = q->user[0] ? q->user : "-";
 	struct bk_err err = {0};
 	struct co_job *j;
 	int r;
 
+	snprintf(reply->request_id, sizeof(reply->request_id), "%s", q->head.id);
+	reply->action = q->action;
+	snprintf(reply->job, sizeof(reply->job), "%s", q->job);
+	reply->accepted = true;
 	if (co_request_seen(&co->st, q->head.id)) {
 		bk_info("request %s was handled already: ignoring its redelivery", q->head.id);
+		reply->message = bk_strdup("handled before (a redelivery)");
 		return;
 	}
+	j = q->job[0] ? co_job_find(&co->st, q->job) : NULL;
 	switch (q->action) {
 	case BK_REQUEST_RUN:
 		r = co_request_run(&co->st, q->job, &q->tags, co->now, &err);
-		if (r < 0)
-			bk_warn("run request from '%s' refused: %s", q->user[0] ? q->user : "-",
-				bk_err_msg(&err, r));
-		else
-			bk_notice("manual backup of '%s' requested by '%s'", q->job,
-				  q->user[0] ? q->user : "-");
+		if (r < 0) {
+			bk_warn("run request from '%s' refused: %s", user, bk_err_msg(&err, r));
+			refuse(reply, r, &err);
+		} else if (j->run[CO_RUN_BACKUP].active) {
+			char text[BK_ID_MAX + 96];
+
+			bk_notice("manual backup of '%s' requested by '%s' (after the one in flight)",
+				  q->job, user);
+			snprintf(text, sizeof(text), "queued: runs after the backup in flight (job id %s)",
+				 j->run[CO_RUN_BACKUP].id);
+			reply->message = bk_strdup(text);
+		} else {
+			bk_notice("manual backup of '%s' requested by '%s'", q->job, user);
+			*wait = true;
+		}
 		break;
 	case BK_REQUEST_EXPIRE:
-		j = co_job_find(&co->st, q->job);
 		if (!j || !j->live) {
-			bk_warn("expire request from '%s' refused: unknown job '%s'",
-				q->user[0] ? q->user : "-", q->job);
+			r = bk_err_set(&err, BK_EUSAGE, "unknown job '%s'", q->job);
+			bk_warn("expire request from '%s' refused: %s", user, err.msg);
+			refuse(reply, r, &err);
 			break;
 		}
 		if (co_start(&co->st, (uint32_t)(j - co->st.jobs), CO_RUN_EXPIRE, co->now, NULL) == 0) {
 			coord_outbox_add(co, (uint32_t)(j - co->st.jobs), CO_RUN_EXPIRE);
-			bk_notice("expiry of '%s' requested by '%s'", q->job, q->user[0] ? q->user : "-");
+			bk_notice("expiry of '%s' requested by '%s'", q->job, user);
 		} else {
 			bk_info("expiry of '%s' already in flight", q->job);
+			reply->message = bk_strdup("an expiry was in flight already");
 		}
+		snprintf(reply->job_id, sizeof(reply->job_id), "%s", j->run[CO_RUN_EXPIRE].id);
 		break;
 	default:
-		bk_info("status request from '%s': status is served over HTTP (GET /v1/status)",
-			q->user[0] ? q->user : "-");
+		bk_info("status request from '%s': status is served over HTTP (GET /v1/status)", user);
+		reply->message = bk_strdup("status is served over HTTP: GET /v1/status");
 		break;
 	}
 }
@@ -384,7 +415,14 @@ static void handle_delivery(struct coord *co, struct bk_mq_delivery *d)
 		handle_result(co, &msg.u.result, d->routing_key);
 		defer = true;
 	} else if (msg.kind == BK_MSG_REQUEST && strcmp(d->queue, BK_Q_REQUESTS) == 0) {
-		handle_request(co, &msg.u.request);
+		struct bk_msg_reply reply;
+		bool wait = false;
+
+		bk_msg_reply_init(&reply);
+		handle_request(co, &msg.u.request, &reply, &wait);
+		if (d->reply_to[0])
+			coord_reply_add(co, d, &msg.u.request, &reply, wait);
+		bk_msg_reply_release(&reply);
 		defer = true;
 	} else if (msg.kind == BK_MSG_HEARTBEAT && strcmp(d->queue, BK_Q_HEARTBEATS) == 0) {
 		handle_heartbeat(co, &msg.u.heartbeat, d->routing_key);
@@ -558,12 +596,14 @@ static int run_active(struct coord *co)
 		pthread_mutex_lock(&co->lock);
 		update_now(co);
 		collect(co);
+		co->gen++;
 		pthread_mutex_unlock(&co->lock);
 		r = coord_flush(co);
 		if (r == BK_EMQ)
 			continue;
 		if (r < 0)
 			return r;
+		coord_replies_flush(co);
 		bk_err_clear(&err);
 		r = bk_mq_wait(co->mq, wait_ms(co), &d, &err);
 		for (int n = 0; r == 1; n++) {
@@ -789,6 +829,7 @@ int main(int argc, char **argv)
 	if (r == BK_ELOCKED || (r == BK_EMQ && g_stop))
 		r = 0;
 	coord_http_stop(&co);
+	coord_replies_free(&co);
 	bk_mq_close(co.mq);
 	if (co.lock_fd >= 0)
 		close(co.lock_fd); /* releases the lock: the standby takes over */

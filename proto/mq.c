@@ -244,6 +244,8 @@ void bk_mq_delivery_release(struct bk_mq_delivery *d)
 	free(d->exchange);
 	free(d->routing_key);
 	free(d->message_id);
+	free(d->reply_to);
+	free(d->correlation_id);
 	free(d->body);
 	memset(d, 0, sizeof(*d));
 }
@@ -302,10 +304,15 @@ static int mq_on_deliver(struct bk_mq *mq, const amqp_frame_t *f, const char *wh
 		free(p);
 		return mq_rpc(mq, err, r, what);
 	}
-	if (msg.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG)
-		p->d.message_id = mq_strdup_bytes(msg.properties.message_id);
-	else
-		p->d.message_id = bk_strdup("");
+	p->d.message_id = msg.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG
+				  ? mq_strdup_bytes(msg.properties.message_id)
+				  : bk_strdup("");
+	p->d.reply_to = msg.properties._flags & AMQP_BASIC_REPLY_TO_FLAG
+				? mq_strdup_bytes(msg.properties.reply_to)
+				: bk_strdup("");
+	p->d.correlation_id = msg.properties._flags & AMQP_BASIC_CORRELATION_ID_FLAG
+				      ? mq_strdup_bytes(msg.properties.correlation_id)
+				      : bk_strdup("");
 
 	if (msg.body.len > mq->max_body) {
 		char text[512];
@@ -510,9 +517,11 @@ static int mq_pump(struct bk_mq *mq, int timeout_ms, const char *what, struct bk
 
 static int mq_msg_check(const struct bk_mq_msg *m, struct bk_err *err)
 {
-	if (!mq_shortstr_ok(m->exchange) || !mq_shortstr_ok(m->key))
-		return bk_err_set(err, BK_EUSAGE, "rabbitmq: publish needs an exchange and a routing "
-						  "key of at most 255 bytes");
+	if (!mq_shortstr_ok(m->exchange) || !mq_shortstr_ok(m->key) ||
+	    (m->correlation_id && !mq_shortstr_ok(m->correlation_id)))
+		return bk_err_set(err, BK_EUSAGE, "rabbitmq: publish needs an exchange (\"\": the "
+						  "default one), a routing key and a correlation id "
+						  "of at most 255 bytes");
 	if (!m->message_id || !m->message_id[0] || !mq_shortstr_ok(m->message_id))
 		return bk_err_set(err, BK_EUSAGE,
 				  "rabbitmq: publish needs a message id of 1 to 255 bytes");
@@ -535,10 +544,14 @@ static int mq_send(struct bk_mq *mq, const struct bk_mq_msg *m, struct bk_err *e
 	props.content_type = amqp_cstring_bytes("application/json");
 	props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
 	props.message_id = amqp_cstring_bytes(m->message_id);
+	if (m->correlation_id && m->correlation_id[0]) {
+		props._flags |= AMQP_BASIC_CORRELATION_ID_FLAG;
+		props.correlation_id = amqp_cstring_bytes(m->correlation_id);
+	}
 	body.bytes = (void *)m->body;
 	body.len = m->len;
 	st = amqp_basic_publish(mq->conn, MQ_CHANNEL, amqp_cstring_bytes(m->exchange),
-				amqp_cstring_bytes(m->key), 1, 0, &props, body);
+				amqp_cstring_bytes(m->key), !m->direct_reply, 0, &props, body);
 	if (st == AMQP_STATUS_OK)
 		return 0;
 	snprintf(what, sizeof(what), "publish of message '%s' to exchange '%s'", m->message_id,

@@ -203,7 +203,8 @@ int bk_mq_declare_exclusive(struct bk_mq *mq, const char *queue, struct bk_err *
 
 /*
  * One outgoing message.  All pointers are borrowed for the duration of the
- * call.  MESSAGE_ID is required and should be unique (backy uses the job
+ * call.  EXCHANGE "" is the default exchange (KEY: a queue name, e.g. a
+ * request's reply_to).  MESSAGE_ID is required and should be unique (backy uses the job
  * or event id): it is the AMQP message_id property, consumers use it to
  * deduplicate, and bk_mq_publish_batch uses it to match a returned
  * (unroutable) message to its entry.  RESULT is set by the call.
@@ -214,6 +215,10 @@ struct bk_mq_msg {
 	const void *body;
 	size_t len;
 	const char *message_id;
+	const char *correlation_id; /* optional: the AMQP correlation_id (a reply's request) */
+	bool direct_reply;          /* to a direct reply-to name (amq.rabbitmq.reply-to.*): not
+				     * mandatory, since the broker reports those unroutable
+				     * although it delivers them */
 	int result; /* out: 0 confirmed, or a negative code */
 };
 
@@ -290,6 +295,8 @@ struct bk_mq_delivery {
 	char *exchange;
 	char *routing_key;
 	char *message_id;
+	char *reply_to;       /* AMQP reply_to, "" when absent */
+	char *correlation_id; /* AMQP correlation_id, "" when absent */
 	void *body;
 	size_t len;
 };

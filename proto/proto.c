@@ -182,6 +182,31 @@ static json_t *enc_request(struct je *e, const struct bk_msg_request *m)
 	return root;
 }
 
+static json_t *enc_reply(struct je *e, const struct bk_msg_reply *m)
+{
+	json_t *root = enc_head(e, BK_MSG_REPLY, &m->head);
+
+	if (!root)
+		return NULL;
+	je_put_str(e, root, "request_id", m->request_id);
+	je_put_str(e, root, "action", bk_msg_request_action_name(m->action));
+	je_put_opt(e, root, "job", m->job);
+	je_put(e, root, "accepted", json_boolean(m->accepted));
+	je_put_opt(e, root, "job_id", m->job_id);
+	if (m->error_code[0]) {
+		json_t *err = json_object();
+
+		if (err) {
+			je_put_str(e, err, "code", m->error_code);
+			je_put_str(e, err, "message", m->message);
+		}
+		je_put(e, root, "error", err);
+	} else if (m->message) {
+		je_put_str(e, root, "message", m->message);
+	}
+	return root;
+}
+
 /*
  * Dump ROOT (consumed) compactly, with reals in their shortest exact form
  * (569.3, not 569.29999999999995), check the text with the decoder, append
@@ -243,6 +268,13 @@ int bk_msg_encode_request(const struct bk_msg_request *m, struct bk_buf *out, st
 	return finish(&e, "request", enc_request(&e, m), out, err);
 }
 
+int bk_msg_encode_reply(const struct bk_msg_reply *m, struct bk_buf *out, struct bk_err *err)
+{
+	struct je e = {.bad = NULL, .exact = true};
+
+	return finish(&e, "reply", enc_reply(&e, m), out, err);
+}
+
 int bk_msg_encode(const struct bk_msg *m, struct bk_buf *out, struct bk_err *err)
 {
 	switch (m->kind) {
@@ -254,6 +286,8 @@ int bk_msg_encode(const struct bk_msg *m, struct bk_buf *out, struct bk_err *err
 		return bk_msg_encode_heartbeat(&m->u.heartbeat, out, err);
 	case BK_MSG_REQUEST:
 		return bk_msg_encode_request(&m->u.request, out, err);
+	case BK_MSG_REPLY:
+		return bk_msg_encode_reply(&m->u.reply, out, err);
 	default:
 		return bk_err_set(err, BK_EPROTO, "cannot encode a message of no kind");
 	}
@@ -316,6 +350,17 @@ void bk_msg_request_release(struct bk_msg_request *m)
 	bk_msg_request_init(m);
 }
 
+void bk_msg_reply_init(struct bk_msg_reply *m)
+{
+	memset(m, 0, sizeof(*m));
+}
+
+void bk_msg_reply_release(struct bk_msg_reply *m)
+{
+	free(m->message);
+	bk_msg_reply_init(m);
+}
+
 void bk_msg_result_set_error(struct bk_msg_result *m, const char *code, const char *message,
 			     bool transient)
 {
@@ -362,6 +407,9 @@ void bk_msg_release(struct bk_msg *m)
 		break;
 	case BK_MSG_REQUEST:
 		bk_msg_request_release(&m->u.request);
+		break;
+	case BK_MSG_REPLY:
+		bk_msg_reply_release(&m->u.reply);
 		break;
 	default:
 		break;
@@ -419,6 +467,14 @@ static bool request_eq(const struct bk_msg_request *a, const struct bk_msg_reque
 	       bk_strv_equal(&a->tags, &b->tags) && !strcmp(a->user, b->user);
 }
 
+static bool reply_eq(const struct bk_msg_reply *a, const struct bk_msg_reply *b)
+{
+	return head_eq(&a->head, &b->head) && !strcmp(a->request_id, b->request_id) &&
+	       a->action == b->action && !strcmp(a->job, b->job) && a->accepted == b->accepted &&
+	       !strcmp(a->job_id, b->job_id) && !strcmp(a->error_code, b->error_code) &&
+	       str_eq(a->message, b->message);
+}
+
 bool bk_msg_equal(const struct bk_msg *a, const struct bk_msg *b)
 {
 	if (a->kind != b->kind)
@@ -432,6 +488,8 @@ bool bk_msg_equal(const struct bk_msg *a, const struct bk_msg *b)
 		return heartbeat_eq(&a->u.heartbeat, &b->u.heartbeat);
 	case BK_MSG_REQUEST:
 		return request_eq(&a->u.request, &b->u.request);
+	case BK_MSG_REPLY:
+		return reply_eq(&a->u.reply, &b->u.reply);
 	default:
 		return true;
 	}

@@ -10,6 +10,8 @@
  *                                      key = <action>.<outcome>.<host>.<job>)
  *   heartbeat  worker -> coordinator   backy.workers (topic, key = host)
  *   request    backyctl -> coordinator backy.control (direct, key "request")
+ *   reply      coordinator -> requester  the request's AMQP reply_to (default
+ *                                      exchange), correlation_id = its id
  *
  * Every message is one JSON object with an envelope:
  *
@@ -86,7 +88,7 @@
 
 #define BK_MSG_SCHEMA_NAME "backy"
 #define BK_MSG_MAJOR 1
-#define BK_MSG_MINOR 0
+#define BK_MSG_MINOR 1 /* 1: reply */
 
 /* Limits on everything a peer controls. */
 #define BK_MSG_MAX_BODY (64 * 1024) /* bytes of one message body */
@@ -110,6 +112,7 @@ enum bk_msg_kind {
 	BK_MSG_RESULT,
 	BK_MSG_HEARTBEAT,
 	BK_MSG_REQUEST,
+	BK_MSG_REPLY, /* 1.1: only to those who asked (reply_to), see docs/messages.md */
 };
 
 /* What a job does (and what a result reports on). */
@@ -198,6 +201,22 @@ struct bk_msg_request {
 	char user[BK_MSG_NAME_MAX + 1]; /* who asked (for the audit log), or "" */
 };
 
+/*
+ * The coordinator's answer to a request that named a reply_to: accepted
+ * (for run and expire with the job id of the run it started, when it
+ * started one) or refused with an error.
+ */
+struct bk_msg_reply {
+	struct bk_msg_head head;
+	char request_id[BK_ID_MAX + 1]; /* the request's envelope id */
+	enum bk_msg_request_action action;
+	char job[BK_MSG_NAME_MAX + 1];  /* the request's job, or "" */
+	bool accepted;
+	char job_id[BK_ID_MAX + 1];     /* accepted run/expire: the run started for it, or "" */
+	char error_code[BK_MSG_NAME_MAX + 1]; /* exactly when refused */
+	char *message;                  /* owned: why refused (required then), or a note, or NULL */
+};
+
 /* Any message; KIND says which member of U is live. */
 struct bk_msg {
 	enum bk_msg_kind kind;
@@ -206,6 +225,7 @@ struct bk_msg {
 		struct bk_msg_result result;
 		struct bk_msg_heartbeat heartbeat;
 		struct bk_msg_request request;
+		struct bk_msg_reply reply;
 	} u;
 };
 
@@ -219,6 +239,8 @@ void bk_msg_heartbeat_init(struct bk_msg_heartbeat *m);
 void bk_msg_heartbeat_release(struct bk_msg_heartbeat *m);
 void bk_msg_request_init(struct bk_msg_request *m);
 void bk_msg_request_release(struct bk_msg_request *m);
+void bk_msg_reply_init(struct bk_msg_reply *m);
+void bk_msg_reply_release(struct bk_msg_reply *m);
 
 /*
  * Set the error of a result.  MESSAGE (any text, e.g. a child's stderr line)
@@ -254,6 +276,7 @@ int bk_msg_encode_heartbeat(const struct bk_msg_heartbeat *m, struct bk_buf *out
 			    struct bk_err *err);
 int bk_msg_encode_request(const struct bk_msg_request *m, struct bk_buf *out,
 			  struct bk_err *err);
+int bk_msg_encode_reply(const struct bk_msg_reply *m, struct bk_buf *out, struct bk_err *err);
 
 /* Whether A and B carry the same message (every field but head.minor). */
 bool bk_msg_equal(const struct bk_msg *a, const struct bk_msg *b);

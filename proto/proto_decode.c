@@ -25,14 +25,15 @@
 /* ---- names ---- */
 
 /* The wire names of the message enums, indexed by value (NULL: no name). */
-static const char *const kind_names[] = {NULL, "job", "result", "heartbeat", "request"};
+static const char *const kind_names[] = {NULL, "job", "result", "heartbeat", "request", "reply"};
 static const char *const action_names[] = {NULL, "backup", "expire", "verify"};
 static const char *const outcome_names[] = {"ok", "failed", "skipped", "rejected"};
 static const char *const request_names[] = {NULL, "run", "expire", "status"};
 
 /* What the errors call a message of each kind: "invalid job message: ..." */
-static const char *const kind_what[] = {"message", "job message", "result message",
-					"heartbeat message", "request message"};
+static const char *const kind_what[] = {"message",	     "job message",
+					"result message",    "heartbeat message",
+					"request message", "reply message"};
 
 static const char *name_of(const char *const *names, int n, int v)
 {
@@ -465,6 +466,53 @@ static int dec_request(struct jd *d, json_t *root, struct bk_msg_request *m)
 	return r;
 }
 
+static int dec_reply(struct jd *d, json_t *root, struct bk_msg_reply *m)
+{
+	static const char *const keys[] = {HEAD_KEYS, "request_id", "action", "job", "accepted",
+					   "job_id",  "error",      "message", NULL};
+	static const char *const error_keys[] = {"code", "message", NULL};
+	const char *text = NULL;
+	json_t *v, *err;
+	int action = 0;
+	int r;
+
+	r = jd_check_keys(d, root, NULL, keys);
+	if (r == 0)
+		r = dec_head(d, root, &m->head);
+	if (r == 0)
+		r = jd_get_id(d, root, NULL, "request_id", true, m->request_id);
+	if (r == 0)
+		r = jd_get_enum(d, root, NULL, "action", true, request_names, NNAMES(request_names),
+				&action);
+	if (r == 0)
+		r = jd_get_name(d, root, NULL, "job", false, m->job);
+	if (r == 0)
+		r = jd_get(d, root, NULL, "accepted", true, false, JSON_TRUE, &v);
+	if (r == 0)
+		r = jd_get_id(d, root, NULL, "job_id", false, m->job_id);
+	if (r == 0)
+		r = jd_get(d, root, NULL, "error", false, false, JSON_OBJECT, &err);
+	if (r < 0)
+		return r;
+	m->action = (enum bk_msg_request_action)action;
+	m->accepted = json_is_true(v);
+	if (m->accepted && err)
+		return jd_fail(d, "field 'error' is not allowed in an accepted reply");
+	if (!m->accepted && !err)
+		return jd_fail(d, "missing field 'error' (required in a refusal)");
+	if (!m->accepted && m->job_id[0])
+		return jd_fail(d, "field 'job_id' is not allowed in a refusal");
+	if (err && json_object_get(root, "message"))
+		return jd_fail(d, "field 'message' is not allowed in a refusal (error.message says why)");
+	if (err)
+		return jd_get_error(d, err, "error", error_keys, BK_MSG_MAX_TEXT, m->error_code,
+				    &m->message);
+	r = jd_get_text(d, root, NULL, "message", false, BK_MSG_MAX_TEXT, &text);
+	if (r == 0 && text)
+		m->message = bk_strdup(text);
+	return r;
+}
+
 /* "backy/MAJOR.MINOR" with 1 to 4 digits each and no leading zeros. */
 static bool parse_number(const char **p, unsigned *out)
 {
@@ -564,6 +612,11 @@ int bk_msg_decode(const void *body, size_t len, struct bk_msg *out, struct bk_er
 		bk_msg_request_init(&out->u.request);
 		r = dec_request(&d, root, &out->u.request);
 		out->u.request.head.minor = minor;
+		break;
+	case BK_MSG_REPLY:
+		bk_msg_reply_init(&out->u.reply);
+		r = dec_reply(&d, root, &out->u.reply);
+		out->u.reply.head.minor = minor;
 		break;
 	default:
 		r = jd_fail(&d, "unknown kind");

@@ -10,7 +10,7 @@
 # the broker enforces them.
 #
 #   role          user                 configure        write                          read
-#   coordinator   backy-coordinator    ^backy\.         ^backy\.                       ^backy\.
+#   coordinator   backy-coordinator    ^backy\.         ^(backy\.|amq\.default$)      ^backy\.
 #   worker H      backy-worker-H       ^$               ^backy\.(results|workers)$     ^backy\.jobs\.H$
 #   ctl           backyctl             ^$               ^backy\.control$               ^$
 #   dashboard     backy-dashboard      ^dashboard\.     ^dashboard\.                   ^(backy\.results|dashboard\..*)$
@@ -55,8 +55,9 @@ bk_perm_records()
 	local role=$1 host=${2:-} re key
 	case $role in
 	coordinator)
-		# declares everything, publishes jobs, consumes its queues, holds backy.coordinator.leader
-		printf 'perm\t%s\t%s\t%s\n' '^backy\.' '^backy\.' '^backy\.'
+		# declares everything, publishes jobs, consumes its queues, holds backy.coordinator.leader;
+		# replies to requests through the default exchange (amq.default)
+		printf 'perm\t%s\t%s\t%s\n' '^backy\.' '^(backy\.|amq\.default$)' '^backy\.'
 		;;
 	worker)
 		bk_perm_host_ok "$host" || { echo "rabbit-perms: invalid storage host name '$host'" >&2; return 1; }

@@ -36,7 +36,7 @@ MAX_KEY = 256
 MAX_STRING = 4096
 # bytes; other strings: MAX_STRING here, the schema bounds every known field
 FIELD_BYTES = {"message": 1024, "filename": 4096}
-KNOWN_MINOR = 0
+KNOWN_MINOR = 0  # the encoder's minor, read from its examples
 
 
 class Refused(Exception):
@@ -203,6 +203,8 @@ def main(encoder, msg_check, schema_path, doc_path, corpus):
     # 1. the encoder's examples
     out = subprocess.run([encoder, "--examples"], check=True, capture_output=True, text=True).stdout
     lines = out.splitlines()
+    global KNOWN_MINOR
+    KNOWN_MINOR = minor(json.loads(lines[1]))
     examples = []  # (name, routing key, message)
     for head, body in zip(lines[0::2], lines[1::2]):
         name, key = head[2:].split(" ", 1)

@@ -84,7 +84,8 @@ int main(int argc, char **argv)
 		if (!ids[n])
 			return 1;
 		snprintf(ids[n], 64, "mq-publish-%ld-%zu", (long)getpid(), n + 1);
-		msgs[n] = (struct bk_mq_msg){argv[2], argv[3], line, (size_t)len, ids[n], 0};
+		msgs[n] = (struct bk_mq_msg){.exchange = argv[2], .key = argv[3], .body = line,
+					     .len = (size_t)len, .message_id = ids[n]};
 		line = NULL;
 		lcap = 0;
 		n++;

@@ -195,6 +195,38 @@ static inline void example_request_status(struct bk_msg *m)
 	q->action = BK_REQUEST_STATUS;
 }
 
+/* The answer to example_request_run, published to its reply_to. */
+static inline void example_reply_accepted(struct bk_msg *m)
+{
+	struct bk_msg_reply *r = &m->u.reply;
+
+	bk_msg_init(m);
+	m->kind = BK_MSG_REPLY;
+	bk_msg_reply_init(r);
+	head(&r->head, "Pw4sTn8KcYb2XrLm6Gq3Hv", "2026-11-26T14:12:00.35Z");
+	snprintf(r->request_id, sizeof(r->request_id), "KjT3nWq8ZrX2mGvLpBc5Hd");
+	r->action = BK_REQUEST_RUN;
+	snprintf(r->job, sizeof(r->job), "vm01.root");
+	r->accepted = true;
+	snprintf(r->job_id, sizeof(r->job_id), "Zq7LmW3xTc9KpRb2Vn5Hd8");
+	r->message = strdup("manual backup dispatched to 'backy01'");
+}
+
+static inline void example_reply_refused(struct bk_msg *m)
+{
+	struct bk_msg_reply *r = &m->u.reply;
+
+	bk_msg_init(m);
+	m->kind = BK_MSG_REPLY;
+	bk_msg_reply_init(r);
+	head(&r->head, "Hn2VbQ8wLr5TzKc3Xp7Md4", "2026-11-26T14:14:00.2Z");
+	snprintf(r->request_id, sizeof(r->request_id), "Fw9KdT2mXq4LzRc7Vb3Np6");
+	r->action = BK_REQUEST_RUN;
+	snprintf(r->job, sizeof(r->job), "vm99");
+	snprintf(r->error_code, sizeof(r->error_code), "BK_EUSAGE");
+	r->message = strdup("unknown job 'vm99'");
+}
+
 struct example {
 	const char *name;
 	void (*make)(struct bk_msg *m);
@@ -226,6 +258,8 @@ static const struct example examples[] = {
 	{"heartbeat", example_heartbeat},
 	{"request-run", example_request_run},
 	{"request-status", example_request_status},
+	{"reply-accepted", example_reply_accepted},
+	{"reply-refused", example_reply_refused},
 };
 
 #define N_EXAMPLES (sizeof(examples) / sizeof(examples[0]))
@@ -249,7 +283,8 @@ static inline char *example_text(size_t i)
 }
 
 enum { JOB = 0, JOB_RBD = 1, JOB_FILE = 2, JOB_EXPIRE = 3, RES_OK = 4, RES_FAILED = 5,
-       RES_REJECTED = 6, HEARTBEAT = 7, REQ_RUN = 8, REQ_STATUS = 9 };
+       RES_REJECTED = 6, HEARTBEAT = 7, REQ_RUN = 8, REQ_STATUS = 9, REPLY_OK = 10,
+       REPLY_REFUSED = 11 };
 
 /* ---- helpers ---- */
 

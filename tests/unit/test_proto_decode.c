@@ -119,7 +119,7 @@ static void test_rejects_unknown_major(void **state)
 {
 	(void)state;
 	expect_error(__FILE__, __LINE__, JOB, "schema", "\"backy/2.0\"", BK_EVERSION,
-		     "unsupported message version 'backy/2.0' (this is backy/1.0)");
+		     "unsupported message version 'backy/2.0' (this is backy/1.1)");
 	expect_error(__FILE__, __LINE__, JOB, "schema", "\"backy/0.9\"", BK_EVERSION,
 		     "unsupported message version");
 	/* the version is checked before anything else of the message */
@@ -150,7 +150,7 @@ static void test_accepts_higher_minor_ignoring_unknown_fields(void **state)
 	{
 		char *again = round_trip(&m);
 
-		assert_non_null(strstr(again, "backy/1.0"));
+		assert_non_null(strstr(again, "backy/1.1"));
 		assert_null(strstr(again, "priority"));
 		free(again);
 	}
@@ -185,7 +185,7 @@ static void test_rejects_unknown_kind(void **state)
 {
 	(void)state;
 	REJECT(JOB, "kind", "\"jobs\"",
-	       "field 'kind' must be one of 'job', 'result', 'heartbeat', 'request', not 'jobs'");
+	       "field 'kind' must be one of 'job', 'result', 'heartbeat', 'request', 'reply', not 'jobs'");
 	REJECT(JOB, "kind", NULL, "missing field 'kind'");
 	/* the kind decides which fields belong: a job relabelled as a request */
 	REJECT(JOB, "kind", "\"request\"", "invalid request message: unknown field 'job_id'");
@@ -519,6 +519,30 @@ static void test_request_rules(void **state)
 	REJECT(REQ_RUN, "tags", "[\"manual:\"]", "field 'tags' holds an invalid tag");
 }
 
+static void test_reply_rules(void **state)
+{
+	struct bk_msg m;
+
+	(void)state;
+	ACCEPT(REPLY_OK, "job_id", NULL, &m); /* accepted without a run (queued, status) */
+	assert_true(m.u.reply.accepted);
+	assert_string_equal(m.u.reply.job_id, "");
+	bk_msg_release(&m);
+	ACCEPT(REPLY_REFUSED, "job", NULL, &m);
+	assert_false(m.u.reply.accepted);
+	assert_string_equal(m.u.reply.error_code, "BK_EUSAGE");
+	assert_string_equal(m.u.reply.message, "unknown job 'vm99'");
+	bk_msg_release(&m);
+	REJECT(REPLY_OK, "accepted", "false", "missing field 'error' (required in a refusal)");
+	REJECT(REPLY_REFUSED, "accepted", "true", "field 'error' is not allowed in an accepted reply");
+	REJECT(REPLY_REFUSED, "job_id", "\"Zq7LmW3xTc9KpRb2Vn5Hd8\"",
+	       "field 'job_id' is not allowed in a refusal");
+	REJECT(REPLY_REFUSED, "message", "\"why\"", "field 'message' is not allowed in a refusal");
+	REJECT(REPLY_OK, "request_id", NULL, "missing field 'request_id'");
+	REJECT(REPLY_OK, "accepted", "1", "field 'accepted' must be");
+	REJECT(REPLY_OK, "action", "\"backup\"", "field 'action' must be one of 'run', 'expire', 'status'");
+}
+
 static void test_peek_salvages_what_it_can(void **state)
 {
 	struct bk_msg_peek p;
@@ -571,6 +595,7 @@ int main(void)
 		cmocka_unit_test(test_result_rules),
 		cmocka_unit_test(test_heartbeat_rules),
 		cmocka_unit_test(test_request_rules),
+		cmocka_unit_test(test_reply_rules),
 		cmocka_unit_test(test_peek_salvages_what_it_can),
 	};
 
