@@ -8,6 +8,7 @@
  *     check                    one Nagios line over the whole fleet, codes 0/1/2/3
  *     workers [--json]         storage hosts seen through heartbeats
  *     where JOB                the storage host that holds JOB's repository
+ *     watch [--json]           follow the result stream (backyctl_watch.c)
  *
  * Requests travel through the broker (backy.control, publisher confirms),
  * so backyctl works from any host with broker credentials; status, check
@@ -28,6 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backyctl.h"
 #include "buf.h"
 #include "clock.h"
 #include "config.h"
@@ -47,6 +49,8 @@ struct opts {
 	const char *status_pwfile; /* its password, first line */
 	bool status_pinned;        /* URL from the config: trust exactly its certificate */
 	const char *tags;
+	const char *binding; /* watch: "#" unless given */
+	long count;          /* watch: stop after this many results, 0: never */
 	bool json;
 	struct co_config cfg;
 	bool have_cfg;
@@ -64,6 +68,8 @@ static void usage(FILE *f)
 		"  status [--json]         status of every job\n"
 		"  check                   Nagios check over the fleet (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)\n"
 		"  workers [--json]        workers seen through heartbeats\n"
+		"  watch [--json] [--binding KEY] [--count N]\n"
+		"                          follow the result stream (needs a dashboard's broker user)\n"
 		"  where JOB               the storage host that holds JOB's repository\n"
 		"\n"
 		"URLs default to $BACKY_AMQP_URL / $BACKY_STATUS_URL, then to the config's\n"
@@ -126,6 +132,33 @@ static const char *status_url(struct opts *o)
 
 /* --- requests through the broker ------------------------------------------ */
 
+/* How to reach the broker at URL (TLS settings from the config, if loaded). */
+static void broker_config(const struct opts *o, const char *url, struct bk_mq_config *mc)
+{
+	memset(mc, 0, sizeof(*mc));
+	mc->url = url;
+	mc->name = "backyctl";
+	mc->timeout_ms = 10000;
+	if (o->have_cfg) {
+		mc->ca_cert = o->cfg.amqp_ca_cert;
+		mc->tls_verify = o->cfg.amqp_tls_verify;
+	}
+}
+
+/* `backyctl watch` (backyctl_watch.c). */
+static int cmd_watch(struct opts *o)
+{
+	struct bk_mq_config mc;
+	const char *url = amqp_url(o);
+
+	if (!url) {
+		bk_error("no broker: give --url (a dashboard's broker user), set BACKY_AMQP_URL or -c CONFIG");
+		return 1;
+	}
+	broker_config(o, url, &mc);
+	return backyctl_watch(&mc, o->binding ? o->binding : "#", o->json, o->count);
+}
+
 static int send_request(struct opts *o, enum bk_msg_request_action action, const char *job)
 {
 	struct bk_msg_request q;
@@ -183,14 +216,7 @@ static int send_request(struct opts *o, enum bk_msg_request_action action, const
 		bk_error("%s", bk_err_msg(&err, r));
 		goto out;
 	}
-	memset(&mc, 0, sizeof(mc));
-	mc.url = url;
-	mc.name = "backyctl";
-	mc.timeout_ms = 10000;
-	if (o->have_cfg) {
-		mc.ca_cert = o->cfg.amqp_ca_cert;
-		mc.tls_verify = o->cfg.amqp_tls_verify;
-	}
+	broker_config(o, url, &mc);
 	/*
 	 * No declare: backyctl's broker user may only publish to backy.control
 	 * (docs/operations.md, "Broker users and permissions"); the coordinator
@@ -534,6 +560,8 @@ int main(int argc, char **argv)
 		{"status-password-file", required_argument, NULL, 'P'},
 		{"tags", required_argument, NULL, 't'},
 		{"json", no_argument, NULL, 'j'},
+		{"binding", required_argument, NULL, 'B'},
+		{"count", required_argument, NULL, 'n'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -572,6 +600,19 @@ int main(int argc, char **argv)
 		case 'j':
 			o.json = true;
 			break;
+		case 'B':
+			o.binding = optarg;
+			break;
+		case 'n': {
+			char *end = NULL;
+
+			o.count = strtol(optarg, &end, 10);
+			if (*end || o.count < 0) {
+				bk_error("invalid --count '%s'", optarg);
+				return 1;
+			}
+			break;
+		}
 		case 'v':
 			verbosity++;
 			break;
@@ -608,6 +649,8 @@ int main(int argc, char **argv)
 		r = cmd_check(&o);
 	} else if (strcmp(cmd, "workers") == 0 && argc == optind) {
 		r = cmd_workers(&o) < 0;
+	} else if (strcmp(cmd, "watch") == 0 && argc == optind) {
+		r = cmd_watch(&o);
 	} else if (strcmp(cmd, "where") == 0 && argc - optind == 1) {
 		r = cmd_where(&o, argv[optind]) < 0;
 	} else {

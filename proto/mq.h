@@ -202,6 +202,15 @@ int bk_mq_delete_queue(struct bk_mq *mq, const char *queue, struct bk_err *err);
 int bk_mq_declare_exclusive(struct bk_mq *mq, const char *queue, struct bk_err *err);
 
 /*
+ * Listen to EXCHANGE with binding KEY, as a dashboard does: declare QUEUE
+ * (not durable, exclusive, deleted with the connection), bind it and
+ * consume it with PREFETCH (bk_mq_consume; acknowledge each delivery).
+ * QUEUE must be a name the user may configure (a dashboard's dashboard.*).
+ */
+int bk_mq_listen(struct bk_mq *mq, const char *queue, const char *exchange, const char *key,
+		 unsigned prefetch, struct bk_err *err);
+
+/*
  * One outgoing message.  All pointers are borrowed for the duration of the
  * call.  EXCHANGE "" is the default exchange (KEY: a queue name, e.g. a
  * request's reply_to).  MESSAGE_ID is required and should be unique (backy uses the job

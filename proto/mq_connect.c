@@ -535,3 +535,26 @@ int bk_mq_declare_exclusive(struct bk_mq *mq, const char *queue, struct bk_err *
 	return mq_rpc(mq, err, r, what);
 }
 
+int bk_mq_listen(struct bk_mq *mq, const char *queue, const char *exchange, const char *key,
+		 unsigned prefetch, struct bk_err *err)
+{
+	char what[600];
+	int rc;
+
+	rc = mq_check(mq, err);
+	if (rc)
+		return rc;
+	if (!mq_shortstr_ok(queue) || !queue[0] || !mq_shortstr_ok(exchange) || !mq_shortstr_ok(key))
+		return bk_err_set(err, BK_EUSAGE, "rabbitmq: listening needs a queue, an exchange "
+						  "and a key of at most 255 bytes");
+	snprintf(what, sizeof(what), "declaring queue '%s'", queue);
+	if (!amqp_queue_declare(mq->conn, MQ_CHANNEL, amqp_cstring_bytes(queue), 0, 0, 1, 1,
+				amqp_empty_table))
+		return mq_last_rpc(mq, err, what);
+	snprintf(what, sizeof(what), "binding queue '%s' to exchange '%s' with key '%s'", queue,
+		 exchange, key);
+	if (!amqp_queue_bind(mq->conn, MQ_CHANNEL, amqp_cstring_bytes(queue),
+			     amqp_cstring_bytes(exchange), amqp_cstring_bytes(key), amqp_empty_table))
+		return mq_last_rpc(mq, err, what);
+	return bk_mq_consume(mq, queue, prefetch, err);
+}

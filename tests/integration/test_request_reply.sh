@@ -8,8 +8,10 @@
 #   - a run while that backup is in flight: accepted, queued, no job id;
 #   - expire: accepted with its job id; status: accepted, pointing to HTTP;
 #   - an unknown job, a tag outside the schedule: refused with the code;
-#   - a reply_to naming one of backy's own queues gets no reply there.
-# Needs BACKY (CTest sets it) and BACKY_RABBIT_ENV; about 15 s.
+#   - a reply_to naming one of backy's own queues gets no reply there;
+#   - `backyctl watch` (JSON lines and the table) and the example consumer
+#     of docs/messages.md (docs/examples/consumer.py) show the results.
+# Needs BACKY (CTest sets it) and BACKY_RABBIT_ENV; about 17 s.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
@@ -30,6 +32,21 @@ fl_coord_config "$T/coord.yaml" "  $JOB: {schedule: default, host: $H, source: {
 fl_listen
 fl_worker_start w1 "$H"
 fl_coord_start c1 "$NOW" 0
+# backyctl watch, as an operator follows the fleet (the dashboard's broker user)
+"$CTL" --url "$DASH_URL" watch --json --count 2 --binding 'backup.#' >"$T/watch.jsonl" 2>"$T/watch.log" &
+WATCH=$!
+kill_later "$WATCH"
+"$CTL" --url "$DASH_URL" watch >"$T/watch.txt" 2>"$T/watch-table.log" &
+kill_later $!
+# and the example consumer of docs/messages.md, on a durable queue of its own
+CQ=dashboard.example.t$$
+at_exit "amqp-delete-queue --url='$DASH_URL' -q '$CQ' >/dev/null 2>&1 || true"
+COUNT=1 "$PYTHON" "$HERE/../../docs/examples/consumer.py" "$DASH_URL" "$CQ" 'backup.ok.#' >"$T/consumer.txt" 2>"$T/consumer.log" &
+CONSUMER=$!
+kill_later "$CONSUMER"
+fl_wait 20 "backyctl watch --json listens" grep -q "watching backy.results" "$T/watch.log"
+fl_wait 20 "backyctl watch (table) listens" grep -q "watching backy.results" "$T/watch-table.log"
+fl_wait 20 "the example consumer listens" grep -q "listening on $CQ" "$T/consumer.log"
 
 # ask ACTION [JOB [TAG...]]: the reply as JSON in $reply, the client's exit code in $asked
 ask()
@@ -67,6 +84,20 @@ has_result() { [[ -n $(fl_results ".job_id == \"$1\" and .outcome == \"ok\"") ]]
 check "the result stream carries the backup of job id $JID"
 fl_wait 60 "a result with job id $JID" has_result "$JID"
 ok "followed the run by its job id"
+
+check "backyctl watch shows the results: JSON lines and a table"
+timeout 60 tail --pid="$WATCH" -f /dev/null || fail "backyctl watch --count 2 did not end: $(cat "$T/watch.log")"
+wait "$WATCH" || fail "backyctl watch exited $?: $(cat "$T/watch.log")"
+(($(wc -l <"$T/watch.jsonl") == 2)) || fail "watch --count 2 printed $(wc -l <"$T/watch.jsonl") lines"
+jq -e -s 'all(.[]; .kind == "result" and .action == "backup") and any(.[]; .job_id == "'"$JID"'")' "$T/watch.jsonl" >/dev/null ||
+	fail "watch --json lines: $(cat "$T/watch.jsonl")"
+grep -q "^TIME (UTC) .*ACTION .*OUTCOME" "$T/watch.txt" || fail "no table header: $(cat "$T/watch.txt")"
+fl_wait 20 "the table shows the backup" grep -q " backup  ok .*$JOB .*(job id $JID)" "$T/watch.txt"
+ok "$(grep -c . "$T/watch.txt") table lines, 2 JSON lines"
+timeout 30 tail --pid="$CONSUMER" -f /dev/null || fail "the example consumer did not end after one result: $(cat "$T/consumer.log")"
+wait "$CONSUMER" || fail "the example consumer failed: $(cat "$T/consumer.log")"
+grep -q "^backup of $JOB on $H: ok, revision [A-Za-z0-9_-]* (job id " "$T/consumer.txt" || fail "example consumer printed: $(cat "$T/consumer.txt")"
+ok "example consumer: $(cat "$T/consumer.txt")"
 fl_wait 60 "the coordinator is idle" fl_idle
 
 check "expire and status: accepted"
