@@ -388,16 +388,22 @@ static int cmd_status(struct opts *o)
 		goto out;
 	}
 	qsort(doc.jobs, doc.njobs, sizeof(*doc.jobs), cmp_job);
-	printf("%-24s %-12s %-8s %-9s %-19s %-19s %s\n", "JOB", "HOST", "SLA", "STATUS", "LAST",
+	printf("%-24s %-12s %-8s %-12s %-19s %-19s %s\n", "JOB", "HOST", "SLA", "STATUS", "LAST",
 	       "NEXT", "NEXT TAGS");
 	for (size_t i = 0; i < doc.njobs; i++) {
 		const struct bk_status_job *j = &doc.jobs[i];
-		char last[64], next[64];
+		char last[64], next[64], status[32];
 
 		short_time(j->last_time, last, sizeof(last));
 		short_time(j->next_time, next, sizeof(next));
-		printf("%-24s %-12s %-8s %-9s %-19s %-19s %s\n", j->name, j->host,
-		       j->sla_ok ? "OK" : "TOO OLD", j->status, last, next,
+		/* a running backup with progress from its worker: "running 45%" */
+		if (j->running && j->run.phase && j->run.phase[0] && j->run.total)
+			snprintf(status, sizeof(status), "%s %d%%", j->status,
+				 (int)(j->run.done * 100 / j->run.total));
+		else
+			snprintf(status, sizeof(status), "%s", j->status);
+		printf("%-24s %-12s %-8s %-12s %-19s %-19s %s\n", j->name, j->host,
+		       j->sla_ok ? "OK" : "TOO OLD", status, last, next,
 		       *j->next_tags ? j->next_tags : "-");
 	}
 out:

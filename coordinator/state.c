@@ -71,8 +71,10 @@ void co_state_release(struct co_state *st)
 		free(st->hosts[i]);
 	free(st->hosts);
 	free(st->host_named);
-	for (size_t i = 0; i < st->nworkers; i++)
+	for (size_t i = 0; i < st->nworkers; i++) {
 		free(st->workers[i].running);
+		free(st->workers[i].progress);
+	}
 	free(st->workers);
 	co_heap_release(&st->due);
 	co_heap_release(&st->dl);
@@ -660,9 +662,29 @@ enum co_hb co_heartbeat(struct co_state *st, const struct bk_msg_heartbeat *hb, 
 	w->free_bytes = hb->free_bytes;
 	set_str(&w->running, join(&hb->running));
 	w->nrunning = (unsigned)hb->running.n;
+	free(w->progress);
+	w->progress = hb->nprogress ? bk_calloc(hb->nprogress, sizeof(*w->progress)) : NULL;
+	if (hb->nprogress)
+		memcpy(w->progress, hb->progress, hb->nprogress * sizeof(*w->progress));
+	w->nprogress = hb->nprogress;
 	w->seen = now;
 	w->seen_mono = bk_monotonic();
 	return CO_HB_OK;
+}
+
+const struct bk_msg_progress *co_progress(const struct co_state *st, const char *host,
+					  const char *job)
+{
+	for (size_t i = 0; i < st->nworkers; i++) {
+		const struct co_worker *w = &st->workers[i];
+
+		if (strcmp(w->host, host) != 0)
+			continue;
+		for (size_t k = 0; k < w->nprogress; k++)
+			if (strcmp(w->progress[k].job, job) == 0)
+				return &w->progress[k];
+	}
+	return NULL;
 }
 
 bool co_job_sla(const struct co_job *j, int64_t now, int64_t *overdue)
@@ -765,6 +787,7 @@ static void forget_unconfigured(struct co_state *st)
 			continue;
 		}
 		free(st->workers[i].running);
+		free(st->workers[i].progress);
 	}
 	st->nworkers = n;
 }

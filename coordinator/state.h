@@ -102,6 +102,8 @@ struct co_worker {
 	uint64_t free_bytes;
 	char *running;     /* comma-joined job names */
 	unsigned nrunning; /* how many */
+	struct bk_msg_progress *progress; /* of running jobs, as the last heartbeat said */
+	size_t nprogress;
 	int64_t seen; /* coordinator time of the last heartbeat */
 	int64_t seen_mono; /* monotonic time of it: ages are real seconds, whatever the time scale */
 };
@@ -277,6 +279,10 @@ bool co_host_configured(const struct co_state *st, const char *host);
 
 /* SLA of job J at NOW (schedule.h's bk_sla_ok on the synthetic history). */
 bool co_job_sla(const struct co_job *j, int64_t now, int64_t *overdue);
+
+/* The progress the last heartbeat of HOST reported for JOB, or NULL. */
+const struct bk_msg_progress *co_progress(const struct co_state *st, const char *host,
+					  const char *job);
 
 /* "running", "failed", "finished" or "waiting". */
 const char *co_job_status(const struct co_job *j);

@@ -90,6 +90,15 @@ void co_status_json(const struct co_state *st, int64_t now, const char *role, st
 				run->deadline},
 			.expiring = j->run[CO_RUN_EXPIRE].active,
 		};
+		if (run->active) {
+			const struct bk_msg_progress *p = co_progress(st, co_run_host(st, run), j->name);
+
+			if (p) {
+				v->run.phase = p->phase;
+				v->run.done = p->done;
+				v->run.total = p->total;
+			}
+		}
 	}
 	workers_view(st, doc.workers);
 	doc.nworkers = st->nworkers;

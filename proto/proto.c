@@ -165,6 +165,22 @@ static json_t *enc_heartbeat(struct je *e, const struct bk_msg_heartbeat *m)
 	je_put_uint(e, root, "busy", m->busy);
 	je_put_uint(e, root, "free_bytes", m->free_bytes);
 	je_put_list(e, root, "running", &m->running);
+	if (m->nprogress) {
+		json_t *arr = json_array();
+
+		for (size_t i = 0; arr && i < m->nprogress; i++) {
+			const struct bk_msg_progress *p = &m->progress[i];
+			json_t *o = json_object();
+
+			je_put_str(e, o, "job", p->job);
+			je_put_str(e, o, "phase", p->phase);
+			je_put_uint(e, o, "done", p->done);
+			je_put_uint(e, o, "total", p->total);
+			if (!o || json_array_append_new(arr, o) < 0)
+				e->bad = "progress";
+		}
+		je_put(e, root, "progress", arr);
+	}
 	return root;
 }
 
@@ -336,6 +352,7 @@ void bk_msg_heartbeat_init(struct bk_msg_heartbeat *m)
 void bk_msg_heartbeat_release(struct bk_msg_heartbeat *m)
 {
 	bk_strv_release(&m->running);
+	free(m->progress);
 	bk_msg_heartbeat_init(m);
 }
 
@@ -456,6 +473,14 @@ static bool result_eq(const struct bk_msg_result *a, const struct bk_msg_result 
 
 static bool heartbeat_eq(const struct bk_msg_heartbeat *a, const struct bk_msg_heartbeat *b)
 {
+	if (a->nprogress != b->nprogress)
+		return false;
+	for (size_t i = 0; i < a->nprogress; i++)
+		if (strcmp(a->progress[i].job, b->progress[i].job) ||
+		    strcmp(a->progress[i].phase, b->progress[i].phase) ||
+		    a->progress[i].done != b->progress[i].done ||
+		    a->progress[i].total != b->progress[i].total)
+			return false;
 	return head_eq(&a->head, &b->head) && !strcmp(a->host, b->host) &&
 	       !strcmp(a->version, b->version) && a->slots == b->slots && a->busy == b->busy &&
 	       a->free_bytes == b->free_bytes && bk_strv_equal(&a->running, &b->running);

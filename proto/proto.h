@@ -183,6 +183,14 @@ struct bk_msg_result {
 	struct bk_msg_stats stats;
 };
 
+/* How far a running job is (1.1), from its backy child (progress_doc.h). */
+struct bk_msg_progress {
+	char job[BK_MSG_NAME_MAX + 1]; /* one of the heartbeat's running jobs */
+	char phase[16];                /* "backup", "restore" or "verify" */
+	uint64_t done;                 /* bytes, at most total */
+	uint64_t total;                /* bytes, at most INT64_MAX */
+};
+
 struct bk_msg_heartbeat {
 	struct bk_msg_head head;
 	char host[BK_MSG_NAME_MAX + 1];
@@ -191,6 +199,8 @@ struct bk_msg_heartbeat {
 	unsigned busy;                     /* slots in use, <= slots */
 	uint64_t free_bytes;               /* free space of the backup file system */
 	struct bk_strv running;            /* names of the jobs running now, at most slots */
+	struct bk_msg_progress *progress;  /* owned: of running jobs that report it (1.1) */
+	size_t nprogress;                  /* at most running.n */
 };
 
 struct bk_msg_request {

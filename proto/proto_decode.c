@@ -18,7 +18,8 @@
 #include <string.h>
 
 #include "jdoc.h"
-#include "revision.h" /* bk_tag_valid */
+#include "progress_doc.h" /* bk_phase_valid */
+#include "revision.h"     /* bk_tag_valid */
 
 #define NNAMES(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -401,10 +402,54 @@ static int dec_result(struct jd *d, json_t *root, struct bk_msg_result *m)
 	return r;
 }
 
+/* heartbeat "progress": [{"job", "phase", "done", "total"}, ...], jobs of "running" */
+static int dec_progress(struct jd *d, json_t *arr, struct bk_msg_heartbeat *m)
+{
+	static const char *const keys[] = {"job", "phase", "done", "total", NULL};
+	size_t i;
+	json_t *o;
+
+	if (json_array_size(arr) > m->running.n)
+		return jd_fail(d, "field 'progress' has more entries than field 'running'");
+	m->progress = bk_calloc(json_array_size(arr) + 1, sizeof(*m->progress));
+	json_array_foreach(arr, i, o)
+	{
+		struct bk_msg_progress *p = &m->progress[i];
+		int64_t done = 0, total = 0;
+		const char *phase;
+		int r;
+
+		if (!json_is_object(o))
+			return jd_fail(d, "field 'progress' must hold objects");
+		r = jd_check_keys(d, o, "progress", keys);
+		if (r == 0)
+			r = jd_get_name(d, o, "progress", "job", true, p->job);
+		if (r == 0)
+			r = jd_get_str(d, o, "progress", "phase", true, false, 1, BK_MSG_MAX_STRING,
+				       &phase);
+		if (r == 0 && !bk_phase_valid(phase))
+			r = jd_fail(d, "field 'progress.phase' must be 'backup', 'restore' or 'verify'");
+		if (r == 0)
+			r = get_count(d, o, "progress", "total", true, 0, INT64_MAX, &total);
+		if (r == 0)
+			r = get_count(d, o, "progress", "done", true, 0, total, &done);
+		if (r < 0)
+			return r;
+		if (!bk_strv_has(&m->running, p->job))
+			return jd_fail(d, "field 'progress' names job '%s', which is not running", p->job);
+		snprintf(p->phase, sizeof(p->phase), "%s", phase);
+		p->done = (uint64_t)done;
+		p->total = (uint64_t)total;
+		m->nprogress = i + 1;
+	}
+	return 0;
+}
+
 static int dec_heartbeat(struct jd *d, json_t *root, struct bk_msg_heartbeat *m)
 {
-	static const char *const keys[] = {HEAD_KEYS, "host",       "version", "slots",
-					   "busy",    "free_bytes", "running", NULL};
+	static const char *const keys[] = {HEAD_KEYS, "host",       "version", "slots", "busy",
+					   "free_bytes", "running", "progress", NULL};
+	json_t *v;
 	int64_t slots = 0, busy = 0, free_bytes = 0;
 	int r;
 
@@ -435,7 +480,10 @@ static int dec_heartbeat(struct jd *d, json_t *root, struct bk_msg_heartbeat *m)
 		return jd_fail(d, "field 'busy' is larger than field 'slots'");
 	if (m->running.n > m->slots)
 		return jd_fail(d, "field 'running' lists more jobs than field 'slots'");
-	return 0;
+	r = jd_get(d, root, NULL, "progress", false, false, JSON_ARRAY, &v);
+	if (r == 0 && v)
+		r = dec_progress(d, v, m);
+	return r;
 }
 
 static int dec_request(struct jd *d, json_t *root, struct bk_msg_request *m)

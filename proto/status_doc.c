@@ -7,7 +7,7 @@
 
 #include "jdoc.h"
 
-#define DEPTH 4 /* root, jobs, a job, its running run */
+#define DEPTH 5 /* root, jobs, a job, its running run, its progress */
 #define MAXS BK_STATUS_MAX_STRING
 
 void bk_status_doc_init(struct bk_status_doc *d)
@@ -79,6 +79,14 @@ static json_t *enc_job(struct je *e, const struct bk_status_job *j)
 		je_put_str(e, run, "tags", j->run.tags);
 		je_put_time(e, run, "dispatched", j->run.dispatched);
 		je_put_time(e, run, "deadline", j->run.deadline);
+		if (j->run.phase && j->run.phase[0]) {
+			json_t *p = json_object();
+
+			je_put_str(e, p, "phase", j->run.phase);
+			je_put_uint(e, p, "done", j->run.done);
+			je_put_uint(e, p, "total", j->run.total);
+			je_put(e, run, "progress", p);
+		}
 		je_put(e, o, "running", run);
 	} else {
 		je_put(e, o, "running", json_null());
@@ -210,6 +218,7 @@ static int dec_workers(struct jd *x, json_t *o, void *arg)
 static int dec_run(struct jd *x, struct bk_status_doc *d, json_t *o, struct bk_status_run *run)
 {
 	uint64_t attempt = 0;
+	json_t *p = NULL;
 	int r;
 
 	r = get_s(x, d, o, "running", "job_id", false, &run->job_id);
@@ -222,6 +231,15 @@ static int dec_run(struct jd *x, struct bk_status_doc *d, json_t *o, struct bk_s
 	if (r == 0)
 		r = jd_get_time(x, o, "running", "deadline", true, true, &run->deadline);
 	run->attempt = (unsigned)attempt;
+	if (r == 0)
+		r = jd_get(x, o, "running", "progress", false, false, JSON_OBJECT, &p);
+	if (r == 0 && p) {
+		r = get_s(x, d, p, "progress", "phase", false, &run->phase);
+		if (r == 0)
+			r = get_u(x, p, "progress", "done", INT64_MAX, &run->done);
+		if (r == 0)
+			r = get_u(x, p, "progress", "total", INT64_MAX, &run->total);
+	}
 	return r;
 }
 

@@ -14,7 +14,8 @@
  *                "next_tags", "manual_tags", "host", "schedule",
  *                "backoff": seconds, "failures": N, "last_error": TEXT | null,
  *                "running": {"job_id", "attempt", "tags", "dispatched",
- *                            "deadline"} | null,
+ *                            "deadline", "progress": {"phase", "done", "total"}
+ *                            (when the worker reports it)} | null,
  *                "expiring": B}
  *   /v1/workers {HOST: {"version", "slots", "busy", "free_bytes", "running",
  *                "last_seen": TIME | null, "age": seconds}, ...}
@@ -29,7 +30,7 @@
  *    requires all of them, and ignores fields it does not know (a newer
  *    coordinator may have added some).
  *
- * 2. Limits: a document is at most BK_STATUS_MAX_BYTES, nested at most 4
+ * 2. Limits: a document is at most BK_STATUS_MAX_BYTES, nested at most 5
  *    deep, strings at most BK_STATUS_MAX_STRING bytes.
  *
  * Ownership: for encoding, every pointer in these structs is borrowed from
@@ -57,6 +58,8 @@ struct bk_status_run {
 	const char *tags;   /* comma-separated */
 	int64_t dispatched; /* microseconds UTC, 0: null */
 	int64_t deadline;   /* idem */
+	const char *phase;  /* progress from the worker's heartbeats: "backup", ...; NULL or "": none */
+	uint64_t done, total; /* bytes */
 };
 
 struct bk_status_job {

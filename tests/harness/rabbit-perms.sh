@@ -13,7 +13,7 @@
 #   coordinator   backy-coordinator    ^backy\.         ^(backy\.|amq\.default$)      ^backy\.
 #   worker H      backy-worker-H       ^$               ^backy\.(results|workers)$     ^backy\.jobs\.H$
 #   ctl           backyctl             ^$               ^backy\.control$               ^$
-#   dashboard     backy-dashboard      ^dashboard\.     ^dashboard\.                   ^(backy\.results|dashboard\..*)$
+#   dashboard     backy-dashboard      ^dashboard\.     ^dashboard\.                   ^(backy\.(results|workers)|dashboard\..*)$
 #
 # plus topic permissions for worker H (H' = H with '.' written as ':'):
 #   backy.results  write ^[^.]+\.[^.]+\.H'\.[^.]+$   read ^$   (result key <action>.<outcome>.<host>.<job>)
@@ -72,7 +72,8 @@ bk_perm_records()
 		;;
 	dashboard)
 		# its own queues (and exchanges) named dashboard.*, bound to backy.results
-		printf 'perm\t%s\t%s\t%s\n' '^dashboard\.' '^dashboard\.' '^(backy\.results|dashboard\..*)$'
+		# (results) and backy.workers (heartbeats with the progress of running jobs)
+		printf 'perm\t%s\t%s\t%s\n' '^dashboard\.' '^dashboard\.' '^(backy\.(results|workers)|dashboard\..*)$'
 		;;
 	*) echo "rabbit-perms: unknown role '$role'" >&2; return 1 ;;
 	esac

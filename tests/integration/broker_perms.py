@@ -170,8 +170,10 @@ def main():
     attacks(dash, "dashboard", None)
     refused(dash, "dashboard", f"bind its queue to backy.jobs with key {HOST_B}",
             lambda ch: ch.queue_bind(dq, "backy.jobs", HOST_B))
-    refused(dash, "dashboard", "bind its queue to backy.workers (heartbeats)",
-            lambda ch: ch.queue_bind(dq, "backy.workers", "#"))
+    allowed("dashboard binds its queue to backy.workers (heartbeats, progress)",
+            lambda: dch.queue_bind(dq, "backy.workers", "#"))
+    refused(dash, "dashboard", "bind its queue to backy.control (requests)",
+            lambda ch: ch.queue_bind(dq, "backy.control", "request"))
     refused(dash, "dashboard", "declare a queue outside dashboard.*",
             lambda ch: ch.queue_declare(f"t.perms.{RUN}", exclusive=True))
     refused(dash, "dashboard", "declare a server-named queue (amq.gen-*)",

@@ -151,6 +151,12 @@ def rules(raw, msg):
             raise Refused("busy larger than slots")
         if isinstance(msg.get("running"), list) and len(msg["running"]) > msg["slots"]:
             raise Refused("running lists more jobs than slots")
+        for p in msg.get("progress") or []:
+            if isinstance(p, dict) and p.get("job") not in (msg.get("running") or []):
+                raise Refused("progress of a job that is not running")
+            if isinstance(p, dict) and isinstance(p.get("done"), int) and isinstance(p.get("total"), int) \
+                    and p["done"] > p["total"]:
+                raise Refused("progress done larger than total")
     src = msg.get("source")
     if isinstance(src, dict) and isinstance(src.get("filename"), str):
         f = src["filename"]

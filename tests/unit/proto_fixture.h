@@ -168,6 +168,12 @@ static inline void example_heartbeat(struct bk_msg *m)
 	h->busy = 2;
 	h->free_bytes = 8796093022208ULL;
 	bk_strv_split(&h->running, "vm01.root,vm07.data");
+	h->progress = calloc(1, sizeof(*h->progress));
+	h->nprogress = 1;
+	snprintf(h->progress[0].job, sizeof(h->progress[0].job), "vm01.root");
+	snprintf(h->progress[0].phase, sizeof(h->progress[0].phase), "backup");
+	h->progress[0].done = 13421772800ULL;
+	h->progress[0].total = 53687091200ULL;
 }
 
 static inline void example_request_run(struct bk_msg *m)

@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "consul_kv.h"
 #include "journal_entry.h"
+#include "progress_doc.h"
 #include "report.h"
 #include "rev_list.h"
 #include "status_doc.h"
@@ -520,7 +521,7 @@ static void test_status_decoder_checks_types_and_ignores_new_fields(void **state
 	expect_bad_status("{\"jobs\":{\"x\":1},\"workers\":{},\"coordinator\":{}}",
 			  "not an object");
 	expect_bad_status("[]", "not a JSON object");
-	expect_bad_status("{\"jobs\":{\"x\":{\"running\":{\"a\":{\"b\":1}}}}}", "nested deeper");
+	expect_bad_status("{\"jobs\":{\"x\":{\"running\":{\"progress\":{\"b\":[1]}}}}}", "nested deeper");
 	/* a newer coordinator's fields are fine */
 	s = edit("\"expiring\":false", "\"expiring\":false,\"paused\":{\"until\":null}");
 	bk_status_doc_init(&d);
@@ -766,6 +767,34 @@ static void test_rev_list_shape(void **state)
 	bk_buf_release(&out);
 }
 
+static void test_progress_doc(void **state)
+{
+	struct bk_progress_doc p = {.phase = "backup", .done = 1, .total = 4}, q;
+	struct bk_err err = {0};
+	struct bk_buf b;
+	static const char *const bad[] = {
+		"{\"phase\":\"backup\",\"done\":5,\"total\":4}",
+		"{\"phase\":\"copy\",\"done\":1,\"total\":4}",
+		"{\"phase\":\"backup\",\"done\":1}",
+		"{\"phase\":\"backup\",\"done\":1,\"total\":4,\"eta\":3}",
+		"{\"phase\":\"backup\",\"done\":-1,\"total\":4}",
+		"{\"phase\":\"backup\",\"do",
+	};
+
+	(void)state;
+	bk_buf_init(&b);
+	assert_int_equal(bk_progress_doc_encode(&p, &b, &err), 0);
+	assert_string_equal(b.p, "{\"phase\":\"backup\",\"done\":1,\"total\":4}");
+	assert_int_equal(bk_progress_doc_decode(b.p, b.len, &q, &err), 0);
+	assert_string_equal(q.phase, "backup");
+	assert_true(q.done == 1 && q.total == 4);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(bk_progress_doc_decode(bad[i], strlen(bad[i]), &q, &err), BK_EPROTO);
+	p.done = 5; /* more than total */
+	assert_int_equal(bk_progress_doc_encode(&p, &b, NULL), BK_EPROTO);
+	bk_buf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -784,6 +813,7 @@ int main(void)
 		cmocka_unit_test(test_consul_request_round_trip),
 		cmocka_unit_test(test_consul_listing),
 		cmocka_unit_test(test_rev_list_shape),
+		cmocka_unit_test(test_progress_doc),
 	};
 
 	bk_clock_init(NULL);

@@ -500,7 +500,16 @@ static void test_heartbeat_rules(void **state)
 	REJECT(HEARTBEAT, "running", "[\"a\",\"a\"]", "field 'running' lists 'a' twice");
 	REJECT(HEARTBEAT, "version", "\"1.0 beta\"", "field 'version' is not a valid version");
 	ACCEPT1(HEARTBEAT, "version", "\"2.1.0+deb12u1~rc1\"");
-	ACCEPT1(HEARTBEAT, "running", "[]");
+	ACCEPT1(HEARTBEAT, "progress", NULL);
+	REJECT(HEARTBEAT, "running", "[]", "field 'progress' has more entries than field 'running'");
+	REJECT(HEARTBEAT, "progress", "[{\"job\":\"vm09\",\"phase\":\"backup\",\"done\":1,\"total\":2}]",
+	       "field 'progress' names job 'vm09', which is not running");
+	REJECT(HEARTBEAT, "progress", "[{\"job\":\"vm01.root\",\"phase\":\"backup\",\"done\":3,\"total\":2}]",
+	       "field 'progress.done' must be");
+	REJECT(HEARTBEAT, "progress", "[{\"job\":\"vm01.root\",\"phase\":\"copy\",\"done\":1,\"total\":2}]",
+	       "field 'progress.phase' must be 'backup', 'restore' or 'verify'");
+	REJECT(HEARTBEAT, "progress", "[{\"job\":\"vm01.root\",\"phase\":\"backup\",\"done\":1}]",
+	       "missing field 'progress.total'");
 }
 
 static void test_request_rules(void **state)

@@ -125,6 +125,7 @@ static void test_optional_fields_round_trip(void **state)
 
 	example_heartbeat(&m);
 	bk_strv_release(&m.u.heartbeat.running);
+	m.u.heartbeat.nprogress = 0; /* progress only of running jobs */
 	m.u.heartbeat.busy = 0;
 	m.u.heartbeat.slots = 0;
 	m.u.heartbeat.free_bytes = INT64_MAX;

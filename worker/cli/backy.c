@@ -10,6 +10,7 @@
 #include "engine.h"
 #include "log.h"
 #include "manifest.h"
+#include "progress.h"
 #include "retention.h"
 #include "revspec.h"
 #include "schedule.h"
@@ -67,6 +68,8 @@ static const char usage_text[] =
 	"  -l, --logfile FILE      log file (default: DIR/backy.log)\n"
 	"  -v, --verbose           more output (repeat for debug output)\n"
 	"      --result FILE       write the outcome as JSON to FILE (for backy-worker)\n"
+	"      --progress-file FILE  keep FILE up to date with the progress of a long run\n"
+	"                          (JSON, for backy-worker's heartbeats)\n"
 	"  -h, --help              this help; --version prints the version\n"
 	"\n"
 	"SPEC selects revisions: an id, N (N-th newest, 0 = newest), latest, all,\n"
@@ -288,7 +291,7 @@ static int cmd_backup(struct cli *c, int argc, char **argv)
 	bk_buf_init(&list);
 	bk_strv_join(&tags, ",", &list);
 	bk_info("backup of '%s' started (tags: %s)", repo.name, list.p);
-	r = bk_backup(&repo, &tags, c->tty, &st, &c->err);
+	r = bk_backup(&repo, &tags, true, &st, &c->err);
 	if (r == 0) {
 		char size[32], written[32];
 		char line[512];
@@ -412,9 +415,9 @@ static int cmd_restore(struct cli *c, int argc, char **argv)
 		bool rbd = src->spec.type != BK_SOURCE_FILE;
 
 		r = bk_restore_rbd(&repo, idx, argv[optind] + 4, rbd ? src->ceph_conf : NULL,
-				   rbd ? src->ceph_id : NULL, c->tty, &c->err);
+				   rbd ? src->ceph_id : NULL, true, &c->err);
 	} else if (r == 0) {
-		r = bk_restore(&repo, idx, argv[optind], c->tty && strcmp(argv[optind], "-"), &c->err);
+		r = bk_restore(&repo, idx, argv[optind], strcmp(argv[optind], "-") != 0, &c->err);
 	}
 	bk_repo_close(&repo);
 	return r < 0 ? cli_fail(c, r) : 0;
@@ -530,7 +533,7 @@ static int cmd_verify(struct cli *c, int argc, char **argv)
 	for (size_t i = 0; r == 0 && i < repo.n; i++) {
 		if (!match[i])
 			continue;
-		r = bk_verify(&repo, i, c->tty, &c->err);
+		r = bk_verify(&repo, i, true, &c->err);
 		if (r == BK_EVERIFY) {
 			/* report each damaged revision and go on with the others */
 			bk_error("%s", c->err.msg);
@@ -627,6 +630,7 @@ int main(int argc, char **argv)
 						 {"help", no_argument, NULL, 'h'},
 						 {"version", no_argument, NULL, 'V'},
 						 {"result", required_argument, NULL, 'R'},
+						 {"progress-file", required_argument, NULL, 'P'},
 						 {NULL, 0, NULL, 0}};
 	struct cli c = {.dir = "."};
 	struct bk_report report;
@@ -651,6 +655,9 @@ int main(int argc, char **argv)
 			return 0;
 		case 'R':
 			c.result_path = optarg;
+			break;
+		case 'P':
+			bk_progress_file(optarg);
 			break;
 		default:
 			return cli_usage_error("%s", "invalid option");

@@ -22,7 +22,7 @@ struct cli {
 	const char *result_path;  /* --result: where to write the job report (report.h) */
 	struct bk_report *result; /* what commands report there; NULL without --result */
 	int verbose;
-	bool tty; /* stderr is a terminal: show progress */
+	bool tty; /* stderr is a terminal (progress.h picks its own display) */
 	struct bk_err err;
 };
 

@@ -31,6 +31,11 @@ void bk_child_result_name(const char *job_id, char *out, size_t size)
 	snprintf(out, size, "%s.result", job_id);
 }
 
+void bk_child_progress_name(const char *job_id, char *out, size_t size)
+{
+	snprintf(out, size, "%s.progress", job_id);
+}
+
 /*
  * The environment of the child: ours, plus BACKY_NOW=<TIME> under simulated
  * time (NOW is the storage for it).  Free the array, not the strings.
@@ -63,6 +68,8 @@ void bk_child_cmd_init(struct bk_child_cmd *c, const struct bk_fleet_config *cfg
 	memset(c, 0, sizeof(*c));
 	bk_child_result_name(job->job_id, rname, sizeof(rname));
 	snprintf(c->result, sizeof(c->result), "%s/%s", cfg->state_dir, rname);
+	bk_child_progress_name(job->job_id, rname, sizeof(rname));
+	snprintf(c->progress, sizeof(c->progress), "%s/%s", cfg->state_dir, rname);
 	bk_buf_init(&c->tags);
 	bk_strv_join(&job->tags, ",", &c->tags);
 	c->argv[argc++] = cfg->backy;
@@ -70,6 +77,8 @@ void bk_child_cmd_init(struct bk_child_cmd *c, const struct bk_fleet_config *cfg
 	c->argv[argc++] = repo;
 	c->argv[argc++] = "--result";
 	c->argv[argc++] = c->result;
+	c->argv[argc++] = "--progress-file";
+	c->argv[argc++] = c->progress;
 	switch (job->action) {
 	case BK_ACTION_BACKUP:
 		c->argv[argc++] = "backup";

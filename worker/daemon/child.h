@@ -52,11 +52,12 @@ struct bk_child_cmd {
 	char min_keep[32], min_age[32];
 	char now[80];         /* "BACKY_NOW=..." under simulated time */
 	char result[PATH_MAX]; /* the --result path */
+	char progress[PATH_MAX]; /* the --progress-file path */
 };
 
 /*
  * Build the command for JOB of CFG: `backy -b REPO --result
- * <state-dir>/<job id>.result backup [-f TAGS] | expire --min-keep N
+ * <state-dir>/<job id>.result --progress-file <state-dir>/<job id>.progress backup [-f TAGS] | expire --min-keep N
  * --min-age Ns | verify -r all`, and the environment (note 5).  Release
  * with bk_child_cmd_release().
  */
@@ -74,6 +75,8 @@ pid_t bk_child_spawn(const struct bk_child_cmd *c, int logfd, pid_t parent);
 /* "<job id>.log" and "<job id>.result": the child's files in the state directory. */
 void bk_child_log_name(const char *job_id, char *out, size_t size);
 void bk_child_result_name(const char *job_id, char *out, size_t size);
+/* "<job id>.progress": where a running child keeps its progress (progress_doc.h). */
+void bk_child_progress_name(const char *job_id, char *out, size_t size);
 
 /*
  * A result of HOST for JOB (NULL: an invalid job, fields left empty) with

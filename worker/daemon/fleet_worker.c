@@ -100,6 +100,7 @@
 #include "job_journal.h"
 #include "log.h"
 #include "mq.h"
+#include "progress_doc.h"
 #include "proto.h"
 #include "results.h"
 #include "fleet_repo.h"
@@ -359,6 +360,8 @@ static void complete_job(struct worker *w, struct bk_job *j, struct bk_msg_resul
 		bk_error("job '%s' (id %s): %s", j->msg.job, j->msg.job_id, err.msg);
 	bk_child_result_name(j->msg.job_id, nm, sizeof(nm));
 	bk_fs_unlink(w->journal.dirfd, nm);
+	bk_child_progress_name(j->msg.job_id, nm, sizeof(nm));
+	bk_fs_unlink(w->journal.dirfd, nm);
 
 	bk_buf_init(&line);
 	bk_results_outcome_line(res, &line);
@@ -579,6 +582,29 @@ static void reap_children(struct worker *w)
 
 /* ---- heartbeats, stop, reload --------------------------------------------------------- */
 
+/* The progress a running job's child reports (progress_doc.h), into P: whether there is one. */
+static bool read_progress(struct worker *w, const struct bk_job *j, struct bk_msg_progress *p)
+{
+	struct bk_progress_doc doc;
+	char name[BK_ID_MAX + 16];
+	char *text = NULL;
+	size_t len = 0;
+	bool ok;
+
+	bk_child_progress_name(j->msg.job_id, name, sizeof(name));
+	if (bk_fs_read_all(w->journal.dirfd, name, BK_PROGRESS_DOC_MAX_BYTES, &text, &len) < 0)
+		return false;
+	ok = bk_progress_doc_decode(text, len, &doc, NULL) == 0;
+	free(text);
+	if (!ok)
+		return false; /* a child's garbage is no progress */
+	snprintf(p->job, sizeof(p->job), "%s", j->msg.job);
+	snprintf(p->phase, sizeof(p->phase), "%s", doc.phase);
+	p->done = doc.done;
+	p->total = doc.total;
+	return true;
+}
+
 static void heartbeat(struct worker *w)
 {
 	struct bk_msg_heartbeat hb;
@@ -595,8 +621,12 @@ static void heartbeat(struct worker *w)
 	hb.busy = w->jobs.nrunning < w->cfg.slots ? (unsigned)w->jobs.nrunning : w->cfg.slots;
 	if (statvfs(w->cfg.base_dir, &sv) == 0)
 		hb.free_bytes = (uint64_t)sv.f_bavail * sv.f_frsize;
-	for (size_t i = 0; i < w->jobs.nrunning && i < w->cfg.slots; i++)
+	hb.progress = bk_calloc(w->cfg.slots + 1, sizeof(*hb.progress));
+	for (size_t i = 0; i < w->jobs.nrunning && i < w->cfg.slots; i++) {
 		bk_strv_add(&hb.running, w->jobs.running[i]->msg.job);
+		if (read_progress(w, w->jobs.running[i], &hb.progress[hb.nprogress]))
+			hb.nprogress++;
+	}
 	bk_buf_init(&b);
 	r = bk_msg_encode_heartbeat(&hb, &b, &err);
 	if (r == 0)
