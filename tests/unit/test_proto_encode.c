@@ -51,7 +51,7 @@ static void test_job_fields_survive_round_trip(void **state)
 	assert_int_equal(m.kind, BK_MSG_JOB);
 	assert_string_equal(m.u.job.head.id, "7UpNw3sD5rLiJ3gM2k2kqT");
 	assert_int_equal(m.u.job.head.time, t("2026-11-26T12:00:00.000123Z"));
-	assert_int_equal(m.u.job.head.minor, 0);
+	assert_int_equal(m.u.job.head.minor, BK_MSG_MINOR);
 	assert_string_equal(m.u.job.job_id, "dMuFXgd6YZrvXnpxQ3YcGa");
 	assert_string_equal(m.u.job.job, "vm01.root");
 	assert_string_equal(m.u.job.host, "backy01");
@@ -65,7 +65,7 @@ static void test_job_fields_survive_round_trip(void **state)
 	assert_string_equal(m.u.job.schedule.tags[0].name, "daily");
 	assert_int_equal(m.u.job.schedule.tags[0].interval, 86400);
 	assert_int_equal(m.u.job.schedule.tags[0].keep, 9);
-	assert_non_null(strstr(text, "\"schema\":\"backy/1.0\",\"kind\":\"job\""));
+	assert_non_null(strstr(text, "\"schema\":\"backy/1.1\",\"kind\":\"job\""));
 	assert_non_null(strstr(text, "\"time\":\"2026-11-26T12:00:00.000123+00:00\""));
 	bk_msg_release(&m);
 	free(text);
