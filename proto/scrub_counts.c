@@ -31,16 +31,18 @@ bool bk_scrub_counts_equal(const struct bk_scrub_counts *a, const struct bk_scru
 	       bk_strv_equal(&a->revisions, &b->revisions);
 }
 
-void bk_scrub_counts_add(struct bk_scrub_counts *c, const char *id, bool distrusted)
+void bk_scrub_counts_add(struct bk_scrub_counts *c, bool distrusted)
 {
 	if (c->checked < BK_SCRUB_MAX_CHECKED)
 		c->checked++;
-	if (!distrusted)
-		return;
-	if (c->distrusted < c->checked)
+	if (distrusted && c->distrusted < c->checked)
 		c->distrusted++;
-	if (c->revisions.n < BK_SCRUB_MAX_LISTED && c->revisions.n < c->distrusted &&
-	    bk_id_valid(id) && !bk_strv_has(&c->revisions, id))
+}
+
+void bk_scrub_counts_list(struct bk_scrub_counts *c, const char *id)
+{
+	if (c->revisions.n < BK_SCRUB_MAX_LISTED && bk_id_valid(id) &&
+	    !bk_strv_has(&c->revisions, id))
 		bk_strv_add(&c->revisions, id);
 }
 
@@ -68,9 +70,6 @@ int bk_scrub_counts_decode(struct jd *d, json_t *obj, const char *prefix,
 	if (out->distrusted > out->checked)
 		return jd_fail(d, "field '%s' is larger than field '%s.checked'",
 			       jd_field(f, prefix, "distrusted"), prefix);
-	if (out->revisions.n > out->distrusted)
-		return jd_fail(d, "field '%s' lists more revisions than field '%s.distrusted'",
-			       jd_field(f, prefix, "distrusted_revisions"), prefix);
 	return 0;
 }
 

@@ -11,8 +11,10 @@
  *                         0 to BK_SCRUB_MAX_CHECKED
  *   distrusted            of those, how many were found damaged and are now
  *                         distrusted, at most checked
- *   distrusted_revisions  their ids (bk_id_valid, distinct), at most
- *                         BK_SCRUB_MAX_LISTED and at most distrusted; optional
+ *   distrusted_revisions  the ids of every revision of the repository that is
+ *                         distrusted after the run (found now or before;
+ *                         bk_id_valid, distinct), at most BK_SCRUB_MAX_LISTED;
+ *                         optional (absent: none)
  *
  * Ownership: the struct owns its list; _release() frees it and leaves the
  * struct as after _init().  The codec functions live in proto/ only (they
@@ -32,7 +34,7 @@
 struct bk_scrub_counts {
 	uint32_t checked;
 	uint32_t distrusted;
-	struct bk_strv revisions; /* ids of the distrusted revisions */
+	struct bk_strv revisions; /* ids of the repository's distrusted revisions */
 };
 
 void bk_scrub_counts_init(struct bk_scrub_counts *c);
@@ -40,10 +42,10 @@ void bk_scrub_counts_release(struct bk_scrub_counts *c);
 void bk_scrub_counts_copy(struct bk_scrub_counts *dst, const struct bk_scrub_counts *src);
 bool bk_scrub_counts_equal(const struct bk_scrub_counts *a, const struct bk_scrub_counts *b);
 
-/*
- * Count one checked revision ID; DISTRUSTED when it was found damaged (its
- * id is listed while there is room).  Saturates at the limits.
- */
-void bk_scrub_counts_add(struct bk_scrub_counts *c, const char *id, bool distrusted);
+/* Count one checked revision, DISTRUSTED when it was found damaged (saturating). */
+void bk_scrub_counts_add(struct bk_scrub_counts *c, bool distrusted);
+
+/* List ID as distrusted, while there is room (a valid id, once). */
+void bk_scrub_counts_list(struct bk_scrub_counts *c, const char *id);
 
 #endif

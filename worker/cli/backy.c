@@ -522,9 +522,11 @@ static int64_t last_checked(const struct bk_rev *rev)
 /*
  * verify [-r SPEC] [--older-than DURATION]: re-read the matching revisions;
  * with --older-than (a scrub slice, backy-worker's verify jobs) only those
- * last found intact longer ago, and none at all is not an error.  Each
- * damaged revision is reported and the others are still checked; the
- * report (--result) counts both.
+ * last found intact longer ago and not distrusted (a distrusted revision,
+ * maybe by an operator's decision, stays so), and none at all is not an
+ * error.  Each damaged revision is reported and the others are still
+ * checked; the report (--result) counts them and lists every revision
+ * distrusted afterwards.
  */
 static int cmd_verify(struct cli *c, int argc, char **argv)
 {
@@ -554,20 +556,26 @@ static int cmd_verify(struct cli *c, int argc, char **argv)
 	if (r == 0 && !(older && repo.n == 0))
 		r = select_revs(c, &repo, spec, &match);
 	for (size_t i = 0; r == 0 && match && i < repo.n; i++) {
-		if (!match[i] || (older && now - last_checked(&repo.revs[i]) <= older * BK_USEC))
+		const struct bk_rev *rev = &repo.revs[i];
+
+		if (!match[i] || (older && (rev->trust == BK_TRUST_DISTRUSTED ||
+					    now - last_checked(rev) <= older * BK_USEC)))
 			continue;
 		r = bk_verify(&repo, i, c->tty, &c->err);
 		if (r == BK_EVERIFY) {
 			/* report each damaged revision and go on with the others */
 			bk_error("%s", c->err.msg);
 			bk_err_clear(&c->err);
-			bk_scrub_counts_add(&found, repo.revs[i].id, true);
+			bk_scrub_counts_add(&found, true);
 			r = 0;
 		} else if (r == 0) {
-			bk_scrub_counts_add(&found, repo.revs[i].id, false);
+			bk_scrub_counts_add(&found, false);
 			bk_info("revision %s verified", repo.revs[i].id);
 		}
 	}
+	for (size_t i = 0; r == 0 && i < repo.n; i++)
+		if (repo.revs[i].trust == BK_TRUST_DISTRUSTED)
+			bk_scrub_counts_list(&found, repo.revs[i].id);
 	free(match);
 	bk_repo_close(&repo);
 	if (r == 0 && found.distrusted)
