@@ -84,9 +84,10 @@ int64_t co_scrub_older_than(const struct co_state *st, uint32_t i)
 {
 	const struct co_job *j = &st->jobs[i];
 
-	if (j->scrub.manual || period_s(st) <= slice_s(st))
-		return 0;
-	return period_s(st) - slice_s(st);
+	int64_t older = period_s(st) - slice_s(st) - slice_s(st) / 8;
+
+	/* note 1: an eighth of a slice for a slice that starts late (a tick, a deferral) */
+	return j->scrub.manual || older <= 0 ? 0 : older;
 }
 
 /* Whether job J leaves room for a verify at NOW (note 2). */
@@ -105,6 +106,13 @@ int co_scrub_start(struct co_state *st, uint32_t i, int64_t now, const struct co
 
 	if (j->run[CO_RUN_VERIFY].active)
 		return BK_ELOCKED;
+	if (!j->last_time && !j->scrub.manual) {
+		/* no backup yet, no repository: this slice has nothing to read */
+		j->scrub.next = co_scrub_ideal(j->spread, slice_s(st), now);
+		co_job_mark(st, i, CO_CHG_JOB);
+		heap_update(st, i);
+		return BK_ENOREV;
+	}
 	if (!room_for_verify(j, now)) {
 		j->scrub.next = now + (j->scrub.manual ? CO_SCRUB_RETRY_MANUAL : CO_SCRUB_RETRY);
 		st->c.scrubs_deferred++;

@@ -9,10 +9,13 @@
  *    and 1d) every job gets one verify job per slice, at its own offset
  *    in the slice (half a slice after its backup spread, so scrubs and
  *    backups of one job keep apart).  A scheduled verify asks for the
- *    revisions last found intact (verified, or else backed up) more than
- *    P - S ago (job field older_than): run every S, no revision goes
- *    longer than P without a re-read, and each slice reads only what
- *    became due since the last one.  A slice that fails or is deferred is
+ *    revisions last found intact (verified, or else backed up) at least
+ *    P - S - S/8 ago (job field older_than; 0, every revision, when that
+ *    is not positive): run every S, no revision goes longer than P
+ *    without a re-read as long as no slice starts more than S/8 late
+ *    (a deferral, note 2), and each slice reads only what became due
+ *    since the last one.  A job without a good backup yet skips its
+ *    slices (there is no repository to read).  A slice that fails or is deferred is
  *    caught up by the next one (older_than covers what it missed).
  *
  * 2. Never in the way of a backup.  A verify starts only when the job has
@@ -88,8 +91,8 @@ size_t co_take_scrub_due(struct co_state *st, int64_t now, uint32_t *out, size_t
 
 /*
  * Start the verify of job I at NOW (note 2): 0 and the run in *STARTED
- * (owned by ST), or BK_ELOCKED when it is deferred (planned again, nothing
- * to publish).
+ * (owned by ST), or BK_ELOCKED when it is deferred or BK_ENOREV when the
+ * job has no backup yet (planned again, nothing to publish).
  */
 int co_scrub_start(struct co_state *st, uint32_t i, int64_t now, const struct co_run **started);
 

@@ -141,8 +141,8 @@ static void test_config_scrub_defaults_and_errors(void **state)
 
 /*
  * Every slice each job gets a verify job for the revisions not found
- * intact for period - slice: run daily, no revision goes longer than the
- * period without a re-read.
+ * intact for period - slice - slice/8: run daily, no revision goes longer
+ * than the period without a re-read.
  */
 static void test_slices_reread_everything_within_the_period(void **state)
 {
@@ -154,7 +154,7 @@ static void test_slices_reread_everything_within_the_period(void **state)
 	struct bk_buf b;
 	uint32_t ids[8];
 	int64_t now = t0(), first[2];
-	int verifies[2] = {0, 0};
+	int verifies[2] = {0, 0}, slots[2] = {0, 0};
 
 	(void)state;
 	parse_ok("", &c);
@@ -194,30 +194,40 @@ static void test_slices_reread_everything_within_the_period(void **state)
 			struct co_job *j = &st.jobs[ids[i]];
 			const struct co_run *run = NULL;
 
+			if (!j->last_time) {
+				/* before the first backup: no repository, the slice is skipped */
+				assert_int_equal(co_scrub_start(&st, ids[i], t, &run), BK_ENOREV);
+				slots[ids[i]]++;
+				continue;
+			}
 			assert_int_equal(co_scrub_start(&st, ids[i], t, &run), 0);
 			co_run_message(&st, ids[i], CO_RUN_VERIFY, t, &m);
 			assert_int_equal(m.action, BK_ACTION_VERIFY);
-			assert_int_equal(m.older_than, 29 * 86400);
+			assert_int_equal(m.older_than, 29 * 86400 - 3 * 3600);
 			assert_string_equal(m.host, st.hosts[j->host]);
 			bk_buf_reset(&b);
 			assert_int_equal(bk_msg_encode_job(&m, &b, &err), 0); /* proto accepts it */
 			/* each slice on its own day, at the job's offset */
-			assert_true(t >= first[ids[i]] + verifies[ids[i]] * D &&
-				    t < first[ids[i]] + verifies[ids[i]] * D + H);
+			assert_true(t >= first[ids[i]] + slots[ids[i]] * D &&
+				    t < first[ids[i]] + slots[ids[i]] * D + H);
 			verifies[ids[i]]++;
+			slots[ids[i]]++;
 			make_result(&r, &st, j, CO_RUN_VERIFY, t, BK_OUTCOME_OK, NULL);
 			r.has_verify = true;
 			r.verify.checked = 1;
 			assert_int_equal(deliver(&st, &r, t), CO_RESULT_DONE);
 			bk_msg_result_release(&r);
 			assert_int_equal(j->scrub.last_ok, t);
-			assert_int_equal(j->scrub.next, first[ids[i]] + verifies[ids[i]] * D);
+			assert_int_equal(j->scrub.next, first[ids[i]] + slots[ids[i]] * D);
 		}
 	}
-	assert_int_equal(verifies[0], 30);
-	assert_int_equal(verifies[1], 30);
-	assert_int_equal(st.jobs[0].scrub.checked_total, 30);
-	assert_int_equal(st.c.dispatched[CO_RUN_VERIFY], 60);
+	/* one a day, after the first backup */
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(slots[k], 30);
+		assert_true(verifies[k] >= 29);
+		assert_int_equal(st.jobs[k].scrub.checked_total, (uint32_t)verifies[k]);
+	}
+	assert_int_equal(st.c.dispatched[CO_RUN_VERIFY], (uint64_t)(verifies[0] + verifies[1]));
 	bk_buf_release(&b);
 	bk_msg_job_release(&m);
 	co_state_release(&st);
@@ -243,6 +253,13 @@ static void test_verify_keeps_out_of_the_way_of_backups(void **state)
 	co_state_apply(&st, &c, t0());
 	j = co_job_find(&st, "vm01");
 	i = idx(&st, j);
+
+	/* no backup yet: nothing to verify, the slice is skipped */
+	now = j->scrub.next;
+	assert_int_equal(co_scrub_start(&st, i, now, &run), BK_ENOREV);
+	assert_false(j->run[CO_RUN_VERIFY].active);
+	assert_int_equal(j->scrub.next, now + D);
+	backup_done(&st, j);
 
 	/* a backup in flight: the verify is deferred by an hour, nothing dispatched */
 	now = j->next_time;
@@ -467,7 +484,7 @@ static void test_scrub_state_survives_restarts(void **state)
 	backup_done(&st, j);
 	now = j->scrub.next;
 	assert_int_equal(co_scrub_start(&st, idx(&st, j), now, &run), 0);
-	assert_int_equal(run->older_than, 9 * 86400);
+	assert_int_equal(run->older_than, 9 * 86400 - 3 * 3600);
 	co_confirmed(&st, idx(&st, j), CO_RUN_VERIFY);
 
 	co_state_format(&st, now, &b);
@@ -477,7 +494,7 @@ static void test_scrub_state_survives_restarts(void **state)
 	j2 = co_job_find(&st2, "vm01");
 	assert_true(j2->run[CO_RUN_VERIFY].active);
 	assert_true(j2->run[CO_RUN_VERIFY].confirmed);
-	assert_int_equal(j2->run[CO_RUN_VERIFY].older_than, 9 * 86400);
+	assert_int_equal(j2->run[CO_RUN_VERIFY].older_than, 9 * 86400 - 3 * 3600);
 	assert_string_equal(j2->run[CO_RUN_VERIFY].id, j->run[CO_RUN_VERIFY].id);
 	assert_string_equal(j2->scrub.bad, "Bd8V3FdvjZpm5RKmEfs5rS,Vy8kLgX5mFjnYcE9p6tWwR");
 	assert_int_equal(j2->scrub.found_total, 2);

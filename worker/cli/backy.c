@@ -522,7 +522,7 @@ static int64_t last_checked(const struct bk_rev *rev)
 /*
  * verify [-r SPEC] [--older-than DURATION]: re-read the matching revisions;
  * with --older-than (a scrub slice, backy-worker's verify jobs) only those
- * last found intact longer ago and not distrusted (a distrusted revision,
+ * last found intact at least that long ago and not distrusted (a distrusted revision,
  * maybe by an operator's decision, stays so), and none at all is not an
  * error.  Each damaged revision is reported and the others are still
  * checked; the report (--result) counts them and lists every revision
@@ -559,7 +559,7 @@ static int cmd_verify(struct cli *c, int argc, char **argv)
 		const struct bk_rev *rev = &repo.revs[i];
 
 		if (!match[i] || (older && (rev->trust == BK_TRUST_DISTRUSTED ||
-					    now - last_checked(rev) <= older * BK_USEC)))
+					    now - last_checked(rev) < older * BK_USEC)))
 			continue;
 		r = bk_verify(&repo, i, c->tty, &c->err);
 		if (r == BK_EVERIFY) {
