@@ -135,8 +135,7 @@ static void add_sat(uint32_t *v, uint32_t n)
 	*v = UINT32_MAX - *v < n ? UINT32_MAX : *v + n;
 }
 
-void co_scrub_result(struct co_state *st, uint32_t i, const struct bk_msg_result *r,
-		     int64_t now)
+void co_scrub_result(struct co_state *st, uint32_t i, const struct bk_msg_result *r, int64_t now)
 {
 	struct co_scrub *s = &st->jobs[i].scrub;
 	bool finding = r->outcome == BK_OUTCOME_FAILED &&

@@ -47,8 +47,8 @@
 
 #define CO_DEFAULT_SCRUB_PERIOD (30 * 86400) /* seconds */
 #define CO_DEFAULT_SCRUB_SLICE 86400         /* seconds */
-#define CO_SCRUB_MARGIN (3600 * BK_USEC) /* free time before the next backup */
-#define CO_SCRUB_RETRY (3600 * BK_USEC)  /* a deferred verify tries again after */
+#define CO_SCRUB_MARGIN (3600 * BK_USEC)     /* free time before the next backup */
+#define CO_SCRUB_RETRY (3600 * BK_USEC)      /* a deferred verify tries again after */
 #define CO_SCRUB_RETRY_MANUAL (60 * BK_USEC) /* ... a deferred manual one */
 
 /* The scrub of one job (a member of struct co_job). */
@@ -100,8 +100,7 @@ int co_scrub_start(struct co_state *st, uint32_t i, int64_t now, const struct co
 int64_t co_scrub_older_than(const struct co_state *st, uint32_t i);
 
 /* Account verify result R of job I at NOW (co_result() calls it; note 4). */
-void co_scrub_result(struct co_state *st, uint32_t i, const struct bk_msg_result *r,
-		     int64_t now);
+void co_scrub_result(struct co_state *st, uint32_t i, const struct bk_msg_result *r, int64_t now);
 
 /* A manual verify of NAME (note 3): BK_EUSAGE for an unknown job. */
 int co_request_verify(struct co_state *st, const char *name, int64_t now, struct bk_err *err);

@@ -73,7 +73,7 @@ static void make_result(struct bk_msg_result *r, const struct co_state *st, cons
 			const char *code)
 {
 	static const enum bk_msg_action act[] = {BK_ACTION_BACKUP, BK_ACTION_EXPIRE,
-						  BK_ACTION_VERIFY};
+						 BK_ACTION_VERIFY};
 
 	bk_msg_result_init(r);
 	snprintf(r->job_id, sizeof(r->job_id), "%s", j->run[k].id);
@@ -134,7 +134,8 @@ static void test_config_scrub_defaults_and_errors(void **state)
 	co_config_release(&c);
 	expect_config_error("scrub: {period: 1d, slice: 2d}\n",
 			    "'scrub.slice' must not be longer than 'scrub.period'");
-	expect_config_error("scrub: {period: soon}\n", "'scrub.period' must be a positive duration");
+	expect_config_error("scrub: {period: soon}\n",
+			    "'scrub.period' must be a positive duration");
 	expect_config_error("scrub: {perod: 1d}\n", "perod");
 	expect_config_error("scrub: 30d\n", "'scrub' must be a map");
 }
@@ -367,7 +368,7 @@ static void test_verify_results_findings_and_failures(void **state)
 	assert_int_equal(j->scrub.found_total, 1);
 	assert_string_equal(j->scrub.bad, "Vy8kLgX5mFjnYcE9p6tWwR");
 	assert_int_equal(co_scrub_bad_count(&j->scrub), 1);
-	assert_null(j->last_error);               /* the backups are fine */
+	assert_null(j->last_error); /* the backups are fine */
 	assert_string_equal(co_job_status(j), "finished");
 
 	/* status and metrics show it */
@@ -520,7 +521,8 @@ static void test_scrub_state_survives_restarts(void **state)
 
 		co_state_init(&st3);
 		bk_err_clear(&err);
-		assert_int_equal(co_state_parse(&st3, bad, strlen(bad), "state", &err), BK_ECORRUPT);
+		assert_int_equal(co_state_parse(&st3, bad, strlen(bad), "state", &err),
+				 BK_ECORRUPT);
 		assert_non_null(strstr(err.msg, "invalid sbad"));
 		co_state_release(&st3);
 	}
