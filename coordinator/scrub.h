@@ -25,6 +25,9 @@
  *    job's backup waits for it like for an expiry (state.c, heap_update),
  *    and the worker's repository lock serializes the two as well.
  *
+ * 2a. A verify job carries neither source nor schedule: it reads what the
+ *    repository holds (the worker would ignore them, backy-worker(1)).
+ *
  * 3. Manual verifies (`backyctl verify JOB`, co_request_verify) check
  *    every revision (no older_than) at the next tick, margin or not.
  *

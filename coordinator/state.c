@@ -357,6 +357,8 @@ void co_run_message(const struct co_state *st, uint32_t i, enum co_run_kind kind
 		bk_strv_split(&m->tags, r->tags);
 	m->deadline = r->deadline;
 	m->attempt = r->attempt;
+	if (kind == CO_RUN_VERIFY)
+		return; /* reads what is there: no source, no schedule (scrub.h) */
 	if (j->cfg) {
 		m->source = j->cfg->source;
 		m->source.filename = NULL;

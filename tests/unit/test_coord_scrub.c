@@ -205,6 +205,8 @@ static void test_slices_reread_everything_within_the_period(void **state)
 			co_run_message(&st, ids[i], CO_RUN_VERIFY, t, &m);
 			assert_int_equal(m.action, BK_ACTION_VERIFY);
 			assert_int_equal(m.older_than, 29 * 86400 - 3 * 3600);
+			assert_int_equal(m.source.type, BK_SOURCE_NONE);
+			assert_int_equal(m.schedule.n, 0);
 			assert_string_equal(m.host, st.hosts[j->host]);
 			bk_buf_reset(&b);
 			assert_int_equal(bk_msg_encode_job(&m, &b, &err), 0); /* proto accepts it */
