@@ -4,7 +4,9 @@
  *   backyctl [-c CONFIG] [--url AMQP_URL] [--status-url URL] COMMAND
  *     run JOB [--tags T,...]   ask the coordinator for a manual backup now
  *     expire JOB               ask for an expiry run now
- *     status [--json]          per-job table (or the coordinator's JSON)
+ *     verify JOB               ask for a verify (scrub) of every revision now
+ *     status [--json]          per-job table (or the coordinator's JSON), then
+ *                              the distrusted revisions the scrubs found
  *     check                    one Nagios line over the whole fleet, codes 0/1/2/3
  *     workers [--json]         storage hosts seen through heartbeats
  *     where JOB                the storage host that holds JOB's repository
@@ -65,6 +67,7 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  run JOB [--tags T,...]  manual backup now (tags: schedule or manual: tags)\n"
 		"  expire JOB              expiry run now\n"
+		"  verify JOB              re-read every revision of JOB now (a scrub)\n"
 		"  status [--json]         status of every job\n"
 		"  check                   Nagios check over the fleet (0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)\n"
 		"  workers [--json]        workers seen through heartbeats\n"
@@ -239,7 +242,8 @@ static int send_request(struct opts *o, enum bk_msg_request_action action, const
 		       t.p, q.head.id);
 		bk_buf_release(&t);
 	} else {
-		printf("requested an expiry of '%s' (request %s)\n", job, q.head.id);
+		printf("requested %s of '%s' (request %s)\n",
+		       action == BK_REQUEST_VERIFY ? "a verify" : "an expiry", job, q.head.id);
 	}
 out:
 	bk_mq_close(mq);
@@ -369,6 +373,21 @@ static int cmp_job(const void *a, const void *b)
 		      ((const struct bk_status_job *)b)->name);
 }
 
+/* After the table: the revisions each job's last scrub found distrusted (scrub.h). */
+static void print_distrusted(const struct bk_status_job *jobs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct bk_status_job *j = &jobs[i];
+		char when[64];
+
+		if (!j->has_scrub || !*j->scrub.distrusted)
+			continue;
+		short_time(j->scrub.last, when, sizeof(when));
+		printf("%s: distrusted revisions (scrub of %s): %s\n", j->name, when,
+		       j->scrub.distrusted);
+	}
+}
+
 static int cmd_status(struct opts *o)
 {
 	struct bk_status_doc doc;
@@ -406,6 +425,7 @@ static int cmd_status(struct opts *o)
 		       j->sla_ok ? "OK" : "TOO OLD", status, last, next,
 		       *j->next_tags ? j->next_tags : "-");
 	}
+	print_distrusted(doc.jobs, doc.njobs);
 out:
 	bk_status_doc_release(&doc);
 	bk_buf_release(&raw);
@@ -440,12 +460,18 @@ static bool pick_failed(const struct bk_status_job *j)
 	return j->sla_ok && strcmp(j->status, "failed") == 0;
 }
 
+/* Within SLA, not failing, but its scrub found distrusted revisions. */
+static bool pick_distrusted(const struct bk_status_job *j)
+{
+	return j->sla_ok && !pick_failed(j) && j->has_scrub && *j->scrub.distrusted;
+}
+
 static int cmd_check(struct opts *o)
 {
 	struct bk_status_doc doc;
 	struct bk_buf raw, names;
 	struct bk_err err = {0};
-	size_t n, bad = 0, failed = 0;
+	size_t n, bad = 0, failed = 0, distrusted = 0;
 	int code;
 
 	bk_buf_init(&raw);
@@ -461,6 +487,7 @@ static int cmd_check(struct opts *o)
 	for (size_t i = 0; i < n; i++) {
 		bad += pick_sla(&doc.jobs[i]);
 		failed += pick_failed(&doc.jobs[i]);
+		distrusted += pick_distrusted(&doc.jobs[i]);
 	}
 	if (bad) {
 		list_names(doc.jobs, n, pick_sla, &names);
@@ -469,6 +496,10 @@ static int cmd_check(struct opts *o)
 	} else if (failed) {
 		list_names(doc.jobs, n, pick_failed, &names);
 		printf("WARNING: %zu jobs within SLA but failing: %s", failed, names.p);
+		code = 1;
+	} else if (distrusted) {
+		list_names(doc.jobs, n, pick_distrusted, &names);
+		printf("WARNING: %zu jobs with distrusted revisions: %s\n", distrusted, names.p);
 		code = 1;
 	} else {
 		printf("OK: %zu jobs within SLA", n);
@@ -641,13 +672,18 @@ int main(int argc, char **argv)
 	}
 	cmd = argv[optind++];
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if ((strcmp(cmd, "run") == 0 || strcmp(cmd, "expire") == 0) && argc - optind == 1) {
-		if (strcmp(cmd, "expire") == 0 && o.tags) {
-			bk_error("expire takes no --tags");
+	if ((strcmp(cmd, "run") == 0 || strcmp(cmd, "expire") == 0 ||
+	     strcmp(cmd, "verify") == 0) &&
+	    argc - optind == 1) {
+		enum bk_msg_request_action a = strcmp(cmd, "run") == 0      ? BK_REQUEST_RUN
+					       : strcmp(cmd, "expire") == 0 ? BK_REQUEST_EXPIRE
+									    : BK_REQUEST_VERIFY;
+
+		if (a != BK_REQUEST_RUN && o.tags) {
+			bk_error("%s takes no --tags", cmd);
 			r = 1;
 		} else {
-			r = send_request(&o, strcmp(cmd, "run") == 0 ? BK_REQUEST_RUN : BK_REQUEST_EXPIRE,
-					 argv[optind]) < 0;
+			r = send_request(&o, a, argv[optind]) < 0;
 		}
 	} else if (strcmp(cmd, "status") == 0 && argc == optind) {
 		r = cmd_status(&o) < 0;

@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "fs.h"
 #include "mq_yaml.h"
+#include "scrub.h"
 #include "ydoc.h"
 
 void co_config_init(struct co_config *c)
@@ -21,6 +22,8 @@ void co_config_init(struct co_config *c)
 	c->job_timeout = CO_DEFAULT_JOB_TIMEOUT;
 	c->expire = true;
 	c->amqp_tls_verify = true;
+	c->scrub_period = CO_DEFAULT_SCRUB_PERIOD;
+	c->scrub_slice = CO_DEFAULT_SCRUB_SLICE;
 }
 
 void co_config_release(struct co_config *c)
@@ -90,6 +93,32 @@ static int get_duration(const struct bk_ynode *v, const char *name, const char *
 				  name, v->line, what, s);
 	return 0;
 }
+
+/* scrub: {period: 30d, slice: 1d}; period 0 turns scheduled verify jobs off (scrub.h). */
+static int parse_scrub(const struct bk_ynode *n, const char *name, struct co_config *c,
+		       struct bk_err *err)
+{
+	static const char *const keys[] = {"period", "slice", NULL};
+	const struct bk_ynode *v;
+	int r = need_map(n, name, "scrub", err);
+
+	if (r == 0)
+		r = bk_ymap_check_keys(n, keys, name, "scrub", err);
+	v = bk_ymap_get(n, "period");
+	if (r == 0 && v && v->type == BK_Y_SCALAR && strcmp(v->str, "0") == 0)
+		c->scrub_period = 0;
+	else if (r == 0 && v)
+		r = get_duration(v, name, "scrub.period", &c->scrub_period, err);
+	v = bk_ymap_get(n, "slice");
+	if (r == 0 && v)
+		r = get_duration(v, name, "scrub.slice", &c->scrub_slice, err);
+	if (r == 0 && c->scrub_period && c->scrub_slice > c->scrub_period)
+		r = bk_err_set(err, BK_ECONFIG,
+			       "%s: line %d: 'scrub.slice' must not be longer than 'scrub.period'",
+			       name, n->line);
+	return r;
+}
+
 
 bool co_status_secured(const struct co_status_auth *a)
 {
@@ -369,7 +398,7 @@ static int parse_root(const struct bk_ynode *root, const char *name, struct co_c
 		      struct bk_err *err)
 {
 	static const char *const keys[] = {"global", "schedules", "jobs", "amqp", "hosts",
-					   "status", "state-file", "job-timeout", "expire", NULL};
+					   "status", "state-file", "job-timeout", "expire", "scrub", NULL};
 	static const char *const gkeys[] = {"base-dir", "worker-limit", NULL};
 	const struct bk_ynode *n;
 	int r;
@@ -472,6 +501,12 @@ static int parse_root(const struct bk_ynode *root, const char *name, struct co_c
 	n = bk_ymap_get(root, "expire");
 	if (n) {
 		r = bk_ynode_bool(n, name, "expire", &c->expire, err);
+		if (r < 0)
+			return r;
+	}
+	n = bk_ymap_get(root, "scrub");
+	if (n && !bk_ynode_is_null(n)) {
+		r = parse_scrub(n, name, c, err);
 		if (r < 0)
 			return r;
 	}

@@ -14,6 +14,9 @@
  *   state-file: /var/lib/backy-coordinator/state
  *   job-timeout: 6h                   deadline of a dispatched job
  *   expire: true                      expiry job after every good backup
+ *   scrub:     {period: 30d, slice: 1d}  verify jobs: every revision re-read
+ *                                     within period, one slice per job each
+ *                                     slice (scrub.h); period: 0 turns it off
  *
  * Parsing is strict: unknown keys, wrong types, invalid names and secrets
  * (source.consul_acl_token) are errors naming the file and the line.  The
@@ -79,6 +82,8 @@ struct co_config {
 	char *state_file;
 	int64_t job_timeout; /* seconds */
 	bool expire;
+	int64_t scrub_period; /* seconds, 0: no scheduled verify jobs (scrub.h) */
+	int64_t scrub_slice;  /* seconds, at most scrub_period */
 	char *base_dir;
 	uint64_t worker_limit;
 };

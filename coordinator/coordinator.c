@@ -251,7 +251,7 @@ static void collect(struct coord *co)
 				continue;
 			run = co_redispatch(&co->st, ids[i], (enum co_run_kind)k, co->now);
 			bk_warn("job '%s' (%s %s) passed its deadline: dispatching attempt %u to '%s'",
-				j->name, run->id, k ? "expire" : "backup", run->attempt,
+				j->name, run->id, co_run_kind_name((enum co_run_kind)k), run->attempt,
 				co_run_host(&co->st, run));
 			coord_outbox_add(co, ids[i], (enum co_run_kind)k);
 		}
@@ -263,6 +263,16 @@ static void collect(struct coord *co)
 		bk_info("dispatching backup of '%s' (%s, tags %s) to '%s'", co->st.jobs[ids[i]].name,
 			run->id, run->tags, co_run_host(&co->st, run));
 		coord_outbox_add(co, ids[i], CO_RUN_BACKUP);
+	}
+	/* after the backups: a verify never takes a backup's turn (scrub.h, note 2) */
+	n = co_take_scrub_due(&co->st, co->now, ids, MAX_BATCH);
+	for (size_t i = 0; i < n; i++) {
+		if (co_scrub_start(&co->st, ids[i], co->now, &run) < 0)
+			continue;
+		bk_info("dispatching verify of '%s' (%s, older than %" PRId64 " s) to '%s'",
+			co->st.jobs[ids[i]].name, run->id, run->older_than,
+			co_run_host(&co->st, run));
+		coord_outbox_add(co, ids[i], CO_RUN_VERIFY);
 	}
 }
 
@@ -289,6 +299,10 @@ static void handle_result(struct coord *co, const struct bk_msg_result *r, const
 	if (r->outcome == BK_OUTCOME_OK)
 		bk_info("%s of '%s' (%s) on '%s' succeeded%s%s", bk_msg_action_name(r->action), r->job,
 			r->job_id, r->host, r->revision[0] ? ": revision " : "", r->revision);
+	else if (r->action == BK_ACTION_VERIFY)
+		bk_warn("verify of '%s' (%s) on '%s' %s: %s: %s", r->job, r->job_id, r->host,
+			bk_msg_outcome_name(r->outcome), r->error_code,
+			r->error_message ? r->error_message : "");
 	else
 		bk_warn("%s of '%s' (%s) on '%s' %s: %s: %s (retry in %" PRId64 " s)",
 			bk_msg_action_name(r->action), r->job, r->job_id, r->host,
@@ -367,6 +381,16 @@ static void handle_request(struct coord *co, const struct bk_msg_request *q,
 			reply->message = bk_strdup("an expiry was in flight already");
 		}
 		snprintf(reply->job_id, sizeof(reply->job_id), "%s", j->run[CO_RUN_EXPIRE].id);
+		break;
+	case BK_REQUEST_VERIFY:
+		r = co_request_verify(&co->st, q->job, co->now, &err);
+		if (r < 0) {
+			bk_warn("verify request from '%s' refused: %s", user, bk_err_msg(&err, r));
+			refuse(reply, r, &err);
+		} else {
+			bk_notice("verify of '%s' requested by '%s'", q->job, user);
+			reply->message = bk_strdup("verify of every revision at the next tick");
+		}
 		break;
 	default:
 		bk_info("status request from '%s': status is served over HTTP (GET /v1/status)", user);

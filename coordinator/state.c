@@ -33,6 +33,7 @@ void co_state_init(struct co_state *st)
 	memset(st, 0, sizeof(*st));
 	co_heap_init(&st->due);
 	co_heap_init(&st->dl);
+	co_heap_init(&st->scrub);
 }
 
 void co_run_clear(struct co_run *r)
@@ -58,6 +59,7 @@ void co_job_release(struct co_job *j)
 	free(j->last_error);
 	for (int k = 0; k < CO_RUN_KINDS; k++)
 		co_run_clear(&j->run[k]);
+	co_scrub_release(&j->scrub);
 	memset(j, 0, sizeof(*j));
 }
 
@@ -78,6 +80,7 @@ void co_state_release(struct co_state *st)
 	free(st->workers);
 	co_heap_release(&st->due);
 	co_heap_release(&st->dl);
+	co_heap_release(&st->scrub);
 	free(st->chg);
 	co_state_init(st);
 }
@@ -98,6 +101,11 @@ static void mark(struct co_state *st, uint32_t i, enum co_chg what)
 		st->chg[st->nchg++] = i;
 	}
 	j->chg = (uint8_t)what;
+}
+
+void co_job_mark(struct co_state *st, uint32_t i, enum co_chg what)
+{
+	mark(st, i, what);
 }
 
 void co_state_changes_done(struct co_state *st)
@@ -267,9 +275,9 @@ static void heap_update(struct co_state *st, uint32_t i, int64_t now)
 {
 	struct co_job *j = &st->jobs[i];
 
-	/* an expiry in flight holds the repository: the worker would refuse a backup */
+	/* an expiry or verify in flight holds the repository: the worker would refuse a backup */
 	if (!j->live || j->run[CO_RUN_BACKUP].active || j->run[CO_RUN_EXPIRE].active ||
-	    !j->next_time)
+	    j->run[CO_RUN_VERIFY].active || !j->next_time)
 		co_heap_remove(&st->due, i);
 	else if (j->manual_tags)
 		co_heap_set(&st->due, i, now < j->next_time ? now : j->next_time);
@@ -319,6 +327,13 @@ size_t co_take_overdue(struct co_state *st, int64_t now, uint32_t *out, size_t m
 	return n;
 }
 
+const char *co_run_kind_name(enum co_run_kind kind)
+{
+	static const char *const names[CO_RUN_KINDS] = {"backup", "expire", "verify"};
+
+	return kind < CO_RUN_KINDS ? names[kind] : "";
+}
+
 const char *co_run_host(const struct co_state *st, const struct co_run *r)
 {
 	return r->host < st->nhosts ? st->hosts[r->host] : "";
@@ -336,11 +351,16 @@ void co_run_message(const struct co_state *st, uint32_t i, enum co_run_kind kind
 	snprintf(m->job_id, sizeof(m->job_id), "%s", r->id);
 	snprintf(m->job, sizeof(m->job), "%s", j->name);
 	snprintf(m->host, sizeof(m->host), "%s", co_run_host(st, r));
-	m->action = kind == CO_RUN_BACKUP ? BK_ACTION_BACKUP : BK_ACTION_EXPIRE;
+	m->action = kind == CO_RUN_BACKUP   ? BK_ACTION_BACKUP
+		    : kind == CO_RUN_EXPIRE ? BK_ACTION_EXPIRE
+					    : BK_ACTION_VERIFY;
+	m->older_than = kind == CO_RUN_VERIFY ? r->older_than : 0;
 	if (r->tags)
 		bk_strv_split(&m->tags, r->tags);
 	m->deadline = r->deadline;
 	m->attempt = r->attempt;
+	if (kind == CO_RUN_VERIFY)
+		return; /* reads what is there: no source, no schedule (scrub.h) */
 	if (j->cfg) {
 		m->source = j->cfg->source;
 		m->source.filename = NULL;
@@ -362,7 +382,7 @@ int co_start(struct co_state *st, uint32_t i, enum co_run_kind kind, int64_t now
 	struct co_run *r = &j->run[kind];
 	struct bk_strv tags = BK_STRV_INIT, missed = BK_STRV_INIT;
 
-	if (r->active)
+	if (r->active || (kind == CO_RUN_EXPIRE && j->run[CO_RUN_VERIFY].active))
 		return BK_ELOCKED;
 	if (kind == CO_RUN_BACKUP) {
 		if (j->manual_tags) {
@@ -558,6 +578,10 @@ enum co_result co_result(struct co_state *st, const struct bk_msg_result *r, con
 		run->tags = NULL;
 		co_run_clear(run);
 		co_plan(st, i, now);
+	} else if (kind == CO_RUN_VERIFY) {
+		co_run_clear(run);
+		co_scrub_result(st, i, r, now);
+		heap_update(st, i, now); /* a backup due meanwhile goes now */
 	} else {
 		if (r->outcome != BK_OUTCOME_OK) {
 			struct bk_buf e;
@@ -836,6 +860,7 @@ void co_state_apply(struct co_state *st, const struct co_config *cfg, int64_t no
 	ht_rebuild(st);
 	co_heap_release(&st->due);
 	co_heap_release(&st->dl);
+	co_heap_release(&st->scrub);
 	for (size_t i = 0; i < st->n; i++) {
 		struct co_job *j = &st->jobs[i];
 
@@ -845,6 +870,7 @@ void co_state_apply(struct co_state *st, const struct co_config *cfg, int64_t no
 			heap_update(st, (uint32_t)i, now);
 		else
 			co_plan(st, (uint32_t)i, now);
+		co_scrub_plan(st, (uint32_t)i, now);
 		dl_update(st, (uint32_t)i);
 	}
 	free(keep_plan);

@@ -4,11 +4,12 @@
  * One struct co_job per configured job: where it runs (host), what it did
  * (what the schedule rules of schedule.h read of a history: per schedule
  * tag the time of the newest good revision carrying it, and the newest
- * good backup of any tags), what it does now (at most one backup and one
- * expiry in flight, each with a stable job id, attempt and deadline) and
- * what it does next (time and tags, backoff after failures).  Two indexed
- * heaps order the jobs by next due time and by deadline, so the daemon's
- * tick pops only what is due.
+ * good backup of any tags), what it does now (at most one backup, one
+ * expiry and one verify in flight, each with a stable job id, attempt and
+ * deadline) and what it does next (time and tags, backoff after failures;
+ * its next verify, scrub.h).  Three indexed heaps order the jobs by next
+ * due time, by next verify and by deadline, so the daemon's tick pops only
+ * what is due.
  *
  * Everything takes the current time as an argument, so unit tests and the
  * bench drive it without a clock, a broker or a thread.  The daemon
@@ -30,12 +31,13 @@
 #include "error.h"
 #include "heap.h"
 #include "proto.h"
+#include "scrub.h"
 
 #define CO_BACKOFF_FIRST (2 * 60)   /* seconds after the first failure */
 #define CO_BACKOFF_MAX (6 * 3600)   /* cap of the doubling */
 #define CO_DEFAULT_MANUAL_TAG "manual:backyctl"
 
-enum co_run_kind { CO_RUN_BACKUP = 0, CO_RUN_EXPIRE = 1, CO_RUN_KINDS };
+enum co_run_kind { CO_RUN_BACKUP = 0, CO_RUN_EXPIRE = 1, CO_RUN_VERIFY = 2, CO_RUN_KINDS };
 
 /* One dispatched job waiting for its result. */
 struct co_run {
@@ -45,7 +47,8 @@ struct co_run {
 	char id[BK_ID_MAX + 1]; /* job_id: the same for every attempt */
 	int64_t deadline;       /* microseconds; no result by then: re-dispatch */
 	int64_t dispatched;     /* coordinator time of the first dispatch */
-	char *tags;             /* backup: comma-joined tags; NULL for expiry */
+	char *tags;             /* backup: comma-joined tags; NULL for expiry and verify */
+	int64_t older_than;     /* verify: the job's older_than (seconds), 0: every revision */
 	uint32_t host;          /* index into co_state.hosts: where it was (last) dispatched;
 				 * only that host's result ends it, whatever a reload did to
 				 * the job's placement meanwhile */
@@ -84,6 +87,7 @@ struct co_job {
 	char *manual_tags;            /* requested manual run, pending */
 	char *last_error;
 	struct co_run run[CO_RUN_KINDS];
+	struct co_scrub scrub;        /* scrub.h */
 	bool live;                    /* still configured */
 	uint8_t chg;                  /* enum co_chg: what the journal does not have yet */
 };
@@ -148,6 +152,7 @@ struct co_counters {
 	uint64_t results_dropped[CO_RESULT_DROPS]; /* by reason (enum co_result) */
 	uint64_t heartbeats_dropped[CO_HB_KINDS];  /* by reason (enum co_hb; [0] unused) */
 	uint64_t manual_requests;
+	uint64_t scrubs_deferred; /* verifies put off (scrub.h, note 2) */
 	uint64_t saves;           /* snapshots (state file rewrites) */
 	uint64_t journal_commits; /* appends to the journal */
 	uint64_t reloads, reload_errors;
@@ -167,6 +172,7 @@ struct co_state {
 	size_t nhost_named;
 	struct co_heap due; /* idle jobs by next_time */
 	struct co_heap dl;  /* jobs with runs in flight by earliest deadline */
+	struct co_heap scrub; /* jobs by next verify (scrub.h) */
 	struct co_worker *workers;
 	size_t nworkers;
 	struct co_counters c;
@@ -241,6 +247,9 @@ const struct co_run *co_redispatch(struct co_state *st, uint32_t i, enum co_run_
 /* Fill M (initialised by the caller) with the message of the run of KIND in flight for job I. */
 void co_run_message(const struct co_state *st, uint32_t i, enum co_run_kind kind, int64_t now,
 		    struct bk_msg_job *m);
+
+/* "backup", "expire" or "verify". */
+const char *co_run_kind_name(enum co_run_kind kind);
 
 /* The host run R was (last) dispatched to, "" if none (a string of ST). */
 const char *co_run_host(const struct co_state *st, const struct co_run *r);

@@ -34,14 +34,13 @@
 #define STATE_VERSION 3
 #define STATE_MAX_BYTES ((size_t)1 << 31)
 
-static const char *const kind_names[CO_RUN_KINDS] = {"backup", "expire"};
 
 /* --- the key tables ------------------------------------------------------- */
 
 enum ftype {
 	F_JOBNAME, /* char *: a job name (bk_msg_name_valid), once */
 	F_JOB,     /* struct co_job *: a known job, by name */
-	F_KIND,    /* int: enum co_run_kind by kind_names */
+	F_KIND,    /* int: enum co_run_kind by co_run_kind_name */
 	F_HOST,    /* uint32_t: index into st->hosts; "" is none (UINT32_MAX) */
 	F_I64,     /* int64_t */
 	F_U32,     /* uint32_t */
@@ -50,6 +49,7 @@ enum ftype {
 	F_BOOL,    /* bool, written 0 or 1 */
 	F_TAGS,    /* char *: comma-joined valid tags; "" is NULL */
 	F_ID,      /* char[BK_ID_MAX + 1]: a job id (bk_id_valid) */
+	F_IDS,     /* char *: comma-joined revision ids (bk_id_valid); "" is NULL */
 };
 
 struct field {
@@ -82,6 +82,17 @@ static const struct field job_keys[] = {
 	JF("ntags", F_TAGS, next_tags, "ntags"),
 	JF("retry", F_BOOL, retry, "retry"),
 	JF("manual", F_TAGS, manual_tags, "manual"),
+	/* the scrub (scrub.h) */
+	JF("snext", F_I64, scrub.next, "snext"),
+	JF("slast", F_I64, scrub.last, "slast"),
+	JF("sok", F_I64, scrub.last_ok, "sok"),
+	JF("schecked", F_U32, scrub.checked, "schecked"),
+	JF("stotal", F_U32, scrub.checked_total, "stotal"),
+	JF("sfound", F_U32, scrub.found_total, "sfound"),
+	JF("sfails", F_U32, scrub.fails, "sfails"),
+	JF("sfailed", F_U32, scrub.fails_total, "sfailed"),
+	JF("sbad", F_IDS, scrub.bad, "sbad"),
+	JF("smanual", F_BOOL, scrub.manual, "smanual"),
 };
 
 static const struct field run_keys[] = {
@@ -94,6 +105,7 @@ static const struct field run_keys[] = {
 	RF("confirmed", F_BOOL, run.confirmed, "confirmed"),
 	RF("host", F_HOST, run.host, "host"),
 	RF("tags", F_TAGS, run.tags, "tags"),
+	RF("older", F_I64, run.older_than, "older"),
 };
 
 static const struct field confirm_keys[] = {
@@ -118,6 +130,7 @@ static void format_fields(const struct co_state *st, const struct field *tab, si
 		switch (tab[i].type) {
 		case F_JOBNAME:
 		case F_TAGS:
+		case F_IDS:
 			memcpy(&s, p, sizeof(s));
 			bk_buf_adds(out, s ? s : "");
 			break;
@@ -129,7 +142,7 @@ static void format_fields(const struct co_state *st, const struct field *tab, si
 			break;
 		}
 		case F_KIND:
-			bk_buf_adds(out, kind_names[*(const int *)(const void *)p]);
+			bk_buf_adds(out, co_run_kind_name((enum co_run_kind) * (const int *)(const void *)p));
 			break;
 		case F_HOST:
 			memcpy(&h, p, sizeof(h));
@@ -281,14 +294,15 @@ static int p_i64(struct pctx *p, const char *what, const char *v, int64_t *out)
 	return 0;
 }
 
-static bool tags_valid(const char *v)
+/* Whether every comma-separated item of V passes VALID. */
+static bool list_valid(const char *v, bool (*valid)(const char *))
 {
 	struct bk_strv s = BK_STRV_INIT;
 	bool ok = true;
 
 	bk_strv_split(&s, v);
 	for (size_t i = 0; i < s.n; i++)
-		ok = ok && bk_tag_valid(s.v[i]);
+		ok = ok && valid(s.v[i]);
 	bk_strv_release(&s);
 	return ok;
 }
@@ -321,7 +335,7 @@ static int parse_field(struct pctx *p, const struct field *f, const char *v, voi
 	}
 	case F_KIND:
 		for (int k = 0; k < CO_RUN_KINDS; k++) {
-			if (strcmp(v, kind_names[k]) == 0) {
+			if (strcmp(v, co_run_kind_name((enum co_run_kind)k)) == 0) {
 				memcpy(dst, &k, sizeof(k));
 				return 0;
 			}
@@ -380,10 +394,11 @@ static int parse_field(struct pctx *p, const struct field *f, const char *v, voi
 		memcpy(dst, &b, sizeof(b));
 		return r;
 	}
-	case F_TAGS: {
+	case F_TAGS:
+	case F_IDS: {
 		char *s;
 
-		if (*v && !tags_valid(v))
+		if (*v && !list_valid(v, f->type == F_TAGS ? bk_tag_valid : bk_id_valid))
 			return bad(p, f->what, v);
 		memcpy(&s, dst, sizeof(s));
 		free(s);

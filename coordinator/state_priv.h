@@ -19,6 +19,9 @@ void co_job_append(struct co_state *st, struct co_job *j);
 /* Index of HOST in st->hosts, added if new. */
 uint32_t co_host_intern(struct co_state *st, const char *host);
 
+/* Job I changed (WHAT): the next journal commit must carry it. */
+void co_job_mark(struct co_state *st, uint32_t i, enum co_chg what);
+
 /* Remember request id ID in the ring (no change mark: the caller is loading). */
 void co_remember_request(struct co_state *st, const char *id);
 

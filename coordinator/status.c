@@ -89,6 +89,11 @@ void co_status_json(const struct co_state *st, int64_t now, const char *role, st
 			.run = {run->id, (unsigned)run->attempt, run->tags, run->dispatched,
 				run->deadline},
 			.expiring = j->run[CO_RUN_EXPIRE].active,
+			.has_scrub = true,
+			.scrub = {j->scrub.next, j->scrub.last, j->scrub.last_ok, j->scrub.checked,
+				  j->scrub.checked_total, j->scrub.found_total, j->scrub.fails,
+				  j->scrub.fails_total, j->scrub.bad ? j->scrub.bad : "",
+				  j->run[CO_RUN_VERIFY].active},
 		};
 		if (run->active) {
 			const struct bk_msg_progress *p = co_progress(st, co_run_host(st, run), j->name);
@@ -200,10 +205,42 @@ static void worker_metrics(const struct co_state *st, struct bk_buf *out)
 	}
 }
 
+/* The scrub of job J (scrub.h) as metric lines, appended to OUT (HELP and TYPE first). */
+static void scrub_metrics(const struct co_job *j, struct bk_buf *out)
+{
+	static const char head[] =
+		"# HELP backy_scrub_last_timestamp_seconds The last verify that checked what it asked for (0: never).\n"
+		"# TYPE backy_scrub_last_timestamp_seconds gauge\n"
+		"# HELP backy_scrub_revisions_checked_total Revisions re-read by verify jobs.\n"
+		"# TYPE backy_scrub_revisions_checked_total counter\n"
+		"# HELP backy_scrub_revisions_found_distrusted_total Revisions verify jobs found damaged.\n"
+		"# TYPE backy_scrub_revisions_found_distrusted_total counter\n"
+		"# HELP backy_scrub_distrusted_revisions Distrusted revisions of the repository at the last verify.\n"
+		"# TYPE backy_scrub_distrusted_revisions gauge\n"
+		"# HELP backy_scrub_failures_total Verify jobs that failed (findings are not failures).\n"
+		"# TYPE backy_scrub_failures_total counter\n";
+	const char *n = j->name;
+
+	if (!out->len)
+		bk_buf_adds(out, head);
+	bk_buf_addf(out, "backy_scrub_last_timestamp_seconds{job=\"%s\"} %" PRId64 "\n", n,
+		    (int64_t)(j->scrub.last_ok / BK_USEC));
+	bk_buf_addf(out, "backy_scrub_revisions_checked_total{job=\"%s\"} %" PRIu32 "\n", n,
+		    j->scrub.checked_total);
+	bk_buf_addf(out, "backy_scrub_revisions_found_distrusted_total{job=\"%s\"} %" PRIu32 "\n",
+		    n, j->scrub.found_total);
+	bk_buf_addf(out, "backy_scrub_distrusted_revisions{job=\"%s\"} %zu\n", n,
+		    co_scrub_bad_count(&j->scrub));
+	bk_buf_addf(out, "backy_scrub_failures_total{job=\"%s\"} %" PRIu32 "\n", n,
+		    j->scrub.fails_total);
+}
+
 void co_metrics(const struct co_state *st, int64_t now, bool active, struct bk_buf *out)
 {
 	size_t inflight[CO_RUN_KINDS] = {0}, failing = 0, overdue_n = 0, live = 0;
+	struct bk_buf scrub;
 
+	bk_buf_init(&scrub);
 	for (size_t i = 0; i < st->n; i++) {
 		const struct co_job *j = &st->jobs[i];
 		int64_t overdue = 0;
@@ -215,6 +252,7 @@ void co_metrics(const struct co_state *st, int64_t now, bool active, struct bk_b
 		failing += j->fails > 0;
 		for (int k = 0; k < CO_RUN_KINDS; k++)
 			inflight[k] += j->run[k].active;
+		scrub_metrics(j, &scrub);
 	}
 	bk_buf_addf(out,
 		    "# HELP backy_build_info The running coordinator's version.\n"
@@ -227,6 +265,7 @@ void co_metrics(const struct co_state *st, int64_t now, bool active, struct bk_b
 		    "# TYPE backy_coordinator_jobs_in_flight gauge\n"
 		    "backy_coordinator_jobs_in_flight{action=\"backup\"} %zu\n"
 		    "backy_coordinator_jobs_in_flight{action=\"expire\"} %zu\n"
+		    "backy_coordinator_jobs_in_flight{action=\"verify\"} %zu\n"
 		    "# HELP backy_coordinator_jobs_failing Jobs whose last backup failed (in backoff).\n"
 		    "# TYPE backy_coordinator_jobs_failing gauge\nbacky_coordinator_jobs_failing %zu\n"
 		    "# HELP backy_coordinator_sla_overdue_jobs Jobs outside their SLA.\n"
@@ -235,6 +274,9 @@ void co_metrics(const struct co_state *st, int64_t now, bool active, struct bk_b
 		    "# TYPE backy_coordinator_dispatched_total counter\n"
 		    "backy_coordinator_dispatched_total{action=\"backup\"} %" PRIu64 "\n"
 		    "backy_coordinator_dispatched_total{action=\"expire\"} %" PRIu64 "\n"
+		    "backy_coordinator_dispatched_total{action=\"verify\"} %" PRIu64 "\n"
+		    "# HELP backy_coordinator_scrubs_deferred_total Verify jobs put off to keep out of a backup's way.\n"
+		    "# TYPE backy_coordinator_scrubs_deferred_total counter\nbacky_coordinator_scrubs_deferred_total %" PRIu64 "\n"
 		    "# HELP backy_coordinator_redispatched_total Jobs dispatched again after their deadline.\n"
 		    "# TYPE backy_coordinator_redispatched_total counter\nbacky_coordinator_redispatched_total %" PRIu64 "\n"
 		    "# HELP backy_coordinator_published_total Job messages confirmed by the broker.\n"
@@ -259,8 +301,9 @@ void co_metrics(const struct co_state *st, int64_t now, bool active, struct bk_b
 		    "backy_coordinator_reloads_total{result=\"error\"} %" PRIu64 "\n"
 		    "# HELP backy_coordinator_workers Workers seen through heartbeats.\n"
 		    "# TYPE backy_coordinator_workers gauge\nbacky_coordinator_workers %zu\n",
-		    BACKY_VERSION, active ? 1 : 0, live, inflight[0], inflight[1], failing, overdue_n,
-		    st->c.dispatched[0], st->c.dispatched[1], st->c.redispatched, st->c.published,
+		    BACKY_VERSION, active ? 1 : 0, live, inflight[0], inflight[1], inflight[2], failing,
+		    overdue_n, st->c.dispatched[0], st->c.dispatched[1], st->c.dispatched[2],
+		    st->c.scrubs_deferred, st->c.redispatched, st->c.published,
 		    st->c.publish_errors, st->c.results_ok, st->c.results_failed,
 		    st->c.results_ignored, st->c.manual_requests, st->c.saves,
 		    st->c.journal_commits, st->c.reloads,
@@ -280,4 +323,6 @@ void co_metrics(const struct co_state *st, int64_t now, bool active, struct bk_b
 		bk_buf_addf(out, "backy_coordinator_heartbeats_dropped_total{reason=\"%s\"} %" PRIu64 "\n",
 			    co_hb_drop_reason((enum co_hb)k), st->c.heartbeats_dropped[k]);
 	job_metrics(st, now, out);
+	bk_buf_add(out, scrub.p, scrub.len);
+	bk_buf_release(&scrub);
 }

@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "jdoc.h"
+#include "scrub_counts_json.h"
 #include "topology.h" /* BK_KEY_REQUEST */
 
 /* ---- error codes ---- */
@@ -106,6 +107,12 @@ static json_t *enc_job(struct je *e, const struct bk_msg_job *m)
 		je_put(e, root, "source", enc_source(e, &m->source));
 	if (m->schedule.n)
 		je_put(e, root, "schedule", enc_schedule(e, &m->schedule));
+	if (m->older_than) {
+		char older[32];
+
+		bk_duration_format_spec(m->older_than, older, sizeof(older));
+		je_put_str(e, root, "older_than", older);
+	}
 	return root;
 }
 
@@ -150,6 +157,8 @@ static json_t *enc_result(struct je *e, const struct bk_msg_result *m)
 		}
 		je_put(e, root, "stats", st);
 	}
+	if (m->has_verify)
+		je_put(e, root, "verify", bk_scrub_counts_encode(e, &m->verify));
 	return root;
 }
 
@@ -341,6 +350,7 @@ void bk_msg_result_release(struct bk_msg_result *m)
 {
 	free(m->error_message);
 	bk_strv_release(&m->tags);
+	bk_scrub_counts_release(&m->verify);
 	bk_msg_result_init(m);
 }
 
@@ -454,7 +464,7 @@ static bool job_eq(const struct bk_msg_job *a, const struct bk_msg_job *b)
 	       !strcmp(a->job, b->job) && !strcmp(a->host, b->host) && a->action == b->action &&
 	       bk_strv_equal(&a->tags, &b->tags) && a->deadline == b->deadline &&
 	       a->attempt == b->attempt && bk_source_spec_equal(&a->source, &b->source) &&
-	       bk_schedule_equal(&a->schedule, &b->schedule);
+	       bk_schedule_equal(&a->schedule, &b->schedule) && a->older_than == b->older_than;
 }
 
 static bool result_eq(const struct bk_msg_result *a, const struct bk_msg_result *b)
@@ -468,7 +478,9 @@ static bool result_eq(const struct bk_msg_result *a, const struct bk_msg_result 
 	       a->finished == b->finished && a->has_stats == b->has_stats &&
 	       (!a->has_stats ||
 		(a->stats.bytes_written == b->stats.bytes_written &&
-		 a->stats.size == b->stats.size && a->stats.duration == b->stats.duration));
+		 a->stats.size == b->stats.size && a->stats.duration == b->stats.duration)) &&
+	       a->has_verify == b->has_verify &&
+	       (!a->has_verify || bk_scrub_counts_equal(&a->verify, &b->verify));
 }
 
 static bool heartbeat_eq(const struct bk_msg_heartbeat *a, const struct bk_msg_heartbeat *b)

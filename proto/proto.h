@@ -83,12 +83,13 @@
 #include "error.h"
 #include "id.h"
 #include "schedule.h"
+#include "scrub_counts.h"
 #include "source_spec.h"
 #include "strv.h"
 
 #define BK_MSG_SCHEMA_NAME "backy"
 #define BK_MSG_MAJOR 1
-#define BK_MSG_MINOR 1 /* 1: reply */
+#define BK_MSG_MINOR 1 /* 1.1: reply; heartbeat progress; job older_than, result verify, request verify */
 
 /* Limits on everything a peer controls. */
 #define BK_MSG_MAX_BODY (64 * 1024) /* bytes of one message body */
@@ -135,6 +136,7 @@ enum bk_msg_request_action {
 	BK_REQUEST_RUN,    /* run JOB now (backup with TAGS) */
 	BK_REQUEST_EXPIRE, /* expire JOB now */
 	BK_REQUEST_STATUS, /* status of JOB, or of the fleet when job is "" */
+	BK_REQUEST_VERIFY, /* verify (scrub) JOB now (1.1) */
 };
 
 /* The envelope.  bk_msg_head_new() fills it for a message about to be sent. */
@@ -156,6 +158,9 @@ struct bk_msg_job {
 	struct bk_source_spec source;   /* required for backup, optional otherwise; NONE: */
 					/* absent (keep the repository's source) */
 	struct bk_schedule schedule;    /* optional (n == 0: absent) */
+	int64_t older_than;             /* verify only: check the revisions last verified */
+					/* (never: made) more than this many seconds ago; */
+					/* 0: absent (every revision) */
 };
 
 struct bk_msg_stats {
@@ -181,6 +186,8 @@ struct bk_msg_result {
 	int64_t finished;                     /* required unless rejected, >= started */
 	bool has_stats;
 	struct bk_msg_stats stats;
+	bool has_verify;                      /* verify results: what the run found */
+	struct bk_scrub_counts verify;
 };
 
 /* How far a running job is (1.1), from its backy child (progress_doc.h). */
@@ -206,7 +213,7 @@ struct bk_msg_heartbeat {
 struct bk_msg_request {
 	struct bk_msg_head head;
 	enum bk_msg_request_action action;
-	char job[BK_MSG_NAME_MAX + 1];  /* required for run and expire, optional for status */
+	char job[BK_MSG_NAME_MAX + 1];  /* required for run, expire and verify, optional for status */
 	struct bk_strv tags;            /* run only; empty: the coordinator's default tags */
 	char user[BK_MSG_NAME_MAX + 1]; /* who asked (for the audit log), or "" */
 };

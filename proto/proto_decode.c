@@ -20,6 +20,7 @@
 #include "jdoc.h"
 #include "progress_doc.h" /* bk_phase_valid */
 #include "revision.h"     /* bk_tag_valid */
+#include "scrub_counts_json.h"
 
 #define NNAMES(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -29,7 +30,7 @@
 static const char *const kind_names[] = {NULL, "job", "result", "heartbeat", "request", "reply"};
 static const char *const action_names[] = {NULL, "backup", "expire", "verify"};
 static const char *const outcome_names[] = {"ok", "failed", "skipped", "rejected"};
-static const char *const request_names[] = {NULL, "run", "expire", "status"};
+static const char *const request_names[] = {NULL, "run", "expire", "status", "verify"};
 
 /* What the errors call a message of each kind: "invalid job message: ..." */
 static const char *const kind_what[] = {"message",	     "job message",
@@ -250,8 +251,10 @@ static int dec_job(struct jd *d, json_t *root, struct bk_msg_job *m)
 {
 	static const char *const keys[] = {HEAD_KEYS, "job_id",   "job",      "host",
 					   "action",  "tags",     "deadline", "attempt",
-					   "source",  "schedule", NULL};
+					   "source",  "schedule", "older_than", NULL};
+	const char *older;
 	json_t *v;
+	char b[72];
 	int64_t attempt = 0;
 	int action = 0;
 	int r;
@@ -291,7 +294,17 @@ static int dec_job(struct jd *d, json_t *root, struct bk_msg_job *m)
 		r = jd_get(d, root, NULL, "schedule", false, false, JSON_OBJECT, &v);
 	if (r == 0 && v)
 		r = dec_schedule(d, v, &m->schedule);
-	return r;
+	if (r == 0)
+		r = jd_get_str(d, root, NULL, "older_than", false, false, 1, BK_MSG_MAX_STRING,
+			       &older);
+	if (r < 0 || !older)
+		return r;
+	if (m->action != BK_ACTION_VERIFY)
+		return jd_fail(d, "field 'older_than' is only allowed in verify jobs");
+	if (bk_duration_parse(older, &m->older_than) < 0 || m->older_than <= 0)
+		return jd_fail(d, "field 'older_than' is not a duration (N[wdhms]): '%s'",
+			       jd_show(older, b));
+	return 0;
 }
 
 static int dec_error(struct jd *d, json_t *obj, struct bk_msg_result *m)
@@ -342,7 +355,7 @@ static int dec_result(struct jd *d, json_t *root, struct bk_msg_result *m)
 {
 	static const char *const keys[] = {HEAD_KEYS,  "job_id", "job",      "host", "action",
 					   "outcome",  "error",  "revision", "tags", "started",
-					   "finished", "stats",  NULL};
+					   "finished", "stats",  "verify",   NULL};
 	int outcome = 0, action = 0;
 	bool rejected;
 	json_t *v;
@@ -399,7 +412,14 @@ static int dec_result(struct jd *d, json_t *root, struct bk_msg_result *m)
 		m->has_stats = true;
 		r = dec_stats(d, v, &m->stats);
 	}
-	return r;
+	if (r == 0)
+		r = jd_get(d, root, NULL, "verify", false, false, JSON_OBJECT, &v);
+	if (r < 0 || !v)
+		return r;
+	if (m->action != BK_ACTION_VERIFY)
+		return jd_fail(d, "field 'verify' is only allowed in results of verify jobs");
+	m->has_verify = true;
+	return bk_scrub_counts_decode(d, v, "verify", &m->verify);
 }
 
 /* heartbeat "progress": [{"job", "phase", "done", "total"}, ...], jobs of "running" */

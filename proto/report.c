@@ -7,9 +7,10 @@
 
 #include "jdoc.h"
 #include "revision.h"
+#include "scrub_counts_json.h"
 
 #define WHAT "job report"
-#define DEPTH 3 /* the object, error/stats/tags */
+#define DEPTH 3 /* the object, error/stats/tags/verify, verify.distrusted_revisions */
 
 static const char *const outcome_names[] = {"ok", "failed", "skipped"};
 
@@ -22,6 +23,7 @@ void bk_report_release(struct bk_report *r)
 {
 	free(r->error_message);
 	bk_strv_release(&r->tags);
+	bk_scrub_counts_release(&r->verify);
 	bk_report_init(r);
 }
 
@@ -133,7 +135,8 @@ static void clear_report(void *arg)
 
 static int dec_report(struct jd *d, json_t *root, void *arg)
 {
-	static const char *const keys[] = {"outcome", "error", "revision", "tags", "stats", NULL};
+	static const char *const keys[] = {"outcome", "error", "revision", "tags",
+					   "stats",   "verify", NULL};
 	static const char *const error_keys[] = {"code", "message", NULL};
 	struct bk_report *r = arg;
 	int outcome = -1, rc;
@@ -161,6 +164,12 @@ static int dec_report(struct jd *d, json_t *root, void *arg)
 	if (rc == 0 && v) {
 		r->has_stats = true;
 		rc = dec_stats(d, v, &r->stats);
+	}
+	if (rc == 0)
+		rc = jd_get(d, root, NULL, "verify", false, false, JSON_OBJECT, &v);
+	if (rc == 0 && v) {
+		r->has_verify = true;
+		rc = bk_scrub_counts_decode(d, v, "verify", &r->verify);
 	}
 	return rc;
 }
@@ -205,6 +214,8 @@ int bk_report_encode(const struct bk_report *r, struct bk_buf *out, struct bk_er
 		if (isfinite(r->stats.duration))
 			precision = je_precision(r->stats.duration);
 	}
+	if (r->has_verify)
+		je_put(&e, root, "verify", bk_scrub_counts_encode(&e, &r->verify));
 	bk_buf_init(&text);
 	rc = je_dump(&e, WHAT, root, JSON_COMPACT | JSON_REAL_PRECISION(precision), &text, err);
 	if (rc < 0)
@@ -227,7 +238,8 @@ bool bk_report_equal(const struct bk_report *a, const struct bk_report *b)
 {
 	if (a->outcome != b->outcome || strcmp(a->error_code, b->error_code) ||
 	    strcmp(a->revision, b->revision) || !bk_strv_equal(&a->tags, &b->tags) ||
-	    a->has_stats != b->has_stats)
+	    a->has_stats != b->has_stats || a->has_verify != b->has_verify ||
+	    (a->has_verify && !bk_scrub_counts_equal(&a->verify, &b->verify)))
 		return false;
 	if ((a->error_message == NULL) != (b->error_message == NULL) ||
 	    (a->error_message && strcmp(a->error_message, b->error_message)))

@@ -8,7 +8,9 @@
  *    "error": {"code": "BK_ESOURCE", "message": "..."},      failed: required,
  *                                                            skipped: optional, ok: never
  *    "revision": "<id>", "tags": ["daily", ...],             optional
- *    "stats": {"bytes_written": N, "size": N, "duration": S, "full": B}}   optional
+ *    "stats": {"bytes_written": N, "size": N, "duration": S, "full": B},  optional
+ *    "verify": {"checked": N, "distrusted": N,                          optional
+ *               "distrusted_revisions": ["<id>", ...]}}                 (scrub_counts.h)
  *
  * Design notes
  *
@@ -40,6 +42,7 @@
 #include "buf.h"
 #include "error.h"
 #include "id.h"
+#include "scrub_counts.h"
 #include "strv.h"
 
 #define BK_REPORT_MAX_BYTES (64 * 1024) /* of the whole document */
@@ -69,6 +72,8 @@ struct bk_report {
 	struct bk_strv tags;                     /* its tags (bk_tag_valid, distinct) */
 	bool has_stats;
 	struct bk_report_stats stats;
+	bool has_verify;                         /* `backy verify`: what it found */
+	struct bk_scrub_counts verify;
 };
 
 void bk_report_init(struct bk_report *r);

@@ -50,6 +50,23 @@ static json_t *enc_workers(struct je *e, const struct bk_status_worker *w, size_
 	return o;
 }
 
+static json_t *enc_scrub(struct je *e, const struct bk_status_scrub *s)
+{
+	json_t *o = json_object();
+
+	je_put_time(e, o, "next", s->next);
+	je_put_time(e, o, "last", s->last);
+	je_put_time(e, o, "last_ok", s->last_ok);
+	je_put_uint(e, o, "checked", s->checked);
+	je_put_uint(e, o, "checked_total", s->checked_total);
+	je_put_uint(e, o, "distrusted_found", s->found_total);
+	je_put_uint(e, o, "failures", s->failures);
+	je_put_uint(e, o, "failures_total", s->failures_total);
+	je_put_str(e, o, "distrusted", s->distrusted);
+	je_put(e, o, "running", json_boolean(s->running));
+	return o;
+}
+
 static json_t *enc_job(struct je *e, const struct bk_status_job *j)
 {
 	json_t *o = json_object(), *run;
@@ -92,6 +109,8 @@ static json_t *enc_job(struct je *e, const struct bk_status_job *j)
 		je_put(e, o, "running", json_null());
 	}
 	je_put(e, o, "expiring", json_boolean(j->expiring));
+	if (j->has_scrub)
+		je_put(e, o, "scrub", enc_scrub(e, &j->scrub));
 	return o;
 }
 
@@ -243,6 +262,38 @@ static int dec_run(struct jd *x, struct bk_status_doc *d, json_t *o, struct bk_s
 	return r;
 }
 
+static int dec_scrub(struct jd *x, struct bk_status_doc *d, json_t *o, struct bk_status_scrub *s)
+{
+	uint64_t v[5] = {0};
+	int r;
+
+	r = jd_get_time(x, o, "scrub", "next", true, true, &s->next);
+	if (r == 0)
+		r = jd_get_time(x, o, "scrub", "last", true, true, &s->last);
+	if (r == 0)
+		r = jd_get_time(x, o, "scrub", "last_ok", true, true, &s->last_ok);
+	if (r == 0)
+		r = get_u(x, o, "scrub", "checked", UINT32_MAX, &v[0]);
+	if (r == 0)
+		r = get_u(x, o, "scrub", "checked_total", UINT32_MAX, &v[1]);
+	if (r == 0)
+		r = get_u(x, o, "scrub", "distrusted_found", UINT32_MAX, &v[2]);
+	if (r == 0)
+		r = get_u(x, o, "scrub", "failures", UINT32_MAX, &v[3]);
+	if (r == 0)
+		r = get_u(x, o, "scrub", "failures_total", UINT32_MAX, &v[4]);
+	if (r == 0)
+		r = get_s(x, d, o, "scrub", "distrusted", false, &s->distrusted);
+	if (r == 0)
+		r = jd_get_bool(x, o, "scrub", "running", true, &s->running);
+	s->checked = (uint32_t)v[0];
+	s->checked_total = (uint32_t)v[1];
+	s->found_total = (uint32_t)v[2];
+	s->failures = (uint32_t)v[3];
+	s->failures_total = (uint32_t)v[4];
+	return r;
+}
+
 static int dec_job(struct jd *x, struct bk_status_doc *d, const char *name, json_t *o,
 		   struct bk_status_job *j)
 {
@@ -291,6 +342,12 @@ static int dec_job(struct jd *x, struct bk_status_doc *d, const char *name, json
 	}
 	if (r == 0)
 		r = jd_get_bool(x, o, name, "expiring", true, &j->expiring);
+	if (r == 0)
+		r = jd_get(x, o, name, "scrub", false, false, JSON_OBJECT, &v);
+	if (r == 0 && v) {
+		j->has_scrub = true;
+		r = dec_scrub(x, d, v, &j->scrub);
+	}
 	return r;
 }
 

@@ -16,7 +16,11 @@
  *                "running": {"job_id", "attempt", "tags", "dispatched",
  *                            "deadline", "progress": {"phase", "done", "total"}
  *                            (when the worker reports it)} | null,
- *                "expiring": B}
+ *                "expiring": B, "scrub": SCRUB}
+ *   SCRUB       {"next": TIME | null, "last": TIME | null, "last_ok": TIME | null,
+ *                "checked": N, "checked_total": N, "distrusted_found": N,
+ *                "failures": N, "failures_total": N,
+ *                "distrusted": "rev1,rev2", "running": B}    (coordinator/scrub.h)
  *   /v1/workers {HOST: {"version", "slots", "busy", "free_bytes", "running",
  *                "last_seen": TIME | null, "age": seconds}, ...}
  *
@@ -27,8 +31,8 @@
  *
  * 1. Compatibility: scripts parse these documents, so fields are only ever
  *    added.  The decoder checks the type of every field it knows and
- *    requires all of them, and ignores fields it does not know (a newer
- *    coordinator may have added some).
+ *    requires all of them but "scrub" (added later: optional), and ignores
+ *    fields it does not know (a newer coordinator may have added some).
  *
  * 2. Limits: a document is at most BK_STATUS_MAX_BYTES, nested at most 5
  *    deep, strings at most BK_STATUS_MAX_STRING bytes.
@@ -62,6 +66,20 @@ struct bk_status_run {
 	uint64_t done, total; /* bytes */
 };
 
+/* The scrub of a job (coordinator/scrub.h). */
+struct bk_status_scrub {
+	int64_t next;               /* next planned verify, 0: null */
+	int64_t last;               /* the last verify result, 0: null */
+	int64_t last_ok;            /* the last verify that checked what it asked for, 0: null */
+	uint32_t checked;           /* revisions the last good verify checked */
+	uint32_t checked_total;     /* revisions checked by every verify */
+	uint32_t found_total;       /* revisions found damaged by every verify */
+	uint32_t failures;          /* verify failures in a row (findings are no failures) */
+	uint32_t failures_total;    /* every verify failure */
+	const char *distrusted;     /* the repository's distrusted revisions at the last verify, "" none */
+	bool running;               /* a verify is in flight */
+};
+
 struct bk_status_job {
 	const char *name;
 	bool sla_ok;           /* "OK", else "TOO OLD" */
@@ -81,6 +99,8 @@ struct bk_status_job {
 	bool running;           /* RUN is valid */
 	struct bk_status_run run;
 	bool expiring; /* an expiry run is in flight */
+	bool has_scrub; /* SCRUB is valid (absent in a document of an older coordinator) */
+	struct bk_status_scrub scrub;
 };
 
 struct bk_status_worker {

@@ -235,7 +235,7 @@ fl_wait()
 fl_status_true() { [[ $(fl_status | jq -r "$1") == true ]]; }
 
 # fl_idle: no backup or expiry in flight and no request pending
-fl_idle() { fl_status_true '[.jobs[] | (.running == null and .expiring == false)] | all'; }
+fl_idle() { fl_status_true '[.jobs[] | (.running == null and .expiring == false and (.scrub.running // false) == false)] | all'; }
 
 # fl_listen: a consumer of our own, as a dashboard would run it (the dashboard's
 # broker user): amqp-consume on a durable queue dashboard.t.fleet.$$ bound to

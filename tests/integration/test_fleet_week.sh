@@ -14,6 +14,13 @@
 #     result per revision made;
 #   - backyctl run JOB --tags manual:x makes a revision with that tag and its
 #     result reaches the consumer;
+#   - scrub (verify jobs, scrub: {period: 2d, slice: 1d}): every repository
+#     got one verify job a day, each ok, and at the stop no revision went
+#     longer than the period without being found intact;
+#   - a revision corrupted on disk: backyctl verify JOB reports it distrusted
+#     in the result stream (verify.failed.<host>.<job>, BK_EVERIFY, its id in
+#     verify.distrusted_revisions), in backyctl status and /metrics, and
+#     backyctl check warns; the verify changed no byte of the image;
 #   - backyctl check: 0 after the week, 2 when BACKY_NOW is 2 days later and
 #     no backups ran.
 # The spread of each job (XXH3 of its name) is not recomputed in Python: a
@@ -64,7 +71,8 @@ rm -f "$T/coord.state" "$T/coord.state.journal" "$T/coord.state.lock"
 info "next weekly ideal times: $(cat "$T/weekly-next.json")"
 
 check "the fleet: workers storage-a and storage-b, the coordinator at $S x$SCALE"
-fl_coord_config "$T/coord.yaml" "$joblines"
+SCRUB_PERIOD=$((2 * 86400))
+fl_coord_config "$T/coord.yaml" "$joblines" "scrub: {period: 2d, slice: 1d}"
 fl_worker_start wa storage-a
 fl_worker_start wb storage-b
 fl_listen
@@ -197,6 +205,38 @@ for j in "${JOBS[@]}"; do
 done
 ok "results: $(tr '\n' ' ' <"$T/nbackups.txt")"
 
+check "scrub: one verify job a day per repository, and no revision unchecked for longer than 2d"
+fl_results '.action == "verify"' >"$T/verifies.jsonl"
+"$PYTHON" - "$T" "$STOP" "$SCRUB_PERIOD" "$T/status1.json" "$SCALE" "${JOBS[@]}" <<'EOF' || fail "the scrub did not keep its schedule"
+import json, os, sys, datetime
+T, stop, period, status = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), json.load(open(sys.argv[4]))
+scale = float(sys.argv[5])  # results carry the worker's real time: gaps times the scale
+ts = lambda s: datetime.datetime.fromisoformat(s).timestamp()
+res = [json.loads(l) for l in open(os.path.join(T, "verifies.jsonl"))]
+bad = 0
+for job in sys.argv[6:]:
+    mine = sorted(ts(r["started"]) for r in res if r["job"] == job)
+    checked = sum(r.get("verify", {}).get("checked", 0) for r in res if r["job"] == job)
+    gaps = [round((b - a) * scale) for a, b in zip(mine, mine[1:])]
+    if len(mine) < 6 or any(abs(g - 86400) > 7200 for g in gaps) or checked == 0:
+        print(f"{job}: {len(mine)} verify results, simulated gaps {gaps} s, {checked} revisions checked"); bad += 1
+    # the repository: every revision found intact (verified, or made) within the period
+    host = status["jobs"][job]["host"]
+    repo = os.path.join(T, "wa" if host == "storage-a" else "wb", "base", job)
+    for f in os.listdir(repo):
+        if not f.endswith(".rev"):
+            continue
+        meta = dict(l.split(": ", 1) for l in open(os.path.join(repo, f)) if l[0] != " " and ": " in l)
+        made = ts(meta["timestamp"].strip())
+        last = max(made, ts(meta["verified_at"].strip())) if "verified_at" in meta else made
+        if stop - last > period:
+            print(f"{job}: revision {f} last found intact {stop - last:.0f} s before the stop"); bad += 1
+    print(f"{job}: {len(mine)} verifies, {checked} revisions checked")
+sys.exit(1 if bad else 0)
+EOF
+(($(jq '[.jobs[] | .scrub.failures_total] | add' "$T/status1.json") == 0)) || fail "scrub failures in /v1/status"
+ok "scrubbed on schedule: $(jq -c '[.jobs[] | .scrub.checked_total]' "$T/status1.json") revisions checked per job"
+
 check "automatic expiry removed revisions during the week"
 made=$(awk '{s += $2} END {print s}' "$T/nbackups.txt")
 left=0
@@ -266,6 +306,36 @@ for line in open(os.path.join(T, "spreads.txt")):
 sys.exit(1 if bad else 0)
 EOF
 ok "revisions and expiries exactly as predicted"
+
+check "a corrupted revision: backyctl verify reports it distrusted, and changes no data"
+J=${JOBS[1]}
+host=$(jq -r ".jobs[\"$J\"].host" "$T/status1.json")
+base=$T/wa/base
+[[ $host == storage-b ]] && base=$T/wb/base
+REV=$(fl_repo_status "$base" "$J" | jq -r '.[0].uuid')
+chmod u+w "$base/$J/$REV"
+head -c 512 /dev/urandom | dd of="$base/$J/$REV" bs=512 seek=2048 conv=notrunc status=none
+sum0=$(sha256sum <"$base/$J/$REV")
+nv=$(fl_results ".job == \"$J\" and .action == \"verify\"" | wc -l)
+"$CTL" --url "$CTL_URL" verify "$J" >/dev/null || fail "backyctl verify failed"
+fl_wait 60 "the verify result of $J" \
+	bash -c "(( \$(jq -c 'select(.kind == \"result\" and .job == \"$J\" and .action == \"verify\")' '$T/results.jsonl' | wc -l) > $nv ))"
+res=$(fl_results ".job == \"$J\" and .action == \"verify\"" | tail -1)
+jq -e --arg rev "$REV" '.outcome == "failed" and .error.code == "BK_EVERIFY" and
+	.verify.distrusted == 1 and (.verify.distrusted_revisions | index($rev))' <<<"$res" >/dev/null ||
+	fail "the verify result does not report revision $REV distrusted: $res"
+[[ $(sha256sum <"$base/$J/$REV") == "$sum0" ]] || fail "the verify changed the revision's data"
+fl_wait 30 "the coordinator's account of it" fl_idle
+out=$("$CTL" --status-url "$STATUS_URL" status)
+grep -q "^$J: distrusted revisions .*$REV" <<<"$out" || fail "backyctl status does not show $REV: $out"
+curl -fsS "$STATUS_URL/metrics" | grep -q "^backy_scrub_distrusted_revisions{job=\"$J\"} 1$" ||
+	fail "/metrics does not count the distrusted revision"
+set +e
+out=$("$CTL" --status-url "$STATUS_URL" check)
+rc=$?
+set -e
+((rc == 1)) && [[ $out == *"distrusted revisions: $J"* ]] || fail "backyctl check: exit $rc: $out"
+ok "revision $REV distrusted: result $(jq -c '{outcome, verify}' <<<"$res"), backyctl check: $out"
 
 check "SLA: 2 days later without backups, backyctl check says CRITICAL (2)"
 fl_worker_stop wa

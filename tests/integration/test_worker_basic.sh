@@ -2,8 +2,10 @@
 # backy-worker against a real broker: a file-source job gives an ok result and a
 # revision; a duplicate job id is answered from the journal; hostile, malformed,
 # oversized and wrong-version messages are rejected with a result and
-# dead-lettered without touching anything outside the base directory; a second
-# job for a running repository is skipped; SIGTERM lets a running job finish.
+# dead-lettered without touching anything outside the base directory; a verify
+# job reads the revisions, and for a missing repository fails (BK_ECONFIG) and
+# creates nothing; a second job for a running repository is skipped; SIGTERM
+# lets a running job finish.
 # The worker runs as its host's broker user: it never declares, and waits for
 # its job queue until the coordinator (here: mq_publish --declare) declares it.
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -89,6 +91,20 @@ assert_contains "wrong version" "$T/results.jsonl" '"code":"BK_EVERSION"'
 after=$(cd "$T" && find . -path ./base -prune -o -print | grep -v -e results.jsonl -e amqp.log -e worker.log -e dead.txt | sort)
 assert_eq "files outside the base directory" "$before" "$after"
 [[ ! -e $T/etc && ! -e $BASE/../etc && ! -e $BASE/a ]] || fail "a hostile name became a path"
+assert_eq "repositories in base" "vm1" "$(ls "$BASE")"
+
+check "a verify job reads vm1's revisions; for a missing repository it fails clearly and creates nothing"
+JV=$(wk_id)
+JN=$(wk_id)
+wk_publish "$(wk_job "$JV" vm1 "" verify)"
+wk_publish "$(wk_job "$JN" nosuch "$T/small.img" verify)" # a source does not make it create one
+wk_wait_results 1 60 ".job_id == \"$JV\""
+wk_wait_results 1 60 ".job_id == \"$JN\""
+assert_eq "outcome of the verify" ok "$(wk_result "$JV" .outcome)"
+assert_eq "revisions checked" "$(wk_revisions vm1)" "$(wk_result "$JV" .verify.checked)"
+assert_eq "revisions distrusted" 0 "$(wk_result "$JV" .verify.distrusted)"
+assert_eq "outcome for a missing repository" failed "$(wk_result "$JN" .outcome)"
+assert_eq "its error code" BK_ECONFIG "$(wk_result "$JN" .error.code)"
 assert_eq "repositories in base" "vm1" "$(ls "$BASE")"
 
 check "a second job for a running repository is skipped"

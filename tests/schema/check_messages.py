@@ -166,6 +166,12 @@ def rules(raw, msg):
     if isinstance(err, dict) and isinstance(err.get("message"), str):
         if re.search(r"[\x00-\x08\x0b-\x1f\x7f]", err["message"]):
             raise Refused("control characters in error.message")
+    ver = msg.get("verify")
+    if isinstance(ver, dict) and isinstance(ver.get("checked"), int) and isinstance(ver.get("distrusted"), int) \
+            and ver["distrusted"] > ver["checked"]:
+        raise Refused("verify: more distrusted than checked")
+    if isinstance(msg.get("older_than"), str) and re.fullmatch(r"0+(\.0+)?[wdhms]?", msg["older_than"]):
+        raise Refused("older_than is not positive")
     sched = msg.get("schedule")
     if isinstance(sched, dict):
         for tag, e in sched.items():

@@ -233,6 +233,61 @@ static inline void example_reply_refused(struct bk_msg *m)
 	r->message = strdup("unknown job 'vm99'");
 }
 
+/* A scrub slice: the revisions not found intact for 29 days (1.1). */
+static inline void example_verify_job(struct bk_msg *m)
+{
+	struct bk_msg_job *j = &m->u.job;
+
+	bk_msg_init(m);
+	m->kind = BK_MSG_JOB;
+	bk_msg_job_init(j);
+	head(&j->head, "Wm3XcT8kPq2ZrLbN5vHd7G", "2026-11-27T03:00:00Z");
+	snprintf(j->job_id, sizeof(j->job_id), "Tq7ZkV2mXcW9pLbN4rHd8S");
+	snprintf(j->job, sizeof(j->job), "vm01.root");
+	snprintf(j->host, sizeof(j->host), "backy01");
+	j->action = BK_ACTION_VERIFY;
+	j->deadline = t("2026-11-27T09:00:00Z");
+	j->attempt = 1;
+	j->older_than = 29 * 86400;
+}
+
+/* A scrub that found one damaged revision (1.1). */
+static inline void example_result_verify(struct bk_msg *m)
+{
+	struct bk_msg_result *r = &m->u.result;
+
+	bk_msg_init(m);
+	m->kind = BK_MSG_RESULT;
+	bk_msg_result_init(r);
+	head(&r->head, "Hc5LpW2qXz8TmVbK3nRd6F", "2026-11-27T03:04:10Z");
+	snprintf(r->job_id, sizeof(r->job_id), "Tq7ZkV2mXcW9pLbN4rHd8S");
+	snprintf(r->job, sizeof(r->job), "vm01.root");
+	snprintf(r->host, sizeof(r->host), "backy01");
+	r->action = BK_ACTION_VERIFY;
+	r->outcome = BK_OUTCOME_FAILED;
+	bk_msg_result_set_error(r, bk_error_name(BK_EVERIFY),
+				"1 of 2 revisions checked are damaged and now distrusted", false);
+	r->started = t("2026-11-27T03:00:01Z");
+	r->finished = t("2026-11-27T03:04:09.5Z");
+	r->has_verify = true;
+	r->verify.checked = 2;
+	r->verify.distrusted = 1;
+	bk_strv_add(&r->verify.revisions, "Vy8kLgX5mFjnYcE9p6tWwR");
+}
+
+static inline void example_request_verify(struct bk_msg *m)
+{
+	struct bk_msg_request *q = &m->u.request;
+
+	bk_msg_init(m);
+	m->kind = BK_MSG_REQUEST;
+	bk_msg_request_init(q);
+	head(&q->head, "Pz4NcR7wLm2XqTbV9kHd3J", "2026-11-27T10:00:00Z");
+	q->action = BK_REQUEST_VERIFY;
+	snprintf(q->job, sizeof(q->job), "vm01.root");
+	snprintf(q->user, sizeof(q->user), "alice");
+}
+
 struct example {
 	const char *name;
 	void (*make)(struct bk_msg *m);
@@ -266,6 +321,9 @@ static const struct example examples[] = {
 	{"request-status", example_request_status},
 	{"reply-accepted", example_reply_accepted},
 	{"reply-refused", example_reply_refused},
+	{"job-verify", example_verify_job},
+	{"result-verify", example_result_verify},
+	{"request-verify", example_request_verify},
 };
 
 #define N_EXAMPLES (sizeof(examples) / sizeof(examples[0]))
@@ -290,7 +348,7 @@ static inline char *example_text(size_t i)
 
 enum { JOB = 0, JOB_RBD = 1, JOB_FILE = 2, JOB_EXPIRE = 3, RES_OK = 4, RES_FAILED = 5,
        RES_REJECTED = 6, HEARTBEAT = 7, REQ_RUN = 8, REQ_STATUS = 9, REPLY_OK = 10,
-       REPLY_REFUSED = 11 };
+       REPLY_REFUSED = 11, JOB_VERIFY = 12, RES_VERIFY = 13, REQ_VERIFY = 14 };
 
 /* ---- helpers ---- */
 

@@ -119,6 +119,41 @@ static void test_report_reads_what_backy_wrote_before(void **state)
 	bk_report_release(&r);
 }
 
+/* `backy verify --result`: what a scrub found travels in "verify". */
+static void test_report_carries_scrub_counts(void **state)
+{
+	struct bk_report a, b;
+	struct bk_buf out;
+	struct bk_err err = {0};
+
+	(void)state;
+	bk_report_init(&a);
+	bk_report_init(&b);
+	bk_buf_init(&out);
+	a.outcome = BK_REPORT_FAILED;
+	bk_report_set_error(&a, "BK_EVERIFY", "1 of 3 revisions checked are damaged");
+	a.has_verify = true;
+	bk_scrub_counts_add(&a.verify, false);
+	bk_scrub_counts_add(&a.verify, true);
+	bk_scrub_counts_add(&a.verify, false);
+	bk_scrub_counts_list(&a.verify, "Vy8kLgX5mFjnYcE9p6tWwR");
+	bk_scrub_counts_list(&a.verify, "Vy8kLgX5mFjnYcE9p6tWwR"); /* once */
+	bk_scrub_counts_list(&a.verify, "../x");                   /* never an invalid id */
+	assert_int_equal(bk_report_encode(&a, &out, &err), 0);
+	assert_non_null(strstr(out.p, "\"verify\":{\"checked\":3,\"distrusted\":1,"
+				      "\"distrusted_revisions\":[\"Vy8kLgX5mFjnYcE9p6tWwR\"]}"));
+	assert_int_equal(bk_report_decode(out.p, out.len, &b, &err), 0);
+	assert_true(bk_report_equal(&a, &b));
+	assert_int_equal(b.verify.checked, 3);
+	assert_int_equal(b.verify.distrusted, 1);
+	/* a different finding is a different report */
+	b.verify.distrusted = 0;
+	assert_false(bk_report_equal(&a, &b));
+	bk_report_release(&a);
+	bk_report_release(&b);
+	bk_buf_release(&out);
+}
+
 static void expect_bad_report(const char *text, const char *what)
 {
 	struct bk_report r;
@@ -200,6 +235,19 @@ static void test_report_validates_every_field(void **state)
 			  "\"duration\":1,\"full\":true,\"x\":1}}",
 			  "unknown field 'stats.x'");
 	expect_bad_report("{\"outcome\":\"ok\",\"revison\":\"x\"}", "unknown field 'revison'");
+	expect_bad_report("{\"outcome\":\"ok\",\"verify\":{\"checked\":1}}",
+			  "missing field 'verify.distrusted'");
+	expect_bad_report("{\"outcome\":\"ok\",\"verify\":{\"checked\":1,\"distrusted\":2}}",
+			  "'verify.distrusted' is larger than field 'verify.checked'");
+	expect_bad_report("{\"outcome\":\"ok\",\"verify\":{\"checked\":100001,"
+			  "\"distrusted\":0}}",
+			  "'verify.checked' must be between");
+	expect_bad_report("{\"outcome\":\"ok\",\"verify\":{\"checked\":2,\"distrusted\":1,"
+			  "\"distrusted_revisions\":[\"a\",\"a\"]}}",
+			  "twice");
+	expect_bad_report("{\"outcome\":\"ok\",\"verify\":{\"checked\":2,\"distrusted\":1,"
+			  "\"distrusted_revisions\":[\"../x\"]}}",
+			  "invalid revision id");
 	/* syntax and generic limits */
 	expect_bad_report("", "line");
 	expect_bad_report("{\"outcome\":\"ok\"", "line");
@@ -800,6 +848,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_report_round_trip),
 		cmocka_unit_test(test_report_reads_what_backy_wrote_before),
+		cmocka_unit_test(test_report_carries_scrub_counts),
 		cmocka_unit_test(test_report_validates_every_field),
 		cmocka_unit_test(test_report_set_error_makes_any_text_valid),
 		cmocka_unit_test(test_report_encode_refuses_invalid_reports),

@@ -168,6 +168,45 @@ static void test_accepts_higher_minor_ignoring_unknown_fields(void **state)
 	free(t3);
 }
 
+/* 1.1: how much a verify job checks, and what a verify result found. */
+static void test_verify_fields_are_validated(void **state)
+{
+	struct bk_msg m;
+
+	(void)state;
+	ACCEPT(JOB_VERIFY, "older_than", "\"12h\"", &m);
+	assert_int_equal(m.u.job.older_than, 12 * 3600);
+	bk_msg_release(&m);
+	ACCEPT1(JOB_VERIFY, "older_than", NULL); /* absent: every revision */
+	REJECT(JOB_VERIFY, "older_than", "\"soon\"", "field 'older_than' is not a duration");
+	REJECT(JOB_VERIFY, "older_than", "\"0s\"", "field 'older_than' is not a duration");
+	REJECT(JOB_VERIFY, "older_than", "86400", "field 'older_than' must be a string");
+	REJECT(JOB_EXPIRE, "older_than", "\"1d\"", "only allowed in verify jobs");
+	REJECT(JOB, "older_than", "\"1d\"", "only allowed in verify jobs");
+
+	ACCEPT(RES_VERIFY, "verify.distrusted_revisions", NULL, &m);
+	assert_true(m.u.result.has_verify);
+	assert_int_equal(m.u.result.verify.checked, 2);
+	assert_int_equal(m.u.result.verify.distrusted, 1);
+	bk_msg_release(&m);
+	REJECT(RES_VERIFY, "verify.checked", "-1", "'verify.checked' must be between");
+	REJECT(RES_VERIFY, "verify.checked", "100001", "'verify.checked' must be between");
+	REJECT(RES_VERIFY, "verify.distrusted", "3", "is larger than field 'verify.checked'");
+	ACCEPT1(RES_VERIFY, "verify.distrusted", "0"); /* listed: distrusted before this run */
+	REJECT(RES_VERIFY, "verify.distrusted_revisions", "[\"../etc\"]", "invalid revision id");
+	REJECT(RES_VERIFY, "verify.distrusted_revisions", "[\"a\",\"a\"]", "twice");
+	REJECT(RES_VERIFY, "verify.bad", "1", "unknown field 'verify.bad'");
+	REJECT(RES_VERIFY, "verify", "[]", "must be an object");
+	REJECT(RES_OK, "verify", "{\"checked\":0,\"distrusted\":0}",
+	       "only allowed in results of verify jobs");
+
+	ACCEPT(REQ_VERIFY, "user", NULL, &m);
+	assert_int_equal(m.u.request.action, BK_REQUEST_VERIFY);
+	bk_msg_release(&m);
+	REJECT(REQ_VERIFY, "job", NULL, "missing field 'job'");
+	REJECT(REQ_VERIFY, "tags", "[\"daily\"]", "only allowed in run requests");
+}
+
 static void test_rejects_unknown_fields_at_own_minor(void **state)
 {
 	(void)state;
@@ -518,7 +557,7 @@ static void test_request_rules(void **state)
 
 	(void)state;
 	REJECT(REQ_RUN, "action", "\"backup\"",
-	       "field 'action' must be one of 'run', 'expire', 'status', not 'backup'");
+	       "field 'action' must be one of 'run', 'expire', 'status', 'verify', not 'backup'");
 	REJECT(REQ_STATUS, "action", "\"expire\"", "missing field 'job'");
 	REJECT(REQ_STATUS, "tags", "[\"daily\"]", "field 'tags' is only allowed in run requests");
 	REJECT(REQ_RUN, "user", "\"alice smith\"", "field 'user' is not a valid user name");
@@ -589,6 +628,7 @@ int main(void)
 		cmocka_unit_test(test_rejects_unknown_major),
 		cmocka_unit_test(test_accepts_higher_minor_ignoring_unknown_fields),
 		cmocka_unit_test(test_rejects_unknown_fields_at_own_minor),
+		cmocka_unit_test(test_verify_fields_are_validated),
 		cmocka_unit_test(test_rejects_unknown_kind),
 		cmocka_unit_test(test_generic_limits_bind_ignored_fields),
 		cmocka_unit_test(test_rejects_bad_job_names),

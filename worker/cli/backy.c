@@ -55,7 +55,9 @@ static const char usage_text[] =
 	"                          apply the schedule's retention, within the floors: the\n"
 	"                          newest trusted revision, N (3) and all younger than\n"
 	"                          DURATION (1d) stay unless --force\n"
-	"  verify [-r SPEC]        re-read revisions and compare them with their checksums\n"
+	"  verify [-r SPEC] [--older-than DURATION]\n"
+	"                          re-read revisions and compare them with their checksums;\n"
+	"                          only those last found intact longer ago than DURATION\n"
 	"  distrust [-r SPEC]      mark revisions as not to be trusted\n"
 	"  check                   Nagios check of the SLA (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)\n"
 	"  mount [-r SPEC] [--partition N] [-o OPTIONS] DIR\n"
@@ -518,37 +520,83 @@ static int cmd_tags(struct cli *c, int argc, char **argv)
 	return r < 0 ? cli_fail(c, r) : 0;
 }
 
+/* When revision REV was last found intact: its verification, or else its backup. */
+static int64_t last_checked(const struct bk_rev *rev)
+{
+	return rev->verified_at ? rev->verified_at : rev->timestamp;
+}
+
+/*
+ * verify [-r SPEC] [--older-than DURATION]: re-read the matching revisions;
+ * with --older-than (a scrub slice, backy-worker's verify jobs) only those
+ * last found intact at least that long ago and not distrusted (a distrusted revision,
+ * maybe by an operator's decision, stays so), and none at all is not an
+ * error.  Each damaged revision is reported and the others are still
+ * checked; the report (--result) counts them and lists every revision
+ * distrusted afterwards.
+ */
 static int cmd_verify(struct cli *c, int argc, char **argv)
 {
+	static const struct option longopts[] = {{"revision", required_argument, NULL, 'r'},
+						 {"older-than", required_argument, NULL, 'O'},
+						 {NULL, 0, NULL, 0}};
+	static const char usage[] = "usage: backy verify [-r SPEC] [--older-than DURATION]";
+	struct bk_scrub_counts found;
 	const char *spec = "latest";
 	struct bk_repo repo;
 	bool *match = NULL;
-	int r, bad = 0;
+	int64_t older = 0, now = bk_now();
+	int opt, r;
 
-	if (rev_opts(argc, argv, &spec, NULL) < 0 || argc != optind)
-		return cli_usage_error("%s", "usage: backy verify [-r SPEC]");
+	while ((opt = cli_sub_opt(argc, argv, "r:", longopts)) != -1) {
+		if (opt == 'r')
+			spec = optarg;
+		else if (opt != 'O')
+			return cli_usage_error("%s", usage);
+		else if (bk_duration_parse(optarg, &older) < 0 || older <= 0)
+			return cli_usage_error("invalid --older-than '%s': expected N[wdhms]", optarg);
+	}
+	if (argc != optind)
+		return cli_usage_error("%s", usage);
+	bk_scrub_counts_init(&found);
 	r = cli_open_repo(c, &repo, true);
-	if (r == 0)
+	if (r == 0 && !(older && repo.n == 0))
 		r = select_revs(c, &repo, spec, &match);
-	for (size_t i = 0; r == 0 && i < repo.n; i++) {
-		if (!match[i])
+	for (size_t i = 0; r == 0 && match && i < repo.n; i++) {
+		const struct bk_rev *rev = &repo.revs[i];
+
+		if (!match[i] || (older && (rev->trust == BK_TRUST_DISTRUSTED ||
+					    now - last_checked(rev) < older * BK_USEC)))
 			continue;
 		r = bk_verify(&repo, i, true, &c->err);
 		if (r == BK_EVERIFY) {
 			/* report each damaged revision and go on with the others */
 			bk_error("%s", c->err.msg);
 			bk_err_clear(&c->err);
-			bad++;
+			bk_scrub_counts_add(&found, true);
 			r = 0;
 		} else if (r == 0) {
+			bk_scrub_counts_add(&found, false);
 			bk_info("revision %s verified", repo.revs[i].id);
 		}
 	}
+	for (size_t i = 0; r == 0 && i < repo.n; i++)
+		if (repo.revs[i].trust == BK_TRUST_DISTRUSTED)
+			bk_scrub_counts_list(&found, repo.revs[i].id);
 	free(match);
 	bk_repo_close(&repo);
-	if (r < 0)
-		return cli_fail(c, r);
-	return bad ? 1 : 0;
+	if (r == 0 && found.distrusted)
+		r = bk_err_set(&c->err, BK_EVERIFY,
+			       "%u of %u revisions checked are damaged and now distrusted",
+			       found.distrusted, found.checked);
+	if (c->result) {
+		c->result->has_verify = true;
+		bk_scrub_counts_copy(&c->result->verify, &found);
+	}
+	bk_scrub_counts_release(&found);
+	if (r == BK_EVERIFY)
+		return 1; /* each damaged revision was reported above */
+	return r < 0 ? cli_fail(c, r) : 0;
 }
 
 static int cmd_distrust(struct cli *c, int argc, char **argv)

@@ -102,6 +102,13 @@ void bk_child_cmd_init(struct bk_child_cmd *c, const struct bk_fleet_config *cfg
 		c->argv[argc++] = "verify";
 		c->argv[argc++] = "-r";
 		c->argv[argc++] = "all";
+		if (job->older_than > 0) {
+			/* a scrub slice: only what was not found intact lately */
+			snprintf(c->older_than, sizeof(c->older_than), "%llds",
+				 (long long)job->older_than);
+			c->argv[argc++] = "--older-than";
+			c->argv[argc++] = c->older_than;
+		}
 		break;
 	}
 	c->argv[argc] = NULL;
@@ -210,7 +217,7 @@ static void log_tail(int dirfd, const char *job_id, char *out, size_t size)
 	snprintf(out, size, "%s", start ? start + 1 : buf);
 }
 
-/* The failure of a child that left no valid report (note 6). */
+/* The failure of a child that left no valid report (note 7). */
 static void result_without_report(int dirfd, const char *backy, const struct bk_msg_job *job,
 				  int status, struct bk_msg_result *res)
 {
@@ -278,6 +285,10 @@ void bk_child_result(int dirfd, const char *host, const char *backy,
 	for (size_t i = 0; i < rep.tags.n && i < BK_MSG_MAX_ITEMS; i++)
 		if (strlen(rep.tags.v[i]) <= BK_MSG_NAME_MAX)
 			bk_strv_add(&res->tags, rep.tags.v[i]);
+	if (rep.has_verify && job->action == BK_ACTION_VERIFY) {
+		res->has_verify = true;
+		bk_scrub_counts_copy(&res->verify, &rep.verify);
+	}
 	if (rep.has_stats) {
 		res->has_stats = true;
 		res->stats.bytes_written = rep.stats.bytes_written;

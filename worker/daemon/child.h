@@ -26,7 +26,12 @@
  * 5. Simulated time (worker_config.h): the child gets BACKY_NOW=<the job
  *    message's time> instead of any BACKY_NOW of the worker's environment.
  *
- * 6. Results.  A report that is missing or invalid becomes a failure with
+ * 6. Verify jobs read and mark revisions only: `backy verify` re-reads
+ *    them under the repository lock and changes nothing but their trust
+ *    (verified, or distrusted with a quarantine report); its counts
+ *    (checked, distrusted) travel in the result (scrub_counts.h).
+ *
+ * 7. Results.  A report that is missing or invalid becomes a failure with
  *    the last line of the child's log (killed by a signal: EINTR, otherwise
  *    EIO; both transient).  Whether a failure is transient comes from the
  *    error table (bk_error_name_transient, error.h).
@@ -49,7 +54,7 @@ struct bk_child_cmd {
 	const char *argv[20]; /* NULL-terminated; argv[0] is the backy binary */
 	char **envp;          /* owned array of borrowed strings (environ, now) */
 	struct bk_buf tags;   /* the job's tags joined by ',' ("" when none) */
-	char min_keep[32], min_age[32];
+	char min_keep[32], min_age[32], older_than[32];
 	char now[80];         /* "BACKY_NOW=..." under simulated time */
 	char result[PATH_MAX]; /* the --result path */
 	char progress[PATH_MAX]; /* the --progress-file path */
@@ -57,8 +62,9 @@ struct bk_child_cmd {
 
 /*
  * Build the command for JOB of CFG: `backy -b REPO --result
- * <state-dir>/<job id>.result --progress-file <state-dir>/<job id>.progress backup [-f TAGS] | expire --min-keep N
- * --min-age Ns | verify -r all`, and the environment (note 5).  Release
+ * <state-dir>/<job id>.result --progress-file <state-dir>/<job id>.progress
+ * backup [-f TAGS] | expire --min-keep N --min-age Ns | verify -r all
+ * [--older-than Ns]`, and the environment (note 5).  Release
  * with bk_child_cmd_release().
  */
 void bk_child_cmd_init(struct bk_child_cmd *c, const struct bk_fleet_config *cfg,
@@ -87,7 +93,7 @@ void bk_child_result_init(struct bk_msg_result *res, const char *host,
 
 /*
  * The result of JOB's child from its report in the state directory DIRFD
- * (read, not removed) and, without one, its log (note 6).  STATUS is the
+ * (read, not removed) and, without one, its log (note 7).  STATUS is the
  * wait status, or -1 when unknown (a run adopted from a dead worker).
  * STARTED is when the run began (bk_now()); BACKY names the binary for
  * "unable to run" messages.  Release RES after.

@@ -191,6 +191,8 @@ void bk_fleet_job_digest(const struct bk_msg_job *j, char out[2 * BK_DIGEST_LEN 
 	add_field(&b, j->source.image);
 	add_field(&b, j->source.vm);
 	bk_schedule_format_yaml(&j->schedule, 0, &b);
+	if (j->older_than)
+		bk_buf_addf(&b, "\x1folder_than=%lld", (long long)j->older_than);
 	bk_hash(b.p ? b.p : "", b.len, &d);
 	bk_digest_hex(&d, out);
 	bk_buf_release(&b);

@@ -25,7 +25,7 @@
  * 3. The retention floors are handed to every `backy expire` child
  *    (--min-keep, --min-age); the engine enforces them (schedule.h).
  * 4. The job digest identifies what a job asks for (repository, host,
- *    action, tags, source, schedule), not how often it was sent (id,
+ *    action, tags, source, schedule, older_than), not how often it was sent (id,
  *    time, deadline, attempt): a job id seen again with another digest is
  *    a forgery or a bug, and is rejected rather than answered from the
  *    journal.

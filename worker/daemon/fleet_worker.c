@@ -400,12 +400,20 @@ static void fail_before_run(struct worker *w, struct bk_job *j, int code, const 
 	bk_msg_result_release(&res);
 }
 
-/* Prepare the repository of job J (fleet_repo.h). */
+/*
+ * Prepare the repository of job J (fleet_repo.h).  A verify job changes
+ * nothing there: whatever source or schedule it carries is ignored, so it
+ * only finds an existing repository (a missing one is a clear failure and
+ * nothing is created).
+ */
 static int prepare_job_repo(struct worker *w, const struct bk_msg_job *j, char *path,
 			    struct bk_err *err)
 {
-	return bk_fleet_repo_prepare(&w->cfg, w->basefd, j->job, &j->source,
-				     j->schedule.n ? &j->schedule : NULL, path, err);
+	static const struct bk_source_spec none = {.type = BK_SOURCE_NONE};
+	bool verify = j->action == BK_ACTION_VERIFY;
+
+	return bk_fleet_repo_prepare(&w->cfg, w->basefd, j->job, verify ? &none : &j->source,
+				     j->schedule.n && !verify ? &j->schedule : NULL, path, err);
 }
 
 /* Start job J (taken over: on return it is running or answered and freed). */
