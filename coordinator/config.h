@@ -10,7 +10,7 @@
  *   amqp:      {url: amqp://..., heartbeat: 30, ca-cert: FILE, tls-verify: true}
  *   hosts:     [backy01, backy02]     storage hosts for automatic placement
  *   status:    {listen: 127.0.0.1:PORT}  loopback only
- *   state-file: /var/lib/backy-coordinator/state
+ *   state-file: /var/lib/backy/state
  *   job-timeout: 6h                   deadline of a dispatched job
  *   expire: true                      expiry job after every good backup
  *
@@ -33,7 +33,7 @@
 #include "schedule.h"
 
 #define CO_DEFAULT_JOB_TIMEOUT (6 * 3600)
-#define CO_DEFAULT_STATE_FILE "/var/lib/backy-coordinator/state"
+#define CO_DEFAULT_STATE_FILE "/var/lib/backy/state"
 
 struct co_sched {
 	char *name;

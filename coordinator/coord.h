@@ -19,6 +19,7 @@
 #include "config.h"
 #include "error.h"
 #include "mq.h"
+#include "service.h"
 #include "state.h"
 #include "state_journal.h"
 
@@ -71,6 +72,8 @@ struct coord {
 	size_t nout, out_cap;
 
 	int64_t hb_warned; /* bk_monotonic() of the last warning about a dropped heartbeat */
+
+	struct bk_service svc; /* sd_notify (coordinator.c, design note 10) */
 };
 
 /* Signal flags (coordinator.c): stop asked; the same for bk_mq_connect_retry's loops. */

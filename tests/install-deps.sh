@@ -5,10 +5,11 @@ set -euo pipefail
 
 PKGS=(build-essential cmake pkg-config
       libyaml-dev libjansson-dev uuid-dev libxxhash-dev libcmocka-dev
-      libcurl4-openssl-dev libmicrohttpd-dev librabbitmq-dev
+      libcurl4-openssl-dev libmicrohttpd-dev librabbitmq-dev libsystemd-dev
       btrfs-progs xfsprogs e2fsprogs util-linux fdisk python3 jq time curl bc iproute2 procps
       python3-pika
-      clang libclang-rt-14-dev)
+      clang libclang-rt-14-dev
+      debhelper dpkg-dev lintian fakeroot adduser logrotate systemd man-db)
 
 missing=()
 for p in "${PKGS[@]}"; do
