@@ -88,3 +88,17 @@ int bk_service_watchdog(struct bk_service *svc)
 	svc->watchdog_last = now;
 	return sd_notify(0, "WATCHDOG=1");
 }
+
+int bk_service_wait_ms(const struct bk_service *svc, int ms)
+{
+	uint64_t due, now, left;
+
+	if (!svc->watchdog_usec || !svc->watchdog_last)
+		return ms;
+	due = svc->watchdog_last + svc->watchdog_usec / 2;
+	now = mono_usec();
+	left = due > now ? (due - now) / 1000 : 0;
+	if (left < 1)
+		left = 1;
+	return left < (uint64_t)ms ? (int)left : ms;
+}

@@ -52,4 +52,10 @@ int bk_service_stopping(struct bk_service *svc);
 /* WATCHDOG=1 if half the watchdog interval passed since the last ping. */
 int bk_service_watchdog(struct bk_service *svc);
 
+/*
+ * MS, or less if the next ping is due sooner: how long a main loop may wait
+ * before it calls bk_service_watchdog() again (at least 1 ms).
+ */
+int bk_service_wait_ms(const struct bk_service *svc, int ms);
+
 #endif

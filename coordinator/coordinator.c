@@ -596,7 +596,7 @@ static int run_active(struct coord *co)
 		if (r < 0)
 			return r;
 		bk_err_clear(&err);
-		r = bk_mq_wait(co->mq, wait_ms(co), &d, &err);
+		r = bk_mq_wait(co->mq, bk_service_wait_ms(&co->svc, wait_ms(co)), &d, &err);
 		for (int n = 0; r == 1; n++) {
 			pthread_mutex_lock(&co->lock);
 			update_now(co);
@@ -830,7 +830,7 @@ int main(int argc, char **argv)
 				bk_service_ready(&co.svc, "standby: the state file's lock is held");
 			}
 			waiting_logged = true;
-			sleep_ms(STANDBY_RETRY_MS);
+			sleep_ms(bk_service_wait_ms(&co.svc, STANDBY_RETRY_MS));
 			continue;
 		}
 		r = coord_mq_lead(&co);

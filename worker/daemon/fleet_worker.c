@@ -831,13 +831,14 @@ int bk_fleet_run(const char *config_path, struct bk_fleet_config *cfg, struct bk
 		}
 		if (!w.mq) {
 			int64_t left = (w.next_connect - bk_monotonic()) / 1000;
-			int ms = left < WAIT_MS ? (left < 1 ? 1 : (int)left) : WAIT_MS;
+			int ms = bk_service_wait_ms(&w.svc, left < WAIT_MS ? (left < 1 ? 1 : (int)left)
+									  : WAIT_MS);
 			struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
 
 			ppoll(NULL, 0, &ts, &w.wait_mask);
 			continue;
 		}
-		r = bk_mq_wait(w.mq, WAIT_MS, &d, &e2);
+		r = bk_mq_wait(w.mq, bk_service_wait_ms(&w.svc, WAIT_MS), &d, &e2);
 		if (r >= 0)
 			collect_confirms(&w);
 		if (r == 1) {
