@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The Debian packages (debian/, docs/operations.md "Installation"): build
-# them from a copy of the tree with dpkg-buildpackage (one build, no tests
-# inside: DEB_BUILD_OPTIONS=nocheck), lintian finds no errors, they install,
+# The Debian packages (debian/, docs/operations.md section 15): built from
+# a copy of the tree with dpkg-buildpackage (tests/harness/build-debs.sh: one
+# build, no tests inside), lintian finds no errors, they install,
 # every program, man page, example config and unit lands where Debian
 # expects it, the examples pass the daemons' own config checks, the units
 # pass systemd-analyze verify, docs/operations.md and the man pages name the
@@ -12,7 +12,7 @@
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$HERE/lib.sh"
-need_tool dpkg-buildpackage dh lintian dpkg dpkg-query apt-get systemd-analyze man logrotate runuser tar git
+need_tool dpkg-buildpackage dh lintian dpkg dpkg-query apt-get systemd-analyze man logrotate runuser tar
 SRC=$(cd "$HERE/../.." && pwd)
 PKGS=(backy backy-worker backy-coordinator)
 OPS=$SRC/docs/operations.md
@@ -24,20 +24,10 @@ done
 apt() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -y -q "$@"; }
 
 check "dpkg-buildpackage from a copy of the tree"
-mkdir -p "$T/src/backy"
-if git -C "$SRC" rev-parse --git-dir >/dev/null 2>&1; then
-	git -C "$SRC" ls-files -co --exclude-standard -z | tar -C "$SRC" --null -T - -cf - | tar -C "$T/src/backy" -xf -
-else
-	tar -C "$SRC" --exclude='./build*' -cf - . | tar -C "$T/src/backy" -xf -
-fi
 t0=$SECONDS
-(cd "$T/src/backy" && DEB_BUILD_OPTIONS="nocheck noautodbgsym parallel=2" dpkg-buildpackage -us -uc -b) \
-	>"$T/build.log" 2>&1 || { tail -40 "$T/build.log"; fail "dpkg-buildpackage failed"; }
-ok "built in $((SECONDS - t0)) s: $(cd "$T/src" && echo ./*.deb)"
-DEBS=()
-for p in "${PKGS[@]}"; do
-	DEBS+=("$(ls "$T/src/${p}"_*.deb)") || fail "no .deb of '$p'"
-done
+mapfile -t DEBS < <("$SRC/tests/harness/build-debs.sh" "$T/src" || echo FAILED)
+[[ ${#DEBS[@]} == 3 && ${DEBS[*]} != *FAILED* ]] || fail "building the packages failed"
+ok "built in $((SECONDS - t0)) s: ${DEBS[*]##*/}"
 
 check "lintian: no errors"
 lintian --fail-on error "$T/src/"*.changes >"$T/lintian.log" 2>&1 || { cat "$T/lintian.log"; fail "lintian reports errors"; }
