@@ -5,7 +5,9 @@
 
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,13 +16,46 @@
 static const char *log_prog = "backy";
 static int log_verbosity;
 static int log_fd = -1;
+static bool log_journal; /* stderr is the journal: sd-daemon prefixes, no program name */
 
 static const char *const level_names[] = {"error", "warning", "info", "debug"};
+
+/* sd-daemon(3) priorities: LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG; notices LOG_NOTICE */
+static const int level_prio[] = {3, 4, 6, 7};
+#define PRIO_NOTICE 5
+
+/*
+ * Is stderr the journal?  systemd sets JOURNAL_STREAM to "DEV:INO" of the
+ * stream it connected to stdout/stderr; a program whose stderr was
+ * redirected since (or a child with another stderr) sees other numbers.
+ */
+static bool stderr_is_journal(void)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char *end;
+
+	if (!v || !*v)
+		return false;
+	errno = 0;
+	dev = strtoull(v, &end, 10);
+	if (errno || end == v || *end != ':')
+		return false;
+	v = end + 1;
+	ino = strtoull(v, &end, 10);
+	if (errno || end == v || *end)
+		return false;
+	if (fstat(STDERR_FILENO, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void bk_log_init(const char *prog, int verbosity)
 {
 	log_prog = prog;
 	log_verbosity = verbosity;
+	log_journal = stderr_is_journal();
 }
 
 int bk_log_open(const char *path)
@@ -67,7 +102,14 @@ __attribute__((format(printf, 3, 0))) static void log_v(enum bk_log_level level,
 	int n;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (force || (int)level <= BK_LOG_WARN + log_verbosity) {
+	if (log_journal && (force || (int)level <= BK_LOG_WARN + log_verbosity)) {
+		int prio = force && level == BK_LOG_INFO ? PRIO_NOTICE : level_prio[level];
+
+		if (level <= BK_LOG_WARN)
+			fprintf(stderr, "<%d>%s: %s\n", prio, level_names[level], msg);
+		else
+			fprintf(stderr, "<%d>%s\n", prio, msg);
+	} else if (force || (int)level <= BK_LOG_WARN + log_verbosity) {
 		if (level <= BK_LOG_WARN)
 			fprintf(stderr, "%s: %s: %s\n", log_prog, level_names[level], msg);
 		else

@@ -3,14 +3,21 @@
  *
  * Messages go to stderr (errors and warnings always, info with -v or for
  * progress, debug with -vv) and, when a log file is open, to it with a UTC
- * timestamp whatever the verbosity.
+ * timestamp whatever the verbosity.  When stderr is the journal
+ * (JOURNAL_STREAM names it, as systemd sets it for a service), stderr lines
+ * start with the sd-daemon(3) priority ("<3>" error, "<4>" warning, "<5>"
+ * notice, "<6>" info, "<7>" debug) instead of the program name, which the
+ * journal records by itself.
  */
 #ifndef BK_LOG_H
 #define BK_LOG_H
 
 enum bk_log_level { BK_LOG_ERROR, BK_LOG_WARN, BK_LOG_INFO, BK_LOG_DEBUG };
 
-/* PROG prefixes stderr lines; VERBOSITY 0 shows errors, warnings and notices. */
+/*
+ * PROG prefixes stderr lines; VERBOSITY 0 shows errors, warnings and notices.
+ * Also decides, once, whether stderr is the journal.
+ */
 void bk_log_init(const char *prog, int verbosity);
 
 /*

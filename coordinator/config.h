@@ -11,7 +11,7 @@
  *   hosts:     [backy01, backy02]     storage hosts for automatic placement
  *   status:    {listen: 127.0.0.1:PORT}  loopback, or any address with
  *              tls-cert, tls-key, auth-user and auth-password-file (all four)
- *   state-file: /var/lib/backy-coordinator/state
+ *   state-file: /var/lib/backy/state
  *   job-timeout: 6h                   deadline of a dispatched job
  *   expire: true                      expiry job after every good backup
  *   scrub:     {period: 30d, slice: 1d}  verify jobs: every revision re-read
@@ -37,7 +37,7 @@
 #include "schedule.h"
 
 #define CO_DEFAULT_JOB_TIMEOUT (6 * 3600)
-#define CO_DEFAULT_STATE_FILE "/var/lib/backy-coordinator/state"
+#define CO_DEFAULT_STATE_FILE "/var/lib/backy/state"
 
 struct co_sched {
 	char *name;

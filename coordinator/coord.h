@@ -19,6 +19,7 @@
 #include "config.h"
 #include "error.h"
 #include "mq.h"
+#include "service.h"
 #include "state.h"
 #include "state_journal.h"
 
@@ -87,6 +88,8 @@ struct coord {
 	size_t nreplies, replies_cap;
 
 	int64_t hb_warned; /* bk_monotonic() of the last warning about a dropped heartbeat */
+
+	struct bk_service svc; /* sd_notify (coordinator.c, design note 10) */
 };
 
 /* Signal flags (coordinator.c): stop asked; the same for bk_mq_connect_retry's loops. */

@@ -16,7 +16,10 @@
 
 static void on_retry(void *arg, const struct bk_err *err, unsigned attempt, unsigned delay_ms)
 {
-	(void)arg;
+	struct coord *co = arg;
+
+	bk_service_watchdog(&co->svc); /* the retries are the main loop while the broker is away */
+	bk_service_status(&co->svc, "waiting for the broker");
 	bk_warn("broker connection attempt %u failed: %s (next in %u ms)", attempt, err->msg,
 		delay_ms);
 }
@@ -109,6 +112,7 @@ int coord_mq_lead(struct coord *co)
 		mc.tls_verify = co->cfg->amqp_tls_verify;
 		mc.name = "backy-coordinator";
 		mc.on_retry = on_retry;
+		mc.on_retry_arg = co;
 		mc.backoff = &co->backoff;
 		r = bk_mq_connect_retry(&co->mq, &mc, &g_stop_int, &err);
 		if (r < 0) {

@@ -127,6 +127,16 @@
  *    from its start instant (BACKY_NOW or the real time); with BACKY_NOW
  *    and no scale, time stands still.  The coordinator's now is the "time"
  *    of every job message it sends (proto has no separate field for it).
+ *
+ * 10. systemd (service.h, dist/systemd/backy-coordinator.service).
+ *    READY=1 once active with the topology declared (coord_mq_up), or once
+ *    standing by (either lock held by another coordinator): a standby is
+ *    what it should be, and a unit that never got ready would be failed
+ *    and restarted.  STATUS says which.  RELOADING=1 and READY=1 around a
+ *    SIGHUP reload, STOPPING=1 when it stops, WATCHDOG=1 from every loop
+ *    that waits (at most STANDBY_RETRY_MS, or a broker reconnect backoff
+ *    of at most 30 s, between two pings).  --check-config loads and checks
+ *    the config as start-up does, and touches nothing else.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -506,6 +516,25 @@ static void reload(struct coord *co)
 		bk_warn("declaring job queues failed: %s", err.msg);
 }
 
+/* SIGHUP: reload, between RELOADING=1 and READY=1 (design note 10). */
+static void on_sighup(struct coord *co)
+{
+	g_reload = 0;
+	bk_service_reloading(&co->svc);
+	reload(co);
+	bk_service_reloaded(&co->svc, co->active ? "active (configuration reloaded)"
+						 : "standby (configuration reloaded)");
+}
+
+/* Connected, topology declared and consuming: tell systemd (design note 10). */
+static void notify_active(struct coord *co)
+{
+	char status[200];
+
+	snprintf(status, sizeof(status), "active: %zu jobs, %zu hosts", co->st.n, co->st.nhosts);
+	bk_service_ready(&co->svc, status);
+}
+
 /* --- main loop ------------------------------------------------------------- */
 
 static int try_lock(struct coord *co)
@@ -600,7 +629,10 @@ static int run_active(struct coord *co)
 
 	memset(&d, 0, sizeof(d));
 	r = coord_mq_up(co);
+	if (r == 0)
+		notify_active(co);
 	while (!g_stop) {
+		bk_service_watchdog(&co->svc);
 		if (r == BK_ELOCKED)
 			return r; /* another coordinator leads since our connection broke */
 		if (r == BK_EMQ || !co->mq || !bk_mq_usable(co->mq)) {
@@ -612,11 +644,10 @@ static int run_active(struct coord *co)
 					return r;
 				continue;
 			}
+			notify_active(co);
 		}
-		if (g_reload) {
-			g_reload = 0;
-			reload(co);
-		}
+		if (g_reload)
+			on_sighup(co);
 		pthread_mutex_lock(&co->lock);
 		update_now(co);
 		collect(co);
@@ -629,7 +660,7 @@ static int run_active(struct coord *co)
 			return r;
 		coord_replies_flush(co);
 		bk_err_clear(&err);
-		r = bk_mq_wait(co->mq, wait_ms(co), &d, &err);
+		r = bk_mq_wait(co->mq, bk_service_wait_ms(&co->svc, wait_ms(co)), &d, &err);
 		for (int n = 0; r == 1; n++) {
 			pthread_mutex_lock(&co->lock);
 			update_now(co);
@@ -651,6 +682,7 @@ static int run_active(struct coord *co)
 			if (save_and_ack(co, false) < 0)
 				return -EIO;
 	}
+	bk_service_stopping(&co->svc);
 	coord_flush(co);
 	save_and_ack(co, true);
 	return 0;
@@ -678,6 +710,7 @@ static void standby_wait(struct coord *co)
 
 	memset(&d, 0, sizeof(d));
 	for (int waited = 0; waited < STANDBY_RETRY_MS && !g_stop && !g_reload; waited += 500) {
+		bk_service_watchdog(&co->svc);
 		if (!co->mq || !bk_mq_usable(co->mq)) {
 			sleep_ms(500);
 			continue;
@@ -693,6 +726,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: backy-coordinator [-v] -c CONFIG [--time-scale N] [--status-listen ADDR:PORT]\n"
+		"       backy-coordinator --check-config CONFIG\n"
 		"\n"
 		"Reads the central config, dispatches backup and expiry jobs through RabbitMQ,\n"
 		"tracks results and serves GET /v1/status and /metrics.  Runs in the foreground;\n"
@@ -700,10 +734,43 @@ static void usage(FILE *f)
 		"same broker) stands by until the first one dies.\n"
 		"\n"
 		"  -c, --config FILE        central config (required)\n"
+		"  --check-config FILE      load and check FILE, print what is wrong, exit 0 if\n"
+		"                           it is good (no broker, no state touched)\n"
 		"  --time-scale N           simulated clock running N times faster from its start\n"
 		"                           (BACKY_NOW or now); also BACKY_TIME_SCALE\n"
 		"  --status-listen A:P      override status.listen (loopback only)\n"
 		"  -v                       more messages (-vv: debug)\n");
+}
+
+/* Load PATH into C as start-up does (the loader, then what running needs). */
+static int load_config(const char *path, struct co_config *c, struct bk_err *err)
+{
+	int r = co_config_load(path, c, err);
+
+	if (r == 0 && !c->amqp_url) {
+		co_config_release(c);
+		r = bk_err_set(err, BK_ECONFIG, "%s: 'amqp.url' is required", path);
+	}
+	return r;
+}
+
+/* --check-config PATH: the exit status of the program. */
+static int check_config(const char *path)
+{
+	struct co_config c;
+	struct bk_err err = {0};
+	int r;
+
+	co_config_init(&c);
+	r = load_config(path, &c, &err);
+	if (r < 0) {
+		bk_error("%s", bk_err_msg(&err, r));
+		return 1;
+	}
+	printf("%s: ok (%zu jobs, %zu schedules, %zu hosts, state-file %s)\n", path, c.njobs,
+	       c.nscheds, c.nhosts, c.state_file);
+	co_config_release(&c);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -712,6 +779,7 @@ int main(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},
 		{"time-scale", required_argument, NULL, 'T'},
 		{"status-listen", required_argument, NULL, 'L'},
+		{"check-config", required_argument, NULL, 'K'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -720,7 +788,7 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 	struct bk_err err = {0};
 	const char *scale_s = getenv("BACKY_TIME_SCALE");
-	const char *listen = NULL;
+	const char *listen = NULL, *check = NULL;
 	int verbosity = 0, c, r;
 	bool waiting_logged = false, broker_waiting_logged = false;
 
@@ -737,6 +805,9 @@ int main(int argc, char **argv)
 		case 'L':
 			listen = optarg;
 			break;
+		case 'K':
+			check = optarg;
+			break;
 		case 'v':
 			verbosity++;
 			break;
@@ -749,7 +820,9 @@ int main(int argc, char **argv)
 		}
 	}
 	bk_log_init("backy-coordinator", verbosity);
-	if (!co.config_path || optind != argc) {
+	if (check && !co.config_path && optind == argc)
+		return check_config(check);
+	if (!co.config_path || optind != argc || check) {
 		usage(stderr);
 		return 1;
 	}
@@ -775,13 +848,9 @@ int main(int argc, char **argv)
 	update_now(&co);
 
 	co.cfg = bk_calloc(1, sizeof(*co.cfg));
-	r = co_config_load(co.config_path, co.cfg, &err);
+	r = load_config(co.config_path, co.cfg, &err);
 	if (r < 0) {
 		bk_error("%s", bk_err_msg(&err, r));
-		return 1;
-	}
-	if (!co.cfg->amqp_url) {
-		bk_error("%s: 'amqp.url' is required", co.config_path);
 		return 1;
 	}
 	snprintf(co.listen_host, sizeof(co.listen_host), "%s", co.cfg->listen_host);
@@ -799,6 +868,7 @@ int main(int argc, char **argv)
 	co.lock_path = bk_malloc(strlen(co.state_path) + 6);
 	snprintf(co.lock_path, strlen(co.state_path) + 6, "%s.lock", co.state_path);
 	pthread_mutex_init(&co.lock, NULL);
+	bk_service_init(&co.svc);
 	co_state_init(&co.st);
 	co_journal_init(&co.jn, co.state_path);
 
@@ -812,25 +882,28 @@ int main(int argc, char **argv)
 
 	r = 0;
 	while (!g_stop) {
-		if (g_reload) {
-			g_reload = 0;
-			reload(&co);
-		}
+		bk_service_watchdog(&co.svc);
+		if (g_reload)
+			on_sighup(&co);
 		r = try_lock(&co);
 		if (r < 0)
 			break;
 		if (r == 0) {
-			if (!waiting_logged)
+			if (!waiting_logged) {
 				bk_notice("standby: '%s' is held by the active coordinator", co.lock_path);
+				bk_service_ready(&co.svc, "standby: the state file's lock is held");
+			}
 			waiting_logged = true;
-			sleep_ms(STANDBY_RETRY_MS);
+			sleep_ms(bk_service_wait_ms(&co.svc, STANDBY_RETRY_MS));
 			continue;
 		}
 		r = coord_mq_lead(&co);
 		if (r == BK_ELOCKED) {
-			if (!broker_waiting_logged)
+			if (!broker_waiting_logged) {
 				bk_notice("standby: the broker lock '%s' is held by another coordinator",
 					  LEADER_QUEUE);
+				bk_service_ready(&co.svc, "standby: the broker lock is held");
+			}
 			broker_waiting_logged = true;
 			standby_wait(&co);
 			continue;
@@ -852,6 +925,7 @@ int main(int argc, char **argv)
 	}
 	if (r == BK_ELOCKED || (r == BK_EMQ && g_stop))
 		r = 0;
+	bk_service_stopping(&co.svc);
 	coord_http_stop(&co);
 	coord_replies_free(&co);
 	bk_mq_close(co.mq);

@@ -26,7 +26,7 @@
  *    and the worker's repository lock serializes the two as well.
  *
  * 2a. A verify job carries neither source nor schedule: it reads what the
- *    repository holds (the worker would ignore them, backy-worker(1)).
+ *    repository holds (the worker would ignore them, backy-worker(8)).
  *
  * 3. Manual verifies (`backyctl verify JOB`, co_request_verify) check
  *    every revision (no older_than) at the next tick, margin or not.

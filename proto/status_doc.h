@@ -1,7 +1,7 @@
 /*
  * status_doc.h: the coordinator's status documents, GET /v1/status and
  * GET /v1/workers, written by backy-coordinator (coordinator/status.c) and
- * read by backyctl and by monitoring scripts (backy-coordinator(1)).
+ * read by backyctl and by monitoring scripts (backy-coordinator(8)).
  *
  *   /v1/status  {"jobs": {NAME: JOB, ...},
  *                "workers": WORKERS,

@@ -42,12 +42,13 @@ slowest() {
 # UBSan can find something in: every unit test and fuzz corpus (parsers,
 # schedule maths, the store), and the integration tests that drive our own
 # data path and daemons once (backup/restore on XFS, hostile input, one
-# worker, one coordinator, the broker adapter).  The rest repeats the same
-# code with more waiting (other file systems, simulated days, Ceph, broker
-# restarts and timeouts, multi-minute fleet scenarios) or, like the crash
-# test, is calibrated on run times that ASan's exit-time leak check distorts.
+# worker, one coordinator, the broker adapter, the daemons' systemd side).
+# The rest repeats the same code with more waiting (other file systems,
+# simulated days, Ceph, broker restarts and timeouts, multi-minute fleet
+# scenarios) or, like the crash test, is calibrated on run times that
+# ASan's exit-time leak check distorts.
 # It needs no Ceph.
-asan_include='^(unit\.|fuzz\.|integration\.(mq_connect|mq_io|test_cow_xfs|test_bad_input|test_worker_basic|test_coord_basic)$)'
+asan_include='^(unit\.|fuzz\.|integration\.(mq_connect|mq_io|test_cow_xfs|test_bad_input|test_worker_basic|test_coord_basic|test_service_notify)$)'
 
 echo "== build and test (release)"
 run_suite build/ci "" "--ceph --rabbit"

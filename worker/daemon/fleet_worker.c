@@ -90,6 +90,13 @@
  *
  * 8. Logging: stderr, one line when a job starts and one when it ends (job,
  *    job id, revision, outcome, durations including the worker's overhead).
+ *
+ * 9. systemd (service.h, dist/systemd/backy-worker.service): READY=1 once
+ *    consuming its job queue, i.e. connected with the coordinator's
+ *    topology in place (until the coordinator declared the queue the unit
+ *    stays "activating", its STATUS says why); RELOADING=1 and READY=1
+ *    around a SIGHUP reload; STOPPING=1 at SIGTERM; WATCHDOG=1 from the
+ *    main loop, which turns at least every WAIT_MS.
  */
 #include "fleet_worker.h"
 #include "worker_priv.h"
@@ -152,6 +159,7 @@ void worker_broker_lost(struct worker *w, const struct bk_err *err)
 	if (!w->mq)
 		return;
 	bk_warn("connection to the broker lost: %s; reconnecting", err->msg);
+	bk_service_status(&w->svc, "connection to the broker lost; reconnecting");
 	bk_mq_close(w->mq);
 	w->mq = NULL;
 	w->consuming = false;
@@ -240,6 +248,7 @@ static void try_connect(struct worker *w)
 	if (r < 0) {
 		unsigned ms = bk_mq_backoff_next(&w->backoff);
 
+		bk_service_status(&w->svc, r == -ENOENT ? "waiting for the job queue" : "waiting for the broker");
 		if (r == -ENOENT && !w->queue_missing_logged)
 			bk_warn("job queue '%s' does not exist yet: it is declared by backy-coordinator; "
 				"retrying in %.1f s", queue, ms / 1000.0);
@@ -259,6 +268,14 @@ static void try_connect(struct worker *w)
 	w->queue_missing_logged = false;
 	bk_notice("connected to the broker, %s %s (prefetch %u)",
 		  w->consuming ? "consuming" : "not consuming", queue, w->cfg.slots);
+	/* ready (design note 9): connected, and the coordinator's topology has our queue */
+	if (w->consuming) {
+		char status[300];
+
+		snprintf(status, sizeof(status), "consuming %s, %u slot%s", queue, w->cfg.slots,
+			 w->cfg.slots == 1 ? "" : "s");
+		bk_service_ready(&w->svc, status);
+	}
 }
 
 /* ---- jobs --------------------------------------------------------------------- */
@@ -662,6 +679,7 @@ static void begin_stop(struct worker *w)
 		bk_jobs_stop(&w->jobs, bk_monotonic(), 0);
 		return;
 	}
+	bk_service_stopping(&w->svc);
 	bk_jobs_stop(&w->jobs, bk_monotonic(), (int64_t)w->cfg.grace * BK_USEC);
 	bk_notice("stopping: no new jobs; %zu running job%s get%s up to %u s", n,
 		  n == 1 ? "" : "s", n == 1 ? "s" : "", w->cfg.grace);
@@ -774,6 +792,7 @@ int bk_fleet_run(const char *config_path, struct bk_fleet_config *cfg, struct bk
 	memset(cfg, 0, sizeof(*cfg));
 	w.config_path = config_path;
 	bk_jobs_init(&w.jobs, w.cfg.slots);
+	bk_service_init(&w.svc);
 	w.journal.dirfd = -1;
 	w.journal.lockfd = -1;
 
@@ -821,8 +840,12 @@ int bk_fleet_run(const char *config_path, struct bk_fleet_config *cfg, struct bk
 		}
 		if (sig_hup) {
 			sig_hup = 0;
+			bk_service_reloading(&w.svc);
 			reload(&w);
+			bk_service_reloaded(&w.svc, w.consuming ? "consuming (configuration reloaded)"
+								: "configuration reloaded");
 		}
+		bk_service_watchdog(&w.svc);
 		reap_children(&w);
 		stop_step(&w);
 		if (w.jobs.stopping && bk_jobs_idle(&w.jobs))
@@ -846,13 +869,14 @@ int bk_fleet_run(const char *config_path, struct bk_fleet_config *cfg, struct bk
 		}
 		if (!w.mq) {
 			int64_t left = (w.next_connect - bk_monotonic()) / 1000;
-			int ms = left < WAIT_MS ? (left < 1 ? 1 : (int)left) : WAIT_MS;
+			int ms = bk_service_wait_ms(&w.svc, left < WAIT_MS ? (left < 1 ? 1 : (int)left)
+									  : WAIT_MS);
 			struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
 
 			ppoll(NULL, 0, &ts, &w.wait_mask);
 			continue;
 		}
-		r = bk_mq_wait(w.mq, WAIT_MS, &d, &e2);
+		r = bk_mq_wait(w.mq, bk_service_wait_ms(&w.svc, WAIT_MS), &d, &e2);
 		if (r >= 0)
 			collect_confirms(&w);
 		if (r == 1) {

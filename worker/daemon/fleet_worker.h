@@ -3,7 +3,7 @@
  *
  * It consumes its host's job queue, runs every job as a `backy` child
  * process, publishes results and heartbeats.  The design notes are at the
- * top of fleet_worker.c; the operator's view is docs/backy-worker.1.
+ * top of fleet_worker.c; the operator's view is docs/backy-worker.8.
  */
 #ifndef BK_FLEET_WORKER_H
 #define BK_FLEET_WORKER_H

@@ -20,6 +20,7 @@
 #include "job_journal.h"
 #include "jobs.h"
 #include "mq.h"
+#include "service.h"
 #include "proto.h"
 #include "worker_config.h"
 
@@ -38,6 +39,7 @@ struct worker {
 	bool queue_missing_logged;     /* try_connect: said once that the job queue is missing */
 	sigset_t wait_mask;            /* our signals are blocked except while waiting with this */
 	unsigned long long self_start; /* bk_journal_proc_start(getpid()) */
+	struct bk_service svc;         /* sd_notify: ready, reloading, stopping, watchdog */
 };
 
 /* ---- fleet_worker.c ---- */
