@@ -10,6 +10,7 @@
 #include "engine.h"
 #include "log.h"
 #include "manifest.h"
+#include "pyrepo.h"
 #include "retention.h"
 #include "revspec.h"
 #include "schedule.h"
@@ -57,6 +58,10 @@ static const char usage_text[] =
 	"  verify [-r SPEC]        re-read revisions and compare them with their checksums\n"
 	"  distrust [-r SPEC]      mark revisions as not to be trusted\n"
 	"  check                   Nagios check of the SLA (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)\n"
+	"  adopt                   take over the Python backy repository DIR of raw images\n"
+	"                          (cowfile) in place: its revisions stay, manifests are added\n"
+	"  import SRC              convert the chunked Python backy repository SRC into DIR\n"
+	"                          (new): same revisions, sharing extents; SRC is only read\n"
 	"\n"
 	"options:\n"
 	"  -b, --backupdir DIR     repository directory (default: .)\n"
@@ -89,27 +94,37 @@ int cli_fail(struct cli *c, int code)
 	return 1;
 }
 
-int cli_open_repo(struct cli *c, struct bk_repo *repo, bool writer)
+void cli_open_log(struct cli *c)
 {
 	char path[PATH_MAX];
 	int r;
 
+	if (c->logfile)
+		snprintf(path, sizeof(path), "%s", c->logfile);
+	else
+		snprintf(path, sizeof(path), "%s/backy.log", c->dir);
+	r = bk_log_open(path);
+	if (r == -ELOOP)
+		bk_warn("unable to open log file '%s': it is a symbolic link", path);
+	else if (r < 0)
+		bk_warn("unable to open log file '%s': %s", path,
+			r == -EINVAL || r == -EMLINK || r == -ENXIO ? "not a plain file"
+								    : bk_strerror(r));
+}
+
+int cli_open_repo(struct cli *c, struct bk_repo *repo, bool writer)
+{
+	int r;
+
 	r = bk_repo_open(repo, c->dir, &c->err);
+	if (r == BK_ECONFIG && bk_py_repo_detect(c->dir))
+		snprintf(c->err.msg + strlen(c->err.msg), sizeof(c->err.msg) - strlen(c->err.msg),
+			 " (this is a Python backy repository: 'backy -b %s adopt' takes one of raw images over in place, 'backy -b NEWDIR import %s' converts a chunked one)",
+			 c->dir, c->dir);
 	if (r < 0)
 		return r;
-	if (writer || c->logfile) {
-		if (c->logfile)
-			snprintf(path, sizeof(path), "%s", c->logfile);
-		else
-			snprintf(path, sizeof(path), "%s/backy.log", c->dir);
-		r = bk_log_open(path);
-		if (r == -ELOOP)
-			bk_warn("unable to open log file '%s': it is a symbolic link", path);
-		else if (r < 0)
-			bk_warn("unable to open log file '%s': %s", path,
-				r == -EINVAL || r == -EMLINK || r == -ENXIO ? "not a plain file"
-									    : bk_strerror(r));
-	}
+	if (writer || c->logfile)
+		cli_open_log(c);
 	if (!writer)
 		return 0;
 	r = bk_repo_lock(repo, &c->err);
@@ -611,7 +626,8 @@ static const struct {
 	{"init", cmd_init},       {"backup", cmd_backup},   {"status", cmd_status},
 	{"restore", cmd_restore}, {"find", cmd_find},       {"forget", cmd_forget},
 	{"tags", cmd_tags},       {"expire", cmd_expire},   {"verify", cmd_verify},
-	{"distrust", cmd_distrust}, {"check", cmd_check},
+	{"distrust", cmd_distrust}, {"check", cmd_check},     {"adopt", cmd_adopt},
+	{"import", cmd_import},
 };
 
 int main(int argc, char **argv)

@@ -30,8 +30,8 @@ void bk_repo_config_release(struct bk_repo_config *cfg)
 int bk_repo_config_parse(const char *buf, size_t len, const char *name,
 			 struct bk_repo_config *cfg, struct bk_err *err)
 {
-	static const char *const known[] = {"source", "schedule", "tag-retention", "block-size",
-					    "created"};
+	static const char *const known[] = {"source",	  "schedule", "tag-retention",
+					    "block-size", "created",  "adopted"};
 	struct bk_ynode *root = NULL;
 	const struct bk_ynode *n;
 	const char *s;
@@ -101,6 +101,16 @@ int bk_repo_config_parse(const char *buf, size_t len, const char *name,
 			goto out;
 		}
 	}
+	n = bk_ymap_get(root, "adopted");
+	if (!bk_ynode_is_null(n)) {
+		r = bk_ynode_str(n, name, "adopted", &s, err);
+		if (r < 0)
+			goto out;
+		if (bk_time_parse(s, &cfg->adopted) < 0) {
+			r = bk_err_set(err, BK_ECONFIG, "%s: 'adopted' is not an ISO 8601 time", name);
+			goto out;
+		}
+	}
 	r = 0;
 out:
 	bk_ynode_free(root);
@@ -126,6 +136,10 @@ void bk_repo_config_format(const struct bk_repo_config *cfg, struct bk_buf *out)
 	bk_buf_addf(out, "block-size: %u\n", cfg->block_size);
 	bk_time_format(cfg->created, when, sizeof(when), BK_TIME_ISO);
 	bk_buf_addf(out, "created: %s\n", when);
+	if (cfg->adopted) {
+		bk_time_format(cfg->adopted, when, sizeof(when), BK_TIME_ISO);
+		bk_buf_addf(out, "adopted: %s\n", when);
+	}
 }
 
 void bk_repo_config_merge_retention(struct bk_repo_config *cfg, const struct bk_repo_config *old)
@@ -210,6 +224,12 @@ void bk_repo_close(struct bk_repo *repo)
 
 int bk_repo_open(struct bk_repo *repo, const char *dir, struct bk_err *err)
 {
+	return bk_repo_open_as(repo, dir, bk_repo_config_parse, err);
+}
+
+int bk_repo_open_as(struct bk_repo *repo, const char *dir, bk_repo_config_parser parse,
+		    struct bk_err *err)
+{
 	char real[PATH_MAX];
 	char *text = NULL;
 	const char *base;
@@ -242,7 +262,7 @@ int bk_repo_open(struct bk_repo *repo, const char *dir, struct bk_err *err)
 		r = bk_err_sys(err, r, "unable to read '%s/config'", dir);
 		goto fail;
 	}
-	r = bk_repo_config_parse(text, len, "config", &repo->cfg, err);
+	r = parse(text, len, "config", &repo->cfg, err);
 	if (r < 0)
 		goto fail;
 	if (!repo->cfg.created && fstatat(repo->dirfd, "config", &st, 0) == 0)
