@@ -258,22 +258,13 @@ static bool dst_has(const struct bk_repo *dst, const char *id)
 	return false;
 }
 
-/* Check SRC before anything is written: the store marker, chunked revisions only. */
+/* Check SRC before anything is written: chunked revisions only, the store marker. */
 static int check_src(struct bk_repo *src, struct bk_err *err)
 {
 	char *marker = NULL;
 	size_t len = 0;
-	int r;
+	int r = 0;
 
-	r = bk_fs_read_all(src->dirfd, "chunks/store", 16, &marker, &len);
-	if (r == 0 && strcmp(marker, "v2") != 0)
-		r = bk_err_set(err, BK_EUSAGE,
-				  "'%s/chunks/store' says '%.8s', not 'v2': run Python backy once on it to convert its chunk store",
-				  src->path, marker);
-	else if (r < 0)
-		r = bk_err_sys(err, r, "'%s' is not a chunked Python backy repository: unable to read 'chunks/store'",
-			       src->path);
-	free(marker);
 	for (size_t i = 0; r == 0 && i < src->n; i++) {
 		enum bk_py_backend be;
 
@@ -283,6 +274,18 @@ static int check_src(struct bk_repo *src, struct bk_err *err)
 				       "revision '%s' of '%s' is a raw image (cowfile): 'backy -b %s adopt' takes such a repository over in place",
 				       src->revs[i].id, src->path, src->path);
 	}
+	if (r < 0)
+		return r;
+	r = bk_fs_read_all(src->dirfd, "chunks/store", 16, &marker, &len);
+	if (r == 0 && strcmp(marker, "v2") != 0)
+		r = bk_err_set(err, BK_EUSAGE,
+			       "'%s/chunks/store' says '%.8s', not 'v2': run Python backy once on it to convert its chunk store",
+			       src->path, marker);
+	else if (r < 0)
+		r = bk_err_sys(err, r,
+			       "'%s' is not a chunked Python backy repository: unable to read 'chunks/store'",
+			       src->path);
+	free(marker);
 	return r;
 }
 
