@@ -95,6 +95,7 @@ static int compose_config(const struct bk_fleet_config *wc, const char *job,
 		goto fail;
 	bk_retention_merge_schedule(&cfg->retention, &cfg->schedule);
 	cfg->created = old ? old->created : bk_now();
+	cfg->adopted = old ? old->adopted : 0; /* Python revisions start chains (store.h) */
 	cfg->block_size = old ? old->block_size : BK_DEFAULT_BLOCK_SIZE;
 	if (old)
 		bk_repo_config_merge_retention(cfg, old);
