@@ -47,7 +47,7 @@ slowest() {
 # restarts and timeouts, multi-minute fleet scenarios) or, like the crash
 # test, is calibrated on run times that ASan's exit-time leak check distorts.
 # It needs no Ceph.
-asan_include='^(unit\.|fuzz\.|integration\.(mq_connect|mq_io|test_cow_xfs|test_bad_input|test_worker_basic|test_coord_basic)$)'
+asan_include='^(unit\.|fuzz\.|integration\.(mq_connect|mq_io|test_cow_xfs|test_bad_input|test_migrate_python|test_worker_basic|test_coord_basic)$)'
 
 echo "== build and test (release)"
 run_suite build/ci "" "--ceph --rabbit"

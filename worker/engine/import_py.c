@@ -82,15 +82,18 @@ static int read_chunk(struct imp *im, const char *id, size_t idx, const char *ha
 
 /*
  * Whether chunk IDX (LEN bytes from OFF) is the previous revision's as it
- * is: the same hash, and no block of it the last of either image (a last
- * block is hashed over its own length).
+ * is: the same hash, whole in both images, and holding no short last block
+ * of either (a last block is hashed over its own length).
  */
 static bool chunk_unchanged(const struct imp *im, const struct bk_py_chunkmap *map, size_t idx,
 			    uint64_t off, uint64_t len, uint32_t bs)
 {
-	return im->have_prev && idx < im->prev_map.n && !strcmp(im->prev_map.hash[idx], map->hash[idx]) &&
-	       len == CHUNK && off + len <= im->prev_map.size && im->prev_map.size % bs == 0 &&
-	       map->size % bs == 0;
+	uint64_t prev_whole = im->prev_map.size - im->prev_map.size % bs;
+	uint64_t whole = map->size - map->size % bs;
+
+	return im->have_prev && idx < im->prev_map.n &&
+	       !strcmp(im->prev_map.hash[idx], map->hash[idx]) && len == CHUNK &&
+	       off + len <= prev_whole && off + len <= whole;
 }
 
 /* Write chunk IDX of MAP into image FD and its digests into manifest M. */
