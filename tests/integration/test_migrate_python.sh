@@ -74,6 +74,11 @@ expect_fail "backy -b $MNT/cow adopt" -b "$MNT/cow" status
 cp -a "$FIX/chunked-repo" "$MNT/chunky"
 chmod u+w "$MNT/chunky"
 expect_fail "is stored in chunks: adoption takes raw images only" -b "$MNT/chunky" adopt
+# its config parses as ours, but no command may take it for one of ours
+repo_snapshot "$MNT/chunky" >"$T/chunky.before"
+expect_fail "was not written by backy" -b "$MNT/chunky" status
+expect_fail "'backy -b NEWDIR import $MNT/chunky'" -b "$MNT/chunky" backup daily
+repo_snapshot "$MNT/chunky" | diff "$T/chunky.before" - || fail "a refused command changed the repository"
 rm -rf "$MNT/chunky"
 
 check "backy adopt takes the cowfile repository over in place"

@@ -10,7 +10,6 @@
 #include "engine.h"
 #include "log.h"
 #include "manifest.h"
-#include "pyrepo.h"
 #include "retention.h"
 #include "revspec.h"
 #include "schedule.h"
@@ -117,10 +116,6 @@ int cli_open_repo(struct cli *c, struct bk_repo *repo, bool writer)
 	int r;
 
 	r = bk_repo_open(repo, c->dir, &c->err);
-	if (r == BK_ECONFIG && bk_py_repo_detect(c->dir))
-		snprintf(c->err.msg + strlen(c->err.msg), sizeof(c->err.msg) - strlen(c->err.msg),
-			 " (this is a Python backy repository: 'backy -b %s adopt' takes one of raw images over in place, 'backy -b NEWDIR import %s' converts a chunked one)",
-			 c->dir, c->dir);
 	if (r < 0)
 		return r;
 	if (writer || c->logfile)

@@ -148,6 +148,13 @@ int bk_fleet_repo_prepare(const struct bk_fleet_config *wc, int basefd, const ch
 		goto out;
 	}
 	r = bk_fs_read_all(fd, "config", 1 << 20, &text, &len);
+	if (r == 0 && bk_repo_config_origin(text, len) == BK_CONFIG_FOREIGN) {
+		/* Python backy's: never rewritten by a job (docs/operations.md, section 15) */
+		r = bk_err_set(err, BK_ECONFIG,
+			       "'%s/config' was not written by backy: take the Python backy repository over on this host first ('backy -b %s adopt' or 'backy import')",
+			       path, path);
+		goto out;
+	}
 	if (r == 0) {
 		r = bk_repo_config_parse(text, len, path, &old, err);
 		if (r < 0)

@@ -85,48 +85,6 @@ out:
 	return r;
 }
 
-/* Whether TEXT parses with PARSE. */
-static bool parses(const char *text, size_t len, bk_repo_config_parser parse)
-{
-	struct bk_repo_config cfg;
-
-	if (parse(text, len, "config", &cfg, NULL) < 0)
-		return false;
-	bk_repo_config_release(&cfg);
-	return true;
-}
-
-/* Whether config TEXT is ours: it has a key only backy writes (store.c, bk_repo_config_format). */
-static bool config_is_ours(const char *text, size_t len)
-{
-	static const char *const ours[] = {"block-size", "created", "tag-retention", "adopted"};
-	struct bk_ynode *root = NULL;
-	bool found = false;
-
-	if (bk_yaml_parse(text, len, "config", &root, NULL) < 0)
-		return false;
-	for (size_t i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
-		found |= bk_ymap_get(root, ours[i]) != NULL;
-	bk_ynode_free(root);
-	return found;
-}
-
-bool bk_py_repo_detect(const char *dir)
-{
-	char *text = NULL;
-	size_t len;
-	bool py = false;
-	int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (dirfd < 0)
-		return false;
-	if (bk_fs_read_all(dirfd, "config", BK_YAML_MAX_BYTES, &text, &len) == 0)
-		py = !config_is_ours(text, len) && parses(text, len, bk_py_repo_config_parse);
-	free(text);
-	close(dirfd);
-	return py;
-}
-
 int bk_py_repo_open(struct bk_repo *repo, const char *dir, struct bk_err *err)
 {
 	char *text = NULL;
@@ -141,7 +99,7 @@ int bk_py_repo_open(struct bk_repo *repo, const char *dir, struct bk_err *err)
 	close(dirfd);
 	if (r < 0)
 		return bk_err_sys(err, r, "unable to read '%s/config'", dir);
-	ours = config_is_ours(text, len);
+	ours = bk_repo_config_origin(text, len) == BK_CONFIG_OURS;
 	free(text);
 	if (ours)
 		return bk_err_set(err, BK_ECONFIG,

@@ -31,9 +31,6 @@ enum bk_py_backend { BK_PY_COWFILE, BK_PY_CHUNKED };
 int bk_py_repo_config_parse(const char *buf, size_t len, const char *name,
 			    struct bk_repo_config *cfg, struct bk_err *err);
 
-/* Whether DIR looks like a Python backy repository: a config Python's way and no other. */
-bool bk_py_repo_detect(const char *dir);
-
 /*
  * Open the Python repository DIR into REPO (store.h: its config mapped,
  * its revisions loaded; close with bk_repo_close).  Fails with BK_ECONFIG

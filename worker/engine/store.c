@@ -222,6 +222,21 @@ void bk_repo_close(struct bk_repo *repo)
 	repo->lockfd = -1;
 }
 
+enum bk_config_origin bk_repo_config_origin(const char *text, size_t len)
+{
+	static const char *const ours[] = {"block-size", "created", "tag-retention", "adopted"};
+	enum bk_config_origin origin = BK_CONFIG_FOREIGN;
+	struct bk_ynode *root = NULL;
+
+	if (bk_yaml_parse(text, len, "config", &root, NULL) < 0 || !root || root->type != BK_Y_MAP)
+		origin = BK_CONFIG_UNREADABLE;
+	for (size_t i = 0; origin == BK_CONFIG_FOREIGN && i < sizeof(ours) / sizeof(ours[0]); i++)
+		if (bk_ymap_get(root, ours[i]))
+			origin = BK_CONFIG_OURS;
+	bk_ynode_free(root);
+	return origin;
+}
+
 int bk_repo_open(struct bk_repo *repo, const char *dir, struct bk_err *err)
 {
 	return bk_repo_open_as(repo, dir, bk_repo_config_parse, err);
@@ -260,6 +275,13 @@ int bk_repo_open_as(struct bk_repo *repo, const char *dir, bk_repo_config_parser
 	}
 	if (r < 0) {
 		r = bk_err_sys(err, r, "unable to read '%s/config'", dir);
+		goto fail;
+	}
+	if (parse == bk_repo_config_parse &&
+	    bk_repo_config_origin(text, len) == BK_CONFIG_FOREIGN) {
+		r = bk_err_set(err, BK_ECONFIG,
+			       "'%s/config' was not written by backy (it has no 'block-size' or 'created'): a Python backy repository is taken over with 'backy -b %s adopt' (raw images) or converted with 'backy -b NEWDIR import %s' (chunked)",
+			       dir, dir, dir);
 		goto fail;
 	}
 	r = parse(text, len, "config", &repo->cfg, err);

@@ -106,8 +106,24 @@ mode_t bk_repo_config_mode(const struct bk_repo_config *cfg);
  */
 int bk_repo_init(const char *dir, const struct bk_repo_config *cfg, struct bk_err *err);
 
-/* Open DIR and load its config and revisions. */
+/*
+ * Open DIR and load its config and revisions.  A config backy did not
+ * write (BK_CONFIG_FOREIGN) is refused with BK_ECONFIG, naming `backy
+ * adopt` and `backy import`.
+ */
 int bk_repo_open(struct bk_repo *repo, const char *dir, struct bk_err *err);
+
+/*
+ * Who wrote the config text TEXT: backy (a YAML map with a key every version
+ * writes, block-size or created, or one it adds, tag-retention or adopted),
+ * another program (a map without them: Python backy's configs hold source
+ * and schedule only, and may parse as ours, but must not be used as ours:
+ * adopt.h, import_py.h), or nobody can tell (not a YAML map: the parser
+ * says why).
+ */
+enum bk_config_origin { BK_CONFIG_OURS, BK_CONFIG_FOREIGN, BK_CONFIG_UNREADABLE };
+
+enum bk_config_origin bk_repo_config_origin(const char *text, size_t len);
 
 /* A parser of DIR/config: ours (bk_repo_config_parse) or Python backy's (pyrepo.h). */
 typedef int (*bk_repo_config_parser)(const char *buf, size_t len, const char *name,
