@@ -4,7 +4,9 @@
 # restart keeps runs in flight, deadline re-dispatch with the same job id,
 # backoff after a failed result, expiry after a good one, manual runs,
 # SIGHUP with a broken config, /v1/status and /metrics, backyctl codes,
-# and standby takeover without duplicates.
+# standby takeover without duplicates, and Python backy's global keys:
+# backup-completed-callback (job argument, the result message on stdin,
+# good backups only) and status-file.
 #
 # Needs BACKY_RABBIT_ENV (the env file of tests/harness/rabbit-up.sh with
 # the role users' URLs); fails, never skips, without it.  Binaries come from
@@ -64,7 +66,8 @@ start=$SECONDS
 
 write_config() { # FILE [extra job lines]
 	cat >"$1" <<YAML
-global: {base-dir: /srv/backy, worker-limit: 1}
+global: {base-dir: /srv/backy, worker-limit: 1, backup-completed-callback: $T/callback,
+         status-file: $T/status-file.json, status-interval: 1}
 schedules:
   default:
     daily: {interval: 1d, keep: 7}
@@ -143,12 +146,20 @@ wait_for() { # JQ-EXPR WHAT
 
 write_config "$T/c.yaml"
 T0=2026-03-02T00:00:00+00:00
+cat >"$T/callback" <<SH
+#!/bin/sh
+echo "\$# \$1" >>"$T/callback.args"
+cat >"$T/callback.\$1.json"
+SH
+chmod +x "$T/callback"
 
 log "1. nothing is dispatched before it is due; placement is stable"
 start_coord "$T0"
 NA=$(jobfield joba next_time)
 [ "$(jobfield joba status)" = waiting ] || fail "joba not waiting"
 [ "$(jobfield joba next_tags)" = daily,weekly ] || fail "first run should carry all tags"
+for _ in $(seq 30); do [ -s "$T/status-file.json" ] && break; sleep 0.1; done
+jq -e '.jobs.joba.status == "waiting"' "$T/status-file.json" >/dev/null || fail "status-file not written"
 HOSTB=$(jobfield jobb host)
 case $HOSTB in "$HA" | "$HB") ;; *) fail "jobb placed on '$HOSTB'" ;; esac
 expect_no_job "$HA" 2 "before due"
@@ -204,6 +215,10 @@ wait_for '.jobs.joba.status == "finished"' "good result not applied"
 [ "$(jobfield joba sla)" = OK ] && [ "$(jobfield joba last_tags)" = daily,weekly ] || fail "status after success: $(status | jq -c .jobs.joba)"
 publish_result "$E1" ok "$NOW"
 wait_for '.jobs.joba.expiring == false' "expiry result not applied"
+for _ in $(seq 50); do [ -s "$T/callback.joba.json" ] && break; sleep 0.1; done
+[ "$(jq -r '.job_id + " " + .outcome' "$T/callback.joba.json")" = "$J3 ok" ] ||
+	fail "backup-completed-callback did not get the result: $(cat "$T/callback.joba.json")"
+[ "$(cat "$T/callback.args")" = "1 joba" ] || fail "callback calls (one, for the backup): $(cat "$T/callback.args")"
 
 log "7. backyctl: run (manual), status, check 0"
 "$CTL" --url "$BACKY_AMQP_URL_CTL" run joba --tags manual:test >/dev/null || fail "backyctl run failed"
