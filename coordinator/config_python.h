@@ -11,7 +11,8 @@
  *                              base-dir, which their worker config sets
  *                              (backy-worker(8)); an absolute path
  *   worker-limit               kept (co_config.worker_limit): the storage
- *                              hosts' `slots`, jobs at once per host; 1..1024
+ *                              hosts' `slots`, jobs at once per host; 1..1024;
+ *                              a worker reporting other slots is warned about
  *   backup-completed-callback  mapped: a program the coordinator runs after
  *                              each successful backup it accounts, with the
  *                              job name as its argument and the result

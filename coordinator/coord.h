@@ -87,6 +87,8 @@ struct coord {
 void coord_compat_result(struct coord *co, const struct bk_msg_result *r, const void *body,
 			 size_t len);
 void coord_compat_tick(struct coord *co);
+/* Before a heartbeat is applied: warn once when a worker's slots differ from worker-limit. */
+void coord_compat_heartbeat(struct coord *co, const struct bk_msg_heartbeat *hb);
 
 /* Signal flags (coordinator.c): stop asked; the same for bk_mq_connect_retry's loops. */
 extern volatile sig_atomic_t g_stop;

@@ -1,11 +1,13 @@
 /*
  * coord_compat.c: what backy-coordinator does for Python backy's global
  * keys (config_python.h): backup-completed-callback (callback.h) and
- * status-file, both driven from the main loop.
+ * status-file, both driven from the main loop, and worker-limit held
+ * against the slots the workers report.
  */
 #include "coord.h"
 
 #include <pthread.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,6 +71,19 @@ static void write_status_file(struct coord *co)
 		bk_notice("status-file '%s' written again", path);
 	co->status_file_failing = r < 0;
 	bk_buf_release(&doc);
+}
+
+void coord_compat_heartbeat(struct coord *co, const struct bk_msg_heartbeat *hb)
+{
+	uint64_t limit = co->cfg->worker_limit;
+
+	if (!limit || hb->slots == limit || !co_host_configured(&co->st, hb->host))
+		return;
+	for (size_t i = 0; i < co->st.nworkers; i++)
+		if (!strcmp(co->st.workers[i].host, hb->host) && co->st.workers[i].slots == hb->slots)
+			return; /* said when it changed */
+	bk_warn("worker '%s' runs %u jobs at once, global.worker-limit says %llu: set 'slots: %llu' in its config",
+		hb->host, hb->slots, (unsigned long long)limit, (unsigned long long)limit);
 }
 
 void coord_compat_tick(struct coord *co)

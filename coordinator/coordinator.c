@@ -352,8 +352,11 @@ static void handle_request(struct coord *co, const struct bk_msg_request *q)
 /* Heartbeats come every few seconds: a dropped one is logged at most once a minute. */
 static void handle_heartbeat(struct coord *co, const struct bk_msg_heartbeat *hb, const char *key)
 {
-	enum co_hb res = co_heartbeat(&co->st, hb, key, co->now);
+	enum co_hb res;
 	int64_t t = bk_monotonic();
+
+	coord_compat_heartbeat(co, hb);
+	res = co_heartbeat(&co->st, hb, key, co->now);
 
 	if (res == CO_HB_OK)
 		return;

@@ -6,7 +6,7 @@
 # SIGHUP with a broken config, /v1/status and /metrics, backyctl codes,
 # standby takeover without duplicates, and Python backy's global keys:
 # backup-completed-callback (job argument, the result message on stdin,
-# good backups only) and status-file.
+# good backups only), status-file and worker-limit.
 #
 # Needs BACKY_RABBIT_ENV (the env file of tests/harness/rabbit-up.sh with
 # the role users' URLs); fails, never skips, without it.  Binaries come from
@@ -160,6 +160,14 @@ NA=$(jobfield joba next_time)
 [ "$(jobfield joba next_tags)" = daily,weekly ] || fail "first run should carry all tags"
 for _ in $(seq 30); do [ -s "$T/status-file.json" ] && break; sleep 0.1; done
 jq -e '.jobs.joba.status == "waiting"' "$T/status-file.json" >/dev/null || fail "status-file not written"
+# a worker with other slots than global.worker-limit (1): one warning per change
+for slots in 2 2 1; do
+	"$MQ_PUBLISH" "${WURL[$HA]}" backy.workers "$HA" "$(jq -cn --arg id "$(rid)" --arg t "$T0" --arg h "$HA" \
+		--argjson s $slots '{schema:"backy/1.0",kind:"heartbeat",id:$id,time:$t,host:$h,version:"0.1.0",slots:$s,busy:0,free_bytes:0,running:[]}')"
+done
+for _ in $(seq 30); do [ "$(status | jq -r ".workers[\"$HA\"].slots")" = 1 ] && break; sleep 0.1; done
+[ "$(grep -c "worker '$HA' runs 2 jobs at once, global.worker-limit says 1" "$T/coord.log")" = 1 ] ||
+	fail "worker-limit warning (once for slots 2): $(grep -c "worker '$HA' runs" "$T/coord.log")"
 HOSTB=$(jobfield jobb host)
 case $HOSTB in "$HA" | "$HB") ;; *) fail "jobb placed on '$HOSTB'" ;; esac
 expect_no_job "$HA" 2 "before due"
