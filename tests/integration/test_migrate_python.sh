@@ -152,3 +152,7 @@ cp "$FIX/chunked-repo/chunks/4f/4fae6d7e03ae8a879f0ef05be1ee4857.chunk.lzo" "$ch
 truncate -s 100 "$T/bad/VsvaEu9ZswmmBUaUXRk64u"
 expect_fail "chunk map" -b "$MNT/bad" import "$T/bad"
 expect_fail "is a raw image (cowfile): 'backy -b" -b "$MNT/bad2" import "$FIX/cowfile-repo"
+repo_snapshot "$T/bad" >"$T/bad.before"
+expect_fail "which import never changes" -b "$T/bad/new" import "$T/bad"
+expect_fail "which import never changes" -b "$T/bad" import "$T/bad"
+repo_snapshot "$T/bad" | diff "$T/bad.before" - || fail "an import into its source changed it"

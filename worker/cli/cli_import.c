@@ -4,9 +4,8 @@
 #include "import_py.h"
 #include "log.h"
 
-#include <errno.h>
 #include <stdio.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
 int cmd_adopt(struct cli *c, int argc, char **argv)
 {
@@ -46,10 +45,10 @@ int cmd_import(struct cli *c, int argc, char **argv)
 
 	if (argc != 2)
 		return cli_usage_error("%s", "usage: backy -b DIR import SRC");
-	if (mkdir(c->dir, 0750) < 0 && errno != EEXIST)
-		return cli_fail(c, bk_err_sys(&c->err, -errno, "unable to create '%s'", c->dir));
-	cli_open_log(c);
+	/* DIR exists only once import checked it (never inside SRC): the log starts after */
 	r = bk_import_py(argv[1], c->dir, import_step, NULL, &st, &c->err);
+	if (access(c->dir, F_OK) == 0)
+		cli_open_log(c);
 	if (r < 0)
 		return cli_fail(c, r);
 	bk_size_format(st.bytes_written, size, sizeof(size));

@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <lzo/lzo1x.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -321,13 +322,30 @@ static int open_dst(struct bk_repo *dst, const char *dir, const struct bk_repo *
 	return r;
 }
 
-/* Whether A and B are the same existing directory. */
-static bool same_dir(const char *a, const char *b)
+/*
+ * Whether directory DST is SRC or lies inside it (after resolving links; a
+ * DST that does not exist yet is judged by its parent).
+ */
+static bool inside_src(const char *src, const char *dst)
 {
-	struct stat sa, sb;
+	char s[PATH_MAX], d[PATH_MAX];
+	size_t n;
 
-	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-	       sa.st_ino == sb.st_ino;
+	if (!realpath(src, s))
+		return false;
+	if (!realpath(dst, d)) {
+		char *parent = bk_strdup(dst), *slash = strrchr(parent, '/');
+		bool ok;
+
+		if (slash && slash != parent)
+			*slash = '\0';
+		ok = realpath(slash ? (slash == parent ? "/" : parent) : ".", d) != NULL;
+		free(parent);
+		if (!ok)
+			return false;
+	}
+	n = strlen(s);
+	return !strncmp(s, d, n) && (d[n] == '\0' || d[n] == '/' || n == 1);
 }
 
 int bk_import_py(const char *srcdir, const char *dstdir, bk_import_step_fn step, void *arg,
@@ -342,10 +360,10 @@ int bk_import_py(const char *srcdir, const char *dstdir, bk_import_step_fn step,
 	memset(&im, 0, sizeof(im));
 	im.prev.fd = -1;
 	im.chunksfd = -1;
-	if (same_dir(srcdir, dstdir))
+	if (inside_src(srcdir, dstdir))
 		return bk_err_set(err, BK_EUSAGE,
-				  "'%s' is the Python repository itself: import into a new directory",
-				  dstdir);
+				  "'%s' is (inside) the Python repository '%s', which import never changes: import into a new directory outside it",
+				  dstdir, srcdir);
 	r = bk_py_repo_open(&src, srcdir, err);
 	if (r < 0)
 		return r;
