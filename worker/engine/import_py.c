@@ -191,8 +191,11 @@ static int import_rev(struct imp *im, const struct bk_rev *rev, const struct bk_
 		r = put_chunk(im, rev->id, map, i, fd, &m, err);
 	if (r == 0 && (fdatasync(fd) < 0 || fchmod(fd, 0440) < 0))
 		r = bk_err_sys(err, -errno, "unable to write '%s/%s'", im->dst->path, img);
-	if (r == 0 && (r = bk_manifest_finish(&m)) < 0)
-		bk_err_sys(err, r, "unable to write '%s/%s'", im->dst->path, sums);
+	if (r == 0) {
+		r = bk_manifest_finish(&m);
+		if (r < 0)
+			bk_err_sys(err, r, "unable to write '%s/%s'", im->dst->path, sums);
+	}
 	if (r == 0 && fchmod(m.fd, 0440) < 0)
 		r = bk_err_sys(err, -errno, "unable to write '%s/%s'", im->dst->path, sums);
 	close(fd);
@@ -200,9 +203,13 @@ static int import_rev(struct imp *im, const struct bk_rev *rev, const struct bk_
 	/* commit: image and manifest into place, then the .rev (store.h, note 1) */
 	snprintf(name, sizeof(name), "%s.sums", rev->id);
 	if (r == 0 && (renameat(im->dst->dirfd, img, im->dst->dirfd, rev->id) < 0 ||
-		       renameat(im->dst->dirfd, sums, im->dst->dirfd, name) < 0 ||
-		       bk_fs_fsync_dir(im->dst->dirfd) < 0))
+		       renameat(im->dst->dirfd, sums, im->dst->dirfd, name) < 0))
 		r = bk_err_sys(err, -errno, "unable to commit revision '%s'", rev->id);
+	if (r == 0) {
+		r = bk_fs_fsync_dir(im->dst->dirfd);
+		if (r < 0)
+			bk_err_sys(err, r, "unable to commit revision '%s'", rev->id);
+	}
 	if (r < 0) {
 		bk_fs_unlink(im->dst->dirfd, img);
 		bk_fs_unlink(im->dst->dirfd, sums);
