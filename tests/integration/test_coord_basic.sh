@@ -6,7 +6,8 @@
 # SIGHUP with a broken config, /v1/status and /metrics, backyctl codes,
 # standby takeover without duplicates, and Python backy's global keys:
 # backup-completed-callback (job argument, the result message on stdin,
-# good backups only), status-file and worker-limit.
+# good backups only), status-file and worker-limit, from a Python-style
+# backy.conf the config includes (reloaded with it).
 #
 # Needs BACKY_RABBIT_ENV (the env file of tests/harness/rabbit-up.sh with
 # the role users' URLs); fails, never skips, without it.  Binaries come from
@@ -64,8 +65,8 @@ cleanup() {
 trap cleanup EXIT
 start=$SECONDS
 
-write_config() { # FILE [extra job lines]
-	cat >"$1" <<YAML
+write_config() { # FILE [extra job lines]: FILE holds the fleet keys and includes a Python backy.conf
+	cat >"$T/backy.conf" <<YAML
 global: {base-dir: /srv/backy, worker-limit: 1, backup-completed-callback: $T/callback,
          status-file: $T/status-file.json, status-interval: 1}
 schedules:
@@ -76,6 +77,9 @@ jobs:
   joba: {schedule: default, host: $HA, source: {type: file, filename: /dev/null}}
   jobb: {schedule: default, source: {type: ceph-rbd, pool: rbd, image: jobb}}
 ${2:-}
+YAML
+	cat >"$1" <<YAML
+include: backy.conf
 hosts: [$HA, $HB]
 amqp: {url: "$BACKY_AMQP_URL_COORDINATOR", heartbeat: 10}
 status: {listen: "127.0.0.1:$PORT"}
