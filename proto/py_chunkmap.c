@@ -60,6 +60,10 @@ static int decode(struct jd *d, json_t *root, void *arg)
 		return r;
 	m->size = (uint64_t)size;
 	m->n = (size_t)((m->size + BK_PY_CHUNK_SIZE - 1) / BK_PY_CHUNK_SIZE);
+	/* every index must be there: a size the mapping cannot cover allocates nothing */
+	if (json_object_size(mapping) < m->n)
+		return jd_fail(d, "'mapping' has %zu chunks, a size of %llu bytes needs %zu",
+			       json_object_size(mapping), (unsigned long long)m->size, m->n);
 	m->hash = bk_calloc(m->n ? m->n : 1, sizeof(*m->hash));
 	json_object_foreach(mapping, key, v) {
 		uint64_t idx;

@@ -57,8 +57,11 @@ static void test_malformed_maps_are_refused(void **state)
 	static const struct {
 		const char *text, *expect;
 	} cases[] = {
-		{"{\"mapping\": {\"0\": \"" H0 "\", \"2\": \"" H0 "\"}, \"size\": 12582912}",
+		{"{\"mapping\": {\"0\": \"" H0 "\", \"2\": \"" H0 "\", \"5\": \"" H0 "\"}, \"size\": 12582912}",
 		 "chunk 1 of 3 is missing"},
+		{"{\"mapping\": {\"0\": \"" H0 "\", \"2\": \"" H0 "\"}, \"size\": 12582912}",
+		 "'mapping' has 2 chunks, a size of 12582912 bytes needs 3"},
+		{"{\"mapping\": {}, \"size\": 1125899906842624}", "needs 268435456"},
 		{"{\"mapping\": {\"00\": \"" H0 "\"}, \"size\": 1}", "not a chunk index"},
 		{"{\"mapping\": {\"-1\": \"" H0 "\"}, \"size\": 1}", "not a chunk index"},
 		{"{\"mapping\": {\"0\": \"C72B4BA82D1F51B71C8A18195AD33FC8\"}, \"size\": 1}",
