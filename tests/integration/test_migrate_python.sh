@@ -151,6 +151,15 @@ expect_fail "4fae6d7e03ae8a879f0ef05be1ee4857.chunk.lzo' is damaged: its data ha
 cp "$FIX/chunked-repo/chunks/4f/4fae6d7e03ae8a879f0ef05be1ee4857.chunk.lzo" "$chunk"
 truncate -s 100 "$T/bad/VsvaEu9ZswmmBUaUXRk64u"
 expect_fail "chunk map" -b "$MNT/bad" import "$T/bad"
+# what is not a file is refused, never waited on
+rm "$T/bad/VsvaEu9ZswmmBUaUXRk64u" "$chunk"
+mkfifo "$T/bad/VsvaEu9ZswmmBUaUXRk64u"
+BK_TIMEOUT=20 expect_fail "unable to read its chunk map" -b "$MNT/bad" import "$T/bad"
+rm "$T/bad/VsvaEu9ZswmmBUaUXRk64u"
+cp "$FIX/chunked-repo/VsvaEu9ZswmmBUaUXRk64u" "$T/bad/"
+mkfifo "$chunk"
+BK_TIMEOUT=20 expect_fail "4fae6d7e03ae8a879f0ef05be1ee4857.chunk.lzo' is not a regular file" \
+	-b "$MNT/bad" import "$T/bad"
 expect_fail "is a raw image (cowfile): 'backy -b" -b "$MNT/bad2" import "$FIX/cowfile-repo"
 repo_snapshot "$T/bad" >"$T/bad.before"
 expect_fail "which import never changes" -b "$T/bad/new" import "$T/bad"

@@ -29,7 +29,7 @@ static int make_manifest(struct bk_repo *repo, const struct bk_rev *rev, unsigne
 	struct stat st;
 	int fd, r;
 
-	fd = openat(repo->dirfd, rev->id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = openat(repo->dirfd, rev->id, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return bk_err_sys(err, -errno, "revision '%s' has no image '%s/%s'", rev->id,
 				  repo->path, rev->id);

@@ -44,16 +44,23 @@ static int read_chunk(struct imp *im, const char *id, size_t idx, const char *ha
 {
 	char path[64], actual[33];
 	lzo_uint out = CHUNK;
+	struct stat st;
 	uint32_t want;
 	size_t got = 0;
 	int fd, r;
 
 	snprintf(path, sizeof(path), "%.2s/%s.chunk.lzo", hash, hash);
-	fd = openat(im->chunksfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = openat(im->chunksfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return bk_err_set(err, errno == ENOENT ? BK_ECORRUPT : -errno,
 				  "revision '%s', chunk %zu: unable to open '%s/chunks/%s': %s", id, idx,
 				  im->src->path, path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return bk_err_set(err, BK_ECORRUPT,
+				  "revision '%s', chunk %zu: '%s/chunks/%s' is not a regular file", id,
+				  idx, im->src->path, path);
+	}
 	r = bk_pread_full(fd, im->zbuf, CHUNK_FILE_MAX, 0, &got);
 	close(fd);
 	if (r < 0)
