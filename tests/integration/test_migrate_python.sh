@@ -131,6 +131,15 @@ last=$(expected chunked-repo 'r["uuid"]' | tail -n 1)
 read -r shared _ < <(fiemap_bytes "$MNT/imp/$last")
 assert_ge "bytes of the newest revision shared with earlier ones" $((8 << 20)) "$shared"
 
+check "the next backup of the imported repository is an incremental"
+bk -b "$MNT/imp" restore -r "$last" "$MNT/src2.img"
+printf 'after the import' | dd of="$MNT/src2.img" bs=1 seek=5000000 conv=notrunc status=none
+bk -b "$MNT/imp" init --replace file "$MNT/src2.img"
+bk -b "$MNT/imp" --result "$T/result2.json" backup daily
+assert_eq "the backup after import is full" false "$(json_eval 'd["stats"]["full"]' <"$T/result2.json")"
+assert_le "bytes written by it" 65536 "$(rev_field "$MNT/imp" "$(newest_id "$MNT/imp")" bytes_written)"
+bk -b "$MNT/imp" forget -r "$(newest_id "$MNT/imp")" --force
+
 check "a second import continues: nothing to do"
 bk_run -b "$MNT/imp" import "$FIX/chunked-repo"
 assert_eq "exit code" 0 "$BK_RC"
