@@ -14,7 +14,10 @@
  * finished ones (co_callbacks_poll) and kills those running longer than
  * CO_CALLBACK_TIMEOUT.  At most CO_CALLBACK_MAX run at once; a result
  * beyond that is not called back (the caller logs it).  Callbacks still
- * running when the daemon stops are left to finish on their own.
+ * running when the daemon stops are left to finish on their own.  A result
+ * counts when it is received, before the state is durable: after a crash in
+ * between, the redelivered result counts and calls back again (at least
+ * once, like Python backy's own retries).
  */
 #ifndef CO_CALLBACK_H
 #define CO_CALLBACK_H
