@@ -17,7 +17,7 @@
  * running when the daemon stops are left to finish on their own.  A result
  * counts when it is received, before the state is durable: after a crash in
  * between, the redelivered result counts and calls back again (at least
- * once, like Python backy's own retries).
+ * once).
  */
 #ifndef CO_CALLBACK_H
 #define CO_CALLBACK_H
