@@ -197,7 +197,7 @@ int bk_fs_read_all(int dirfd, const char *name, size_t max, char **out, size_t *
 	size_t got = 0;
 	int fd, r;
 
-	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block */
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0) {

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "fs.h"
+#include "config_python.h"
 #include "mq_yaml.h"
 #include "scrub.h"
 #include "ydoc.h"
@@ -24,6 +26,7 @@ void co_config_init(struct co_config *c)
 	c->amqp_tls_verify = true;
 	c->scrub_period = CO_DEFAULT_SCRUB_PERIOD;
 	c->scrub_slice = CO_DEFAULT_SCRUB_SLICE;
+	c->status_interval = CO_DEFAULT_STATUS_INTERVAL;
 }
 
 void co_config_release(struct co_config *c)
@@ -51,6 +54,8 @@ void co_config_release(struct co_config *c)
 	free(c->status_auth.key_pem);
 	free(c->status_auth.user);
 	free(c->status_auth.password);
+	free(c->completed_callback);
+	free(c->status_file);
 	co_config_init(c);
 }
 
@@ -276,12 +281,14 @@ static int refuse_local(void *arg, enum bk_source_type type, const char *key,
 					    "consul_timeout", "verify_percent", "verify_min_blocks",
 					    "verify_budget", "verify_full", NULL};
 	const char *const *where = arg; /* {file name, job name} */
+	int r = co_python_source_key(where, type, key, v, err);
 
-	(void)type;
+	if (r <= 0)
+		return r;
 	for (size_t j = 0; secret[j]; j++)
 		if (strcmp(key, secret[j]) == 0)
 			return bk_err_set(err, BK_ECONFIG,
-					  "%s: line %d: job '%s': secrets do not belong in the central config (they would travel in job messages): move 'source.%s' to the worker's local config on the storage host",
+					  "%s: line %d: job '%s': secrets do not belong in the central config (they would travel in job messages): remove 'source.%s' here and set it as 'consul: {token: ...}' in the worker's config on the storage host",
 					  where[0], v->line, where[1], key);
 	for (size_t j = 0; local[j]; j++)
 		if (strcmp(key, local[j]) == 0)
@@ -394,13 +401,50 @@ static int parse_jobs(const struct bk_ynode *jobs, const char *name, struct co_c
 	return 0;
 }
 
-static int parse_root(const struct bk_ynode *root, const char *name, struct co_config *c,
-		      struct bk_err *err)
+/*
+ * Section KEY (global, schedules, jobs) from the file that has it: the
+ * included Python config INC (file INCNAME) or ROOT; *WHICH gets the file's
+ * name.  NULL when neither has it; BK_ECONFIG in *R when both do.
+ */
+static const struct bk_ynode *section(const struct bk_ynode *root, const char *name,
+				      const struct bk_ynode *inc, const char *incname,
+				      const char *key, const char **which, int *r, struct bk_err *err)
+{
+	const struct bk_ynode *a = bk_ymap_get(root, key), *b = bk_ymap_get(inc, key);
+
+	*which = b ? incname : name;
+	if (a && b)
+		*r = bk_err_set(err, BK_ECONFIG, "%s: line %d: '%s' is in the included '%s' as well: keep one",
+				name, a->line, key, incname);
+	return b ? b : a;
+}
+
+/* The host name of this machine, up to the first dot: the default of `hosts`. */
+static int default_hosts(const char *name, struct co_config *c, struct bk_err *err)
+{
+	char host[256] = "";
+
+	if (gethostname(host, sizeof(host) - 1) < 0)
+		return bk_err_sys(err, -errno, "%s: 'hosts' is not set and the host name is unknown", name);
+	host[strcspn(host, ".")] = '\0';
+	if (!bk_msg_name_valid(host))
+		return bk_err_set(err, BK_ECONFIG,
+				  "%s: 'hosts' is not set and this host's name '%s' is no valid host name: set 'hosts'",
+				  name, host);
+	c->hosts = bk_calloc(1, sizeof(*c->hosts));
+	c->hosts[c->nhosts++] = bk_strdup(host);
+	return 0;
+}
+
+static int parse_root(const struct bk_ynode *root, const char *name, const struct bk_ynode *inc,
+		      const char *incname, struct co_config *c, struct bk_err *err)
 {
 	static const char *const keys[] = {"global", "schedules", "jobs", "amqp", "hosts",
-					   "status", "state-file", "job-timeout", "expire", "scrub", NULL};
-	static const char *const gkeys[] = {"base-dir", "worker-limit", NULL};
+					   "status", "state-file", "job-timeout", "expire", "scrub",
+					   "include", NULL};
+	static const char *const ikeys[] = {"global", "schedules", "jobs", NULL};
 	const struct bk_ynode *n;
+	const char *sname, *jname = name;
 	int r;
 
 	if (!root)
@@ -408,26 +452,22 @@ static int parse_root(const struct bk_ynode *root, const char *name, struct co_c
 	r = need_map(root, name, "(top level)", err);
 	if (r == 0)
 		r = bk_ymap_check_keys(root, keys, name, "", err);
+	if (r == 0 && inc)
+		r = need_map(inc, incname, "(top level)", err);
+	if (r == 0 && inc)
+		r = bk_ymap_check_keys(inc, ikeys, incname, "", err);
 	if (r < 0)
 		return r;
-	n = bk_ymap_get(root, "global");
-	if (n && !bk_ynode_is_null(n)) {
-		r = need_map(n, name, "global", err);
-		if (r == 0)
-			r = bk_ymap_check_keys(n, gkeys, name, "global", err);
-		if (r == 0 && bk_ymap_get(n, "base-dir"))
-			r = get_strdup(bk_ymap_get(n, "base-dir"), name, "global.base-dir", &c->base_dir,
-				       err);
-		if (r == 0 && bk_ymap_get(n, "worker-limit"))
-			r = bk_ynode_u64(bk_ymap_get(n, "worker-limit"), name, "global.worker-limit",
-					 &c->worker_limit, err);
-		if (r < 0)
-			return r;
-	}
-	n = bk_ymap_get(root, "schedules");
-	r = need_map(n, name, "schedules", err);
+	n = section(root, name, inc, incname, "global", &sname, &r, err);
+	if (r == 0 && n && !bk_ynode_is_null(n))
+		r = co_python_global(n, sname, c, err);
 	if (r < 0)
-		return n ? r : bk_err_set(err, BK_ECONFIG, "%s: 'schedules' is required", name);
+		return r;
+	n = section(root, name, inc, incname, "schedules", &sname, &r, err);
+	if (r == 0)
+		r = need_map(n, sname, "schedules", err);
+	if (r < 0)
+		return n ? r : bk_err_set(err, BK_ECONFIG, "%s: 'schedules' is required", sname);
 	c->scheds = bk_calloc(n->n ? n->n : 1, sizeof(*c->scheds));
 	for (size_t i = 0; i < n->n; i++) {
 		struct co_sched *s = &c->scheds[c->nscheds];
@@ -435,12 +475,12 @@ static int parse_root(const struct bk_ynode *root, const char *name, struct co_c
 
 		s->name = bk_strdup(n->keys[i]);
 		c->nscheds++;
-		r = bk_schedule_from_yaml(n->items[i], name, &s->s, &e);
+		r = bk_schedule_from_yaml(n->items[i], sname, &s->s, &e);
 		if (r < 0)
 			return bk_err_set(err, BK_ECONFIG, "%s (schedule '%s', line %d)", e.msg, s->name,
 					  n->items[i]->line);
 		if (s->s.n == 0)
-			return bk_err_set(err, BK_ECONFIG, "%s: line %d: schedule '%s' has no tags", name,
+			return bk_err_set(err, BK_ECONFIG, "%s: line %d: schedule '%s' has no tags", sname,
 					  n->items[i]->line, s->name);
 	}
 	n = bk_ymap_get(root, "hosts");
@@ -510,9 +550,15 @@ static int parse_root(const struct bk_ynode *root, const char *name, struct co_c
 		if (r < 0)
 			return r;
 	}
-	n = bk_ymap_get(root, "jobs");
-	if (n && !bk_ynode_is_null(n)) {
-		r = parse_jobs(n, name, c, err);
+	n = section(root, name, inc, incname, "jobs", &jname, &r, err);
+	if (r == 0 && n && !bk_ynode_is_null(n))
+		r = parse_jobs(n, jname, c, err);
+	if (r < 0)
+		return r;
+	if (!bk_ymap_get(root, "hosts")) {
+		for (size_t i = 0; r == 0 && i < c->njobs; i++)
+			if (!c->jobs[i].host && c->nhosts == 0)
+				r = default_hosts(name, c, err);
 		if (r < 0)
 			return r;
 	}
@@ -520,26 +566,76 @@ static int parse_root(const struct bk_ynode *root, const char *name, struct co_c
 		if (!c->jobs[i].host && c->nhosts == 0)
 			return bk_err_set(err, BK_ECONFIG,
 					  "%s: line %d: job '%s' names no host and 'hosts' lists none for automatic placement",
-					  name, c->jobs[i].line, c->jobs[i].name);
-		r = check_encodable(c, &c->jobs[i], name, err);
+					  jname, c->jobs[i].line, c->jobs[i].name);
+		r = check_encodable(c, &c->jobs[i], jname, err);
 		if (r < 0)
 			return r;
 	}
 	return 0;
 }
 
+/*
+ * The file `include:` of ROOT names, relative to the directory of NAME,
+ * parsed into *INC (its name, owned, into *INCNAME); both NULL without one.
+ */
+/* "DIR/FILE" from the first DIRLEN bytes of NAME and FILE into OUT (sized by the caller). */
+static void join_path(char *out, const char *name, size_t dirlen, const char *file)
+{
+	memcpy(out, name, dirlen);
+	out[dirlen] = '/';
+	memcpy(out + dirlen + 1, file, strlen(file) + 1);
+}
+
+static int load_include(const struct bk_ynode *root, const char *name, struct bk_ynode **inc,
+			char **incname, struct bk_err *err)
+{
+	const struct bk_ynode *n = bk_ymap_get(root, "include");
+	const char *slash = strrchr(name, '/');
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	*inc = NULL;
+	*incname = NULL;
+	if (!n || bk_ynode_is_null(n))
+		return 0;
+	if (n->type != BK_Y_SCALAR || !n->str[0])
+		return bk_err_set(err, BK_ECONFIG, "%s: line %d: 'include' must name a file", name,
+				  n->line);
+	if (n->str[0] == '/' || !slash) {
+		*incname = bk_strdup(n->str);
+	} else {
+		*incname = bk_malloc((size_t)(slash - name) + strlen(n->str) + 2);
+		join_path(*incname, name, (size_t)(slash - name), n->str);
+	}
+	r = bk_fs_read_all(AT_FDCWD, *incname, BK_YAML_MAX_BYTES, &buf, &len);
+	if (r < 0)
+		return bk_err_sys(err, r, "%s: line %d: unable to read the included '%s'", name, n->line,
+				  *incname);
+	r = bk_yaml_parse(buf, len, *incname, inc, err);
+	free(buf);
+	if (r == 0 && !*inc)
+		r = bk_err_set(err, BK_ECONFIG, "%s: the included file is empty", *incname);
+	return r;
+}
+
 int co_config_parse(const char *buf, size_t len, const char *name, struct co_config *c,
 		    struct bk_err *err)
 {
-	struct bk_ynode *root = NULL;
+	struct bk_ynode *root = NULL, *inc = NULL;
+	char *incname = NULL;
 	int r;
 
 	co_config_init(c);
 	r = bk_yaml_parse(buf, len, name, &root, err);
 	if (r < 0)
 		return r;
-	r = parse_root(root, name, c, err);
+	r = load_include(root, name, &inc, &incname, err);
+	if (r == 0)
+		r = parse_root(root, name, inc, incname, c, err);
 	bk_ynode_free(root);
+	bk_ynode_free(inc);
+	free(incname);
 	if (r < 0) {
 		co_config_release(c);
 		return r < 0 && r != BK_ECONFIG ? r : BK_ECONFIG;

@@ -1,14 +1,20 @@
 /*
  * config.h: the coordinator's central YAML configuration.
  *
- * A superset of Python backy's central config (global, schedules, jobs)
- * plus what a fleet needs:
+ * A superset of Python backy's central config (global, schedules, jobs;
+ * what its keys become: config_python.h) plus what a fleet needs:
  *
- *   global:    {base-dir: /srv/backy, worker-limit: 1}   accepted, unused
+ *   include:   backy.conf             Python backy's config, unchanged: it
+ *                                     supplies global, schedules and jobs,
+ *                                     this file the rest (a key in both is
+ *                                     an error); relative to this file
+ *   global:    {base-dir: /srv/backy, worker-limit: 1, status-file: F, ...}
  *   schedules: {NAME: {TAG: {interval: 1d, keep: 7}, ...}, ...}
  *   jobs:      {NAME: {schedule: NAME, source: {type: ..., ...}, host: H}}
  *   amqp:      {url: amqp://..., heartbeat: 30, ca-cert: FILE, tls-verify: true}
- *   hosts:     [backy01, backy02]     storage hosts for automatic placement
+ *   hosts:     [backy01, backy02]     storage hosts for automatic placement;
+ *                                     default: this host alone (Python
+ *                                     backy ran every job where it ran)
  *   status:    {listen: 127.0.0.1:PORT}  loopback, or any address with
  *              tls-cert, tls-key, auth-user and auth-password-file (all four)
  *   state-file: /var/lib/backy/state
@@ -38,6 +44,7 @@
 
 #define CO_DEFAULT_JOB_TIMEOUT (6 * 3600)
 #define CO_DEFAULT_STATE_FILE "/var/lib/backy/state"
+#define CO_DEFAULT_STATUS_INTERVAL 30 /* seconds, as Python backy */
 
 struct co_sched {
 	char *name;
@@ -84,14 +91,20 @@ struct co_config {
 	bool expire;
 	int64_t scrub_period; /* seconds, 0: no scheduled verify jobs (scrub.h) */
 	int64_t scrub_slice;  /* seconds, at most scrub_period */
-	char *base_dir;
-	uint64_t worker_limit;
+	char *base_dir;          /* global.base-dir (config_python.h), NULL when absent */
+	uint64_t worker_limit;   /* global.worker-limit, 0 when absent */
+	char *completed_callback; /* global.backup-completed-callback (callback.h), or NULL */
+	char *status_file;       /* global.status-file, or NULL: not written */
+	int status_interval;     /* global.status-interval, seconds (30) */
 };
 
 void co_config_init(struct co_config *c);
 void co_config_release(struct co_config *c);
 
-/* Parse LEN bytes of YAML (NAME for messages).  On error C is left released. */
+/*
+ * Parse LEN bytes of YAML (NAME for messages: the path, against whose
+ * directory an `include` is resolved).  On error C is left released.
+ */
 int co_config_parse(const char *buf, size_t len, const char *name, struct co_config *c,
 		    struct bk_err *err);
 

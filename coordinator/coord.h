@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "callback.h"
 #include "config.h"
 #include "error.h"
 #include "mq.h"
@@ -90,7 +91,22 @@ struct coord {
 	int64_t hb_warned; /* bk_monotonic() of the last warning about a dropped heartbeat */
 
 	struct bk_service svc; /* sd_notify (coordinator.c, design note 10) */
+	/* Python backy's global keys (config_python.h) */
+	struct co_callbacks callbacks;  /* backup-completed-callback runs (callback.h) */
+	int64_t status_file_mono;       /* bk_monotonic() of the last status-file write */
+	bool status_file_failing;       /* the last write failed (logged once) */
 };
+
+/*
+ * Python backy's global keys (coord_compat.c): after a result counted
+ * (BODY: the message as received) the backup-completed-callback; each
+ * turn of the main loop, reaping callbacks and writing the status-file.
+ */
+void coord_compat_result(struct coord *co, const struct bk_msg_result *r, const void *body,
+			 size_t len);
+void coord_compat_tick(struct coord *co);
+/* Before a heartbeat is applied: warn once when a worker's slots differ from worker-limit. */
+void coord_compat_heartbeat(struct coord *co, const struct bk_msg_heartbeat *hb);
 
 /* Signal flags (coordinator.c): stop asked; the same for bk_mq_connect_retry's loops. */
 extern volatile sig_atomic_t g_stop;

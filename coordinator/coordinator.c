@@ -10,7 +10,10 @@
  * 1. Config.  One central YAML file (config.h), a superset of Python
  *    backy's: global, schedules, jobs, plus amqp, hosts (automatic
  *    placement), status (loopback, or TLS + basic auth), state-file, job-timeout and
- *    expire.  Secrets (source.consul_acl_token) are refused: they would
+ *    expire; or a file with those that includes an unchanged Python
+ *    backy.conf (`include:`; what Python's keys become: config_python.h,
+ *    the callback and status-file: coord_compat.c).
+ *    Secrets (source.consul_acl_token) are refused: they would
  *    travel in job messages.  Jobs without a host are placed by rendezvous
  *    hashing of the job name over `hosts` (adding a host moves about 1/n of
  *    the *new* placements) and the placement is remembered in the state, so
@@ -288,7 +291,8 @@ static void collect(struct coord *co)
 
 /* --- deliveries ------------------------------------------------------------ */
 
-static void handle_result(struct coord *co, const struct bk_msg_result *r, const char *key)
+static void handle_result(struct coord *co, const struct bk_msg_result *r, const char *key,
+			  const void *body, size_t len)
 {
 	static const char *const why[CO_RESULT_DROPS] = {
 		"no such job id in flight",
@@ -319,6 +323,7 @@ static void handle_result(struct coord *co, const struct bk_msg_result *r, const
 			bk_msg_outcome_name(r->outcome), r->error_code,
 			r->error_message ? r->error_message : "",
 			r->action == BK_ACTION_BACKUP ? co_backoff(co->st.jobs[id].fails) : 0);
+	coord_compat_result(co, r, body, len);
 	if (res == CO_RESULT_EXPIRE) {
 		if (co_start(&co->st, id, CO_RUN_EXPIRE, co->now, NULL) == 0)
 			coord_outbox_add(co, id, CO_RUN_EXPIRE);
@@ -412,8 +417,11 @@ static void handle_request(struct coord *co, const struct bk_msg_request *q,
 /* Heartbeats come every few seconds: a dropped one is logged at most once a minute. */
 static void handle_heartbeat(struct coord *co, const struct bk_msg_heartbeat *hb, const char *key)
 {
-	enum co_hb res = co_heartbeat(&co->st, hb, key, co->now);
+	enum co_hb res;
 	int64_t t = bk_monotonic();
+
+	coord_compat_heartbeat(co, hb);
+	res = co_heartbeat(&co->st, hb, key, co->now);
 
 	if (res == CO_HB_OK)
 		return;
@@ -446,7 +454,7 @@ static void handle_delivery(struct coord *co, struct bk_mq_delivery *d)
 	}
 	pthread_mutex_lock(&co->lock);
 	if (msg.kind == BK_MSG_RESULT && strcmp(d->queue, BK_Q_RESULTS) == 0) {
-		handle_result(co, &msg.u.result, d->routing_key);
+		handle_result(co, &msg.u.result, d->routing_key, d->body, d->len);
 		defer = true;
 	} else if (msg.kind == BK_MSG_REQUEST && strcmp(d->queue, BK_Q_REQUESTS) == 0) {
 		struct bk_msg_reply reply;
@@ -653,6 +661,7 @@ static int run_active(struct coord *co)
 		collect(co);
 		co->gen++;
 		pthread_mutex_unlock(&co->lock);
+		coord_compat_tick(co);
 		r = coord_flush(co);
 		if (r == BK_EMQ)
 			continue;

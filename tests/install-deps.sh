@@ -7,7 +7,7 @@ PKGS=(build-essential cmake pkg-config
       libyaml-dev libjansson-dev uuid-dev libxxhash-dev libcmocka-dev
       libcurl4-openssl-dev libmicrohttpd-dev librabbitmq-dev libblkid-dev libsystemd-dev
       btrfs-progs xfsprogs e2fsprogs util-linux fdisk python3 jq time curl bc iproute2 procps
-      python3-pika python3-jsonschema openssl prometheus
+      python3-pika python3-jsonschema openssl prometheus liblzo2-dev
       clang libclang-rt-14-dev
       debhelper dpkg-dev lintian fakeroot adduser logrotate systemd man-db)
 

@@ -48,7 +48,7 @@ slowest() {
 # scenarios) or, like the crash test, is calibrated on run times that
 # ASan's exit-time leak check distorts.
 # It needs no Ceph.
-asan_include='^(unit\.|fuzz\.|integration\.(mq_connect|mq_io|test_cow_xfs|test_bad_input|test_worker_basic|test_coord_basic|test_service_notify)$)'
+asan_include='^(unit\.|fuzz\.|integration\.(mq_connect|mq_io|test_cow_xfs|test_bad_input|test_migrate_python|test_worker_basic|test_coord_basic|test_service_notify)$)'
 
 echo "== build and test (release)"
 run_suite build/ci "" "--ceph --rabbit"

@@ -4,7 +4,10 @@
 # restart keeps runs in flight, deadline re-dispatch with the same job id,
 # backoff after a failed result, expiry after a good one, manual runs,
 # SIGHUP with a broken config, /v1/status and /metrics, backyctl codes,
-# and standby takeover without duplicates.
+# standby takeover without duplicates, and Python backy's global keys:
+# backup-completed-callback (job argument, the result message on stdin,
+# good backups only), status-file and worker-limit, from a Python-style
+# backy.conf the config includes (reloaded with it).
 #
 # Needs BACKY_RABBIT_ENV (the env file of tests/harness/rabbit-up.sh with
 # the role users' URLs); fails, never skips, without it.  Binaries come from
@@ -62,9 +65,10 @@ cleanup() {
 trap cleanup EXIT
 start=$SECONDS
 
-write_config() { # FILE [extra job lines]
-	cat >"$1" <<YAML
-global: {base-dir: /srv/backy, worker-limit: 1}
+write_config() { # FILE [extra job lines]: FILE holds the fleet keys and includes a Python backy.conf
+	cat >"$T/backy.conf" <<YAML
+global: {base-dir: /srv/backy, worker-limit: 1, backup-completed-callback: $T/callback,
+         status-file: $T/status-file.json, status-interval: 1}
 schedules:
   default:
     daily: {interval: 1d, keep: 7}
@@ -73,6 +77,9 @@ jobs:
   joba: {schedule: default, host: $HA, source: {type: file, filename: /dev/null}}
   jobb: {schedule: default, source: {type: ceph-rbd, pool: rbd, image: jobb}}
 ${2:-}
+YAML
+	cat >"$1" <<YAML
+include: backy.conf
 hosts: [$HA, $HB]
 amqp: {url: "$BACKY_AMQP_URL_COORDINATOR", heartbeat: 10}
 status: {listen: "127.0.0.1:$PORT"}
@@ -143,12 +150,28 @@ wait_for() { # JQ-EXPR WHAT
 
 write_config "$T/c.yaml"
 T0=2026-03-02T00:00:00+00:00
+cat >"$T/callback" <<SH
+#!/bin/sh
+echo "\$# \$1" >>"$T/callback.args"
+cat >"$T/callback.\$1.json"
+SH
+chmod +x "$T/callback"
 
 log "1. nothing is dispatched before it is due; placement is stable"
 start_coord "$T0"
 NA=$(jobfield joba next_time)
 [ "$(jobfield joba status)" = waiting ] || fail "joba not waiting"
 [ "$(jobfield joba next_tags)" = daily,weekly ] || fail "first run should carry all tags"
+for _ in $(seq 30); do [ -s "$T/status-file.json" ] && break; sleep 0.1; done
+jq -e '.jobs.joba.status == "waiting"' "$T/status-file.json" >/dev/null || fail "status-file not written"
+# a worker with other slots than global.worker-limit (1): one warning per change
+for slots in 2 2 1; do
+	"$MQ_PUBLISH" "${WURL[$HA]}" backy.workers "$HA" "$(jq -cn --arg id "$(rid)" --arg t "$T0" --arg h "$HA" \
+		--argjson s $slots '{schema:"backy/1.0",kind:"heartbeat",id:$id,time:$t,host:$h,version:"0.1.0",slots:$s,busy:0,free_bytes:0,running:[]}')"
+done
+for _ in $(seq 30); do [ "$(status | jq -r ".workers[\"$HA\"].slots")" = 1 ] && break; sleep 0.1; done
+[ "$(grep -c "worker '$HA' runs 2 jobs at once, global.worker-limit says 1" "$T/coord.log")" = 1 ] ||
+	fail "worker-limit warning (once for slots 2): $(grep -c "worker '$HA' runs" "$T/coord.log")"
 HOSTB=$(jobfield jobb host)
 case $HOSTB in "$HA" | "$HB") ;; *) fail "jobb placed on '$HOSTB'" ;; esac
 expect_no_job "$HA" 2 "before due"
@@ -204,6 +227,10 @@ wait_for '.jobs.joba.status == "finished"' "good result not applied"
 [ "$(jobfield joba sla)" = OK ] && [ "$(jobfield joba last_tags)" = daily,weekly ] || fail "status after success: $(status | jq -c .jobs.joba)"
 publish_result "$E1" ok "$NOW"
 wait_for '.jobs.joba.expiring == false' "expiry result not applied"
+for _ in $(seq 50); do [ -s "$T/callback.joba.json" ] && break; sleep 0.1; done
+[ "$(jq -r '.job_id + " " + .outcome' "$T/callback.joba.json")" = "$J3 ok" ] ||
+	fail "backup-completed-callback did not get the result: $(cat "$T/callback.joba.json")"
+[ "$(cat "$T/callback.args")" = "1 joba" ] || fail "callback calls (one, for the backup): $(cat "$T/callback.args")"
 
 log "7. backyctl: run (manual), status, where, check 0"
 "$CTL" --url "$BACKY_AMQP_URL_CTL" run joba --tags manual:test >/dev/null || fail "backyctl run failed"

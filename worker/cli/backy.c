@@ -64,6 +64,10 @@ static const char usage_text[] =
 	"                          mount a revision's file system read-only on DIR (no journal\n"
 	"                          replay, no UUID clash with the live disk); --list shows them\n"
 	"  umount DIR              undo a 'backy mount'\n"
+	"  adopt                   take over the Python backy repository DIR of raw images\n"
+	"                          (cowfile) in place: its revisions stay, manifests are added\n"
+	"  import SRC              convert the chunked Python backy repository SRC into DIR\n"
+	"                          (new): same revisions, sharing extents; SRC is only read\n"
 	"\n"
 	"options:\n"
 	"  -b, --backupdir DIR     repository directory (default: .)\n"
@@ -98,27 +102,33 @@ int cli_fail(struct cli *c, int code)
 	return 1;
 }
 
-int cli_open_repo(struct cli *c, struct bk_repo *repo, bool writer)
+void cli_open_log(struct cli *c)
 {
 	char path[PATH_MAX];
+	int r;
+
+	if (c->logfile)
+		snprintf(path, sizeof(path), "%s", c->logfile);
+	else
+		snprintf(path, sizeof(path), "%s/backy.log", c->dir);
+	r = bk_log_open(path);
+	if (r == -ELOOP)
+		bk_warn("unable to open log file '%s': it is a symbolic link", path);
+	else if (r < 0)
+		bk_warn("unable to open log file '%s': %s", path,
+			r == -EINVAL || r == -EMLINK || r == -ENXIO ? "not a plain file"
+								    : bk_strerror(r));
+}
+
+int cli_open_repo(struct cli *c, struct bk_repo *repo, bool writer)
+{
 	int r;
 
 	r = bk_repo_open(repo, c->dir, &c->err);
 	if (r < 0)
 		return r;
-	if (writer || c->logfile) {
-		if (c->logfile)
-			snprintf(path, sizeof(path), "%s", c->logfile);
-		else
-			snprintf(path, sizeof(path), "%s/backy.log", c->dir);
-		r = bk_log_open(path);
-		if (r == -ELOOP)
-			bk_warn("unable to open log file '%s': it is a symbolic link", path);
-		else if (r < 0)
-			bk_warn("unable to open log file '%s': %s", path,
-				r == -EINVAL || r == -EMLINK || r == -ENXIO ? "not a plain file"
-									    : bk_strerror(r));
-	}
+	if (writer || c->logfile)
+		cli_open_log(c);
 	if (!writer)
 		return 0;
 	r = bk_repo_lock(repo, &c->err);
@@ -668,6 +678,7 @@ static const struct {
 	{"tags", cmd_tags},       {"expire", cmd_expire},   {"verify", cmd_verify},
 	{"distrust", cmd_distrust}, {"check", cmd_check},
 	{"mount", cmd_mount},     {"umount", cmd_umount},
+	{"adopt", cmd_adopt},     {"import", cmd_import},
 };
 
 int main(int argc, char **argv)

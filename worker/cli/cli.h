@@ -1,6 +1,6 @@
 /*
  * cli.h: what the `backy` commands share (backy.c, cli_init.c, cli_status.c,
- * cli_mount.c).
+ * cli_mount.c, cli_import.c).
  *
  * A command is `int cmd_NAME(struct cli *c, int argc, char **argv)`: argv[0]
  * is the command name, getopt is reset, and the return value is the exit
@@ -38,6 +38,9 @@ int cli_fail(struct cli *c, int code);
  */
 int cli_open_repo(struct cli *c, struct bk_repo *repo, bool writer);
 
+/* Start the log: --logfile, or DIR/backy.log. */
+void cli_open_log(struct cli *c);
+
 /* getopt_long for a command's options: the option, -1 at the end, '?' on errors. */
 int cli_sub_opt(int argc, char **argv, const char *shortopts, const struct option *longopts);
 
@@ -49,5 +52,7 @@ int cmd_status(struct cli *c, int argc, char **argv);
 int cmd_check(struct cli *c, int argc, char **argv);
 int cmd_mount(struct cli *c, int argc, char **argv);
 int cmd_umount(struct cli *c, int argc, char **argv);
+int cmd_adopt(struct cli *c, int argc, char **argv);  /* cli_import.c */
+int cmd_import(struct cli *c, int argc, char **argv); /* cli_import.c */
 
 #endif

@@ -116,7 +116,7 @@ static int init_source(struct cli *c, const char *type, const char *arg,
 /*
  * `init --replace`: give the existing repository the source of CFG (and its
  * schedule if NEW_SCHEDULE, else the current one), keeping its revisions,
- * creation time, block size and the retention its tags had.  The one way to
+ * creation and adoption times, block size and the retention its tags had.  The one way to
  * change a repository's source: backy-worker refuses jobs that try (its
  * design notes).  The next backup compares with the newest revision, so
  * it writes what differs from the old source.
@@ -131,6 +131,7 @@ static int replace_source(struct cli *c, struct bk_repo_config *cfg, bool new_sc
 		return r;
 	snprintf(old, sizeof(old), "%s", bk_source_describe(&repo.cfg.source));
 	cfg->created = repo.cfg.created;
+	cfg->adopted = repo.cfg.adopted;
 	cfg->block_size = repo.cfg.block_size;
 	if (!new_schedule) {
 		bk_schedule_release(&cfg->schedule);
@@ -217,6 +218,7 @@ int cmd_init(struct cli *c, int argc, char **argv)
 
 		bk_source_config_copy(&check, &cfg.source);
 		r = bk_source_config_check(&check, "source", &c->err);
+		snprintf(cfg.source.desc, sizeof(cfg.source.desc), "%s", check.desc);
 		bk_source_config_release(&check);
 	}
 	if (r == 0 && replace && block_size)

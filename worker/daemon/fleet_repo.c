@@ -95,6 +95,7 @@ static int compose_config(const struct bk_fleet_config *wc, const char *job,
 		goto fail;
 	bk_retention_merge_schedule(&cfg->retention, &cfg->schedule);
 	cfg->created = old ? old->created : bk_now();
+	cfg->adopted = old ? old->adopted : 0; /* Python revisions start chains (store.h) */
 	cfg->block_size = old ? old->block_size : BK_DEFAULT_BLOCK_SIZE;
 	if (old)
 		bk_repo_config_merge_retention(cfg, old);
@@ -147,6 +148,13 @@ int bk_fleet_repo_prepare(const struct bk_fleet_config *wc, int basefd, const ch
 		goto out;
 	}
 	r = bk_fs_read_all(fd, "config", 1 << 20, &text, &len);
+	if (r == 0 && bk_repo_config_origin(text, len) == BK_CONFIG_FOREIGN) {
+		/* Python backy's: never rewritten by a job (docs/operations.md, section 15) */
+		r = bk_err_set(err, BK_ECONFIG,
+			       "'%s/config' was not written by backy: take the Python backy repository over on this host first ('backy -b %s adopt' or 'backy import')",
+			       path, path);
+		goto out;
+	}
 	if (r == 0) {
 		r = bk_repo_config_parse(text, len, path, &old, err);
 		if (r < 0)

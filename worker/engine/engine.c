@@ -73,13 +73,17 @@ static int quarantine_write(struct bk_repo *repo, const char *id, const char *re
 /*
  * Whether the newest revision P may serve as a trusted parent: no revision
  * since the last full backup before it (or since the start) is distrusted.
+ * A revision adopted from Python backy starts a chain too: its manifest was
+ * made from its image when it was adopted (store.h, cfg.adopted).
  */
 static bool parent_trusted(const struct bk_repo *repo, long p)
 {
 	long full = 0;
 
 	for (long i = p; i >= 0; i--) {
-		if (repo->revs[i].complete && !repo->revs[i].parent[0]) {
+		const struct bk_rev *rev = &repo->revs[i];
+
+		if (rev->complete && (!rev->parent[0] || rev->timestamp <= repo->cfg.adopted)) {
 			full = i;
 			break;
 		}

@@ -30,8 +30,8 @@ void bk_repo_config_release(struct bk_repo_config *cfg)
 int bk_repo_config_parse(const char *buf, size_t len, const char *name,
 			 struct bk_repo_config *cfg, struct bk_err *err)
 {
-	static const char *const known[] = {"source", "schedule", "tag-retention", "block-size",
-					    "created"};
+	static const char *const known[] = {"source",	  "schedule", "tag-retention",
+					    "block-size", "created",  "adopted"};
 	struct bk_ynode *root = NULL;
 	const struct bk_ynode *n;
 	const char *s;
@@ -101,6 +101,16 @@ int bk_repo_config_parse(const char *buf, size_t len, const char *name,
 			goto out;
 		}
 	}
+	n = bk_ymap_get(root, "adopted");
+	if (!bk_ynode_is_null(n)) {
+		r = bk_ynode_str(n, name, "adopted", &s, err);
+		if (r < 0)
+			goto out;
+		if (bk_time_parse(s, &cfg->adopted) < 0) {
+			r = bk_err_set(err, BK_ECONFIG, "%s: 'adopted' is not an ISO 8601 time", name);
+			goto out;
+		}
+	}
 	r = 0;
 out:
 	bk_ynode_free(root);
@@ -126,6 +136,10 @@ void bk_repo_config_format(const struct bk_repo_config *cfg, struct bk_buf *out)
 	bk_buf_addf(out, "block-size: %u\n", cfg->block_size);
 	bk_time_format(cfg->created, when, sizeof(when), BK_TIME_ISO);
 	bk_buf_addf(out, "created: %s\n", when);
+	if (cfg->adopted) {
+		bk_time_format(cfg->adopted, when, sizeof(when), BK_TIME_ISO);
+		bk_buf_addf(out, "adopted: %s\n", when);
+	}
 }
 
 void bk_repo_config_merge_retention(struct bk_repo_config *cfg, const struct bk_repo_config *old)
@@ -208,7 +222,28 @@ void bk_repo_close(struct bk_repo *repo)
 	repo->lockfd = -1;
 }
 
+enum bk_config_origin bk_repo_config_origin(const char *text, size_t len)
+{
+	static const char *const ours[] = {"block-size", "created", "tag-retention", "adopted"};
+	enum bk_config_origin origin = BK_CONFIG_FOREIGN;
+	struct bk_ynode *root = NULL;
+
+	if (bk_yaml_parse(text, len, "config", &root, NULL) < 0 || !root || root->type != BK_Y_MAP)
+		origin = BK_CONFIG_UNREADABLE;
+	for (size_t i = 0; origin == BK_CONFIG_FOREIGN && i < sizeof(ours) / sizeof(ours[0]); i++)
+		if (bk_ymap_get(root, ours[i]))
+			origin = BK_CONFIG_OURS;
+	bk_ynode_free(root);
+	return origin;
+}
+
 int bk_repo_open(struct bk_repo *repo, const char *dir, struct bk_err *err)
+{
+	return bk_repo_open_as(repo, dir, bk_repo_config_parse, err);
+}
+
+int bk_repo_open_as(struct bk_repo *repo, const char *dir, bk_repo_config_parser parse,
+		    struct bk_err *err)
 {
 	char real[PATH_MAX];
 	char *text = NULL;
@@ -242,7 +277,14 @@ int bk_repo_open(struct bk_repo *repo, const char *dir, struct bk_err *err)
 		r = bk_err_sys(err, r, "unable to read '%s/config'", dir);
 		goto fail;
 	}
-	r = bk_repo_config_parse(text, len, "config", &repo->cfg, err);
+	if (parse == bk_repo_config_parse &&
+	    bk_repo_config_origin(text, len) == BK_CONFIG_FOREIGN) {
+		r = bk_err_set(err, BK_ECONFIG,
+			       "'%s/config' was not written by backy (it has no 'block-size' or 'created'): a Python backy repository is taken over with 'backy -b %s adopt' (raw images) or converted with 'backy -b NEWDIR import %s' (chunked)",
+			       dir, dir, dir);
+		goto fail;
+	}
+	r = parse(text, len, "config", &repo->cfg, err);
 	if (r < 0)
 		goto fail;
 	if (!repo->cfg.created && fstatat(repo->dirfd, "config", &st, 0) == 0)

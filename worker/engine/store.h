@@ -1,8 +1,8 @@
 /*
  * store.h: a backy repository: one directory per backed-up disk.
  *
- *   config          YAML: source, schedule, tag-retention, block-size, created
- *                   (mode 0600 when it holds a Consul token, else 0640)
+ *   config          YAML: source, schedule, tag-retention, block-size, created,
+ *                   adopted (mode 0600 when it holds a Consul token, else 0640)
  *   <id>            raw image, sparse, exact copy of the source (mode 0440)
  *   <id>.sums       block checksum manifest (manifest.h)
  *   <id>.rev        YAML metadata (revision.h); its presence commits the revision
@@ -52,6 +52,14 @@ struct bk_repo_config {
 	struct bk_schedule schedule;
 	uint32_t block_size;
 	int64_t created;         /* when the repository was initialised */
+	/*
+	 * When revisions written by Python backy became ours (`backy adopt`,
+	 * `backy import`: adopt.h), 0 if never.  Their manifests were made
+	 * then, from their data, so a distrust Python recorded before says
+	 * nothing about whether a manifest matches its image: each revision
+	 * up to this time starts a chain of its own (engine.c, parent_trusted).
+	 */
+	int64_t adopted;
 	/*
 	 * The longest keep x interval each tag ever had (`tag-retention:`):
 	 * expiry keeps a tag that left the schedule on revisions younger than
@@ -105,8 +113,32 @@ mode_t bk_repo_config_mode(const struct bk_repo_config *cfg);
  */
 int bk_repo_init(const char *dir, const struct bk_repo_config *cfg, struct bk_err *err);
 
-/* Open DIR and load its config and revisions. */
+/*
+ * Open DIR and load its config and revisions.  A config backy did not
+ * write (BK_CONFIG_FOREIGN) is refused with BK_ECONFIG, naming `backy
+ * adopt` and `backy import`.
+ */
 int bk_repo_open(struct bk_repo *repo, const char *dir, struct bk_err *err);
+
+/*
+ * Who wrote the config text TEXT: backy (a YAML map with a key every version
+ * writes, block-size or created, or one it adds, tag-retention or adopted),
+ * another program (a map without them: Python backy's configs hold source
+ * and schedule only, and may parse as ours, but must not be used as ours:
+ * adopt.h, import_py.h), or nobody can tell (not a YAML map: the parser
+ * says why).
+ */
+enum bk_config_origin { BK_CONFIG_OURS, BK_CONFIG_FOREIGN, BK_CONFIG_UNREADABLE };
+
+enum bk_config_origin bk_repo_config_origin(const char *text, size_t len);
+
+/* A parser of DIR/config: ours (bk_repo_config_parse) or Python backy's (pyrepo.h). */
+typedef int (*bk_repo_config_parser)(const char *buf, size_t len, const char *name,
+				     struct bk_repo_config *cfg, struct bk_err *err);
+
+/* bk_repo_open with the config read by PARSE (bk_repo_open uses bk_repo_config_parse). */
+int bk_repo_open_as(struct bk_repo *repo, const char *dir, bk_repo_config_parser parse,
+		    struct bk_err *err);
 void bk_repo_close(struct bk_repo *repo);
 
 /* (Re)load every <id>.rev; fails on the first corrupt one. */
