@@ -1,6 +1,6 @@
 #!/bin/bash
 # test_migrate_python.sh: repositories written by Python backy 2.5.3 (the
-# fixtures of ../shared/fixtures/python-backy, or BACKY_PY_FIXTURES) come
+# fixtures of tests/fixtures/python-backy, or BACKY_PY_FIXTURES) come
 # along, on a loop-mounted XFS with reflinks:
 #   - `backy adopt` takes the cowfile repository over in place: the same
 #     revisions (ids, timestamps, tags, trust), restores with the digests
@@ -12,7 +12,7 @@
 #     stops it with a message naming revision and chunk.
 . "$(dirname "$0")/lib.sh"
 
-FIX=${BACKY_PY_FIXTURES:-$(realpath "$(dirname "$0")/../../..")/shared/fixtures/python-backy}
+FIX=${BACKY_PY_FIXTURES:-$(realpath "$(dirname "$0")/..")/fixtures/python-backy}
 [[ -f $FIX/expected.json ]] || fail "Python backy fixtures not found at '$FIX' (set BACKY_PY_FIXTURES)"
 need_tool filefrag sha256sum
 

@@ -1,6 +1,6 @@
 /*
  * test_config_python.c: Python backy 2.5.3's central configs (the fixtures
- * in ../shared/fixtures/python-backy/conf, written for and accepted by the
+ * in tests/fixtures/python-backy/conf, written for and accepted by the
  * real Python daemon) in backy-coordinator's loader (config.h,
  * config_python.h): they load unchanged, or each refusal names what
  * replaces the key; `include:` takes one from a file with the fleet keys.

@@ -1,6 +1,6 @@
 /*
  * test_pyrepo.c: the per-job configs Python backy 2.5.3's daemon wrote
- * (../shared/fixtures/python-backy/conf/daemon-written, or
+ * (tests/fixtures/python-backy/conf/daemon-written, or
  * BACKY_PY_FIXTURES) read as Python's (worker/engine/pyrepo.h) and told
  * apart from ours (store.h, bk_repo_config_origin).  Without the fixtures
  * the tests fail.

@@ -2,7 +2,7 @@
  * pyrepo.h: reading a repository written by Python backy 2.x, for `backy
  * adopt` and `backy import` (adopt.h, import_py.h).  Nothing here writes.
  *
- * What Python leaves in a repository (../shared/fixtures/python-backy/README.md):
+ * What Python leaves in a repository (tests/fixtures/python-backy/README.md):
  *
  *   config        YAML {schedule: {TAG: {interval, keep}}, source: {type, ...,
  *                 [backend], [cow], [full-always]}}
