@@ -11,7 +11,8 @@
 #   nspawn-hosts.sh run DIR CMD...   run CMD where the hosts are reachable (the
 #                                    "lan" network namespace, address 10.200.0.254)
 #   nspawn-hosts.sh down DIR         power the hosts off, unmount, delete namespaces
-# Writes DIR/id_ed25519 (root's throw-away key on every host), DIR/ssh_config,
+# Writes DIR/id_ed25519 (root's throw-away key on every host), DIR/ssh_config (ssh -F
+# DIR/ssh_config NAME reaches host NAME as root),
 # DIR/hosts ("NAME IP" lines), DIR/NAME/console (the boot log) and DIR/NAME/root
 # (the host's root, also writable from outside while it runs).
 # The hosts boot backy-testhost.target (basic.target and ssh.service), not the
@@ -34,7 +35,9 @@ shift 2
 LAN=bkh$(printf '%s' "$D" | cksum | cut -c1-8)
 
 ssh_config() {
-	cat >"$D/ssh_config" <<EOF
+	local name ip
+	while read -r name ip; do printf 'Host %s\n  HostName %s\n' "$name" "$ip"; done <"$D/hosts" >"$D/ssh_config"
+	cat >>"$D/ssh_config" <<EOF
 Host *
   User root
   IdentityFile $D/id_ed25519
@@ -57,7 +60,7 @@ prepare_root() {
 		echo "127.0.1.1 $name"
 		while read -r h ip; do echo "$ip $h"; done <"$D/hosts"
 	} >"$r/etc/hosts"
-	mkdir -p -m 0700 "$r/root/.ssh"
+	install -d -m 0700 "$r/root/.ssh"
 	cp "$D/id_ed25519.pub" "$r/root/.ssh/authorized_keys"
 	cat >"$r/etc/systemd/system/backy-testhost.target" <<'EOF'
 [Unit]
@@ -78,7 +81,6 @@ up() {
 	[[ ! -e $D ]] || down || die "could not clean the leftovers in $D"
 	mkdir -p "$D"
 	ssh-keygen -q -t ed25519 -N '' -C "backy test hosts" -f "$D/id_ed25519"
-	ssh_config
 	: >"$D/hosts"
 	for spec in "$@"; do
 		IFS=, read -r name ip _ <<<"$spec"
@@ -86,6 +88,7 @@ up() {
 			die "bad host spec '$spec' (NAME,10.200.0.N[,bind=SRC:DST]...)"
 		echo "$name $ip" >>"$D/hosts"
 	done
+	ssh_config
 	ip netns add "$LAN"
 	ip -n "$LAN" link set lo up
 	ip -n "$LAN" link add br0 type bridge
