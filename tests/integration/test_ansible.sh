@@ -180,14 +180,14 @@ state() { # HOST UNIT FILE: what must not change
 }
 state coord backy-coordinator /etc/backy/backy.yaml >"$T/coord.before"
 state stor-a backy-worker /etc/backy/worker.yaml >"$T/stor-a.before"
-# one host at a time: a play whose hosts all failed ends the playbook
-if play 3 --limit stor-a -e '{"backy_worker_config_extra": {"slots": 0}}'; then
-	fail "site.yml installed a worker config with slots: 0"
-fi
+# one apply per host, side by side: a play whose hosts all failed ends the playbook
+play 3 --limit stor-a -e '{"backy_worker_config_extra": {"slots": 0}}' &
+p3=$!
+play 4 --limit coord -e '{"backy_coordinator_config_extra": {"job-timeout": "soon"}}' &
+p4=$!
+wait $p3 && fail "site.yml installed a worker config with slots: 0"
+wait $p4 && fail "site.yml installed a coordinator config with job-timeout: soon"
 assert_contains "the worker's refusal" "$T/play-3.log" "'slots' must be"
-if play 4 --limit coord -e '{"backy_coordinator_config_extra": {"job-timeout": "soon"}}'; then
-	fail "site.yml installed a coordinator config with job-timeout: soon"
-fi
 assert_contains "the coordinator's refusal" "$T/play-4.log" "'job-timeout' must be"
 for n in 3 4; do
 	assert_eq "validation failures in apply $n" 1 "$(grep -c '"msg": "failed to validate"' "$T/play-$n.log")"
