@@ -12,6 +12,8 @@ PKGS=(rabbitmq-server librabbitmq-dev amqp-tools
       ceph-mon ceph-osd ceph-mgr ceph-common librbd-dev librados-dev)
 # Tools the harness scripts use; normally present already.
 PKGS+=(iproute2 procps coreutils util-linux)
+# The test hosts of nspawn-hosts.sh and what test_ansible.sh drives them with.
+PKGS+=(systemd-container openssh-server ansible ansible-lint)
 
 t0=$(date +%s.%N)
 missing=()
