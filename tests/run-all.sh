@@ -50,6 +50,12 @@ slowest() {
 # It needs no Ceph.
 asan_include='^(unit\.|fuzz\.|integration\.(mq_connect|mq_io|test_cow_xfs|test_bad_input|test_migrate_python|test_worker_basic|test_coord_basic|test_service_notify)$)'
 
+echo "== Debian packages, built once for test_packages and test_ansible"
+if tests/harness/build-debs.sh "$base/debs" >/dev/null; then
+	export BACKY_DEB_DIR=$base/debs
+else
+	echo "run-all: building the packages failed; test_packages builds them again and says why"
+fi
 echo "== build and test (release)"
 run_suite build/ci "" "--ceph --rabbit"
 if [ "${1:-}" != "--quick" ]; then
