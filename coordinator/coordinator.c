@@ -15,9 +15,9 @@
  *    the callback and status-file: coord_compat.c).
  *    Secrets (source.consul_acl_token) are refused: they would
  *    travel in job messages.  Jobs without a host are placed by rendezvous
- *    hashing of the job name over `hosts` (adding a host moves about 1/n of
- *    the *new* placements) and the placement is remembered in the state, so
- *    a job never moves by itself once it has a repository somewhere.
+ *    hashing of the job name over `hosts`, bounded to each host's share
+ *    (place.c), and the placement is remembered in the state, so a job
+ *    never moves by itself once it has a repository somewhere.
  *
  * 2. Scheduling.  A binary min-heap of (next due time, job) (heap.h): a tick
  *    pops only due entries, so nothing due costs one comparison and a due

@@ -196,24 +196,6 @@ uint32_t co_host_intern(struct co_state *st, const char *host)
 	return (uint32_t)st->nhosts++;
 }
 
-size_t co_place(const char *name, char *const *hosts, size_t n)
-{
-	size_t best = 0;
-	uint64_t best_w = 0;
-	char key[2 * (BK_MSG_NAME_MAX + 1) + 1];
-
-	for (size_t i = 0; i < n; i++) {
-		int len = snprintf(key, sizeof(key), "%s\n%s", name, hosts[i]);
-		uint64_t w = bk_hash64(key, (size_t)len);
-
-		if (i == 0 || w > best_w || (w == best_w && strcmp(hosts[i], hosts[best]) < 0)) {
-			best = i;
-			best_w = w;
-		}
-	}
-	return best;
-}
-
 int64_t co_backoff(uint32_t fails)
 {
 	int64_t b = CO_BACKOFF_FIRST;
@@ -845,11 +827,12 @@ void co_state_apply(struct co_state *st, const struct co_config *cfg, int64_t no
 		if (jc->host)
 			j->host = co_host_intern(st, jc->host);
 		else if (j->host >= st->nhosts || !host_listed(cfg, st->hosts[j->host]))
-			j->host = co_host_intern(st, cfg->hosts[co_place(j->name, cfg->hosts, cfg->nhosts)]);
+			j->host = UINT32_MAX; /* placed below, with the loads known (place.c) */
 		keep_plan[k] = same && j->next_time && tags_fit(j->next_tags, &sc->s);
 		if (j->manual_tags && !tags_fit(j->manual_tags, &sc->s))
 			set_str(&j->manual_tags, NULL);
 	}
+	co_place_jobs(st, cfg, nj, cfg->njobs);
 	for (size_t i = 0; i < st->n; i++)
 		if (st->jobs[i].name)
 			co_job_release(&st->jobs[i]);

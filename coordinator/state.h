@@ -211,8 +211,22 @@ struct co_job *co_job_find(const struct co_state *st, const char *name);
  */
 bool co_request_seen(struct co_state *st, const char *id);
 
-/* Rendezvous (highest random weight) placement of NAME over HOSTS. */
+/*
+ * Placement (place.c).  co_place_bounded: rendezvous (highest random
+ * weight) placement of NAME over the N HOSTS whose LOADS are below CAP
+ * (LOADS NULL: all of them); co_place: over all of them.
+ */
+size_t co_place_bounded(const char *name, char *const *hosts, size_t n, const uint32_t *loads,
+			uint32_t cap);
 size_t co_place(const char *name, char *const *hosts, size_t n);
+
+/*
+ * Give every job of JOBS (N, from co_state_apply) whose host is UINT32_MAX
+ * a host of CFG's hosts, in order, each bounded to ceil(jobs / hosts) of the
+ * jobs on those hosts (place.c).
+ */
+void co_place_jobs(struct co_state *st, const struct co_config *cfg, struct co_job *jobs,
+		   size_t n);
 
 /* Backoff in seconds after FAILS consecutive failures (0 for none). */
 int64_t co_backoff(uint32_t fails);

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "config.h"
 #include "coord_fixture.h"
@@ -253,6 +254,66 @@ static void test_placement_is_stable_and_moves_few_jobs(void **state)
 	assert_true(moved > 800 && moved < 1200);
 	for (int h = 0; h < 3; h++)
 		assert_true(count[h] > 1100 && count[h] < 1550);
+}
+
+/* A config of NJOBS jobs "vmNNNN" without host over NHOSTS hosts "bNN", plus one pinned to b00. */
+static char *spread_yaml(int njobs, int nhosts)
+{
+	struct bk_buf b;
+
+	bk_buf_init(&b);
+	bk_buf_adds(&b, "schedules: {default: {daily: {interval: 1d, keep: 7}}}\njobs:\n");
+	for (int i = 0; i < njobs; i++)
+		bk_buf_addf(&b, "  vm%04d: {schedule: default, source: {type: file, filename: /img/%d}}\n",
+			    i, i);
+	bk_buf_adds(&b, "  pinned: {schedule: default, host: b00, source: {type: file, filename: /img/p}}\n");
+	bk_buf_adds(&b, "hosts: [");
+	for (int h = 0; h < nhosts; h++)
+		bk_buf_addf(&b, "%sb%02d", h ? ", " : "", h);
+	bk_buf_adds(&b, "]\nstate-file: /tmp/x/state\n");
+	return b.p;
+}
+
+static void test_placement_bounds_every_hosts_share(void **state)
+{
+	char *y = spread_yaml(1999, 100), *y2 = spread_yaml(2099, 100);
+	struct co_config c, c2;
+	struct co_state st;
+	unsigned count[100] = {0}, moved = 0;
+	char (*first)[8] = calloc(2000, sizeof(*first));
+
+	(void)state;
+	parse_ok(y, &c);
+	co_state_init(&st);
+	co_state_apply(&st, &c, t0());
+	assert_int_equal(st.n, 2000);
+	for (size_t i = 0; i < st.n; i++) {
+		snprintf(first[i], sizeof(first[i]), "%s", st.hosts[st.jobs[i].host]);
+		count[atoi(first[i] + 1)]++;
+	}
+	/* 2000 jobs on 100 hosts, one of them pinned: every host holds exactly its share */
+	for (int h = 0; h < 100; h++)
+		assert_int_equal(count[h], 20);
+	/* 100 more jobs: the placed ones stay where they are, the new ones fill up evenly */
+	parse_ok(y2, &c2);
+	co_state_apply(&st, &c2, t0());
+	for (size_t i = 0; i < c.njobs; i++) {
+		const struct co_job *j = co_job_find(&st, c.jobs[i].name);
+
+		moved += strcmp(st.hosts[j->host], first[i]) != 0;
+	}
+	assert_int_equal(moved, 0);
+	memset(count, 0, sizeof(count));
+	for (size_t i = 0; i < st.n; i++)
+		count[atoi(st.hosts[st.jobs[i].host] + 1)]++;
+	for (int h = 0; h < 100; h++)
+		assert_int_equal(count[h], 21);
+	free(first);
+	co_state_release(&st);
+	co_config_release(&c);
+	co_config_release(&c2);
+	free(y);
+	free(y2);
 }
 
 static void test_backoff_doubles_to_six_hours(void **state)
@@ -911,6 +972,7 @@ int main(void)
 		cmocka_unit_test(test_listen_accepts_loopback_only),
 		cmocka_unit_test(test_status_beyond_loopback_needs_tls_and_auth),
 		cmocka_unit_test(test_placement_is_stable_and_moves_few_jobs),
+		cmocka_unit_test(test_placement_bounds_every_hosts_share),
 		cmocka_unit_test(test_backoff_doubles_to_six_hours),
 		cmocka_unit_test(test_new_job_waits_for_its_ideal_time_with_all_tags),
 		cmocka_unit_test(test_dispatch_result_expire_and_backoff),
