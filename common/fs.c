@@ -107,6 +107,14 @@ out:
 	return r;
 }
 
+int bk_fs_clone_or_copy(int src, int dst, uint64_t size, bool *copied)
+{
+	int r = bk_fs_clone(src, dst);
+
+	*copied = r == -EOPNOTSUPP || r == -EXDEV || r == -EINVAL || r == -ENOTTY;
+	return *copied ? bk_fs_copy(src, dst, size) : r;
+}
+
 int bk_fs_punch(int fd, uint64_t off, uint64_t len)
 {
 	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) < 0)

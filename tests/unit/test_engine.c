@@ -67,7 +67,7 @@ static void test_first_backup_writes_every_nonzero_block(void **state)
 	assert_int_equal(bk_manifest_open(&m, f->r.dirfd, name, &err), 0);
 	assert_int_equal(m.nblocks, 64);
 	assert_int_equal(m.block_size, BS);
-	assert_int_equal(bk_manifest_read(&m, 0, 64, d), 0);
+	assert_int_equal(bk_manifest_read(&m, 0, 64, d, &err), 0);
 	for (size_t i = 0; i < 64; i++) {
 		bk_hash(img + i * BS, BS, &want);
 		assert_true(bk_digest_equal(&d[i], &want));
@@ -373,7 +373,7 @@ static void test_verify_reports_damaged_manifest(void **state)
 	write_file(f->src, a, 8 * (size_t)BS);
 	backup(f, T0, "", &s);
 	snprintf(path, sizeof(path), "%s/%s.sums", f->repo, s.id);
-	corrupt_byte(path, 32 + 3 * 16);
+	corrupt_byte(path, BK_MANIFEST_DIGESTS + 3 * 16); /* a digest */
 	lock(f);
 	assert_int_equal(bk_verify(&f->r, 0, false, &err), BK_EVERIFY);
 	assert_int_equal(f->r.revs[0].trust, BK_TRUST_DISTRUSTED);

@@ -204,9 +204,9 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 		if (use_parent && first < b->parent.nblocks) {
 			pcount = b->parent.nblocks - first < count ? (uint32_t)(b->parent.nblocks - first)
 								   : count;
-			r = bk_manifest_read(&b->parent, first, pcount, b->pdig);
+			r = bk_manifest_read(&b->parent, first, pcount, b->pdig, err);
 			if (r < 0)
-				return bk_err_sys(err, r, "unable to read the parent manifest");
+				return r;
 		}
 		r = b->src.ops->read(&b->src, b->buf, off, (size_t)len,
 				     use_parent && covered(b, off, len), &what, b->mask, err);
@@ -220,16 +220,15 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 
 			if (what == BK_READ_UNCHANGED ||
 			    (what == BK_READ_MASK && !(b->mask[i / 8] & (1u << (i % 8))))) {
-				r = bk_manifest_put(&b->sums, &b->pdig[i]);
+				r = bk_manifest_put(&b->sums, &b->pdig[i], err);
 				if (r < 0)
-					return bk_err_sys(err, r, "unable to write manifest '%s'",
-							  b->sums_name);
+					return r;
 				continue;
 			}
 			bk_hash(b->buf + boff, (size_t)blen, &d);
-			r = bk_manifest_put(&b->sums, &d);
+			r = bk_manifest_put(&b->sums, &d, err);
 			if (r < 0)
-				return bk_err_sys(err, r, "unable to write manifest '%s'", b->sums_name);
+				return r;
 			/* a diff says this block changed: write it even if its digest matches */
 			same = what == BK_READ_DATA && i < pcount && bk_digest_equal(&d, &b->pdig[i]);
 			zero = !same && bk_is_zero(b->buf + boff, (size_t)blen);
@@ -282,9 +281,9 @@ static int check_written(struct backup *b, struct bk_quarantine *q, bool *parent
 		uint32_t count = b->nblocks - first < per_chunk ? (uint32_t)(b->nblocks - first)
 								: per_chunk;
 
-		r = bk_manifest_read(&b->sums, first, count, b->pdig);
+		r = bk_manifest_read(&b->sums, first, count, b->pdig, err);
 		if (r < 0)
-			return bk_err_sys(err, r, "unable to read back manifest '%s'", b->sums_name);
+			return r;
 		for (uint32_t i = 0; i < count; i++) {
 			uint64_t blk = first + i, off = blk * b->bs;
 			uint64_t blen = b->src.size - off < b->bs ? b->src.size - off : b->bs;
@@ -485,11 +484,9 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 		r = bk_err_sys(err, -errno, "unable to sync '%s/%s'", repo->path, b.img_name);
 		goto out;
 	}
-	r = bk_manifest_finish(&b.sums);
-	if (r < 0) {
-		bk_err_sys(err, r, "unable to write manifest '%s/%s'", repo->path, b.sums_name);
+	r = bk_manifest_finish(&b.sums, err);
+	if (r < 0)
 		goto out;
-	}
 	t_sync = bk_monotonic();
 	r = check_written(&b, &q, &parent_bad, err);
 	t_check = bk_monotonic();
