@@ -137,7 +137,8 @@ static void expect_digests(struct bk_manifest *m, uint64_t first, uint32_t count
 	int r = bk_manifest_read(m, first, count, got, &err);
 
 	if (r != 0)
-		fail_msg("reading %u digests at %llu: %s", count, (unsigned long long)first, err.msg);
+		fail_msg("reading %u digests at %llu: %s", count, (unsigned long long)first,
+			 err.msg);
 	for (uint32_t i = 0; i < count; i++) {
 		digest_of(first + i, gen, &want);
 		if (!bk_digest_equal(&got[i], &want))
@@ -304,7 +305,8 @@ static void test_manifest_clone_writes_only_touched_segments(void **state)
 	assert_true(memcmp(before + HDR + 3 * SEG * 16, after + HDR + 3 * SEG * 16,
 			   (SEG + 7) * 16) == 0);
 	assert_true(memcmp(before + HDR + n * 16, after + HDR + n * 16, 2 * 16) == 0);
-	assert_false(memcmp(before + HDR + n * 16 + 2 * 16, after + HDR + n * 16 + 2 * 16, 16) == 0);
+	assert_false(memcmp(before + HDR + n * 16 + 2 * 16, after + HDR + n * 16 + 2 * 16, 16) ==
+		     0);
 	free(before);
 	free(after);
 

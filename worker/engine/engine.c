@@ -114,23 +114,40 @@ static bool bit(const unsigned char *map, uint64_t i)
 	return map[i / 8] & (1u << (i % 8));
 }
 
+/* Whether any of the COUNT bits from FIRST is set in MAP (a byte at a time where it can). */
+static bool any_bit(const unsigned char *map, uint64_t first, uint64_t count)
+{
+	uint64_t i = first, end = first + count;
+
+	while (i < end) {
+		if (i % 8 == 0 && end - i >= 8) {
+			if (map[i / 8])
+				return true;
+			i += 8;
+		} else if (bit(map, i++)) {
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Reflink the parent image into dst, or copy it where reflinks are unsupported. */
 static int seed_from_parent(struct backup *b, const char *pid, struct bk_err *err)
 {
 	static bool warned;
 	struct stat st;
+	bool copied = false;
 	int pfd, r;
 
 	pfd = openat(b->repo->dirfd, pid, O_RDONLY | O_CLOEXEC);
 	if (pfd < 0)
 		return bk_err_sys(err, -errno, "unable to open parent revision '%s'", pid);
-	r = bk_fs_clone(pfd, b->dst);
-	if (r == -EOPNOTSUPP || r == -EXDEV || r == -EINVAL || r == -ENOTTY) {
-		if (!warned)
-			bk_warn("'%s' does not support reflinks: falling back to a full copy of each revision (use btrfs or XFS with reflink=1)",
-				b->repo->path);
+	r = fstat(pfd, &st) < 0 ? -errno
+				: bk_fs_clone_or_copy(pfd, b->dst, (uint64_t)st.st_size, &copied);
+	if (copied && !warned) {
+		bk_warn("'%s' does not support reflinks: falling back to a full copy of each revision (use btrfs or XFS with reflink=1)",
+			b->repo->path);
 		warned = true;
-		r = fstat(pfd, &st) < 0 ? -errno : bk_fs_copy(pfd, b->dst, (uint64_t)st.st_size);
 	}
 	close(pfd);
 	if (r < 0)
@@ -201,36 +218,43 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 		bool run_punch = false;
 		enum bk_read what;
 
-		if (use_parent && first < b->parent.nblocks) {
+		r = b->src.ops->read(&b->src, b->buf, off, (size_t)len,
+				     use_parent && covered(b, off, len), &what, b->mask, err);
+		if (r < 0)
+			return r;
+		/* the parent's digests, to compare data with (the new manifest is its clone) */
+		if (what == BK_READ_DATA && use_parent && first < b->parent.nblocks) {
 			pcount = b->parent.nblocks - first < count ? (uint32_t)(b->parent.nblocks - first)
 								   : count;
 			r = bk_manifest_read(&b->parent, first, pcount, b->pdig, err);
 			if (r < 0)
 				return r;
 		}
-		r = b->src.ops->read(&b->src, b->buf, off, (size_t)len,
-				     use_parent && covered(b, off, len), &what, b->mask, err);
-		if (r < 0)
-			return r;
+		if (what == BK_READ_UNCHANGED) {
+			r = bk_manifest_skip(&b->sums, count, err);
+			if (r < 0)
+				return r;
+			count = 0;
+		}
 		for (uint32_t i = 0; i < count; i++) {
 			uint64_t boff = (uint64_t)i * b->bs;
 			uint64_t blen = len - boff < b->bs ? len - boff : b->bs;
 			struct bk_digest d;
 			bool same, zero, punch;
 
-			if (what == BK_READ_UNCHANGED ||
-			    (what == BK_READ_MASK && !(b->mask[i / 8] & (1u << (i % 8))))) {
-				r = bk_manifest_put(&b->sums, &b->pdig[i], err);
+			if (what == BK_READ_MASK && !(b->mask[i / 8] & (1u << (i % 8)))) {
+				r = bk_manifest_skip(&b->sums, 1, err);
 				if (r < 0)
 					return r;
 				continue;
 			}
 			bk_hash(b->buf + boff, (size_t)blen, &d);
-			r = bk_manifest_put(&b->sums, &d, err);
+			/* a diff says this block changed: write it even if its digest matches */
+			same = what == BK_READ_DATA && i < pcount && first + i < b->sums.keep &&
+			       bk_digest_equal(&d, &b->pdig[i]);
+			r = same ? bk_manifest_skip(&b->sums, 1, err) : bk_manifest_put(&b->sums, &d, err);
 			if (r < 0)
 				return r;
-			/* a diff says this block changed: write it even if its digest matches */
-			same = what == BK_READ_DATA && i < pcount && bk_digest_equal(&d, &b->pdig[i]);
 			zero = !same && bk_is_zero(b->buf + boff, (size_t)blen);
 			/* a zero block only needs a hole punched where cloned data lies */
 			punch = zero && b->cloned && first + i < b->parent.nblocks;
@@ -267,39 +291,52 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 /*
  * Read back every written block and a sample of the cloned ones and compare
  * them with the new manifest.  A mismatch in a cloned block means the parent
- * itself is damaged: *PARENT_BAD tells the caller to distrust it.
+ * itself is damaged: *PARENT_BAD tells the caller to distrust it.  Only the
+ * manifest segments of those blocks are read (manifest.h).
  */
 static int check_written(struct backup *b, struct bk_quarantine *q, bool *parent_bad,
 			 struct bk_err *err)
 {
-	uint64_t seed = bk_hash64(b->id, strlen(b->id));
+	uint64_t seed = bk_hash64(b->id, strlen(b->id)) | 1, sample[SAMPLE_BLOCKS];
 	uint32_t per_chunk = CHUNK / b->bs;
-	unsigned sampled = 0;
+	unsigned nsample = 0, s = 0;
 	int r;
 
+	for (; b->cloned && b->nblocks && nsample < SAMPLE_BLOCKS; nsample++) {
+		unsigned j = nsample;
+
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		for (; j > 0 && sample[j - 1] > seed % b->nblocks; j--)
+			sample[j] = sample[j - 1];
+		sample[j] = seed % b->nblocks;
+	}
 	for (uint64_t first = 0; first < b->nblocks; first += per_chunk) {
 		uint32_t count = b->nblocks - first < per_chunk ? (uint32_t)(b->nblocks - first)
 								: per_chunk;
 
+		while (s < nsample && sample[s] < first)
+			s++;
+		if (!any_bit(b->written, first, count) &&
+		    !(s < nsample && sample[s] < first + count))
+			continue;
 		r = bk_manifest_read(&b->sums, first, count, b->pdig, err);
 		if (r < 0)
 			return r;
 		for (uint32_t i = 0; i < count; i++) {
 			uint64_t blk = first + i, off = blk * b->bs;
 			uint64_t blen = b->src.size - off < b->bs ? b->src.size - off : b->bs;
-			bool sample = false;
+			bool sampled = false;
 			struct bk_digest d;
 			size_t got;
 
-			if (!bit(b->written, blk) && b->cloned && sampled < SAMPLE_BLOCKS) {
-				seed ^= seed << 13;
-				seed ^= seed >> 7;
-				seed ^= seed << 17;
-				sample = seed % (b->nblocks / SAMPLE_BLOCKS + 1) == 0;
+			while (s < nsample && sample[s] == blk) {
+				sampled = !bit(b->written, blk);
+				s++;
 			}
-			if (!bit(b->written, blk) && !sample)
+			if (!bit(b->written, blk) && !sampled)
 				continue;
-			sampled += sample;
 			r = bk_pread_full(b->dst, b->buf, (size_t)blen, off, &got);
 			if (r < 0 || got != blen)
 				return bk_err_sys(err, r < 0 ? r : -EIO, "unable to read back '%s'",
@@ -307,7 +344,7 @@ static int check_written(struct backup *b, struct bk_quarantine *q, bool *parent
 			bk_hash(b->buf, (size_t)blen, &d);
 			if (!bk_digest_equal(&d, &b->pdig[i])) {
 				bk_quarantine_add(q, off, blen, &b->pdig[i], &d);
-				*parent_bad |= sample;
+				*parent_bad |= sampled;
 			}
 		}
 	}
@@ -403,17 +440,36 @@ static void backup_release(struct backup *b, bool keep)
 	free(b->pdig);
 }
 
+/*
+ * A segment of the parent's manifest did not match its seal (in the parent
+ * or in the clone taken from it): the parent is damaged, so it is
+ * distrusted and the next backup is full.  ERR keeps the finding.
+ */
+static int distrust_parent(struct bk_repo *repo, long p, struct bk_err *err)
+{
+	char msg[sizeof(err->msg)];
+
+	snprintf(msg, sizeof(msg), "%s", err->msg);
+	repo->revs[p].trust = BK_TRUST_DISTRUSTED;
+	bk_repo_save_rev(repo, &repo->revs[p], NULL);
+	bk_err_clear(err);
+	return bk_err_set(err, BK_ECORRUPT, "%s: parent revision '%s' distrusted, the next backup is full",
+			  msg, repo->revs[p].id);
+}
+
 int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 	      struct bk_backup_stats *stats, struct bk_err *err)
 {
 	struct backup b = {.repo = repo, .dst = -1};
 	int64_t t0 = bk_monotonic(), now = bk_now();
-	int64_t t_open = t0, t_copy = t0, t_sync = t0, t_check = t0, t_verify = t0, t_commit;
+	int64_t t_parent = t0, t_open = t0, t_copy = t0, t_data = t0, t_sync = t0, t_check = t0;
+	int64_t t_verify = t0, t_commit;
+	uint64_t segs, nsegs;
 	struct bk_quarantine q;
 	char name[BK_ID_MAX + 8];
 	struct bk_rev rev;
 	bool use_parent = false, parent_bad = false, committed = false;
-	long p;
+	long p = -1;
 	int r;
 
 	bk_quarantine_init(&q);
@@ -445,6 +501,7 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 	} else if (p >= 0) {
 		bk_notice("a revision since the last full backup is distrusted: writing a full backup");
 	}
+	t_parent = bk_monotonic();
 	r = bk_source_open(&b.src, &repo->cfg.source, b.bs, b.id,
 			   use_parent ? repo->revs[p].id : NULL, &use_parent, err);
 	if (r < 0)
@@ -468,7 +525,10 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 		r = bk_err_sys(err, -errno, "unable to size '%s/%s'", repo->path, b.img_name);
 		goto out;
 	}
-	r = bk_manifest_create(&b.sums, repo->dirfd, b.sums_name, b.bs, b.src.size, err);
+	if (use_parent)
+		r = bk_manifest_clone(&b.sums, repo->dirfd, b.sums_name, &b.parent, b.src.size, err);
+	else
+		r = bk_manifest_create(&b.sums, repo->dirfd, b.sums_name, b.bs, b.src.size, err);
 	if (r < 0)
 		goto out;
 	b.written = bk_calloc((size_t)(b.nblocks + 7) / 8, 1);
@@ -484,6 +544,7 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 		r = bk_err_sys(err, -errno, "unable to sync '%s/%s'", repo->path, b.img_name);
 		goto out;
 	}
+	t_data = bk_monotonic();
 	r = bk_manifest_finish(&b.sums, err);
 	if (r < 0)
 		goto out;
@@ -550,13 +611,18 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 	stats->bytes_written = b.bytes_written;
 	stats->duration = rev.duration;
 out:
+	if (r == BK_ECORRUPT && use_parent && !committed)
+		r = distrust_parent(repo, p, err);
 	t_commit = bk_monotonic();
+	segs = b.sums.stat_segments;
+	nsegs = b.sums.nsegs;
 	backup_release(&b, committed);
 	if (committed)
-		bk_debug("backup phases: open source and clone parent %.3f s, copy %.3f s, sync %.3f s, read-back %.3f s, verify against source %.3f s, commit %.3f s, close source %.3f s",
-			 secs(t_open - t0), secs(t_copy - t_open), secs(t_sync - t_copy),
-			 secs(t_check - t_sync), secs(t_verify - t_check), secs(t_commit - t_verify),
-			 secs(bk_monotonic() - t_commit));
+		bk_debug("backup phases: open parent manifest %.3f s, open source and clone parent %.3f s, copy %.3f s, sync image %.3f s, manifest %.3f s (%llu of %llu segments written), read-back %.3f s, verify against source %.3f s, commit %.3f s, close source %.3f s",
+			 secs(t_parent - t0), secs(t_open - t_parent), secs(t_copy - t_open),
+			 secs(t_data - t_copy), secs(t_sync - t_data), (unsigned long long)segs,
+			 (unsigned long long)nsegs, secs(t_check - t_sync), secs(t_verify - t_check),
+			 secs(t_commit - t_verify), secs(bk_monotonic() - t_commit));
 	bk_quarantine_release(&q);
 	bk_rev_release(&rev);
 	return r;

@@ -136,8 +136,8 @@ static int corrupt(struct bk_err *err, const char *name, const char *why)
  * Read the N digests of segment K into M->seg and check them against SEAL
  * (the seal of manifest NAME, for messages).  M->loaded is K on success.
  */
-static int load_segment(struct bk_manifest *m, uint64_t k, uint32_t n,
-			const struct bk_digest *seal, const char *name, struct bk_err *err)
+static int load_segment(struct bk_manifest *m, uint64_t k, uint32_t n, const struct bk_digest *seal,
+			const char *name, struct bk_err *err)
 {
 	struct bk_digest d;
 	size_t got;
@@ -183,8 +183,7 @@ static void init(struct bk_manifest *m, const char *name)
 }
 
 /* Version 1: check the seal over everything (the whole file). */
-static int open_v1(struct bk_manifest *m, const unsigned char *h, uint64_t flen,
-		   struct bk_err *err)
+static int open_v1(struct bk_manifest *m, const unsigned char *h, uint64_t flen, struct bk_err *err)
 {
 	unsigned char seal[DL], buf[64 << 10];
 	XXH3_state_t *st = NULL;
@@ -207,7 +206,8 @@ static int open_v1(struct bk_manifest *m, const unsigned char *h, uint64_t flen,
 
 		r = bk_pread_full(m->fd, buf, want, off, &got);
 		if (r < 0 || got != want) {
-			r = bk_err_sys(err, r < 0 ? r : -EIO, "unable to read manifest '%s'", m->name);
+			r = bk_err_sys(err, r < 0 ? r : -EIO, "unable to read manifest '%s'",
+				       m->name);
 			goto out;
 		}
 		XXH3_128bits_update(st, buf, got);
@@ -356,7 +356,8 @@ static int start_writer(struct bk_manifest *m, int dirfd, const char *name, uint
 			uint64_t size, struct bk_err *err)
 {
 	init(m, name);
-	if (bk_manifest_check_block_size(block_size) < 0 || (size + block_size - 1) / block_size > MAX_BLOCKS)
+	if (bk_manifest_check_block_size(block_size) < 0 ||
+	    (size + block_size - 1) / block_size > MAX_BLOCKS)
 		return bk_err_sys(err, -EINVAL, "unable to create manifest '%s'", name);
 	m->fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (m->fd < 0)
@@ -407,8 +408,8 @@ static int convert_v1(struct bk_manifest *m, struct bk_manifest *base, struct bk
 	return 0;
 }
 
-int bk_manifest_clone(struct bk_manifest *m, int dirfd, const char *name,
-		      struct bk_manifest *base, uint64_t size, struct bk_err *err)
+int bk_manifest_clone(struct bk_manifest *m, int dirfd, const char *name, struct bk_manifest *base,
+		      uint64_t size, struct bk_err *err)
 {
 	uint64_t keep;
 	bool copied;
@@ -539,7 +540,8 @@ static int read_back(struct bk_manifest *m, struct bk_err *err)
 	posix_fadvise(m->fd, 0, 0, POSIX_FADV_DONTNEED);
 	r = bk_pread_full(m->fd, copy, HDR, 0, &got);
 	if (r == 0 && got == HDR)
-		r = bk_pread_full(m->fd, copy + HDR, (size_t)tlen + DL, table_off(m->nblocks), &got);
+		r = bk_pread_full(m->fd, copy + HDR, (size_t)tlen + DL, table_off(m->nblocks),
+				  &got);
 	seal_of(m->ht, HDR + tlen, 0, &seal);
 	if (r < 0 || got != tlen + DL || memcmp(copy, m->ht, HDR + tlen) != 0 ||
 	    memcmp(copy + HDR + tlen, seal.b, DL) != 0)

@@ -44,14 +44,14 @@
 
 #define BK_MANIFEST_MIN_BLOCK (4u << 10)
 #define BK_MANIFEST_MAX_BLOCK (4u << 20)
-#define BK_MANIFEST_SEGMENT 65536u    /* digests per segment: 1 MiB */
-#define BK_MANIFEST_DIGESTS 4096u     /* v2: offset of the first digest */
+#define BK_MANIFEST_SEGMENT 65536u /* digests per segment: 1 MiB */
+#define BK_MANIFEST_DIGESTS 4096u  /* v2: offset of the first digest */
 #define BK_MANIFEST_NAME_MAX 128
 
 struct bk_manifest {
-	int fd;                 /* owned; -1 when closed */
+	int fd;                          /* owned; -1 when closed */
 	char name[BK_MANIFEST_NAME_MAX]; /* for messages */
-	unsigned version;       /* 1 or 2 */
+	unsigned version;                /* 1 or 2 */
 	uint32_t block_size;
 	uint64_t size;
 	uint64_t nblocks;
@@ -63,11 +63,11 @@ struct bk_manifest {
 	uint64_t loaded;         /* UINT64_MAX: none */
 	/* writer state (bk_manifest_create, bk_manifest_clone until finish) */
 	bool writing;
-	uint64_t next;           /* next block to put or skip */
-	uint64_t keep;           /* blocks [0, keep) hold the base's digests */
-	uint64_t base_nblocks;   /* digests the file held when writing began */
+	uint64_t next;         /* next block to put or skip */
+	uint64_t keep;         /* blocks [0, keep) hold the base's digests */
+	uint64_t base_nblocks; /* digests the file held when writing began */
 	char base_name[BK_MANIFEST_NAME_MAX];
-	uint64_t run_first;      /* digests put into SEG but not yet written */
+	uint64_t run_first; /* digests put into SEG but not yet written */
 	uint32_t run_len;
 	bool header_changed;     /* the header block must be written */
 	unsigned char *resealed; /* bitmap: segments sealed by this writer */
@@ -105,8 +105,8 @@ int bk_manifest_create(struct bk_manifest *m, int dirfd, const char *name, uint3
  * of blocks [0, M->keep) (the base's blocks that keep their length) may be
  * skipped; every other block must be put.
  */
-int bk_manifest_clone(struct bk_manifest *m, int dirfd, const char *name,
-		      struct bk_manifest *base, uint64_t size, struct bk_err *err);
+int bk_manifest_clone(struct bk_manifest *m, int dirfd, const char *name, struct bk_manifest *base,
+		      uint64_t size, struct bk_err *err);
 
 /* Set the digest of the next block. */
 int bk_manifest_put(struct bk_manifest *m, const struct bk_digest *d, struct bk_err *err);
