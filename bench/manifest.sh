@@ -13,6 +13,7 @@
 # BUILD=DIR uses that build tree (default build/bench, configured Release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 rounds=${1:-5}
 shift || true
 sizes=("$@")
@@ -24,17 +25,7 @@ fi
 cmake --build "$build" -j2 --target bench_manifest >/dev/null
 bin=$build/worker/bench_manifest
 
-work=$(mktemp -d /tmp/backy-bench-manifest.XXXXXX)
-mnt=$work/xfs
-cleanup() {
-	mountpoint -q "$mnt" 2>/dev/null && umount "$mnt"
-	rm -rf "$work"
-}
-trap cleanup EXIT
-truncate -s 3G "$work/xfs.img"
-mkfs.xfs -q -m reflink=1 "$work/xfs.img"
-mkdir "$mnt"
-mount -o loop,discard "$work/xfs.img" "$mnt"
+bench_loop_fs xfs 3G manifest
 
 echo "# manifest phases on $(uname -n), $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg), $(date -u +%FT%TZ)"
 echo "## unchanged incremental"
