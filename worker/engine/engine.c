@@ -243,9 +243,13 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 			bool same, zero, punch;
 
 			if (what == BK_READ_MASK && !(b->mask[i / 8] & (1u << (i % 8)))) {
-				r = bk_manifest_skip(&b->sums, 1, err);
+				/* unchanged: ends a run (BUF need not hold its data) */
+				r = flush_run(b, off, len, run, i, run_punch, err);
+				if (r == 0)
+					r = bk_manifest_skip(&b->sums, 1, err);
 				if (r < 0)
 					return r;
+				run = -1;
 				continue;
 			}
 			bk_hash(b->buf + boff, (size_t)blen, &d);
