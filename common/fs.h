@@ -29,6 +29,13 @@ int bk_fs_copy(int src, int dst, uint64_t size);
  */
 int bk_fs_clone_or_copy(int src, int dst, uint64_t size, bool *copied);
 
+/*
+ * Number of extents that map [OFF, OFF+LEN) of FD (FIEMAP, without a sync:
+ * data not yet written back counts as delayed-allocation extents), counting
+ * no further than MAX.
+ */
+int bk_fs_extents(int fd, uint64_t off, uint64_t len, unsigned max);
+
 /* Deallocate [OFF, OFF+LEN) keeping the file size. */
 int bk_fs_punch(int fd, uint64_t off, uint64_t len);
 
