@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fiemap.h>
 #include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +105,27 @@ int bk_fs_copy(int src, int dst, uint64_t size)
 	}
 out:
 	free(buf);
+	return r;
+}
+
+int bk_fs_clone_or_copy(int src, int dst, uint64_t size, bool *copied)
+{
+	int r = bk_fs_clone(src, dst);
+
+	*copied = r == -EOPNOTSUPP || r == -EXDEV || r == -EINVAL || r == -ENOTTY;
+	return *copied ? bk_fs_copy(src, dst, size) : r;
+}
+
+int bk_fs_extents(int fd, uint64_t off, uint64_t len, unsigned max)
+{
+	struct fiemap *fm = bk_calloc(1, sizeof(*fm) + (size_t)max * sizeof(struct fiemap_extent));
+	int r;
+
+	fm->fm_start = off;
+	fm->fm_length = len;
+	fm->fm_extent_count = max;
+	r = ioctl(fd, FS_IOC_FIEMAP, fm) < 0 ? -errno : (int)fm->fm_mapped_extents;
+	free(fm);
 	return r;
 }
 

@@ -8,6 +8,7 @@
 #ifndef BK_FS_H
 #define BK_FS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -21,6 +22,19 @@ int bk_fs_clone(int src, int dst);
 
 /* Copy SIZE bytes of SRC to DST keeping holes (SEEK_DATA/SEEK_HOLE); DST is truncated to SIZE. */
 int bk_fs_copy(int src, int dst, uint64_t size);
+
+/*
+ * bk_fs_clone, or bk_fs_copy of SRC's first SIZE bytes where the file
+ * system cannot share extents; *COPIED says which happened.
+ */
+int bk_fs_clone_or_copy(int src, int dst, uint64_t size, bool *copied);
+
+/*
+ * Number of extents that map [OFF, OFF+LEN) of FD (FIEMAP, without a sync:
+ * data not yet written back counts as delayed-allocation extents), counting
+ * no further than MAX.
+ */
+int bk_fs_extents(int fd, uint64_t off, uint64_t len, unsigned max);
 
 /* Deallocate [OFF, OFF+LEN) keeping the file size. */
 int bk_fs_punch(int fd, uint64_t off, uint64_t len);

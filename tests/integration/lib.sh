@@ -349,6 +349,20 @@ print(shared, unshared)
 '
 }
 
+# extents FILE OFF LEN: how many extents of FILE overlap [OFF, OFF+LEN)
+# (filefrag -v, in 4 KiB units)
+extents()
+{
+	filefrag -v "$1" | "$PYTHON" -c '
+import re, sys
+lo, hi, n = int(sys.argv[1]) // 4096, (int(sys.argv[1]) + int(sys.argv[2])) // 4096, 0
+for line in sys.stdin:
+    m = re.match(r"\s*\d+:\s*(\d+)\.\.\s*(\d+):", line)
+    if m and int(m.group(1)) < hi and int(m.group(2)) >= lo:
+        n += 1
+print(n)' "$2" "$3"
+}
+
 # repo_snapshot REPO: listing with types, modes, sizes, link targets and content
 # digests of every repository file except backy.log and .lock
 repo_snapshot()

@@ -67,7 +67,7 @@ static void test_first_backup_writes_every_nonzero_block(void **state)
 	assert_int_equal(bk_manifest_open(&m, f->r.dirfd, name, &err), 0);
 	assert_int_equal(m.nblocks, 64);
 	assert_int_equal(m.block_size, BS);
-	assert_int_equal(bk_manifest_read(&m, 0, 64, d), 0);
+	assert_int_equal(bk_manifest_read(&m, 0, 64, d, &err), 0);
 	for (size_t i = 0; i < 64; i++) {
 		bk_hash(img + i * BS, BS, &want);
 		assert_true(bk_digest_equal(&d[i], &want));
@@ -141,6 +141,110 @@ static void test_unchanged_source_writes_nothing(void **state)
 	for (size_t i = 3; i < 64; i += 5)
 		assert_true(hole_at(p2, i * BS, BS));
 	assert_string_equal(f->r.revs[rev_index(f, s2.id)].parent, s1.id);
+	free(a);
+}
+
+/* Rewrite the (version 2) manifest of revision ID as version 1, as an older backy wrote it. */
+static void downgrade_manifest(struct fx *f, const char *id)
+{
+	struct bk_manifest m;
+	struct bk_err err = {0};
+	char name[96], path[256];
+	unsigned char *p;
+	uint64_t len;
+	XXH128_canonical_t c;
+
+	snprintf(name, sizeof(name), "%s.sums", id);
+	snprintf(path, sizeof(path), "%s/%s", f->repo, name);
+	assert_int_equal(bk_manifest_open(&m, f->r.dirfd, name, &err), 0);
+	len = 32 + m.nblocks * 16 + 16;
+	p = bk_calloc(1, len);
+	memcpy(p, "BKYSUMS1", 8);
+	{
+		uint32_t bs = htole32(m.block_size);
+		uint64_t size = htole64(m.size), nb = htole64(m.nblocks);
+
+		memcpy(p + 8, &bs, 4);
+		memcpy(p + 16, &size, 8);
+		memcpy(p + 24, &nb, 8);
+	}
+	assert_int_equal(bk_manifest_read(&m, 0, (uint32_t)m.nblocks, (struct bk_digest *)(p + 32),
+					  &err),
+			 0);
+	bk_manifest_close(&m);
+	XXH128_canonicalFromHash(&c, XXH3_128bits(p, len - 16));
+	memcpy(p + len - 16, c.digest, 16);
+	assert_int_equal(chmod(path, 0640), 0);
+	write_file(path, p, len);
+	free(p);
+	assert_int_equal(bk_manifest_open(&m, f->r.dirfd, name, &err), 0);
+	assert_int_equal(m.version, 1);
+	bk_manifest_close(&m);
+}
+
+static void test_incremental_on_version_1_manifest_writes_version_2(void **state)
+{
+	struct fx *f = *state;
+	size_t size = 64 * (size_t)BS;
+	unsigned char *a = make_image(size, 3);
+	struct bk_backup_stats s1, s2, s3;
+	struct bk_manifest m;
+	struct bk_err err = {0};
+	char name[96], path[256];
+
+	write_file(f->src, a, size);
+	backup(f, T0, "", &s1);
+	downgrade_manifest(f, s1.id);
+	fill_random(a + 7 * BS, BS, 904);
+	write_file(f->src, a, size);
+	backup(f, T0 + BK_USEC, "", &s2);
+	assert_false(s2.full);
+	assert_int_equal(s2.bytes_written, BS);
+	snprintf(name, sizeof(name), "%s.sums", s2.id);
+	assert_int_equal(bk_manifest_open(&m, f->r.dirfd, name, &err), 0);
+	assert_int_equal(m.version, 2);
+	bk_manifest_close(&m);
+	/* the next incremental clones the version 2 manifest, and every revision verifies */
+	backup(f, T0 + 2 * BK_USEC, "", &s3);
+	assert_false(s3.full);
+	assert_int_equal(s3.bytes_written, 0);
+	lock(f);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(bk_verify(&f->r, i, false, &err), 0);
+	image_path(f, s3.id, path, sizeof(path));
+	assert_file_content(path, a, size);
+	free(a);
+}
+
+static void test_damaged_parent_manifest_segment_distrusts_the_parent(void **state)
+{
+	struct fx *f = *state;
+	size_t size = 64 * (size_t)BS;
+	unsigned char *a = make_image(size, 4);
+	struct bk_backup_stats s1, s2;
+	struct bk_strv tags = BK_STRV_INIT;
+	struct bk_err err = {0};
+	char path[256];
+	int r;
+
+	write_file(f->src, a, size);
+	backup(f, T0, "", &s1);
+	snprintf(path, sizeof(path), "%s/%s.sums", f->repo, s1.id);
+	corrupt_byte(path, BK_MANIFEST_DIGESTS + 30 * 16 + 2); /* not the table: open succeeds */
+	reopen(f);
+	lock(f);
+	bk_clock_set(T0 + BK_USEC);
+	r = bk_backup(&f->r, &tags, false, &s2, &err);
+	assert_int_equal(r, BK_ECORRUPT);
+	if (!strstr(err.msg, "segment 0 seal mismatch") || !strstr(err.msg, "distrusted"))
+		fail_msg("unexpected message '%s'", err.msg);
+	reopen(f);
+	assert_int_equal(f->r.n, 1);
+	assert_int_equal(f->r.revs[0].trust, BK_TRUST_DISTRUSTED);
+	backup(f, T0 + 2 * BK_USEC, "", &s2);
+	assert_true(s2.full);
+	image_path(f, s2.id, path, sizeof(path));
+	assert_file_content(path, a, size);
 	free(a);
 }
 
@@ -373,7 +477,7 @@ static void test_verify_reports_damaged_manifest(void **state)
 	write_file(f->src, a, 8 * (size_t)BS);
 	backup(f, T0, "", &s);
 	snprintf(path, sizeof(path), "%s/%s.sums", f->repo, s.id);
-	corrupt_byte(path, 32 + 3 * 16);
+	corrupt_byte(path, BK_MANIFEST_DIGESTS + 3 * 16); /* a digest */
 	lock(f);
 	assert_int_equal(bk_verify(&f->r, 0, false, &err), BK_EVERIFY);
 	assert_int_equal(f->r.revs[0].trust, BK_TRUST_DISTRUSTED);
@@ -613,6 +717,8 @@ int main(void)
 		T(test_first_backup_writes_every_nonzero_block),
 		T(test_incremental_backup_writes_only_changed_blocks),
 		T(test_unchanged_source_writes_nothing),
+		T(test_incremental_on_version_1_manifest_writes_version_2),
+		T(test_damaged_parent_manifest_segment_distrusts_the_parent),
 		T(test_grown_source_is_backed_up_exactly),
 		T(test_shrunk_source_is_backed_up_exactly),
 		T(test_backup_of_image_with_odd_size_from_scratch),

@@ -57,12 +57,12 @@ static int make_manifest(struct bk_repo *repo, const struct bk_rev *rev, unsigne
 			struct bk_digest d;
 
 			bk_hash(buf + b, len - b < bs ? len - b : bs, &d);
-			r = bk_manifest_put(&m, &d);
+			r = bk_manifest_put(&m, &d, err);
 		}
 		*bytes += len;
 	}
 	if (r == 0)
-		r = bk_manifest_finish(&m);
+		r = bk_manifest_finish(&m, err);
 	if (r == 0 && (fchmod(m.fd, 0440) < 0 || renameat(repo->dirfd, tmp, repo->dirfd, name) < 0))
 		r = -errno;
 	if (r < 0 && !err->code)

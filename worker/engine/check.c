@@ -76,6 +76,8 @@ int bk_rev_open(struct bk_repo *repo, size_t idx, int *fd, struct bk_manifest *m
 		return bk_err_sys(err, -errno, "unable to open revision '%s'", rev->id);
 	snprintf(name, sizeof(name), "%s.sums", rev->id);
 	r = bk_manifest_open(m, repo->dirfd, name, err);
+	if (r == 0)
+		r = bk_manifest_check(m, err);
 	if (r < 0)
 		goto fail;
 	if (fstat(*fd, &st) < 0) {
@@ -112,9 +114,9 @@ int bk_rev_read(int fd, struct bk_manifest *m, const char *id, bool find_holes,
 
 		if (!buf)
 			return err->code;
-		r = bk_manifest_read(m, off / m->block_size, count, dig);
+		r = bk_manifest_read(m, off / m->block_size, count, dig, err);
 		if (r < 0)
-			return bk_err_sys(err, r, "unable to read the manifest of '%s'", id);
+			return r;
 		if (hole) {
 			memset(buf, 0, (size_t)len);
 		} else {

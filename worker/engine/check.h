@@ -43,8 +43,9 @@ bool bk_image_hole(int fd, uint64_t off, uint64_t len);
 
 /*
  * Open revision IDX of REPO for reading: its image (*FD) and manifest (M),
- * checking that their sizes agree (BK_ECORRUPT when not).  On failure
- * nothing stays open.
+ * checking the whole manifest (every segment against its seal, before
+ * anything is written anywhere) and that the sizes agree (BK_ECORRUPT when
+ * not).  On failure nothing stays open.
  */
 struct bk_repo;
 int bk_rev_open(struct bk_repo *repo, size_t idx, int *fd, struct bk_manifest *m,

@@ -1,5 +1,6 @@
 /*
- * engine.c: the data path: backup into a reflinked clone, restore, verify.
+ * engine.c: the data path: backup into a reflinked clone, and verify (restore
+ * to a file is restore.c).
  *
  * Design notes:
  * 1. All I/O uses explicit offsets in CHUNK-sized, block-aligned pieces, so
@@ -11,6 +12,15 @@
  *    for that decision.
  * 3. Nothing becomes a revision before it is fsynced and checked (store.h,
  *    design note 1); every failure path removes the .new-* files.
+ * 4. A chain of incrementals fragments the image: every changed block that
+ *    lies between cloned ones is an extent of its own, and cloning a file
+ *    costs per extent (about 12 us on XFS).  A chunk a backup writes into
+ *    whose clone maps to more than COALESCE_EXTENTS extents (FIEMAP, what
+ *    earlier backups wrote) is rewritten whole (its non-zero blocks; the
+ *    unchanged ones of a diff read from the clone), so a revision keeps
+ *    about that many extents per chunk plus one day's changes, however long
+ *    the chain, for the space of the rewritten blocks, which no longer share
+ *    with the parent (bench/chain.sh measures both).
  */
 #include "engine.h"
 
@@ -24,17 +34,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define CHUNK BK_SOURCE_MAX_READ
 #define WRITEBACK_WINDOW (64u << 20)
 #define SAMPLE_BLOCKS 16
+#define COALESCE_EXTENTS 16 /* per CHUNK: extents of 256 KiB on average (note 4) */
 
 static double secs(int64_t usec)
 {
@@ -106,6 +115,7 @@ struct backup {
 	struct bk_manifest parent;
 	struct bk_manifest sums;
 	unsigned char *written;  /* bitmap: block written by this run */
+	unsigned char *recopied; /* bitmap: written with data read from the clone (note 4) */
 	unsigned char *buf;
 	unsigned char mask[BK_SOURCE_MAX_READ / BK_MANIFEST_MIN_BLOCK / 8];
 	struct bk_digest *pdig;
@@ -118,23 +128,40 @@ static bool bit(const unsigned char *map, uint64_t i)
 	return map[i / 8] & (1u << (i % 8));
 }
 
+/* Whether any of the COUNT bits from FIRST is set in MAP (a byte at a time where it can). */
+static bool any_bit(const unsigned char *map, uint64_t first, uint64_t count)
+{
+	uint64_t i = first, end = first + count;
+
+	while (i < end) {
+		if (i % 8 == 0 && end - i >= 8) {
+			if (map[i / 8])
+				return true;
+			i += 8;
+		} else if (bit(map, i++)) {
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Reflink the parent image into dst, or copy it where reflinks are unsupported. */
 static int seed_from_parent(struct backup *b, const char *pid, struct bk_err *err)
 {
 	static bool warned;
 	struct stat st;
+	bool copied = false;
 	int pfd, r;
 
 	pfd = openat(b->repo->dirfd, pid, O_RDONLY | O_CLOEXEC);
 	if (pfd < 0)
 		return bk_err_sys(err, -errno, "unable to open parent revision '%s'", pid);
-	r = bk_fs_clone(pfd, b->dst);
-	if (r == -EOPNOTSUPP || r == -EXDEV || r == -EINVAL || r == -ENOTTY) {
-		if (!warned)
-			bk_warn("'%s' does not support reflinks: falling back to a full copy of each revision (use btrfs or XFS with reflink=1)",
-				b->repo->path);
+	r = fstat(pfd, &st) < 0 ? -errno
+				: bk_fs_clone_or_copy(pfd, b->dst, (uint64_t)st.st_size, &copied);
+	if (copied && !warned) {
+		bk_warn("'%s' does not support reflinks: falling back to a full copy of each revision (use btrfs or XFS with reflink=1)",
+			b->repo->path);
 		warned = true;
-		r = fstat(pfd, &st) < 0 ? -errno : bk_fs_copy(pfd, b->dst, (uint64_t)st.st_size);
 	}
 	close(pfd);
 	if (r < 0)
@@ -179,6 +206,63 @@ static int flush_run(struct backup *b, uint64_t chunk_off, uint64_t len, long fi
 }
 
 /*
+ * Rewrite the chunk at OFF (LEN bytes, blocks FIRST .. FIRST+COUNT, in
+ * b->buf as the source answered WHAT) whole when this run wrote into it and
+ * it has become fragmented (design note 4): every non-zero block, the
+ * unchanged ones of a BK_READ_MASK answer read from the clone itself.  The
+ * rewritten blocks count as written: check_written reads them back.
+ */
+static int coalesce(struct backup *b, uint64_t off, uint64_t len, uint64_t first, uint32_t count,
+		    enum bk_read what, struct bk_err *err)
+{
+	long run = -1;
+	int r;
+
+	if (!b->cloned || !any_bit(b->written, first, count))
+		return 0;
+	r = bk_fs_extents(b->dst, off, len, COALESCE_EXTENTS + 1);
+	if (r <= COALESCE_EXTENTS)
+		return 0; /* also where FIEMAP is not supported: nothing to gain there */
+	for (uint32_t i = 0; i <= count; i++) {
+		uint64_t boff = (uint64_t)i * b->bs, start, end;
+		bool data = false;
+
+		if (i < count) {
+			uint64_t blen = len - boff < b->bs ? len - boff : b->bs;
+
+			if (what == BK_READ_MASK && !(b->mask[i / 8] & (1u << (i % 8)))) {
+				size_t got;
+
+				r = bk_pread_full(b->dst, b->buf + boff, (size_t)blen, off + boff, &got);
+				if (r < 0 || got != blen)
+					return bk_err_sys(err, r < 0 ? r : -EIO, "unable to read '%s'",
+							  b->img_name);
+				b->recopied[(first + i) / 8] |= (unsigned char)(1u << ((first + i) % 8));
+			}
+			data = !bk_is_zero(b->buf + boff, (size_t)blen);
+		}
+		if (data && run < 0)
+			run = i;
+		if (data || run < 0)
+			continue;
+		start = (uint64_t)run * b->bs;
+		end = boff < len ? boff : len;
+		for (uint64_t j = first + (uint64_t)run; j < first + i; j++) {
+			if (!bit(b->written, j))
+				b->bytes_written += b->src.size - j * b->bs < b->bs
+							    ? b->src.size - j * b->bs
+							    : b->bs;
+			b->written[j / 8] |= (unsigned char)(1u << (j % 8));
+		}
+		r = bk_pwrite_full(b->dst, b->buf + start, (size_t)(end - start), off + start);
+		if (r < 0)
+			return bk_err_sys(err, r, "unable to write '%s/%s'", b->repo->path, b->img_name);
+		run = -1;
+	}
+	return 0;
+}
+
+/*
  * Whether the base's digests describe the chunk [OFF, OFF+LEN) of the new
  * image block for block: every block lies within the base image and has the
  * same length in both (only the last block of an image can be short).
@@ -205,37 +289,47 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 		bool run_punch = false;
 		enum bk_read what;
 
-		if (use_parent && first < b->parent.nblocks) {
-			pcount = b->parent.nblocks - first < count ? (uint32_t)(b->parent.nblocks - first)
-								   : count;
-			r = bk_manifest_read(&b->parent, first, pcount, b->pdig);
-			if (r < 0)
-				return bk_err_sys(err, r, "unable to read the parent manifest");
-		}
 		r = b->src.ops->read(&b->src, b->buf, off, (size_t)len,
 				     use_parent && covered(b, off, len), &what, b->mask, err);
 		if (r < 0)
 			return r;
+		/* the parent's digests, to compare data with (the new manifest is its clone) */
+		if (what == BK_READ_DATA && use_parent && first < b->parent.nblocks) {
+			pcount = b->parent.nblocks - first < count ? (uint32_t)(b->parent.nblocks - first)
+								   : count;
+			r = bk_manifest_read(&b->parent, first, pcount, b->pdig, err);
+			if (r < 0)
+				return r;
+		}
+		if (what == BK_READ_UNCHANGED) {
+			r = bk_manifest_skip(&b->sums, count, err);
+			if (r < 0)
+				return r;
+			count = 0;
+		}
 		for (uint32_t i = 0; i < count; i++) {
 			uint64_t boff = (uint64_t)i * b->bs;
 			uint64_t blen = len - boff < b->bs ? len - boff : b->bs;
 			struct bk_digest d;
 			bool same, zero, punch;
 
-			if (what == BK_READ_UNCHANGED ||
-			    (what == BK_READ_MASK && !(b->mask[i / 8] & (1u << (i % 8))))) {
-				r = bk_manifest_put(&b->sums, &b->pdig[i]);
+			if (what == BK_READ_MASK && !(b->mask[i / 8] & (1u << (i % 8)))) {
+				/* unchanged: ends a run (BUF need not hold its data) */
+				r = flush_run(b, off, len, run, i, run_punch, err);
+				if (r == 0)
+					r = bk_manifest_skip(&b->sums, 1, err);
 				if (r < 0)
-					return bk_err_sys(err, r, "unable to write manifest '%s'",
-							  b->sums_name);
+					return r;
+				run = -1;
 				continue;
 			}
 			bk_hash(b->buf + boff, (size_t)blen, &d);
-			r = bk_manifest_put(&b->sums, &d);
-			if (r < 0)
-				return bk_err_sys(err, r, "unable to write manifest '%s'", b->sums_name);
 			/* a diff says this block changed: write it even if its digest matches */
-			same = what == BK_READ_DATA && i < pcount && bk_digest_equal(&d, &b->pdig[i]);
+			same = what == BK_READ_DATA && i < pcount && first + i < b->sums.keep &&
+			       bk_digest_equal(&d, &b->pdig[i]);
+			r = same ? bk_manifest_skip(&b->sums, 1, err) : bk_manifest_put(&b->sums, &d, err);
+			if (r < 0)
+				return r;
 			zero = !same && bk_is_zero(b->buf + boff, (size_t)blen);
 			/* a zero block only needs a hole punched where cloned data lies */
 			punch = zero && b->cloned && first + i < b->parent.nblocks;
@@ -260,6 +354,8 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 				b->written[(first + i) / 8] |= (unsigned char)(1u << ((first + i) % 8));
 		}
 		r = flush_run(b, off, len, run, count, run_punch, err);
+		if (r == 0)
+			r = coalesce(b, off, len, first, count, what, err);
 		if (r < 0)
 			return r;
 		writeback(b, off + len);
@@ -272,39 +368,52 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 /*
  * Read back every written block and a sample of the cloned ones and compare
  * them with the new manifest.  A mismatch in a cloned block means the parent
- * itself is damaged: *PARENT_BAD tells the caller to distrust it.
+ * itself is damaged: *PARENT_BAD tells the caller to distrust it.  Only the
+ * manifest segments of those blocks are read (manifest.h).
  */
 static int check_written(struct backup *b, struct bk_quarantine *q, bool *parent_bad,
 			 struct bk_err *err)
 {
-	uint64_t seed = bk_hash64(b->id, strlen(b->id));
+	uint64_t seed = bk_hash64(b->id, strlen(b->id)) | 1, sample[SAMPLE_BLOCKS];
 	uint32_t per_chunk = CHUNK / b->bs;
-	unsigned sampled = 0;
+	unsigned nsample = 0, s = 0;
 	int r;
 
+	for (; b->cloned && b->nblocks && nsample < SAMPLE_BLOCKS; nsample++) {
+		unsigned j = nsample;
+
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		for (; j > 0 && sample[j - 1] > seed % b->nblocks; j--)
+			sample[j] = sample[j - 1];
+		sample[j] = seed % b->nblocks;
+	}
 	for (uint64_t first = 0; first < b->nblocks; first += per_chunk) {
 		uint32_t count = b->nblocks - first < per_chunk ? (uint32_t)(b->nblocks - first)
 								: per_chunk;
 
-		r = bk_manifest_read(&b->sums, first, count, b->pdig);
+		while (s < nsample && sample[s] < first)
+			s++;
+		if (!any_bit(b->written, first, count) &&
+		    !(s < nsample && sample[s] < first + count))
+			continue;
+		r = bk_manifest_read(&b->sums, first, count, b->pdig, err);
 		if (r < 0)
-			return bk_err_sys(err, r, "unable to read back manifest '%s'", b->sums_name);
+			return r;
 		for (uint32_t i = 0; i < count; i++) {
 			uint64_t blk = first + i, off = blk * b->bs;
 			uint64_t blen = b->src.size - off < b->bs ? b->src.size - off : b->bs;
-			bool sample = false;
+			bool sampled = false;
 			struct bk_digest d;
 			size_t got;
 
-			if (!bit(b->written, blk) && b->cloned && sampled < SAMPLE_BLOCKS) {
-				seed ^= seed << 13;
-				seed ^= seed >> 7;
-				seed ^= seed << 17;
-				sample = seed % (b->nblocks / SAMPLE_BLOCKS + 1) == 0;
+			while (s < nsample && sample[s] == blk) {
+				sampled = !bit(b->written, blk);
+				s++;
 			}
-			if (!bit(b->written, blk) && !sample)
+			if (!bit(b->written, blk) && !sampled)
 				continue;
-			sampled += sample;
 			r = bk_pread_full(b->dst, b->buf, (size_t)blen, off, &got);
 			if (r < 0 || got != blen)
 				return bk_err_sys(err, r < 0 ? r : -EIO, "unable to read back '%s'",
@@ -312,7 +421,8 @@ static int check_written(struct backup *b, struct bk_quarantine *q, bool *parent
 			bk_hash(b->buf, (size_t)blen, &d);
 			if (!bk_digest_equal(&d, &b->pdig[i])) {
 				bk_quarantine_add(q, off, blen, &b->pdig[i], &d);
-				*parent_bad |= sample;
+				/* cloned data that does not match: the parent is damaged */
+				*parent_bad |= sampled || bit(b->recopied, blk);
 			}
 		}
 	}
@@ -404,8 +514,26 @@ static void backup_release(struct backup *b, bool keep)
 		unlinkat(b->repo->dirfd, b->sums_name, 0);
 	}
 	free(b->written);
+	free(b->recopied);
 	free(b->buf);
 	free(b->pdig);
+}
+
+/*
+ * A segment of the parent's manifest did not match its seal (in the parent
+ * or in the clone taken from it): the parent is damaged, so it is
+ * distrusted and the next backup is full.  ERR keeps the finding.
+ */
+static int distrust_parent(struct bk_repo *repo, long p, struct bk_err *err)
+{
+	char msg[sizeof(err->msg)];
+
+	snprintf(msg, sizeof(msg), "%s", err->msg);
+	repo->revs[p].trust = BK_TRUST_DISTRUSTED;
+	bk_repo_save_rev(repo, &repo->revs[p], NULL);
+	bk_err_clear(err);
+	return bk_err_set(err, BK_ECORRUPT, "%s: parent revision '%s' distrusted, the next backup is full",
+			  msg, repo->revs[p].id);
 }
 
 int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
@@ -413,12 +541,14 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 {
 	struct backup b = {.repo = repo, .dst = -1};
 	int64_t t0 = bk_monotonic(), now = bk_now();
-	int64_t t_open = t0, t_copy = t0, t_sync = t0, t_check = t0, t_verify = t0, t_commit;
+	int64_t t_parent = t0, t_open = t0, t_copy = t0, t_data = t0, t_sync = t0, t_check = t0;
+	int64_t t_verify = t0, t_commit;
+	uint64_t segs, nsegs;
 	struct bk_quarantine q;
 	char name[BK_ID_MAX + 8];
 	struct bk_rev rev;
 	bool use_parent = false, parent_bad = false, committed = false;
-	long p;
+	long p = -1;
 	int r;
 
 	bk_quarantine_init(&q);
@@ -450,6 +580,7 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 	} else if (p >= 0) {
 		bk_notice("a revision since the last full backup is distrusted: writing a full backup");
 	}
+	t_parent = bk_monotonic();
 	r = bk_source_open(&b.src, &repo->cfg.source, b.bs, b.id,
 			   use_parent ? repo->revs[p].id : NULL, &use_parent, err);
 	if (r < 0)
@@ -473,10 +604,14 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 		r = bk_err_sys(err, -errno, "unable to size '%s/%s'", repo->path, b.img_name);
 		goto out;
 	}
-	r = bk_manifest_create(&b.sums, repo->dirfd, b.sums_name, b.bs, b.src.size, err);
+	if (use_parent)
+		r = bk_manifest_clone(&b.sums, repo->dirfd, b.sums_name, &b.parent, b.src.size, err);
+	else
+		r = bk_manifest_create(&b.sums, repo->dirfd, b.sums_name, b.bs, b.src.size, err);
 	if (r < 0)
 		goto out;
 	b.written = bk_calloc((size_t)(b.nblocks + 7) / 8, 1);
+	b.recopied = bk_calloc((size_t)(b.nblocks + 7) / 8, 1);
 	b.buf = bk_malloc(CHUNK);
 	b.pdig = bk_malloc((CHUNK / BK_MANIFEST_MIN_BLOCK) * sizeof(*b.pdig));
 
@@ -489,11 +624,10 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 		r = bk_err_sys(err, -errno, "unable to sync '%s/%s'", repo->path, b.img_name);
 		goto out;
 	}
-	r = bk_manifest_finish(&b.sums);
-	if (r < 0) {
-		bk_err_sys(err, r, "unable to write manifest '%s/%s'", repo->path, b.sums_name);
+	t_data = bk_monotonic();
+	r = bk_manifest_finish(&b.sums, err);
+	if (r < 0)
 		goto out;
-	}
 	t_sync = bk_monotonic();
 	r = check_written(&b, &q, &parent_bad, err);
 	t_check = bk_monotonic();
@@ -557,198 +691,24 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 	stats->bytes_written = b.bytes_written;
 	stats->duration = rev.duration;
 out:
+	if (r == BK_ECORRUPT && use_parent && !committed)
+		r = distrust_parent(repo, p, err);
 	t_commit = bk_monotonic();
+	segs = b.sums.stat_segments;
+	nsegs = b.sums.nsegs;
 	backup_release(&b, committed);
 	if (committed)
-		bk_debug("backup phases: open source and clone parent %.3f s, copy %.3f s, sync %.3f s, read-back %.3f s, verify against source %.3f s, commit %.3f s, close source %.3f s",
-			 secs(t_open - t0), secs(t_copy - t_open), secs(t_sync - t_copy),
-			 secs(t_check - t_sync), secs(t_verify - t_check), secs(t_commit - t_verify),
-			 secs(bk_monotonic() - t_commit));
+		bk_debug("backup phases: open parent manifest %.3f s, open source and clone parent %.3f s, copy %.3f s, sync image %.3f s, manifest %.3f s (%llu of %llu segments written), read-back %.3f s, verify against source %.3f s, commit %.3f s, close source %.3f s",
+			 secs(t_parent - t0), secs(t_open - t_parent), secs(t_copy - t_open),
+			 secs(t_data - t_copy), secs(t_sync - t_data), (unsigned long long)segs,
+			 (unsigned long long)nsegs, secs(t_check - t_sync), secs(t_verify - t_check),
+			 secs(t_commit - t_verify), secs(bk_monotonic() - t_commit));
 	bk_quarantine_release(&q);
 	bk_rev_release(&rev);
 	return r;
 }
 
-/* --- restore and verify -------------------------------------------------- */
-
-/* Open TARGET for writing without reading it; see bk_restore for the kinds. */
-static int open_target(struct bk_repo *repo, const char *target, uint64_t size, int *out,
-		       bool *sparse, bool *seekable, struct bk_err *err)
-{
-	struct stat st;
-	uint64_t devsize;
-	int fd, r;
-
-	*sparse = false;
-	*seekable = true;
-	if (strcmp(target, "-") == 0) {
-		if (isatty(STDOUT_FILENO))
-			return bk_err_set(err, BK_EUSAGE, "refusing to write an image to a terminal");
-		r = bk_repo_check_target(repo, NULL, STDOUT_FILENO, err);
-		if (r < 0)
-			return r;
-		*out = STDOUT_FILENO;
-		*seekable = false;
-		return 0;
-	}
-	/* config, .rev files, the log ... under any name: see bk_repo_check_target */
-	r = bk_repo_check_target(repo, target, -1, err);
-	if (r < 0)
-		return r;
-	if (stat(target, &st) < 0) {
-		if (errno != ENOENT)
-			return bk_err_sys(err, -errno, "unable to stat target '%s'", target);
-		fd = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		*sparse = true;
-	} else if (S_ISDIR(st.st_mode)) {
-		return bk_err_set(err, BK_EUSAGE, "target '%s' is a directory", target);
-	} else if (S_ISREG(st.st_mode)) {
-		fd = open(target, O_WRONLY | O_CLOEXEC);
-		r = fd >= 0 ? bk_repo_check_target(repo, target, fd, err) : 0;
-		if (r < 0) {
-			close(fd); /* it changed since the check above */
-			return r;
-		}
-		if (fd >= 0 && ftruncate(fd, 0) < 0) {
-			close(fd);
-			return bk_err_sys(err, -errno, "unable to truncate target '%s'", target);
-		}
-		*sparse = true;
-	} else if (S_ISBLK(st.st_mode)) {
-		fd = open(target, O_WRONLY | O_CLOEXEC);
-		if (fd >= 0 && ioctl(fd, BLKGETSIZE64, &devsize) == 0 && devsize < size) {
-			close(fd);
-			return bk_err_set(err, BK_EUSAGE,
-					  "target '%s' is smaller (%llu bytes) than the revision (%llu bytes)",
-					  target, (unsigned long long)devsize, (unsigned long long)size);
-		}
-	} else {
-		fd = open(target, O_WRONLY | O_CLOEXEC);
-		*seekable = false;
-	}
-	if (fd < 0)
-		return bk_err_sys(err, -errno, "unable to open target '%s'", target);
-	if (*sparse && ftruncate(fd, (off_t)size) < 0) {
-		close(fd);
-		return bk_err_sys(err, -errno, "unable to size target '%s'", target);
-	}
-	*out = fd;
-	return 0;
-}
-
-static int write_stream(int fd, const void *buf, size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = write(fd, (const char *)buf + done, len - done);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		done += (size_t)n;
-	}
-	return 0;
-}
-
-/* Write the non-zero blocks of BUF (LEN bytes at OFF) to a freshly truncated file. */
-static int write_sparse(int fd, const unsigned char *buf, uint64_t len, uint64_t off, uint32_t bs)
-{
-	uint64_t run = 0, pos;
-	int r;
-
-	for (pos = 0; pos < len; pos += bs) {
-		uint64_t blen = len - pos < bs ? len - pos : bs;
-
-		if (!bk_is_zero(buf + pos, (size_t)blen))
-			continue;
-		if (pos > run) {
-			r = bk_pwrite_full(fd, buf + run, (size_t)(pos - run), off + run);
-			if (r < 0)
-				return r;
-		}
-		run = pos + blen;
-	}
-	if (len > run)
-		return bk_pwrite_full(fd, buf + run, (size_t)(len - run), off + run);
-	return 0;
-}
-
-/* Where a restore to a file, a device or a stream writes (a struct bk_rev_sink). */
-struct target {
-	int fd;
-	const char *name;
-	bool sparse, seekable;
-	uint32_t block_size;
-	unsigned char *buf;
-};
-
-static unsigned char *target_buffer(void *arg, uint64_t off, struct bk_err *err)
-{
-	struct target *t = arg;
-
-	(void)off;
-	(void)err;
-	return t->buf;
-}
-
-static int target_put(void *arg, uint64_t off, uint64_t len, unsigned char *buf, bool hole,
-		      struct bk_err *err)
-{
-	struct target *t = arg;
-	int r;
-
-	if (t->sparse)
-		r = hole ? 0 : write_sparse(t->fd, buf, len, off, t->block_size);
-	else if (t->seekable)
-		r = bk_pwrite_full(t->fd, buf, (size_t)len, off);
-	else
-		r = write_stream(t->fd, buf, (size_t)len);
-	return r < 0 ? bk_err_sys(err, r, "unable to write target '%s'", t->name) : 0;
-}
-
-int bk_restore(struct bk_repo *repo, size_t idx, const char *target, bool progress,
-	       struct bk_err *err)
-{
-	const char *id = repo->revs[idx].id;
-	struct bk_manifest m = {.fd = -1};
-	struct target t = {.fd = -1, .name = target};
-	struct bk_rev_sink sink = {target_buffer, target_put, &t};
-	struct bk_progress prog;
-	struct bk_quarantine q;
-	int fd = -1, r;
-
-	bk_quarantine_init(&q);
-	r = bk_rev_open(repo, idx, &fd, &m, err);
-	if (r < 0)
-		goto done;
-	r = open_target(repo, target, m.size, &t.fd, &t.sparse, &t.seekable, err);
-	if (r < 0)
-		goto done;
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	t.block_size = m.block_size;
-	t.buf = bk_malloc(BK_REV_CHUNK);
-	bk_progress_init(&prog, progress, "restore", m.size);
-	r = bk_rev_read(fd, &m, id, true, &prog, &sink, &q, err);
-	if (r < 0)
-		goto done;
-	if (t.seekable && fsync(t.fd) < 0) {
-		r = bk_err_sys(err, -errno, "unable to sync target '%s'", target);
-		goto done;
-	}
-	r = bk_restore_verdict(id, &q, err);
-done:
-	if (t.fd >= 0 && t.fd != STDOUT_FILENO)
-		close(t.fd);
-	if (fd >= 0)
-		close(fd);
-	bk_manifest_close(&m);
-	bk_quarantine_release(&q);
-	free(t.buf);
-	return r;
-}
+/* --- verify ---------------------------------------------------------------- */
 
 /* verify only checks what it reads (a struct bk_rev_sink that keeps nothing) */
 static unsigned char *verify_buffer(void *arg, uint64_t off, struct bk_err *err)

@@ -29,7 +29,11 @@ struct bk_backup_stats {
  * Back the configured source up into a new revision carrying TAGS.  The new
  * revision is a reflink clone of the newest revision (a full copy, with a
  * warning, where the file system cannot clone); only blocks whose digest
- * differs from the parent's manifest are written, zero blocks become holes.
+ * differs from the parent's manifest are written, zero blocks become holes,
+ * and a chunk written into that had become fragmented is rewritten whole.
+ * The manifest is a clone of the parent's with only the changed digests
+ * written (manifest.h); a damaged segment of the parent's fails the backup
+ * with BK_ECORRUPT and distrusts the parent.
  * The written blocks and a sample of the others are read back and checked
  * before the revision is committed; for sources with a stable snapshot, a
  * sample of blocks (source config verify_*) is also compared with the

@@ -116,9 +116,9 @@ static int put_chunk(struct imp *im, const char *id, const struct bk_py_chunkmap
 	int r;
 
 	if (chunk_unchanged(im, map, idx, off, len, bs)) {
-		r = bk_manifest_read(&im->prev, first, count, im->dig);
+		r = bk_manifest_read(&im->prev, first, count, im->dig, err);
 		for (uint32_t i = 0; r == 0 && i < count; i++)
-			r = bk_manifest_put(m, &im->dig[i]);
+			r = bk_manifest_put(m, &im->dig[i], err);
 		return r < 0 ? bk_err_sys(err, r, "revision '%s': unable to write its manifest", id) : 0;
 	}
 	r = read_chunk(im, id, idx, map->hash[idx], &have, err);
@@ -128,7 +128,7 @@ static int put_chunk(struct imp *im, const char *id, const struct bk_py_chunkmap
 		memset(im->buf + have, 0, (size_t)(len - have));
 	if (im->have_prev && first < im->prev.nblocks) {
 		pcount = im->prev.nblocks - first < count ? (uint32_t)(im->prev.nblocks - first) : count;
-		r = bk_manifest_read(&im->prev, first, pcount, im->pdig);
+		r = bk_manifest_read(&im->prev, first, pcount, im->pdig, err);
 		if (r < 0)
 			return bk_err_sys(err, r, "revision '%s': unable to read the previous manifest", id);
 	}
@@ -137,7 +137,7 @@ static int put_chunk(struct imp *im, const char *id, const struct bk_py_chunkmap
 		bool cloned = i < pcount;
 
 		bk_hash(im->buf + boff, (size_t)blen, &im->dig[i]);
-		r = bk_manifest_put(m, &im->dig[i]);
+		r = bk_manifest_put(m, &im->dig[i], err);
 		if (r < 0)
 			return bk_err_sys(err, r, "revision '%s': unable to write its manifest", id);
 		if (cloned && bk_digest_equal(&im->dig[i], &im->pdig[i]))
@@ -199,7 +199,7 @@ static int import_rev(struct imp *im, const struct bk_rev *rev, const struct bk_
 	if (r == 0 && (fdatasync(fd) < 0 || fchmod(fd, 0440) < 0))
 		r = bk_err_sys(err, -errno, "unable to write '%s/%s'", im->dst->path, img);
 	if (r == 0) {
-		r = bk_manifest_finish(&m);
+		r = bk_manifest_finish(&m, err);
 		if (r < 0)
 			bk_err_sys(err, r, "unable to write '%s/%s'", im->dst->path, sums);
 	}

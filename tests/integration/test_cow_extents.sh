@@ -1,0 +1,55 @@
+#!/bin/bash
+# test_cow_extents.sh: on a loop-mounted XFS (reflink=1), an incremental keeps
+# what it did not change shared with the parent, image and manifest alike,
+# and a fragmented chunk it writes into is rewritten whole (engine.c, design
+# note 4), so the newest revision's extent count stays bounded; the data
+# stays exact.
+. "$(dirname "$0")/lib.sh"
+need_tool filefrag
+
+mkfs_loop xfs 512M
+repo=$LOOP_MNT/repo
+src=$T/source.img
+# 16 MiB of random data: four 4 MiB chunks of 64 blocks
+head -c $((16 << 20)) /dev/urandom >"$src"
+bk -b "$repo" init file "$src"
+bk -b "$repo" backup -f daily
+first=$(newest_id "$repo")
+
+check "an incremental that changes every other block of chunk 0 fragments it"
+for i in $(seq 0 2 62); do # every other block of chunk 0
+	dd if=/dev/urandom of="$src" bs=$BK_BLOCK seek="$i" count=1 conv=notrunc status=none
+done
+for i in 140 150; do # two blocks of chunk 2
+	dd if=/dev/urandom of="$src" bs=$BK_BLOCK seek="$i" count=1 conv=notrunc status=none
+done
+bk -b "$repo" backup -f daily
+second=$(newest_id "$repo")
+sync
+assert_eq "content of the second revision" "$(digest "$src")" "$(digest "$repo/$second")"
+assert_ge "extents of chunk 0" 32 "$(extents "$repo/$second" 0 $((4 << 20)))"
+
+check "the next incremental that writes into chunk 0 rewrites it whole; chunk 2 stays as it is"
+dd if=/dev/urandom of="$src" bs=$BK_BLOCK seek=1 count=1 conv=notrunc status=none
+bk -b "$repo" backup -f daily
+third=$(newest_id "$repo")
+sync
+assert_eq "content of the third revision" "$(digest "$src")" "$(digest "$repo/$third")"
+assert_le "extents of chunk 0" 2 "$(extents "$repo/$third" 0 $((4 << 20)))"
+assert_ge "extents of chunk 2 (two changed blocks between shared data)" 5 \
+	"$(extents "$repo/$third" $((8 << 20)) $((4 << 20)))"
+read -r shared unshared < <(fiemap_bytes "$repo/$third")
+assert_eq "bytes the third revision does not share: chunk 0" $((64 * BK_BLOCK)) "$unshared"
+ok "$shared bytes still shared"
+
+check "the new manifest is a clone of the parent's: only the changed segment is unshared"
+read -r shared unshared < <(fiemap_bytes "$repo/$third.sums")
+# 16 MiB = 256 blocks: one segment of 4 KiB of digests plus header and table blocks
+assert_le "unshared bytes of the manifest" $((3 * 4096)) "$unshared"
+head -c 8 "$repo/$third.sums" | grep -q BKYSUMS2 || fail "the manifest is not format 2"
+ok "manifest: $shared bytes shared, $unshared unshared"
+
+check "every revision verifies"
+bk -b "$repo" verify -r all
+assert_eq "trust of the first revision" verified "$(rev_field "$repo" "$first" trust)"
+assert_eq "trust of the third revision" verified "$(rev_field "$repo" "$third" trust)"
