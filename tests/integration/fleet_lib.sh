@@ -95,6 +95,7 @@ fl_hosts()
 }
 
 # fl_worker_config NAME HOST [EXTRA-YAML]: $T/NAME/worker.yaml, base $T/NAME/base
+# (FL_SLOTS slots, default 2; a heartbeat every FL_HEARTBEAT seconds, default 2)
 fl_worker_config()
 {
 	local name=$1 host=$2 wurl
@@ -106,7 +107,7 @@ host: $host
 base-dir: $T/$name/base
 slots: ${FL_SLOTS:-2}
 grace: 30
-heartbeat-interval: 2
+heartbeat-interval: ${FL_HEARTBEAT:-2}
 simulated-time: true
 backy: $BACKY
 allow: {paths: ["$T"]}
