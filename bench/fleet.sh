@@ -222,6 +222,7 @@ ok "idle CPU: worker $IDLE_WORKER % each, coordinator $IDLE_COORD % (about $nhb 
 
 check "$HOURS simulated hours at x$SCALE (about $((HOURS * 3600 / SCALE)) s)"
 read -r wd0 wc0 < <(workers_cpu)
+tw0=$(date +%s.%N)
 b0=$(broker_cpu)
 launch=$(date +%s.%N)
 fl_coord_start day "$S" "$SCALE"
@@ -249,6 +250,7 @@ E=$(fl_iso "$E_EPOCH")
 ok "stopped at simulated $E or earlier: $DAY_DISPATCHED backups dispatched, $DAY_JOURNAL journal commits"
 
 check "drain: a coordinator frozen at $E finishes what was due"
+tc0=$(date +%s.%N)
 fl_coord_start drain "$E" 0
 DRAIN=${FL_CPID[drain]}
 t0=$SECONDS
@@ -270,10 +272,12 @@ done
 read -r drain_cpu _ < <(cpu "$DRAIN")
 read -r drain_hwm _ < <(mem "$DRAIN")
 read -r wd1 wc1 < <(workers_cpu)
+tw1=$(date +%s.%N)
 b1=$(broker_cpu)
 read -r w_hwm w_rss w_pss w_maxrss < <(workers_mem)
 ok "drained in $((SECONDS - t0)) s"
 fl_coord_stop drain
+for h in "${hosts[@]}"; do kill -TERM "${FL_WPID[$FS/$h]}"; done # all at once: each stop waits
 for h in "${hosts[@]}"; do fl_worker_stop "$FS/$h"; done
 
 # --- checks and figures ----------------------------------------------------------------------
@@ -291,12 +295,17 @@ runs=$(awk '/^backups /{print $2}' "$T/check.txt")
 coord_cpu=$(f "($day_cpu + $drain_cpu) / $TCK" 2)
 echo
 echo "coordinator (day + drain)"
+# what idling costs over the same time at the idle rate (heartbeats, wake-ups)
+coord_idle=$(f "$IDLE_COORD / 100 * ($tw1 - $tc0 + $tc0 - $launch)" 2)
+workers_idle=$(f "$IDLE_WORKER / 100 * $HOSTS_N * ($tw1 - $tw0)" 2)
 echo "  CPU            $coord_cpu s ($(f "$day_cpu / $TCK") + $(f "$drain_cpu / $TCK")): $(f "1e3 * $coord_cpu / $runs" 3) ms per backup run, $(f "1e3 * $coord_cpu / $JOBS_N" 3) ms per job, $(f "1e3 * $coord_cpu / $HOSTS_N" 1) ms per host"
+echo "                 of which idling (heartbeats) about $coord_idle s: $(f "1e3 * ($coord_cpu - $coord_idle) / $runs" 3) ms per backup run without it"
 echo "  peak memory    $((day_hwm > drain_hwm ? day_hwm : drain_hwm)) KiB (probe $probe_hwm): $(f "1024 * ($day_hwm > $drain_hwm ? $day_hwm : $drain_hwm) / $JOBS_N" 0) B per job, $(f "($day_hwm > $drain_hwm ? $day_hwm : $drain_hwm) / $HOSTS_N" 0) KiB per host"
 echo "  idle           $IDLE_COORD % of a CPU with $HOSTS_N workers heartbeating every ${HB}s ($IDLE_HB_US us per heartbeat)"
 echo "  journal        $DAY_JOURNAL commits in the day ($(f "$DAY_JOURNAL / $runs" 2) per backup run), $DAY_REDISPATCHED re-dispatched"
 echo "workers ($HOSTS_N)"
 echo "  CPU, own       $(f "($wd1 - $wd0) / $TCK") s: $(f "1e3 * ($wd1 - $wd0) / $TCK / $runs" 2) ms per backup run (with its expiry), idle $IDLE_WORKER % each"
+echo "                 of which idling about $workers_idle s: $(f "1e3 * (($wd1 - $wd0) / $TCK - $workers_idle) / $runs" 2) ms per backup run without it"
 echo "  CPU, backy     $(f "($wc1 - $wc0) / $TCK") s: $(f "1e3 * ($wc1 - $wc0) / $TCK / $runs" 2) ms per backup run (with its expiry)"
 echo "  memory         RSS $(f "$w_rss / 1024" 1) MiB in total, $(f "$w_rss / $HOSTS_N" 0) KiB each (max $w_maxrss, peak $w_hwm); PSS $(f "$w_pss / 1024" 1) MiB in total"
 echo "broker           CPU $(f "($b1 - $b0) / $TCK") s in the day and drain: $(f "1e3 * ($b1 - $b0) / $TCK / $runs" 2) ms per backup run; idle $IDLE_BROKER %"

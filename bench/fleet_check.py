@@ -59,6 +59,11 @@ def main():
           f"max {hi}, stdev {statistics.pstdev(per_host.values()):.1f}; largest deviation "
           f"{dev:.0f} % (allowed {a.spread:g} %), {len(outside)} hosts outside")
     if outside:
+        # independent hashing puts Binomial(jobs, 1/hosts) jobs on a host
+        sd = (len(plan) / len(hosts) * (1 - 1 / len(hosts))) ** 0.5
+        print(f"                independent hashing: expected stdev {sd:.1f} ({sd / mean * 100:.0f} % "
+              f"of the mean); +-{a.spread:g} % for 3 stdev takes about "
+              f"{(300 / a.spread) ** 2:.0f} jobs per host")
         bad.append(f"placement: {len(outside)} of {len(hosts)} hosts hold more or fewer than "
                    f"{mean:.1f} +- {a.spread:g} % jobs (min {lo}, max {hi})")
 
