@@ -308,5 +308,7 @@ echo "  CPU, own       $(f "($wd1 - $wd0) / $TCK") s: $(f "1e3 * ($wd1 - $wd0) /
 echo "                 of which idling about $workers_idle s: $(f "1e3 * (($wd1 - $wd0) / $TCK - $workers_idle) / $runs" 2) ms per backup run without it"
 echo "  CPU, backy     $(f "($wc1 - $wc0) / $TCK") s: $(f "1e3 * ($wc1 - $wc0) / $TCK / $runs" 2) ms per backup run (with its expiry)"
 echo "  memory         RSS $(f "$w_rss / 1024" 1) MiB in total, $(f "$w_rss / $HOSTS_N" 0) KiB each (max $w_maxrss, peak $w_hwm); PSS $(f "$w_pss / 1024" 1) MiB in total"
+broker_idle=$(f "$IDLE_BROKER / 100 * ($tw1 - $tw0)" 2)
 echo "broker           CPU $(f "($b1 - $b0) / $TCK") s in the day and drain: $(f "1e3 * ($b1 - $b0) / $TCK / $runs" 2) ms per backup run; idle $IDLE_BROKER %"
+echo "                 of which idling (queues, connections, heartbeats) about $broker_idle s: $(f "1e3 * (($b1 - $b0) / $TCK - $broker_idle) / $runs" 2) ms per backup run without it"
 ((rc_check == 0)) || fail "a property does not hold (see above)"
