@@ -95,6 +95,7 @@ fl_hosts()
 }
 
 # fl_worker_config NAME HOST [EXTRA-YAML]: $T/NAME/worker.yaml, base $T/NAME/base
+# (FL_SLOTS slots, default 2; a heartbeat every FL_HEARTBEAT seconds, default 2)
 fl_worker_config()
 {
 	local name=$1 host=$2 wurl
@@ -106,7 +107,7 @@ host: $host
 base-dir: $T/$name/base
 slots: ${FL_SLOTS:-2}
 grace: 30
-heartbeat-interval: 2
+heartbeat-interval: ${FL_HEARTBEAT:-2}
 simulated-time: true
 backy: $BACKY
 allow: {paths: ["$T"]}
@@ -121,15 +122,17 @@ EOF
 # wait until it consumes its queue
 fl_worker_start()
 {
-	local name=$1 n0 pid i
+	local name=$1 n0 n pid i
 	[[ -n ${2:-} ]] && fl_worker_config "$name" "$2"
+	# grep -c prints nothing when the log is not there (yet)
 	n0=$(grep -c "consuming" "$T/$name/worker.log" 2>/dev/null || true)
 	"$WORKER" -c "$T/$name/worker.yaml" -v >>"$T/$name/worker.log" 2>&1 &
 	pid=$!
 	FL_WPID[$name]=$pid
 	at_exit "kill -9 $pid 2>/dev/null || true"
 	for ((i = 0; i < 300; i++)); do
-		(($(grep -c "consuming" "$T/$name/worker.log" 2>/dev/null || true) > ${n0:-0})) && return 0
+		n=$(grep -c "consuming" "$T/$name/worker.log" 2>/dev/null || true)
+		((${n:-0} > ${n0:-0})) && return 0
 		kill -0 "$pid" 2>/dev/null || { tail -20 "$T/$name/worker.log"; fail "worker $name exited at start"; }
 		sleep 0.1
 	done
