@@ -43,7 +43,7 @@ corrupt_and_catch()
 	q=$(find "$repo/quarantine" -name '*.yaml' 2>/dev/null | head -n 1)
 	[[ -n $q ]] || fail "$label: no quarantine report in $repo/quarantine"
 	assert_contains "$label: quarantine report" "$q" "offset: $((blk * 65536))"
-	assert_eq "$label: backy-* snapshots" "backy-$bad" "$(backy_snaps "$img")"
+	assert_backy_snaps "$label: backy-* snapshots" "$repo" "$img"
 
 	check "$label: backy verify -r $bad detects the corruption"
 	expect_fail "damaged" -b "$repo" verify -r "$bad"

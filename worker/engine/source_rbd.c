@@ -12,11 +12,24 @@
  *    and the engine compares digests instead.  So is a missing base
  *    snapshot.  Base snapshot and clone seed are the same revision by
  *    construction: the engine passes the one revision it cloned.
+ *    Without a diff (a full backup, or no usable base snapshot) the same
+ *    call from no snapshot lists the objects that hold data, from a valid
+ *    fast-diff object map only: ranges never written are zeros that are not
+ *    read (BK_READ_ALLOCATED), so a full backup costs the data, not the size.
  * 3. Reads run QUEUE_DEPTH chunks ahead with aio, so memory is bounded by
- *    QUEUE_DEPTH x BK_SOURCE_MAX_READ (32 MiB) whatever the image size.
- * 4. After a committed backup only its snapshot is kept among backy-*
- *    snapshots; an abandoned backup removes its own.  Snapshots without the
- *    backy- prefix are never touched.  Every librbd error fails the backup.
+ *    QUEUE_DEPTH x BK_SOURCE_MAX_READ (32 MiB) whatever the image size;
+ *    verification reads run VERIFY_DEPTH deep within VERIFY_BYTES, after
+ *    the copy's buffers are freed.
+ * 4. Snapshot removal is off the critical path: an incremental starts a
+ *    thread that removes every backy-* snapshot but its base's and its own
+ *    while it takes its snapshot (both are monitor commits, and they share a
+ *    Paxos round) and copies; nothing is removed after the commit.  So
+ *    between runs the newest revision's snapshot and, until the next
+ *    incremental starts, its parent's exist.  The base is never removed, so a
+ *    failed run or a failed removal never makes the next backup full; a
+ *    snapshot left behind goes with the next incremental.  An abandoned
+ *    backup removes its own snapshot.  Snapshots without the backy- prefix
+ *    are never touched.  Every librbd error fails the backup.
  */
 #include "source.h"
 
@@ -27,6 +40,7 @@
 #include "rbd.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <rados/librados.h>
 #include <rbd/librbd.h>
 #include <stdio.h>
@@ -35,6 +49,8 @@
 #include <time.h>
 
 #define QUEUE_DEPTH 8
+#define VERIFY_DEPTH 32            /* reads in flight while verifying */
+#define VERIFY_BYTES (16u << 20)    /* ... and bytes */
 #define SNAP_PREFIX "backy-"
 
 struct slot {
@@ -51,7 +67,16 @@ struct rbd_source {
 	rbd_image_t img;
 	char snap[BK_ID_MAX + 8];
 	bool snap_created;
-	unsigned char *changed; /* bit per block changed since the base; NULL: no diff */
+	/*
+	 * Bit per block: changed since the base (an incremental with a diff), or
+	 * holding data at all (ALLOCATED: a full backup, or an incremental
+	 * without a diff); NULL: read everything.
+	 */
+	unsigned char *changed;
+	bool allocated;
+	char base_snap[BK_ID_MAX + 8]; /* backy-<base>: the reaper keeps it */
+	pthread_t reaper;       /* removing older backy-* snapshots (note 4) */
+	bool reaping;
 	uint64_t nblocks;
 	struct slot slots[QUEUE_DEPTH];
 	uint64_t ahead;         /* next offset to prefetch */
@@ -138,7 +163,9 @@ static int diff_cb(uint64_t off, size_t len, int exists, void *arg)
 	uint64_t first = off / src->block_size;
 	uint64_t last = len ? (off + len - 1) / src->block_size : first;
 
-	(void)exists; /* a discarded range reads as zeros: a change like any other */
+	/* from a base, a discarded range reads as zeros: a change like any other */
+	if (rs->allocated && !exists)
+		return 0;
 	for (uint64_t b = first; b <= last && b < rs->nblocks; b++)
 		rs->changed[b / 8] |= (unsigned char)(1u << (b % 8));
 	return 0;
@@ -158,6 +185,21 @@ static int map_valid(struct rbd_source *rs, bool *valid)
 	*valid = (features & RBD_FEATURE_FAST_DIFF) &&
 		 !(flags & (RBD_FLAG_OBJECT_MAP_INVALID | RBD_FLAG_FAST_DIFF_INVALID));
 	return 0;
+}
+
+static int diff_map(struct bk_source *src, struct rbd_source *rs, const char *from,
+		    bool whole_object, struct bk_err *err);
+
+/* Number of set bits among the first N of MAP (for the debug log). */
+static uint64_t count_marked(const unsigned char *map, uint64_t n)
+{
+	uint64_t c = 0;
+
+	for (uint64_t i = 0; i < n / 8; i++)
+		c += (uint64_t)__builtin_popcount(map[i]);
+	for (uint64_t b = n / 8 * 8; b < n; b++)
+		c += (map[b / 8] >> (b % 8)) & 1u;
+	return c;
 }
 
 /* Mark the blocks changed since snapshot backy-BASE, or leave rs->changed NULL. */
@@ -196,17 +238,54 @@ static int compute_diff(struct bk_source *src, struct rbd_source *rs, const char
 			return 0;
 		}
 	}
+	return diff_map(src, rs, from, valid_from && valid_to, err);
+}
+
+/*
+ * Mark in rs->changed the blocks that differ from snapshot FROM, or with
+ * FROM NULL the blocks that hold data (rs->allocated), through
+ * rbd_diff_iterate2 (whole objects from the object map with WHOLE_OBJECT).
+ */
+static int diff_map(struct bk_source *src, struct rbd_source *rs, const char *from,
+		    bool whole_object, struct bk_err *err)
+{
+	int64_t t;
+	int r;
+
 	rs->nblocks = (src->size + src->block_size - 1) / src->block_size;
 	rs->changed = calloc((size_t)(rs->nblocks + 7) / 8 + 1, 1);
 	if (!rs->changed)
 		return bk_err_set(err, -ENOMEM, "out of memory for the change map");
-	r = rbd_diff_iterate2(rs->img, from, 0, src->size, 1, valid_from && valid_to, diff_cb, src);
+	rs->allocated = !from;
+	t = bk_monotonic();
+	r = rbd_diff_iterate2(rs->img, from, 0, src->size, 1, whole_object, diff_cb, src);
 	if (r < 0) {
 		free(rs->changed);
 		rs->changed = NULL;
-		return rbd_fail(err, r, src, "compute the changes of");
+		rs->allocated = false;
+		return rbd_fail(err, r, src, from ? "compute the changes of" : "list the data of");
 	}
+	bk_debug("rbd: %s: %llu blocks in %.3f s", from ? "diff" : "allocation map",
+		 (unsigned long long)count_marked(rs->changed, rs->nblocks),
+		 (double)(bk_monotonic() - t) / BK_USEC);
 	return 0;
+}
+
+/*
+ * Without a diff from a base: mark the blocks that hold data, so that
+ * never-written ranges are not read (a full backup of a thin image costs
+ * its data, not its size).  Only with a valid fast-diff object map, which
+ * answers without touching the objects; otherwise everything is read.
+ */
+static int alloc_map(struct bk_source *src, struct rbd_source *rs, struct bk_err *err)
+{
+	bool valid = false;
+	int r;
+
+	r = map_valid(rs, &valid);
+	if (r < 0)
+		return rbd_fail(err, r, src, "inspect");
+	return valid ? diff_map(src, rs, NULL, true, err) : 0;
 }
 
 /* Set KEY to VALUE unless ceph.conf or CEPH_ARGS changed it from DEFAULT_S. */
@@ -274,6 +353,8 @@ void bk_rbd_disconnect(rados_t cluster, rados_ioctx_t io)
 }
 
 static void rbd_close_source(struct bk_source *src);
+static void start_reaper(struct bk_source *src, struct rbd_source *rs, const char *base);
+static void join_reaper(struct rbd_source *rs);
 
 static int rbd_open_source(struct bk_source *src, const struct bk_source_config *cfg,
 			   const char *id, const char *base, bool *use_base, struct bk_err *err)
@@ -299,6 +380,8 @@ static int rbd_open_source(struct bk_source *src, const struct bk_source_config 
 			rbd_fail(err, r, src, "open");
 		goto fail;
 	}
+	if (base && *use_base)
+		start_reaper(src, rs, base); /* overlaps with taking the snapshot */
 	t = bk_monotonic();
 	if (cfg->spec.type == BK_SOURCE_FLYINGCIRCUS && cfg->spec.vm[0] && cfg->consul_token &&
 	    cfg->consul_token[0]) {
@@ -325,8 +408,14 @@ static int rbd_open_source(struct bk_source *src, const struct bk_source_config 
 		if (r < 0)
 			goto fail;
 	}
+	if (!rs->changed) {
+		r = alloc_map(src, rs, err);
+		if (r < 0)
+			goto fail;
+	}
 	return 0;
 fail:
+	join_reaper(rs);
 	if (rs->img && rs->snap_created) {
 		rbd_snap_set(rs->img, NULL);
 		rbd_snap_remove(rs->img, rs->snap);
@@ -346,21 +435,21 @@ static bool any_changed(const struct bk_source *src, const struct rbd_source *rs
 	return false;
 }
 
-static int issue(struct bk_source *src, struct slot *s, uint64_t off, size_t len)
+/* Start reading LEN bytes at OFF into slot S (its buffer BUFSIZE bytes, made on first use). */
+static int issue(struct rbd_source *rs, struct slot *s, uint64_t off, size_t len, size_t bufsize,
+		 int flags)
 {
-	struct rbd_source *rs = src->priv;
 	int r;
 
 	if (!s->buf) {
-		s->buf = malloc(BK_SOURCE_MAX_READ);
+		s->buf = malloc(bufsize);
 		if (!s->buf)
 			return -ENOMEM;
 	}
 	r = rbd_aio_create_completion(NULL, NULL, &s->c);
 	if (r < 0)
 		return r;
-	r = rbd_aio_read2(rs->img, off, len, (char *)s->buf, s->c,
-			  LIBRADOS_OP_FLAG_FADVISE_SEQUENTIAL | LIBRADOS_OP_FLAG_FADVISE_NOCACHE);
+	r = rbd_aio_read2(rs->img, off, len, (char *)s->buf, s->c, flags);
 	if (r < 0) {
 		rbd_aio_release(s->c);
 		return r;
@@ -402,7 +491,9 @@ static int prefetch(struct bk_source *src, struct rbd_source *rs)
 							       : rs->chunk;
 
 		if (!rs->changed || any_changed(src, rs, rs->ahead, len)) {
-			r = issue(src, s, rs->ahead, len);
+			r = issue(rs, s, rs->ahead, len, BK_SOURCE_MAX_READ,
+				  LIBRADOS_OP_FLAG_FADVISE_SEQUENTIAL |
+					  LIBRADOS_OP_FLAG_FADVISE_NOCACHE);
 			if (r < 0)
 				return r;
 		}
@@ -422,12 +513,13 @@ static int rbd_source_read(struct bk_source *src, void *buf, uint64_t off, size_
 	if (!rs->chunk)
 		rs->chunk = len;
 	*what = BK_READ_DATA;
-	if (rs->changed && may_skip) {
+	if (rs->changed && (may_skip || rs->allocated)) {
 		if (!any_changed(src, rs, off, len)) {
-			*what = BK_READ_UNCHANGED;
+			memset(mask, 0, (len / src->block_size + 8) / 8);
+			*what = rs->allocated ? BK_READ_ALLOCATED : BK_READ_UNCHANGED;
 			return prefetch(src, rs) < 0 ? rbd_fail(err, -EIO, src, "read") : 0;
 		}
-		*what = BK_READ_MASK;
+		*what = rs->allocated ? BK_READ_ALLOCATED : BK_READ_MASK;
 		memset(mask, 0, (len / src->block_size + 8) / 8);
 		for (uint64_t i = 0; i * src->block_size < len; i++) {
 			uint64_t b = off / src->block_size + i;
@@ -464,44 +556,94 @@ static int rbd_source_read(struct bk_source *src, void *buf, uint64_t off, size_
 	return 0;
 }
 
-static int rbd_verify_read(struct bk_source *src, void *buf, size_t stride, const uint64_t *offs,
-			   const size_t *lens, unsigned n, struct bk_err *err)
+/* Free the copy's read-ahead buffers (the copy is over when verification starts). */
+static void release_copy_slots(struct rbd_source *rs)
 {
-	struct rbd_source *rs = src->priv;
-	rbd_completion_t c[16];
-	ssize_t got;
-	unsigned issued = 0;
-	int r = 0;
-
-	if (n > 16)
-		return bk_err_set(err, -EINVAL, "too many verification reads at once");
-	for (; issued < n; issued++) {
-		r = rbd_aio_create_completion(NULL, NULL, &c[issued]);
-		if (r < 0)
-			break;
-		r = rbd_aio_read2(rs->img, offs[issued], lens[issued],
-				  (char *)buf + (size_t)issued * stride, c[issued],
-				  LIBRADOS_OP_FLAG_FADVISE_RANDOM);
-		if (r < 0) {
-			rbd_aio_release(c[issued]);
-			break;
-		}
+	for (int i = 0; i < QUEUE_DEPTH; i++) {
+		if (rs->slots[i].busy)
+			reap(&rs->slots[i]);
+		free(rs->slots[i].buf);
+		rs->slots[i].buf = NULL;
 	}
-	for (unsigned i = 0; i < issued; i++) {
-		rbd_aio_wait_for_complete(c[i]);
-		got = rbd_aio_get_return_value(c[i]);
-		rbd_aio_release(c[i]);
-		if (r == 0 && got < 0)
-			r = (int)got;
-		else if (r == 0 && (size_t)got != lens[i])
-			r = -EIO;
-	}
-	return r < 0 ? rbd_fail(err, r, src, "read back") : 0;
 }
 
-/* Remove backy-* snapshots: all but KEEP (NULL: only ONLY), never others. */
-static void remove_snapshots(struct bk_source *src, struct rbd_source *rs, const char *keep,
-			     const char *only)
+/*
+ * The verification pipeline: up to VERIFY_DEPTH reads and VERIFY_BYTES in
+ * flight, reaped in the order they were issued (a ring), each handed to
+ * io->check.  Slot buffers grow to the largest read they carried.
+ */
+static int rbd_verify_read(struct bk_source *src, const struct bk_verify_io *io,
+			   struct bk_err *err)
+{
+	struct rbd_source *rs = src->priv;
+	struct slot ring[VERIFY_DEPTH] = {0};
+	size_t cap[VERIFY_DEPTH] = {0}, inflight = 0;
+	unsigned head = 0, busy = 0;
+	bool more = true, have = false;
+	uint64_t off = 0;
+	size_t len = 0;
+	int r = 0;
+
+	release_copy_slots(rs);
+	while (r == 0 && (more || busy)) {
+		while (r == 0 && more && busy < VERIFY_DEPTH) {
+			unsigned i = (head + busy) % VERIFY_DEPTH;
+
+			if (!have) {
+				r = io->next(io->arg, &off, &len);
+				if (r <= 0) {
+					more = false;
+					break;
+				}
+				have = true;
+			}
+			if (busy && inflight + len > VERIFY_BYTES)
+				break;
+			if (cap[i] < len) {
+				free(ring[i].buf);
+				ring[i].buf = NULL;
+				cap[i] = len;
+			}
+			r = issue(rs, &ring[i], off, len, cap[i],
+				  LIBRADOS_OP_FLAG_FADVISE_RANDOM | LIBRADOS_OP_FLAG_FADVISE_NOCACHE);
+			if (r < 0) {
+				rbd_fail(err, r, src, "read back");
+				break;
+			}
+			have = false;
+			inflight += len;
+			busy++;
+		}
+		if (r == 0 && busy) {
+			struct slot *s = &ring[head];
+			ssize_t got = reap(s);
+
+			head = (head + 1) % VERIFY_DEPTH;
+			busy--;
+			inflight -= s->len;
+			if (got < 0)
+				r = rbd_fail(err, (int)got, src, "read back");
+			else if ((size_t)got != s->len)
+				r = bk_err_set(err, BK_ESOURCE, "rbd: short read of '%s' at %llu",
+					       bk_source_describe(src->cfg), (unsigned long long)s->off);
+			else
+				r = io->check(io->arg, s->off, s->len, s->buf, err);
+		}
+	}
+	for (; busy; busy--, head = (head + 1) % VERIFY_DEPTH)
+		reap(&ring[head]);
+	for (unsigned i = 0; i < VERIFY_DEPTH; i++)
+		free(ring[i].buf);
+	return r;
+}
+
+/*
+ * Remove backy-* snapshots: with ONLY that one, else all but KEEP_A and
+ * KEEP_B (either may be NULL); never others.  Failures are warnings: a
+ * snapshot left behind is removed by a later run.
+ */
+static void remove_snapshots(struct bk_source *src, struct rbd_source *rs, const char *keep_a,
+			     const char *keep_b, const char *only)
 {
 	rbd_snap_info_t *snaps = NULL;
 	int max = 16, n;
@@ -521,7 +663,8 @@ static void remove_snapshots(struct bk_source *src, struct rbd_source *rs, const
 
 		if (strncmp(name, SNAP_PREFIX, strlen(SNAP_PREFIX)) != 0)
 			continue;
-		if (only ? strcmp(name, only) != 0 : strcmp(name, keep) == 0)
+		if (only ? strcmp(name, only) != 0
+			 : (keep_a && !strcmp(name, keep_a)) || (keep_b && !strcmp(name, keep_b)))
 			continue;
 		t = bk_monotonic();
 		r = rbd_snap_remove(rs->img, name);
@@ -537,20 +680,43 @@ static void remove_snapshots(struct bk_source *src, struct rbd_source *rs, const
 	free(snaps);
 }
 
+/* The snapshot reaper's thread: every backy-* but the base's and our own. */
+static void *reap_snapshots(void *arg)
+{
+	struct bk_source *src = arg;
+	struct rbd_source *rs = src->priv;
+
+	remove_snapshots(src, rs, rs->base_snap, rs->snap, NULL);
+	return NULL;
+}
+
+/* Start the reaper (design note 4); without a thread the snapshots wait for the next run. */
+static void start_reaper(struct bk_source *src, struct rbd_source *rs, const char *base)
+{
+	snprintf(rs->base_snap, sizeof(rs->base_snap), SNAP_PREFIX "%s", base);
+	rs->reaping = pthread_create(&rs->reaper, NULL, reap_snapshots, src) == 0;
+}
+
+static void join_reaper(struct rbd_source *rs)
+{
+	if (rs->reaping)
+		pthread_join(rs->reaper, NULL);
+	rs->reaping = false;
+}
+
 static void rbd_finish(struct bk_source *src, bool committed)
 {
 	struct rbd_source *rs = src->priv;
 
 	if (!rs || !rs->img)
 		return;
+	join_reaper(rs);
 	for (int i = 0; i < QUEUE_DEPTH; i++)
 		if (rs->slots[i].busy)
 			reap(&rs->slots[i]);
 	rbd_snap_set(rs->img, NULL);
-	if (committed)
-		remove_snapshots(src, rs, rs->snap, NULL);
-	else if (rs->snap_created)
-		remove_snapshots(src, rs, NULL, rs->snap);
+	if (!committed && rs->snap_created)
+		remove_snapshots(src, rs, NULL, NULL, rs->snap);
 }
 
 static void rbd_close_source(struct bk_source *src)
@@ -559,6 +725,7 @@ static void rbd_close_source(struct bk_source *src)
 
 	if (!rs)
 		return;
+	join_reaper(rs);
 	for (int i = 0; i < QUEUE_DEPTH; i++) {
 		if (rs->slots[i].busy)
 			reap(&rs->slots[i]);
