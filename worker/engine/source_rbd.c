@@ -53,11 +53,19 @@
 #define VERIFY_BYTES (16u << 20)    /* ... and bytes */
 #define SNAP_PREFIX "backy-"
 
+#define PIECES 16 /* reads per slot: the data extents of one chunk */
+
+/* One chunk being read: N aio reads into BUF, WANT bytes in all. */
 struct slot {
-	rbd_completion_t c;
+	rbd_completion_t c[PIECES];
+	uint64_t piece_off[PIECES];
+	size_t piece_len[PIECES];
+	unsigned n;       /* pieces in flight */
+	unsigned pieces;  /* pieces of the last read, kept after reap */
 	unsigned char *buf;
 	uint64_t off;
-	size_t len;
+	size_t len;  /* of the range, BUF's valid part being the pieces */
+	size_t want;
 	bool busy;
 };
 
@@ -190,6 +198,11 @@ static int map_valid(struct rbd_source *rs, bool *valid)
 static int diff_map(struct bk_source *src, struct rbd_source *rs, const char *from,
 		    bool whole_object, struct bk_err *err);
 
+static bool marked(const struct rbd_source *rs, uint64_t b)
+{
+	return rs->changed[b / 8] & (1u << (b % 8));
+}
+
 /* Number of set bits among the first N of MAP (for the debug log). */
 static uint64_t count_marked(const unsigned char *map, uint64_t n)
 {
@@ -272,20 +285,70 @@ static int diff_map(struct bk_source *src, struct rbd_source *rs, const char *fr
 }
 
 /*
+ * Narrow the objects marked in rs->changed to the extents that hold data:
+ * each run of marked blocks is cleared and listed again without
+ * whole_object (one listing per object in the run, never for objects the
+ * object map says do not exist), so a partly written object is read only
+ * where it was written.
+ */
+static int refine_map(struct bk_source *src, struct rbd_source *rs, struct bk_err *err)
+{
+	uint64_t b = 0;
+	int r;
+
+	while (b < rs->nblocks) {
+		uint64_t end, off, len;
+
+		if (!marked(rs, b)) {
+			b++;
+			continue;
+		}
+		for (end = b; end < rs->nblocks && marked(rs, end); end++)
+			rs->changed[end / 8] &= (unsigned char)~(1u << (end % 8));
+		off = b * src->block_size;
+		len = (end * src->block_size < src->size ? end * src->block_size : src->size) - off;
+		r = rbd_diff_iterate2(rs->img, NULL, off, len, 1, 0, diff_cb, src);
+		if (r < 0)
+			return rbd_fail(err, r, src, "list the data of");
+		b = end;
+	}
+	return 0;
+}
+
+/*
  * Without a diff from a base: mark the blocks that hold data, so that
  * never-written ranges are not read (a full backup of a thin image costs
  * its data, not its size).  Only with a valid fast-diff object map, which
- * answers without touching the objects; otherwise everything is read.
+ * says which objects exist without touching them (a listing without it
+ * asks every object: 36 s for a 1 TiB image); the existing ones are then
+ * narrowed to their extents (refine_map).  Otherwise everything is read.
  */
 static int alloc_map(struct bk_source *src, struct rbd_source *rs, struct bk_err *err)
 {
 	bool valid = false;
+	int64_t t;
 	int r;
 
 	r = map_valid(rs, &valid);
 	if (r < 0)
 		return rbd_fail(err, r, src, "inspect");
-	return valid ? diff_map(src, rs, NULL, true, err) : 0;
+	if (!valid)
+		return 0;
+	r = diff_map(src, rs, NULL, true, err);
+	if (r < 0)
+		return r;
+	t = bk_monotonic();
+	r = refine_map(src, rs, err);
+	if (r < 0) {
+		free(rs->changed);
+		rs->changed = NULL;
+		rs->allocated = false;
+		return r;
+	}
+	bk_debug("rbd: extents: %llu blocks in %.3f s",
+		 (unsigned long long)count_marked(rs->changed, rs->nblocks),
+		 (double)(bk_monotonic() - t) / BK_USEC);
+	return 0;
 }
 
 /* Set KEY to VALUE unless ceph.conf or CEPH_ARGS changed it from DEFAULT_S. */
@@ -435,39 +498,107 @@ static bool any_changed(const struct bk_source *src, const struct rbd_source *rs
 	return false;
 }
 
-/* Start reading LEN bytes at OFF into slot S (its buffer BUFSIZE bytes, made on first use). */
-static int issue(struct rbd_source *rs, struct slot *s, uint64_t off, size_t len, size_t bufsize,
-		 int flags)
+/* Add a read of LEN bytes at OFF into S->buf + (OFF - S->off). */
+static int add_piece(struct rbd_source *rs, struct slot *s, uint64_t off, size_t len, int flags)
 {
+	rbd_completion_t c;
 	int r;
 
+	r = rbd_aio_create_completion(NULL, NULL, &c);
+	if (r < 0)
+		return r;
+	r = rbd_aio_read2(rs->img, off, len, (char *)s->buf + (off - s->off), c, flags);
+	if (r < 0) {
+		rbd_aio_release(c);
+		return r;
+	}
+	s->c[s->n] = c;
+	s->piece_off[s->n] = off;
+	s->piece_len[s->n++] = len;
+	s->pieces = s->n;
+	s->want += len;
+	s->busy = true;
+	return 0;
+}
+
+static ssize_t reap(struct slot *s);
+
+/* Make S read the range OFF, LEN (its buffer BUFSIZE bytes, made on first use). */
+static int begin(struct slot *s, uint64_t off, size_t len, size_t bufsize)
+{
 	if (!s->buf) {
 		s->buf = malloc(bufsize);
 		if (!s->buf)
 			return -ENOMEM;
 	}
-	r = rbd_aio_create_completion(NULL, NULL, &s->c);
-	if (r < 0)
-		return r;
-	r = rbd_aio_read2(rs->img, off, len, (char *)s->buf, s->c, flags);
-	if (r < 0) {
-		rbd_aio_release(s->c);
-		return r;
-	}
 	s->off = off;
 	s->len = len;
-	s->busy = true;
+	s->want = 0;
+	s->n = 0;
 	return 0;
 }
 
-/* Wait for slot S; returns bytes read or a negative error, and frees the slot. */
+/* Start reading LEN bytes at OFF into slot S in one piece. */
+static int issue(struct rbd_source *rs, struct slot *s, uint64_t off, size_t len, size_t bufsize,
+		 int flags)
+{
+	int r = begin(s, off, len, bufsize);
+
+	return r < 0 ? r : add_piece(rs, s, off, len, flags);
+}
+
+/*
+ * Start reading the marked blocks of OFF, LEN into slot S, one piece per
+ * run of them (one piece for all when there are more runs than PIECES).
+ */
+static int issue_marked(struct bk_source *src, struct rbd_source *rs, struct slot *s,
+			uint64_t off, size_t len, int flags)
+{
+	uint32_t bs = src->block_size;
+	uint64_t first = off / bs, end = (off + len + bs - 1) / bs, runs = 0;
+	int r = begin(s, off, len, BK_SOURCE_MAX_READ);
+
+	for (uint64_t b = first; b < end; b++)
+		runs += marked(rs, b) && (b == first || !marked(rs, b - 1));
+	if (r < 0 || runs > PIECES)
+		return r < 0 ? r : add_piece(rs, s, off, len, flags);
+	for (uint64_t b = first; b < end && r == 0; b++) {
+		uint64_t e = b, poff, pend;
+
+		if (!marked(rs, b))
+			continue;
+		while (e < end && marked(rs, e))
+			e++;
+		poff = b * bs;
+		pend = e * bs < off + len ? e * bs : off + len;
+		r = add_piece(rs, s, poff, (size_t)(pend - poff), flags);
+		b = e;
+	}
+	if (r < 0 && s->busy)
+		reap(s);
+	return r;
+}
+
+/*
+ * Wait for slot S; returns the bytes read (S->want when complete) or the
+ * first negative error, and frees the slot.
+ */
 static ssize_t reap(struct slot *s)
 {
-	ssize_t r;
+	ssize_t r = 0;
 
-	rbd_aio_wait_for_complete(s->c);
-	r = rbd_aio_get_return_value(s->c);
-	rbd_aio_release(s->c);
+	for (unsigned i = 0; i < s->n; i++) {
+		ssize_t got;
+
+		rbd_aio_wait_for_complete(s->c[i]);
+		got = rbd_aio_get_return_value(s->c[i]);
+		rbd_aio_release(s->c[i]);
+		if (r >= 0 && got < 0)
+			r = got;
+		else if (r >= 0)
+			r += (size_t)got == s->piece_len[i] ? got : 0;
+	}
+	s->n = 0;
 	s->busy = false;
 	return r;
 }
@@ -490,13 +621,19 @@ static int prefetch(struct bk_source *src, struct rbd_source *rs)
 		size_t len = src->size - rs->ahead < rs->chunk ? (size_t)(src->size - rs->ahead)
 							       : rs->chunk;
 
-		if (!rs->changed || any_changed(src, rs, rs->ahead, len)) {
-			r = issue(rs, s, rs->ahead, len, BK_SOURCE_MAX_READ,
-				  LIBRADOS_OP_FLAG_FADVISE_SEQUENTIAL |
-					  LIBRADOS_OP_FLAG_FADVISE_NOCACHE);
-			if (r < 0)
-				return r;
-		}
+		int flags = LIBRADOS_OP_FLAG_FADVISE_SEQUENTIAL | LIBRADOS_OP_FLAG_FADVISE_NOCACHE;
+
+		/* a full backup reads only the extents that hold data (note 2) */
+		if (rs->changed && rs->allocated)
+			r = any_changed(src, rs, rs->ahead, len)
+				    ? issue_marked(src, rs, s, rs->ahead, len, flags)
+				    : 0;
+		else if (!rs->changed || any_changed(src, rs, rs->ahead, len))
+			r = issue(rs, s, rs->ahead, len, BK_SOURCE_MAX_READ, flags);
+		else
+			r = 0;
+		if (r < 0)
+			return r;
 		rs->ahead += len;
 	}
 	return 0;
@@ -549,10 +686,12 @@ static int rbd_source_read(struct bk_source *src, void *buf, uint64_t off, size_
 	got = reap(s);
 	if (got < 0)
 		return rbd_fail(err, (int)got, src, "read");
-	if ((size_t)got != len)
+	if ((size_t)got != s->want)
 		return bk_err_set(err, BK_ESOURCE, "rbd: short read of '%s' at %llu: %zd of %zu bytes",
-				  bk_source_describe(src->cfg), (unsigned long long)off, got, len);
-	memcpy(buf, s->buf, len);
+				  bk_source_describe(src->cfg), (unsigned long long)off, got, s->want);
+	for (unsigned i = 0; i < s->pieces; i++)
+		memcpy((unsigned char *)buf + (s->piece_off[i] - off), s->buf + (s->piece_off[i] - off),
+		       s->piece_len[i]);
 	return 0;
 }
 
@@ -590,8 +729,10 @@ static int rbd_verify_read(struct bk_source *src, const struct bk_verify_io *io,
 			unsigned i = (head + busy) % VERIFY_DEPTH;
 
 			if (!have) {
-				r = io->next(io->arg, &off, &len);
-				if (r <= 0) {
+				int n = io->next(io->arg, &off, &len);
+
+				if (n <= 0) {
+					r = n;
 					more = false;
 					break;
 				}
