@@ -122,6 +122,9 @@ for gib in $sizes; do
 			prev=$id
 		done
 		rm -rf "$repo"
+		# one repository per image, as in production: the next round must not
+		# find (and remove) this one's snapshots
+		rbd --id admin snap purge --no-progress "$POOL/$IMG" >/dev/null 2>&1
 		echo "  round $r: full $(last full,wall) s / $(last full,base) s, unchanged $(last unchanged,wall) s /" \
 			"$(last unchanged,base) s, 10 changed objects $(last changed,wall) s / $(last changed,base) s (backy / export-diff)"
 	done

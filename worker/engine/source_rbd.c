@@ -38,6 +38,7 @@
 #include "id.h"
 #include "log.h"
 #include "rbd.h"
+#include "rbd_map.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -75,13 +76,7 @@ struct rbd_source {
 	rbd_image_t img;
 	char snap[BK_ID_MAX + 8];
 	bool snap_created;
-	/*
-	 * Bit per block: changed since the base (an incremental with a diff), or
-	 * holding data at all (ALLOCATED: a full backup, or an incremental
-	 * without a diff); NULL: read everything.
-	 */
-	unsigned char *changed;
-	bool allocated;
+	struct bk_rbd_map map;  /* what to read; no bits: everything (note 2) */
 	char base_snap[BK_ID_MAX + 8]; /* backy-<base>: the reaper keeps it */
 	pthread_t reaper;       /* removing older backy-* snapshots (note 4) */
 	bool reaping;
@@ -164,21 +159,6 @@ static int freeze_snapshot(struct bk_source *src, struct rbd_source *rs, struct 
 	return r;
 }
 
-static int diff_cb(uint64_t off, size_t len, int exists, void *arg)
-{
-	struct bk_source *src = arg;
-	struct rbd_source *rs = src->priv;
-	uint64_t first = off / src->block_size;
-	uint64_t last = len ? (off + len - 1) / src->block_size : first;
-
-	/* from a base, a discarded range reads as zeros: a change like any other */
-	if (rs->allocated && !exists)
-		return 0;
-	for (uint64_t b = first; b <= last && b < rs->nblocks; b++)
-		rs->changed[b / 8] |= (unsigned char)(1u << (b % 8));
-	return 0;
-}
-
 /* Whether the image's object map and fast-diff are valid at the current snapshot. */
 static int map_valid(struct rbd_source *rs, bool *valid)
 {
@@ -195,27 +175,23 @@ static int map_valid(struct rbd_source *rs, bool *valid)
 	return 0;
 }
 
+/* rs->map from snapshot FROM (NULL: the blocks that hold data), timed for the debug log. */
 static int diff_map(struct bk_source *src, struct rbd_source *rs, const char *from,
-		    bool whole_object, struct bk_err *err);
-
-static bool marked(const struct rbd_source *rs, uint64_t b)
+		    bool whole_object, struct bk_err *err)
 {
-	return rs->changed[b / 8] & (1u << (b % 8));
+	int64_t t = bk_monotonic();
+	int r;
+
+	r = bk_rbd_map_diff(&rs->map, rs->img, from, src->size, src->block_size, whole_object);
+	if (r < 0)
+		return rbd_fail(err, r, src, from ? "compute the changes of" : "list the data of");
+	bk_debug("rbd: %s: %llu blocks in %.3f s", from ? "diff" : "allocation map",
+		 (unsigned long long)bk_rbd_map_count(&rs->map),
+		 (double)(bk_monotonic() - t) / BK_USEC);
+	return 0;
 }
 
-/* Number of set bits among the first N of MAP (for the debug log). */
-static uint64_t count_marked(const unsigned char *map, uint64_t n)
-{
-	uint64_t c = 0;
-
-	for (uint64_t i = 0; i < n / 8; i++)
-		c += (uint64_t)__builtin_popcount(map[i]);
-	for (uint64_t b = n / 8 * 8; b < n; b++)
-		c += (map[b / 8] >> (b % 8)) & 1u;
-	return c;
-}
-
-/* Mark the blocks changed since snapshot backy-BASE, or leave rs->changed NULL. */
+/* Mark the blocks changed since snapshot backy-BASE, or leave rs->map empty. */
 static int compute_diff(struct bk_source *src, struct rbd_source *rs, const char *base,
 			struct bk_err *err)
 {
@@ -255,73 +231,12 @@ static int compute_diff(struct bk_source *src, struct rbd_source *rs, const char
 }
 
 /*
- * Mark in rs->changed the blocks that differ from snapshot FROM, or with
- * FROM NULL the blocks that hold data (rs->allocated), through
- * rbd_diff_iterate2 (whole objects from the object map with WHOLE_OBJECT).
- */
-static int diff_map(struct bk_source *src, struct rbd_source *rs, const char *from,
-		    bool whole_object, struct bk_err *err)
-{
-	int64_t t;
-	int r;
-
-	rs->nblocks = (src->size + src->block_size - 1) / src->block_size;
-	rs->changed = calloc((size_t)(rs->nblocks + 7) / 8 + 1, 1);
-	if (!rs->changed)
-		return bk_err_set(err, -ENOMEM, "out of memory for the change map");
-	rs->allocated = !from;
-	t = bk_monotonic();
-	r = rbd_diff_iterate2(rs->img, from, 0, src->size, 1, whole_object, diff_cb, src);
-	if (r < 0) {
-		free(rs->changed);
-		rs->changed = NULL;
-		rs->allocated = false;
-		return rbd_fail(err, r, src, from ? "compute the changes of" : "list the data of");
-	}
-	bk_debug("rbd: %s: %llu blocks in %.3f s", from ? "diff" : "allocation map",
-		 (unsigned long long)count_marked(rs->changed, rs->nblocks),
-		 (double)(bk_monotonic() - t) / BK_USEC);
-	return 0;
-}
-
-/*
- * Narrow the objects marked in rs->changed to the extents that hold data:
- * each run of marked blocks is cleared and listed again without
- * whole_object (one listing per object in the run, never for objects the
- * object map says do not exist), so a partly written object is read only
- * where it was written.
- */
-static int refine_map(struct bk_source *src, struct rbd_source *rs, struct bk_err *err)
-{
-	uint64_t b = 0;
-	int r;
-
-	while (b < rs->nblocks) {
-		uint64_t end, off, len;
-
-		if (!marked(rs, b)) {
-			b++;
-			continue;
-		}
-		for (end = b; end < rs->nblocks && marked(rs, end); end++)
-			rs->changed[end / 8] &= (unsigned char)~(1u << (end % 8));
-		off = b * src->block_size;
-		len = (end * src->block_size < src->size ? end * src->block_size : src->size) - off;
-		r = rbd_diff_iterate2(rs->img, NULL, off, len, 1, 0, diff_cb, src);
-		if (r < 0)
-			return rbd_fail(err, r, src, "list the data of");
-		b = end;
-	}
-	return 0;
-}
-
-/*
  * Without a diff from a base: mark the blocks that hold data, so that
  * never-written ranges are not read (a full backup of a thin image costs
  * its data, not its size).  Only with a valid fast-diff object map, which
  * says which objects exist without touching them (a listing without it
  * asks every object: 36 s for a 1 TiB image); the existing ones are then
- * narrowed to their extents (refine_map).  Otherwise everything is read.
+ * narrowed to their extents.  Otherwise everything is read.
  */
 static int alloc_map(struct bk_source *src, struct rbd_source *rs, struct bk_err *err)
 {
@@ -338,15 +253,11 @@ static int alloc_map(struct bk_source *src, struct rbd_source *rs, struct bk_err
 	if (r < 0)
 		return r;
 	t = bk_monotonic();
-	r = refine_map(src, rs, err);
-	if (r < 0) {
-		free(rs->changed);
-		rs->changed = NULL;
-		rs->allocated = false;
-		return r;
-	}
+	r = bk_rbd_map_refine(&rs->map, rs->img);
+	if (r < 0)
+		return rbd_fail(err, r, src, "list the data of");
 	bk_debug("rbd: extents: %llu blocks in %.3f s",
-		 (unsigned long long)count_marked(rs->changed, rs->nblocks),
+		 (unsigned long long)bk_rbd_map_count(&rs->map),
 		 (double)(bk_monotonic() - t) / BK_USEC);
 	return 0;
 }
@@ -471,7 +382,7 @@ static int rbd_open_source(struct bk_source *src, const struct bk_source_config 
 		if (r < 0)
 			goto fail;
 	}
-	if (!rs->changed) {
+	if (!rs->map.bits) {
 		r = alloc_map(src, rs, err);
 		if (r < 0)
 			goto fail;
@@ -485,17 +396,6 @@ fail:
 	}
 	rbd_close_source(src);
 	return r;
-}
-
-static bool any_changed(const struct bk_source *src, const struct rbd_source *rs, uint64_t off,
-			size_t len)
-{
-	uint64_t first = off / src->block_size, end = (off + len + src->block_size - 1) / src->block_size;
-
-	for (uint64_t b = first; b < end && b < rs->nblocks; b++)
-		if (rs->changed[b / 8] & (1u << (b % 8)))
-			return true;
-	return false;
 }
 
 /* Add a read of LEN bytes at OFF into S->buf + (OFF - S->off). */
@@ -559,15 +459,15 @@ static int issue_marked(struct bk_source *src, struct rbd_source *rs, struct slo
 	int r = begin(s, off, len, BK_SOURCE_MAX_READ);
 
 	for (uint64_t b = first; b < end; b++)
-		runs += marked(rs, b) && (b == first || !marked(rs, b - 1));
+		runs += bk_rbd_map_test(&rs->map, b) && (b == first || !bk_rbd_map_test(&rs->map, b - 1));
 	if (r < 0 || runs > PIECES)
 		return r < 0 ? r : add_piece(rs, s, off, len, flags);
 	for (uint64_t b = first; b < end && r == 0; b++) {
 		uint64_t e = b, poff, pend;
 
-		if (!marked(rs, b))
+		if (!bk_rbd_map_test(&rs->map, b))
 			continue;
-		while (e < end && marked(rs, e))
+		while (e < end && bk_rbd_map_test(&rs->map, e))
 			e++;
 		poff = b * bs;
 		pend = e * bs < off + len ? e * bs : off + len;
@@ -624,11 +524,11 @@ static int prefetch(struct bk_source *src, struct rbd_source *rs)
 		int flags = LIBRADOS_OP_FLAG_FADVISE_SEQUENTIAL | LIBRADOS_OP_FLAG_FADVISE_NOCACHE;
 
 		/* a full backup reads only the extents that hold data (note 2) */
-		if (rs->changed && rs->allocated)
-			r = any_changed(src, rs, rs->ahead, len)
+		if (rs->map.bits && rs->map.allocated)
+			r = bk_rbd_map_any(&rs->map, rs->ahead, len)
 				    ? issue_marked(src, rs, s, rs->ahead, len, flags)
 				    : 0;
-		else if (!rs->changed || any_changed(src, rs, rs->ahead, len))
+		else if (!rs->map.bits || bk_rbd_map_any(&rs->map, rs->ahead, len))
 			r = issue(rs, s, rs->ahead, len, BK_SOURCE_MAX_READ, flags);
 		else
 			r = 0;
@@ -650,18 +550,18 @@ static int rbd_source_read(struct bk_source *src, void *buf, uint64_t off, size_
 	if (!rs->chunk)
 		rs->chunk = len;
 	*what = BK_READ_DATA;
-	if (rs->changed && (may_skip || rs->allocated)) {
-		if (!any_changed(src, rs, off, len)) {
+	if (rs->map.bits && (may_skip || rs->map.allocated)) {
+		if (!bk_rbd_map_any(&rs->map, off, len)) {
 			memset(mask, 0, (len / src->block_size + 8) / 8);
-			*what = rs->allocated ? BK_READ_ALLOCATED : BK_READ_UNCHANGED;
+			*what = rs->map.allocated ? BK_READ_ALLOCATED : BK_READ_UNCHANGED;
 			return prefetch(src, rs) < 0 ? rbd_fail(err, -EIO, src, "read") : 0;
 		}
-		*what = rs->allocated ? BK_READ_ALLOCATED : BK_READ_MASK;
+		*what = rs->map.allocated ? BK_READ_ALLOCATED : BK_READ_MASK;
 		memset(mask, 0, (len / src->block_size + 8) / 8);
 		for (uint64_t i = 0; i * src->block_size < len; i++) {
 			uint64_t b = off / src->block_size + i;
 
-			if (rs->changed[b / 8] & (1u << (b % 8)))
+			if (bk_rbd_map_test(&rs->map, b))
 				mask[i / 8] |= (unsigned char)(1u << (i % 8));
 		}
 	}
@@ -875,7 +775,7 @@ static void rbd_close_source(struct bk_source *src)
 	if (rs->img)
 		rbd_close(rs->img);
 	bk_rbd_disconnect(rs->cluster, rs->io);
-	free(rs->changed);
+	bk_rbd_map_release(&rs->map);
 	free(rs);
 	src->priv = NULL;
 }
