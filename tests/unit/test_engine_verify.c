@@ -1,7 +1,8 @@
 /*
  * test_engine_verify.c: the comparison of a new revision with the source
  * snapshot (worker/engine/source_verify.c through bk_backup), sized to the
- * change: what is compared, and that it catches what it must.
+ * change: what is compared, that it catches what it must, and the sample
+ * settings of older configs.
  *
  * The seam is the source: this binary defines bk_source_file_ops itself (so
  * the linker does not take worker/engine/source_file.c), a file source with
@@ -17,6 +18,7 @@
 
 #include "source.h"
 #include "store_fixture.h"
+#include "ydoc.h"
 
 #define NBLOCKS 1024u
 
@@ -314,6 +316,60 @@ static void test_time_budget_stops_the_comparison_as_partial(void **state)
 	free(img);
 }
 
+/* Parse the source: map of TEXT into CFG. */
+static int parse_source(const char *text, struct bk_source_config *cfg, struct bk_err *err)
+{
+	struct bk_ynode *root = NULL;
+	int r = bk_yaml_parse(text, strlen(text), "config", &root, err);
+
+	if (r == 0)
+		r = bk_source_config_parse(bk_ymap_get(root, "source"), "config", cfg, err);
+	bk_ynode_free(root);
+	return r;
+}
+
+static void test_older_sample_settings_still_load(void **state)
+{
+	struct bk_source_config cfg;
+	struct bk_err err = {0};
+	struct bk_buf out;
+
+	(void)state;
+	/* what `backy init` wrote before: a share, a minimum, verify_full written out */
+	assert_int_equal(parse_source("source: {type: rbd, pool: p, image: i, verify_percent: 1,\n"
+				      "  verify_min_blocks: 16, verify_budget: 60, verify_full: false}\n",
+				      &cfg, &err),
+			 0);
+	assert_false(cfg.verify_full);
+	assert_int_equal(cfg.verify_sample, 256);
+	assert_true(cfg.verify_budget == 60);
+	bk_buf_init(&out);
+	bk_source_config_format(&cfg, &out);
+	assert_null(strstr(out.p, "verify_percent"));
+	assert_null(strstr(out.p, "verify_min_blocks"));
+	assert_non_null(strstr(out.p, "verify_sample: 256"));
+	bk_buf_release(&out);
+	bk_source_config_release(&cfg);
+
+	/* 100 % meant every block, whatever verify_full said */
+	assert_int_equal(parse_source("source: {type: rbd, pool: p, image: i, verify_percent: 100,\n"
+				      "  verify_full: false}\n",
+				      &cfg, &err),
+			 0);
+	assert_true(cfg.verify_full);
+	bk_source_config_release(&cfg);
+
+	assert_int_equal(parse_source("source: {type: rbd, pool: p, image: i, verify_percent: 101}\n",
+				      &cfg, &err),
+			 BK_ECONFIG);
+	assert_non_null(strstr(err.msg, "'source.verify_percent' is out of range"));
+	assert_int_equal(parse_source("source: {type: rbd, pool: p, image: i, verify_sample: 32}\n",
+				      &cfg, &err),
+			 0);
+	assert_int_equal(cfg.verify_sample, 32);
+	bk_source_config_release(&cfg);
+}
+
 int main(void)
 {
 #define TV(fn) cmocka_unit_test_setup_teardown(fn, setup_verify, teardown_verify)
@@ -324,6 +380,7 @@ int main(void)
 		TV(test_corrupted_written_block_fails_the_backup),
 		TV(test_damaged_parent_block_found_by_the_sample_distrusts_it),
 		TV(test_time_budget_stops_the_comparison_as_partial),
+		cmocka_unit_test(test_older_sample_settings_still_load),
 	};
 #undef TV
 	return cmocka_run_group_tests(tests, NULL, NULL);
