@@ -103,6 +103,7 @@ struct backup {
 	struct bk_manifest parent;
 	struct bk_manifest sums;
 	unsigned char *written;  /* bitmap: block written by this run */
+	unsigned char *fresh;    /* ... with content its parent's block did not have */
 	unsigned char *buf;
 	unsigned char mask[BK_SOURCE_MAX_READ / BK_MANIFEST_MIN_BLOCK / 8];
 	unsigned char *zeros;    /* one block of zeros, and its digest */
@@ -263,6 +264,9 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 			}
 			if (!punch)
 				b->written[(first + i) / 8] |= (unsigned char)(1u << ((first + i) % 8));
+			/* what the source comparison must see: content the parent did not have */
+			if (!punch && !(i < pcount && bk_digest_equal(&d, &b->pdig[i])))
+				b->fresh[(first + i) / 8] |= (unsigned char)(1u << ((first + i) % 8));
 		}
 		r = flush_run(b, off, len, run, count, run_punch, err);
 		if (r < 0)
@@ -336,6 +340,7 @@ static void backup_release(struct backup *b, bool keep)
 		unlinkat(b->repo->dirfd, b->sums_name, 0);
 	}
 	free(b->written);
+	free(b->fresh);
 	free(b->zeros);
 	free(b->buf);
 	free(b->pdig);
@@ -413,6 +418,7 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 	if (r < 0)
 		goto out;
 	b.written = bk_calloc((size_t)(b.nblocks + 7) / 8, 1);
+	b.fresh = bk_calloc((size_t)(b.nblocks + 7) / 8, 1);
 	b.buf = bk_malloc(CHUNK);
 	b.pdig = bk_malloc((CHUNK / BK_MANIFEST_MIN_BLOCK) * sizeof(*b.pdig));
 	b.zeros = bk_calloc(b.bs, 1);
@@ -437,7 +443,7 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 	t_check = bk_monotonic();
 	if (r == 0 && b.src.ops->verify_read) {
 		struct bk_source_verify v = {&b.src, b.dst, b.img_name, b.bs, b.src.size,
-					     b.written, b.cloned,
+					     b.written, b.fresh, b.cloned,
 					     bk_hash64(b.id, strlen(b.id))};
 		struct bk_source_verify_result vr;
 

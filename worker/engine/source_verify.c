@@ -3,11 +3,11 @@
  * the change (see source_verify.h).
  *
  * Design notes:
- * 1. The cost is the written blocks plus a fixed sample, never a share of
- *    the image: the bitmap of written blocks is scanned a word at a time,
+ * 1. The cost is the fresh blocks plus a fixed sample, never a share of
+ *    the image: the bitmap of fresh blocks is scanned a word at a time,
  *    and the sample is drawn by rank (popcount) among the blocks it is taken
  *    from, so an image of 16M blocks costs milliseconds beyond the reads.
- * 2. Ranges come out in ascending order (written runs and sample blocks
+ * 2. Ranges come out in ascending order (fresh runs and sample blocks
  *    merged), so the snapshot and the image are both read forwards.
  * 3. Blocks are compared byte for byte; digests are computed only for the
  *    quarantine report of a mismatch.
@@ -28,7 +28,7 @@ struct walk {
 	uint64_t nblocks;
 	uint64_t cursor;     /* next block a run may start at */
 	bool runs_all;       /* runs over every block (verify_full) */
-	bool runs_written;   /* runs over the written blocks */
+	bool runs_fresh;     /* runs over the fresh blocks (source_verify.h) */
 	uint64_t *sample;    /* sorted block numbers */
 	size_t nsample, si;
 	int64_t deadline;
@@ -37,12 +37,12 @@ struct walk {
 	struct bk_source_verify_result *res;
 };
 
-static bool written(const unsigned char *map, uint64_t b)
+static bool bit(const unsigned char *map, uint64_t b)
 {
 	return map[b / 8] & (1u << (b % 8));
 }
 
-/* Number of blocks below NBLOCKS whose bit is WANT. */
+/* Number of blocks below NBLOCKS whose bit in MAP is WANT. */
 static uint64_t count_bits(const unsigned char *map, uint64_t nblocks, bool want)
 {
 	uint64_t n = 0, b = 0;
@@ -54,17 +54,17 @@ static uint64_t count_bits(const unsigned char *map, uint64_t nblocks, bool want
 		n += (uint64_t)__builtin_popcountll(w);
 	}
 	for (; b < nblocks; b++)
-		n += written(map, b);
+		n += bit(map, b);
 	return want ? n : nblocks - n;
 }
 
 /* The first block at or after FROM whose bit is set, or NBLOCKS. */
-static uint64_t next_written(const unsigned char *map, uint64_t nblocks, uint64_t from)
+static uint64_t next_set(const unsigned char *map, uint64_t nblocks, uint64_t from)
 {
 	uint64_t b = from;
 
 	while (b < nblocks && b % 64) {
-		if (written(map, b))
+		if (bit(map, b))
 			return b;
 		b++;
 	}
@@ -76,7 +76,7 @@ static uint64_t next_written(const unsigned char *map, uint64_t nblocks, uint64_
 			break;
 	}
 	for (; b < nblocks; b++)
-		if (written(map, b))
+		if (bit(map, b))
 			return b;
 	return nblocks;
 }
@@ -115,7 +115,7 @@ static size_t sort_unique(uint64_t *a, size_t n)
  */
 static void draw_sample(struct walk *w, uint64_t want, bool from_set)
 {
-	const unsigned char *map = w->v->written;
+	const unsigned char *map = w->v->fresh;
 	uint64_t pool = count_bits(map, w->nblocks, from_set), seed = w->v->seed | 1;
 	uint64_t rank = 0;
 	size_t n = 0, k = 0;
@@ -148,7 +148,7 @@ static void draw_sample(struct walk *w, uint64_t want, bool from_set)
 				continue;
 			}
 		}
-		if (written(map, b) != from_set)
+		if (bit(map, b) != from_set)
 			continue;
 		if (rank++ == w->sample[k])
 			w->sample[k++] = b;
@@ -168,8 +168,8 @@ static int walk_next(void *arg, uint64_t *off, size_t *len)
 		w->si++;
 	if (w->runs_all)
 		run = w->cursor;
-	else if (w->runs_written)
-		run = next_written(v->written, w->nblocks, w->cursor);
+	else if (w->runs_fresh)
+		run = next_set(v->fresh, w->nblocks, w->cursor);
 	if (run >= w->nblocks && w->si == w->nsample)
 		return 0;
 	if (bk_monotonic() > w->deadline)
@@ -181,7 +181,7 @@ static int walk_next(void *arg, uint64_t *off, size_t *len)
 		first = run;
 		end = first + 1;
 		while (end < w->nblocks && end - first < max &&
-		       (w->runs_all || written(v->written, end)))
+		       (w->runs_all || bit(v->fresh, end)))
 			end++;
 		w->cursor = end;
 	}
@@ -211,7 +211,7 @@ static int walk_check(void *arg, uint64_t off, size_t len, const unsigned char *
 			bk_hash(data + pos, blen, &ds);
 			bk_hash(w->img + pos, blen, &di);
 			bk_quarantine_add(w->q, off + pos, blen, &ds, &di);
-			if (v->incremental && !written(v->written, (off + pos) / v->block_size))
+			if (v->incremental && !bit(v->written, (off + pos) / v->block_size))
 				w->res->parent_bad = true;
 		}
 		w->res->checked++;
@@ -234,9 +234,9 @@ int bk_source_verify(const struct bk_source_verify *v, struct bk_quarantine *q,
 		w.runs_all = true;
 		res->planned = w.nblocks;
 	} else if (v->incremental) {
-		w.runs_written = true;
+		w.runs_fresh = true;
 		draw_sample(&w, cfg->verify_sample, false);
-		res->planned = count_bits(v->written, w.nblocks, true) + w.nsample;
+		res->planned = count_bits(v->fresh, w.nblocks, true) + w.nsample;
 	} else {
 		draw_sample(&w, cfg->verify_sample, true);
 		res->planned = w.nsample;

@@ -3,8 +3,10 @@
  * made from, sized to the change.
  *
  * What is compared (source config verify_*):
- *  - an incremental backup: every block it wrote, plus a random sample of
- *    verify_sample of the blocks it kept from the parent (a mismatch there
+ *  - an incremental backup: every block it wrote with content the parent's
+ *    block did not have (a whole-object diff rewrites many blocks with the
+ *    parent's content: those count as the rest), plus a random sample of
+ *    verify_sample of the rest (a mismatch in a block kept from the parent
  *    means the parent is damaged);
  *  - a full backup: a random sample of verify_sample of the blocks it wrote
  *    (each written block was read back against the manifest already);
@@ -32,6 +34,7 @@ struct bk_source_verify {
 	uint32_t block_size;
 	uint64_t size;                /* of the image and the snapshot */
 	const unsigned char *written; /* bit per block written by this backup */
+	const unsigned char *fresh;   /* ... with content the parent's block did not have */
 	bool incremental;             /* the unwritten blocks were cloned from a parent */
 	uint64_t seed;                /* of the random sample */
 };
