@@ -278,8 +278,9 @@ static int refuse_local(void *arg, enum bk_source_type type, const char *key,
 	static const char *const secret[] = {"consul_acl_token", "consul_token", NULL};
 	static const char *const local[] = {"ceph_conf", "ceph_id", "consul_url",
 					    "consul_initial_wait", "consul_poll_interval",
-					    "consul_timeout", "verify_percent", "verify_min_blocks",
-					    "verify_budget", "verify_full", NULL};
+					    "consul_timeout", "verify_sample", "verify_budget",
+					    "verify_full", "verify_percent", "verify_min_blocks",
+					    NULL};
 	const char *const *where = arg; /* {file name, job name} */
 	int r = co_python_source_key(where, type, key, v, err);
 

@@ -223,11 +223,12 @@ EOF
 }
 
 # rbd_repo REPO IMAGE: `backy init rbd POOL/IMAGE --ceph-id backup`, then the
-# documented verification defaults made explicit (1 %, >= 16 blocks, 300 s)
+# documented verification defaults made explicit (the written blocks plus 256
+# others, 300 s)
 rbd_repo()
 {
 	bk -b "$1" init rbd "$POOL/$2" --ceph-id backup
-	set_source "$1" verify_percent=1 verify_min_blocks=16 verify_budget=300 verify_full=false
+	set_source "$1" verify_sample=256 verify_budget=300 verify_full=false
 }
 
 # backup REPO TAG: run a backup (must succeed), set BID to the new revision
@@ -327,4 +328,21 @@ stop_hypervisor()
 {
 	kill "$HV_PID" 2>/dev/null
 	wait "$HV_PID" 2>/dev/null || true
+}
+
+# assert_backy_snaps WHAT REPO IMAGE: the backy-* snapshots of IMAGE are the
+# newest revision's of REPO and at most its parent's (an incremental removes
+# the older ones when it starts, not after its commit: source_rbd.c, note 4)
+assert_backy_snaps()
+{
+	local newest parent got s
+	newest=$(newest_id "$2")
+	parent=$(rev_field "$2" "$newest" parent)
+	got=$(backy_snaps "$3" | tr '\n' ' ' | sed 's/ $//')
+	[[ " $got " == *" backy-$newest "* ]] || fail "$1: backy-$newest is not among the backy-* snapshots '$got'"
+	for s in $got; do
+		[[ $s == "backy-$newest" || $s == "backy-$parent" ]] ||
+			fail "$1: snapshot $s should be gone (newest revision $newest, its parent $parent)"
+	done
+	ok "$1: backy-* snapshots: $got"
 }

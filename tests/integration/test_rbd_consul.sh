@@ -91,7 +91,7 @@ bk -b "$repo" status >"$T/status.txt"
 assert_not_contains "status table" "$T/status.txt" "crash-consistent"
 check_request_cycle "$n" "$BID"
 assert_no_vm_keys "frozen"
-assert_eq "backy-* snapshots" "backy-$BID" "$(backy_snaps "$img")"
+assert_backy_snaps "backy-* snapshots" "$repo" "$img"
 restore_cmp "$repo" "$BID" "$(rbd_digest "$img@backy-$BID")" "frozen"
 FROZEN=$BID
 
@@ -123,7 +123,7 @@ ok "status marks $BID (crash-consistent)"
 grep -q "\"event\": \"seen\".*backy-$BID" "$HV_LOG" || fail "the silent hypervisor never saw the request"
 check_request_cycle "$n" "$BID"
 assert_no_vm_keys "silent"
-assert_eq "backy-* snapshots" "backy-$BID" "$(backy_snaps "$img")"
+assert_backy_snaps "backy-* snapshots" "$repo" "$img"
 restore_cmp "$repo" "$BID" "$(rbd_digest "$img@backy-$BID")" "silent"
 stop_hypervisor
 
@@ -142,14 +142,14 @@ grep -q "backy-$LATE" <(grep -e snapshot-failed -e '"event": "snapshot"' "$HV_LO
 	fail "the late hypervisor never acted on backy-$LATE: $(cat "$HV_LOG")"
 info "hypervisor: $(grep -e snapshot-failed -e '"event": "snapshot"' "$HV_LOG" | tail -n 1 | cut -c 1-200)"
 assert_eq "late: consistency" crash-consistent "$(rev_field "$repo" "$LATE" consistency)"
-assert_eq "late: backy-* snapshots" "backy-$LATE" "$(backy_snaps "$img")"
+assert_backy_snaps "late: backy-* snapshots" "$repo" "$img"
 check_request_cycle "$n" "$BID"
 stop_hypervisor
 start_hypervisor react "$VM" "$img"
 rbd_write "$img" w:$((3 * OBJ)):4K
 backup "$repo" manual:after-late
 assert_eq "consistency after the late one" frozen "$(rev_field "$repo" "$BID" consistency)"
-assert_eq "backy-* snapshots" "backy-$BID" "$(backy_snaps "$img")"
+assert_backy_snaps "backy-* snapshots" "$repo" "$img"
 restore_cmp "$repo" "$BID" "$(rbd_digest "$img@backy-$BID")" "after late"
 stop_hypervisor
 
@@ -170,7 +170,7 @@ repo2=$T/repo-wrong
 fc_repo "$repo2" "consul_acl_token=\"not-the-token\""
 expect_fail "consul" -b "$repo2" backup manual:x
 assert_eq "revisions" 0 "$(status_eval "$repo2" 'len(d)')"
-assert_eq "backy-* snapshots" "backy-$BID" "$(backy_snaps "$img")"
+assert_backy_snaps "backy-* snapshots" "$repo" "$img"
 
 check "Consul down: exit 1, clear error, no revision, no snapshot left"
 port=$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -181,7 +181,7 @@ expect_fail "consul" -b "$repo3" backup manual:x
 assert_le "seconds until the failure" 30 $((SECONDS - t0))
 assert_eq "revisions" 0 "$(status_eval "$repo3" 'len(d)')"
 assert_eq ".new-* left" 0 "$(find "$repo3" -maxdepth 1 -name '.new-*' | wc -l)"
-assert_eq "backy-* snapshots" "backy-$BID" "$(backy_snaps "$img")"
+assert_backy_snaps "backy-* snapshots" "$repo" "$img"
 
 check "no token / no vm: direct snapshot, no Consul call"
 for variant in notoken novm; do

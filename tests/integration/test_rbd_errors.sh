@@ -90,5 +90,5 @@ check "the same repository works once the config points at the cluster"
 rm -rf "$repo"
 bk -b "$repo" init rbd "$POOL/$img" --ceph-id backup
 backup "$repo" manual:ok
-assert_eq "backy-* snapshots" "backy-$BID" "$(backy_snaps "$img")"
+assert_backy_snaps "backy-* snapshots" "$repo" "$img"
 restore_cmp "$repo" "$BID" "$(rbd_digest "$img@backy-$BID")" "after failures"

@@ -1,10 +1,13 @@
 #!/bin/bash
 # test_rbd_init.sh: repositories created with `backy init` for RBD sources work
-# with the documented defaults (REFERENCE-BEHAVIOUR.md: sample verification of
-# 1 % of the blocks, at least 16, 300 s budget; Consul waits 3 s, polls every
-# 2 s, up to 90 s), without editing the config by hand.
+# with the documented defaults (verification of the written blocks plus a
+# sample of 256 others, 300 s budget; Consul waits 3 s, polls every 2 s, up to
+# 90 s), without editing the config by hand.
 #  - `init rbd` and `init ceph-rbd`: the config does not switch verification
-#    off (verify_percent/verify_min_blocks/verify_budget at their defaults)
+#    off (verify_sample/verify_budget at their defaults)
+#  - a config with the keys of older versions (verify_percent,
+#    verify_min_blocks) still loads; an out-of-range verify_percent is refused
+#    naming the key
 #  - `init flyingcircus POOL/IMAGE,VM,TOKEN --consul-url URL` succeeds, keeps
 #    vm, token and URL, the Consul timings at their defaults, and a backup
 #    through the stand-ins comes out frozen
@@ -63,11 +66,16 @@ for type in rbd ceph-rbd; do
 	check "init $type: verification defaults"
 	repo=$T/repo-$type
 	bk -b "$repo" init "$type" "$POOL/$img" --ceph-id backup
-	default_or_absent "$repo" verify_percent 1
-	default_or_absent "$repo" verify_min_blocks 16
+	default_or_absent "$repo" verify_sample 256
 	default_or_absent "$repo" verify_budget 300
 	default_or_absent "$repo" verify_full false
 done
+
+check "a config with the verification keys of older versions still loads"
+set_source "$T/repo-rbd" verify_percent=1 verify_min_blocks=16
+bk -b "$T/repo-rbd" status
+set_source "$T/repo-rbd" verify_percent=200
+expect_fail "verify_percent' is out of range" -b "$T/repo-rbd" status
 
 check "init flyingcircus POOL/IMAGE,VM,TOKEN --consul-url URL"
 TOKEN=init-tok-$$
@@ -87,7 +95,7 @@ assert_eq "source.consul_url" "$CONSUL_URL" "$(config_value "$repo" consul_url)"
 default_or_absent "$repo" consul_initial_wait 3
 default_or_absent "$repo" consul_poll_interval 2
 default_or_absent "$repo" consul_timeout 90
-default_or_absent "$repo" verify_percent 1
+default_or_absent "$repo" verify_sample 256
 
 check "a backup of the fresh flyingcircus repository is frozen"
 start_hypervisor react "$VM" "$img"

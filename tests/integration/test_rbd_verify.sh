@@ -9,7 +9,15 @@
 #  - `backy verify -r <corrupted>` detects it too (exit 1)
 #  - the following backup is full (parent null, bytes_written = every non-zero
 #    block of the snapshot), succeeds and restores bit-identically
-#  - the same with verify_percent: 100 instead of verify_full
+#  - the same with verify_percent: 100 (a key of older configs) instead of
+#    verify_full
+#  - verification sized to the change (the written blocks plus verify_sample
+#    others; here 0, so only the written ones): a block of the newest revision
+#    damaged on disk, which no later backup rewrites, is not what a backup
+#    compares; the next scrub (`backy verify` of the revision that inherited
+#    it) finds it, names the offset and distrusts the revision.  (That a
+#    damaged written block fails the backup is tests/unit/test_engine_verify.c:
+#    only a fault in the read or write path can make one.)
 . "$(dirname "$0")/rbd_lib.sh"
 
 mkfs_loop xfs 3G
@@ -43,7 +51,7 @@ corrupt_and_catch()
 	q=$(find "$repo/quarantine" -name '*.yaml' 2>/dev/null | head -n 1)
 	[[ -n $q ]] || fail "$label: no quarantine report in $repo/quarantine"
 	assert_contains "$label: quarantine report" "$q" "offset: $((blk * 65536))"
-	assert_eq "$label: backy-* snapshots" "backy-$bad" "$(backy_snaps "$img")"
+	assert_backy_snaps "$label: backy-* snapshots" "$repo" "$img"
 
 	check "$label: backy verify -r $bad detects the corruption"
 	expect_fail "damaged" -b "$repo" verify -r "$bad"
@@ -75,3 +83,32 @@ assert_eq "parent" "$(status_eval "$repo" 'd[-2]["uuid"]')" "$(rev_field "$repo"
 restore_cmp "$repo" "$BID" "$(rbd_digest "$img@backy-$BID")" "inc-again"
 
 corrupt_and_catch "verify_percent 100" 130 verify_full=false verify_percent=100
+
+check "narrow verification: a damaged unchanged block is found by the next scrub"
+set_source "$repo" verify_full=false verify_percent=1 verify_sample=0
+rbd_write "$img" w:$((102 * OBJ)):64K
+backup "$repo" manual:clean-base
+bad=$(newest_id "$repo")
+chmod u+w "$repo/$bad"
+dd if=/dev/urandom of="$repo/$bad" bs=65536 seek=9 count=1 conv=notrunc status=none
+chmod u-w "$repo/$bad"
+rbd_write "$img" w:$((103 * OBJ)):64K
+rm -rf "$repo/quarantine"
+bk_run -b "$repo" backup manual:narrow
+if ((BK_RC == 0)); then
+	new=$(newest_id "$repo")
+	assert_eq "parent of the narrow backup" "$bad" "$(rev_field "$repo" "$new" parent)"
+	ok "the backup compared only what it wrote and committed $new"
+	expect_fail "damaged" -b "$repo" verify -r "$new"
+	assert_eq "trust of $new after the scrub" distrusted "$(rev_field "$repo" "$new" trust)"
+	q=$(find "$repo/quarantine" -name "$new-*.yaml" | head -n 1)
+	[[ -n $q ]] || fail "no quarantine report of the scrub of $new"
+	assert_contains "scrub report" "$q" "offset: $((9 * 65536))"
+else
+	# the read-back of a random sample of cloned blocks met it first (16 of 8192)
+	grep -qF "verification failed" "$T/last.err" ||
+		fail "backup manual:narrow failed otherwise: $(head -c 500 "$T/last.err")"
+	ok "the backup's read-back sample found the damaged block first"
+fi
+expect_fail "damaged" -b "$repo" verify -r "$bad"
+assert_eq "trust of $bad after the scrub" distrusted "$(rev_field "$repo" "$bad" trust)"

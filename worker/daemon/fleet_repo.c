@@ -58,8 +58,7 @@ static void compose_source(const struct bk_fleet_config *wc, const struct bk_sou
 		out->consul_initial_wait = os->consul_initial_wait;
 		out->consul_poll_interval = os->consul_poll_interval;
 		out->consul_timeout = os->consul_timeout;
-		out->verify_percent = os->verify_percent;
-		out->verify_min_blocks = os->verify_min_blocks;
+		out->verify_sample = os->verify_sample;
 		out->verify_budget = os->verify_budget;
 		out->verify_full = os->verify_full;
 	}

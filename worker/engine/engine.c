@@ -31,6 +31,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "progress.h"
+#include "source_verify.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -116,8 +117,11 @@ struct backup {
 	struct bk_manifest sums;
 	unsigned char *written;  /* bitmap: block written by this run */
 	unsigned char *recopied; /* bitmap: written with data read from the clone (note 4) */
+	unsigned char *fresh;    /* ... with content its parent's block did not have */
 	unsigned char *buf;
 	unsigned char mask[BK_SOURCE_MAX_READ / BK_MANIFEST_MIN_BLOCK / 8];
+	unsigned char *zeros;    /* one block of zeros, and its digest */
+	struct bk_digest zero_digest;
 	struct bk_digest *pdig;
 	uint64_t bytes_written;
 	uint64_t wb_start, wb_prev;
@@ -293,8 +297,10 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 				     use_parent && covered(b, off, len), &what, b->mask, err);
 		if (r < 0)
 			return r;
-		/* the parent's digests, to compare data with (the new manifest is its clone) */
-		if (what == BK_READ_DATA && use_parent && first < b->parent.nblocks) {
+		/* the parent's digests, to compare data and changed blocks with (the new
+		 * manifest is its clone) */
+		if ((what == BK_READ_DATA || what == BK_READ_MASK) && use_parent &&
+		    first < b->parent.nblocks) {
 			pcount = b->parent.nblocks - first < count ? (uint32_t)(b->parent.nblocks - first)
 								   : count;
 			r = bk_manifest_read(&b->parent, first, pcount, b->pdig, err);
@@ -313,7 +319,11 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 			struct bk_digest d;
 			bool same, zero, punch;
 
-			if (what == BK_READ_MASK && !(b->mask[i / 8] & (1u << (i % 8)))) {
+			bool in_mask = b->mask[i / 8] & (1u << (i % 8));
+			/* never written in the source: zeros that were not read */
+			bool hole = what == BK_READ_ALLOCATED && !in_mask;
+
+			if (what == BK_READ_MASK && !in_mask) {
 				/* unchanged: ends a run (BUF need not hold its data) */
 				r = flush_run(b, off, len, run, i, run_punch, err);
 				if (r == 0)
@@ -323,14 +333,17 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 				run = -1;
 				continue;
 			}
-			bk_hash(b->buf + boff, (size_t)blen, &d);
+			if (hole && blen == b->bs)
+				d = b->zero_digest;
+			else
+				bk_hash(hole ? b->zeros : b->buf + boff, (size_t)blen, &d);
 			/* a diff says this block changed: write it even if its digest matches */
-			same = what == BK_READ_DATA && i < pcount && first + i < b->sums.keep &&
+			same = what != BK_READ_MASK && i < pcount && first + i < b->sums.keep &&
 			       bk_digest_equal(&d, &b->pdig[i]);
 			r = same ? bk_manifest_skip(&b->sums, 1, err) : bk_manifest_put(&b->sums, &d, err);
 			if (r < 0)
 				return r;
-			zero = !same && bk_is_zero(b->buf + boff, (size_t)blen);
+			zero = !same && (hole || bk_is_zero(b->buf + boff, (size_t)blen));
 			/* a zero block only needs a hole punched where cloned data lies */
 			punch = zero && b->cloned && first + i < b->parent.nblocks;
 			if (same || (zero && !punch)) {
@@ -352,6 +365,9 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 			}
 			if (!punch)
 				b->written[(first + i) / 8] |= (unsigned char)(1u << ((first + i) % 8));
+			/* what the source comparison must see: content the parent did not have */
+			if (!punch && !(i < pcount && bk_digest_equal(&d, &b->pdig[i])))
+				b->fresh[(first + i) / 8] |= (unsigned char)(1u << ((first + i) % 8));
 		}
 		r = flush_run(b, off, len, run, count, run_punch, err);
 		if (r == 0)
@@ -429,79 +445,6 @@ static int check_written(struct backup *b, struct bk_quarantine *q, bool *parent
 	return 0;
 }
 
-/*
- * Compare a sample of the new image with the source snapshot: verify_percent
- * of the blocks, at least verify_min_blocks, every block with verify_full,
- * within verify_budget seconds.  Mismatches go to Q; one in a block this
- * run did not write means the cloned parent is damaged (*PARENT_BAD).
- */
-static int verify_source(struct backup *b, struct bk_quarantine *q, bool *parent_bad,
-			 struct bk_backup_stats *stats, struct bk_err *err)
-{
-	enum { BATCH = 16 }; /* sampled blocks read from the source at once */
-	const struct bk_source_config *cfg = b->src.cfg;
-	uint64_t want, left, seed = bk_hash64(b->id, strlen(b->id)) | 1;
-	int64_t deadline = bk_monotonic() + (int64_t)(cfg->verify_budget * BK_USEC);
-	unsigned batch = CHUNK / b->bs < BATCH ? CHUNK / b->bs : BATCH, n = 0;
-	uint64_t blks[BATCH], offs[BATCH];
-	size_t lens[BATCH];
-	unsigned char *img = bk_malloc(b->bs);
-	struct stat st;
-	int r = 0;
-
-	if (fstat(b->dst, &st) < 0 || (uint64_t)st.st_size != b->src.size) {
-		free(img);
-		return bk_err_set(err, BK_EVERIFY, "new image size differs from the snapshot");
-	}
-	want = cfg->verify_full ? b->nblocks
-				: (uint64_t)((double)b->nblocks * cfg->verify_percent / 100.0 + 0.999);
-	if (want < cfg->verify_min_blocks)
-		want = cfg->verify_min_blocks;
-	if (want > b->nblocks)
-		want = b->nblocks;
-	stats->verify_planned = want;
-	left = want;
-	for (uint64_t blk = 0; blk < b->nblocks && (left || n) && r == 0; blk++) {
-		/* selection sampling (Knuth's algorithm S): LEFT of the remaining blocks */
-		seed ^= seed << 13;
-		seed ^= seed >> 7;
-		seed ^= seed << 17;
-		if (left && seed % (b->nblocks - blk) < left) {
-			left--;
-			blks[n] = blk;
-			offs[n] = blk * b->bs;
-			lens[n] = (size_t)(b->src.size - offs[n] < b->bs ? b->src.size - offs[n] : b->bs);
-			n++;
-		}
-		if (n < batch && !(n && (!left || blk + 1 == b->nblocks)))
-			continue;
-		if (bk_monotonic() > deadline)
-			break;
-		r = b->src.ops->verify_read(&b->src, b->buf, b->bs, offs, lens, n, err);
-		for (unsigned i = 0; r == 0 && i < n; i++) {
-			struct bk_digest ds, di;
-			size_t got;
-
-			r = bk_pread_full(b->dst, img, lens[i], offs[i], &got);
-			if (r < 0 || got != lens[i]) {
-				r = bk_err_sys(err, r < 0 ? r : -EIO, "unable to read back '%s'",
-					       b->img_name);
-				break;
-			}
-			bk_hash(b->buf + (size_t)i * b->bs, lens[i], &ds);
-			bk_hash(img, lens[i], &di);
-			if (!bk_digest_equal(&ds, &di)) {
-				bk_quarantine_add(q, offs[i], lens[i], &ds, &di);
-				*parent_bad |= !bit(b->written, blks[i]);
-			}
-			stats->verify_checked++;
-		}
-		n = 0;
-	}
-	free(img);
-	return r;
-}
-
 static void backup_release(struct backup *b, bool keep)
 {
 	bk_source_close(&b->src, keep);
@@ -515,6 +458,8 @@ static void backup_release(struct backup *b, bool keep)
 	}
 	free(b->written);
 	free(b->recopied);
+	free(b->fresh);
+	free(b->zeros);
 	free(b->buf);
 	free(b->pdig);
 }
@@ -541,8 +486,8 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 {
 	struct backup b = {.repo = repo, .dst = -1};
 	int64_t t0 = bk_monotonic(), now = bk_now();
-	int64_t t_parent = t0, t_open = t0, t_copy = t0, t_data = t0, t_sync = t0, t_check = t0;
-	int64_t t_verify = t0, t_commit;
+	int64_t t_parent = t0, t_src = t0, t_open = t0, t_copy = t0, t_data = t0, t_sync = t0;
+	int64_t t_check = t0, t_verify = t0, t_commit;
 	uint64_t segs, nsegs;
 	struct bk_quarantine q;
 	char name[BK_ID_MAX + 8];
@@ -588,6 +533,7 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 	if (!use_parent)
 		bk_manifest_close(&b.parent);
 	b.nblocks = (b.src.size + b.bs - 1) / b.bs;
+	t_src = bk_monotonic();
 
 	b.dst = openat(repo->dirfd, b.img_name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (b.dst < 0) {
@@ -612,8 +558,11 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 		goto out;
 	b.written = bk_calloc((size_t)(b.nblocks + 7) / 8, 1);
 	b.recopied = bk_calloc((size_t)(b.nblocks + 7) / 8, 1);
+	b.fresh = bk_calloc((size_t)(b.nblocks + 7) / 8, 1);
 	b.buf = bk_malloc(CHUNK);
 	b.pdig = bk_malloc((CHUNK / BK_MANIFEST_MIN_BLOCK) * sizeof(*b.pdig));
+	b.zeros = bk_calloc(b.bs, 1);
+	bk_hash(b.zeros, b.bs, &b.zero_digest);
 
 	t_open = bk_monotonic();
 	r = copy_source(&b, use_parent, progress, err);
@@ -631,8 +580,17 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 	t_sync = bk_monotonic();
 	r = check_written(&b, &q, &parent_bad, err);
 	t_check = bk_monotonic();
-	if (r == 0 && b.src.ops->verify_read)
-		r = verify_source(&b, &q, &parent_bad, stats, err);
+	if (r == 0 && b.src.ops->verify_read) {
+		struct bk_source_verify v = {&b.src, b.dst, b.img_name, b.bs, b.src.size,
+					     b.written, b.fresh, b.cloned,
+					     bk_hash64(b.id, strlen(b.id))};
+		struct bk_source_verify_result vr;
+
+		r = bk_source_verify(&v, &q, &vr, err);
+		stats->verify_planned = vr.planned;
+		stats->verify_checked = vr.checked;
+		parent_bad |= vr.parent_bad;
+	}
 	if (r < 0)
 		goto out;
 	t_verify = bk_monotonic();
@@ -698,11 +656,12 @@ out:
 	nsegs = b.sums.nsegs;
 	backup_release(&b, committed);
 	if (committed)
-		bk_debug("backup phases: open parent manifest %.3f s, open source and clone parent %.3f s, copy %.3f s, sync image %.3f s, manifest %.3f s (%llu of %llu segments written), read-back %.3f s, verify against source %.3f s, commit %.3f s, close source %.3f s",
-			 secs(t_parent - t0), secs(t_open - t_parent), secs(t_copy - t_open),
-			 secs(t_data - t_copy), secs(t_sync - t_data), (unsigned long long)segs,
-			 (unsigned long long)nsegs, secs(t_check - t_sync), secs(t_verify - t_check),
-			 secs(t_commit - t_verify), secs(bk_monotonic() - t_commit));
+		bk_debug("backup phases: open parent manifest %.3f s, open source %.3f s, clone parent %.3f s, copy %.3f s, sync image %.3f s, manifest %.3f s (%llu of %llu segments written), read-back %.3f s, verify against source %.3f s, commit %.3f s, close source %.3f s",
+			 secs(t_parent - t0), secs(t_src - t_parent), secs(t_open - t_src),
+			 secs(t_copy - t_open), secs(t_data - t_copy), secs(t_sync - t_data),
+			 (unsigned long long)segs, (unsigned long long)nsegs, secs(t_check - t_sync),
+			 secs(t_verify - t_check), secs(t_commit - t_verify),
+			 secs(bk_monotonic() - t_commit));
 	bk_quarantine_release(&q);
 	bk_rev_release(&rev);
 	return r;

@@ -21,7 +21,7 @@ struct bk_backup_stats {
 	uint64_t bytes_read;
 	uint64_t bytes_written;
 	double duration;
-	uint64_t verify_planned;  /* snapshot sources: blocks to compare with the source */
+	uint64_t verify_planned;  /* snapshot sources: blocks to compare with the snapshot */
 	uint64_t verify_checked;  /* ... and compared: fewer means partially verified */
 };
 
@@ -35,9 +35,9 @@ struct bk_backup_stats {
  * written (manifest.h); a damaged segment of the parent's fails the backup
  * with BK_ECORRUPT and distrusts the parent.
  * The written blocks and a sample of the others are read back and checked
- * before the revision is committed; for sources with a stable snapshot, a
- * sample of blocks (source config verify_*) is also compared with the
- * snapshot.  A mismatch fails the backup with a quarantine report and no
+ * before the revision is committed; for sources with a stable snapshot, the
+ * blocks with new content and a sample of the others (source config
+ * verify_*, source_verify.h) are also compared with the snapshot.  A mismatch fails the backup with a quarantine report and no
  * revision; running out of the verification time budget commits the
  * revision with stats->verify_checked < stats->verify_planned ("partially
  * verified").  Parent data is not trusted while a revision since the last

@@ -13,8 +13,7 @@ void bk_source_config_init(struct bk_source_config *cfg)
 	cfg->consul_initial_wait = 3;
 	cfg->consul_poll_interval = 2;
 	cfg->consul_timeout = 90;
-	cfg->verify_percent = 1;
-	cfg->verify_min_blocks = 16;
+	cfg->verify_sample = 256;
 	cfg->verify_budget = 300;
 }
 
@@ -74,8 +73,7 @@ static const struct key keys[] = {
 	{"consul_initial_wait", NUM, F(consul_initial_wait), T_FC},
 	{"consul_poll_interval", NUM, F(consul_poll_interval), T_FC},
 	{"consul_timeout", NUM, F(consul_timeout), T_FC},
-	{"verify_percent", NUM, F(verify_percent), T_RBD | T_FC},
-	{"verify_min_blocks", NUM, F(verify_min_blocks), T_RBD | T_FC},
+	{"verify_sample", NUM, F(verify_sample), T_RBD | T_FC},
 	{"verify_budget", NUM, F(verify_budget), T_RBD | T_FC},
 	{"verify_full", BOOL, F(verify_full), T_RBD | T_FC},
 };
@@ -96,7 +94,33 @@ static const char *model_value(const struct bk_source_spec *spec, const struct k
 struct parse_ctx {
 	struct bk_source_config *cfg;
 	const char *name;
+	bool legacy_full; /* verify_percent: 100 of an older config */
 };
+
+/*
+ * verify_percent and verify_min_blocks, the sample settings before the
+ * sample was sized to the change: still read so that older configs load.
+ * A share of 100 % meant every block, which is verify_full now; smaller
+ * shares and the minimum are superseded by verify_sample.
+ */
+static int legacy_key(struct parse_ctx *ctx, const char *key, const struct bk_ynode *v,
+		      struct bk_err *err)
+{
+	char what[64];
+	double d;
+	int r;
+
+	snprintf(what, sizeof(what), "source.%s", key);
+	r = bk_ynode_double(v, ctx->name, what, &d, err);
+	if (r < 0)
+		return r;
+	if (d < 0 || d > (strcmp(key, "verify_percent") == 0 ? 100 : 1e6))
+		return bk_err_set(err, BK_ECONFIG, "%s: line %d: '%s' is out of range", ctx->name,
+				  v->line, what);
+	if (strcmp(key, "verify_percent") == 0 && d >= 100)
+		ctx->legacy_full = true;
+	return 0;
+}
 
 /* bk_source_extra_fn: the local keys of TYPE. */
 static int local_key(void *arg, enum bk_source_type type, const char *key,
@@ -110,6 +134,9 @@ static int local_key(void *arg, enum bk_source_type type, const char *key,
 	double d;
 	int r;
 
+	if (type != BK_SOURCE_FILE &&
+	    (strcmp(key, "verify_percent") == 0 || strcmp(key, "verify_min_blocks") == 0))
+		return legacy_key(ctx, key, v, err);
 	for (size_t j = 0; j < sizeof(keys) / sizeof(keys[0]); j++)
 		if (keys[j].kind != MODEL && strcmp(key, keys[j].name) == 0 &&
 		    (keys[j].types & (1u << type)))
@@ -139,7 +166,7 @@ static int local_key(void *arg, enum bk_source_type type, const char *key,
 	if (d < 0 || d > 1e6)
 		return bk_err_set(err, BK_ECONFIG, "%s: line %d: '%s' is out of range", ctx->name,
 				  v->line, what);
-	if (k->offset == F(verify_min_blocks))
+	if (k->offset == F(verify_sample))
 		*(uint64_t *)field = (uint64_t)d;
 	else
 		*(double *)field = d;
@@ -156,9 +183,8 @@ int bk_source_config_check(struct bk_source_config *cfg, const char *name, struc
 		snprintf(cfg->desc, sizeof(cfg->desc), "%s", cfg->spec.filename);
 		return 0;
 	}
-	if (cfg->verify_percent > 100 || cfg->consul_poll_interval <= 0)
-		return bk_err_set(err, BK_ECONFIG,
-				  "%s: verify_percent must be 0..100 and consul_poll_interval > 0", name);
+	if (cfg->consul_poll_interval <= 0)
+		return bk_err_set(err, BK_ECONFIG, "%s: consul_poll_interval must be > 0", name);
 	if (cfg->spec.type == BK_SOURCE_FLYINGCIRCUS && !cfg->consul_url)
 		cfg->consul_url = bk_strdup(BK_CONSUL_DEFAULT_URL);
 	snprintf(cfg->desc, sizeof(cfg->desc), "%s/%s", cfg->spec.pool, cfg->spec.image);
@@ -168,11 +194,13 @@ int bk_source_config_check(struct bk_source_config *cfg, const char *name, struc
 int bk_source_config_parse(const struct bk_ynode *map, const char *name,
 			   struct bk_source_config *cfg, struct bk_err *err)
 {
-	struct parse_ctx ctx = {cfg, name};
+	struct parse_ctx ctx = {cfg, name, false};
 	int r;
 
 	bk_source_config_init(cfg);
 	r = bk_source_spec_read(map, name, NULL, &cfg->spec, local_key, &ctx, err);
+	if (ctx.legacy_full)
+		cfg->verify_full = true;
 	if (r == 0)
 		r = bk_source_config_check(cfg, name, err);
 	if (r < 0)
@@ -200,7 +228,7 @@ void bk_source_config_format(const struct bk_source_config *cfg, struct bk_buf *
 			bk_buf_adds(out, "\n");
 		} else if (k->kind == BOOL) {
 			bk_buf_addf(out, "  %s: %s\n", k->name, *(const bool *)field ? "true" : "false");
-		} else if (k->kind == NUM && k->offset == F(verify_min_blocks)) {
+		} else if (k->kind == NUM && k->offset == F(verify_sample)) {
 			bk_buf_addf(out, "  %s: %llu\n", k->name,
 				    (unsigned long long)*(const uint64_t *)field);
 		} else if (k->kind == NUM) {

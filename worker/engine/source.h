@@ -35,10 +35,17 @@ struct bk_source_config {
 	char *consul_token;      /* flyingcircus: ACL token (never leaves this host); NULL: no Consul */
 	char *consul_url;        /* flyingcircus: default BK_CONSUL_DEFAULT_URL */
 	double consul_initial_wait, consul_poll_interval, consul_timeout; /* seconds: 3, 2, 90 */
-	double verify_percent;   /* rbd: share of blocks compared with the snapshot (1) */
-	uint64_t verify_min_blocks; /* rbd: at least this many (16) */
-	double verify_budget;    /* rbd: seconds before verification stops as partial (300) */
-	bool verify_full;        /* rbd: compare every block */
+	/*
+	 * rbd: after a backup every block it wrote is compared with the
+	 * snapshot, plus a random sample of VERIFY_SAMPLE of the others (256);
+	 * VERIFY_FULL compares every block; VERIFY_BUDGET is the seconds before
+	 * the comparison stops as partial (300).  The keys verify_percent and
+	 * verify_min_blocks of older configs are still read: verify_percent: 100
+	 * means verify_full, anything else of theirs is superseded.
+	 */
+	uint64_t verify_sample;
+	double verify_budget;
+	bool verify_full;
 	char desc[300];          /* what bk_source_describe returns */
 };
 
@@ -75,10 +82,29 @@ struct bk_source;
 
 #define BK_SOURCE_MAX_READ (4u << 20)
 
+/* The most a verification read asks for at once (struct bk_verify_io). */
+#define BK_SOURCE_VERIFY_READ (1u << 20)
+
 enum bk_read {
 	BK_READ_DATA,      /* BUF holds the data; what changed is unknown (compare digests) */
 	BK_READ_UNCHANGED, /* nothing in the range changed since the base */
 	BK_READ_MASK,      /* MASK says which blocks changed; changed ones are in BUF */
+	BK_READ_ALLOCATED, /* MASK says which blocks hold data (in BUF); the others were
+			    * never written and read as zeros */
+};
+
+/*
+ * The engine's side of a verification read (bk_source_ops.verify_read):
+ * NEXT gives the next range to read from the snapshot (block aligned, at
+ * most BK_SOURCE_VERIFY_READ bytes) and returns 1, or 0 when there is no
+ * more; CHECK receives each range's data, in the order NEXT gave them.  A
+ * negative return of either (an error set in ERR) stops the reads.
+ */
+struct bk_verify_io {
+	int (*next)(void *arg, uint64_t *off, size_t *len);
+	int (*check)(void *arg, uint64_t off, size_t len, const unsigned char *data,
+		     struct bk_err *err);
+	void *arg;
 };
 
 struct bk_source_ops {
@@ -102,13 +128,13 @@ struct bk_source_ops {
 	int (*read)(struct bk_source *src, void *buf, uint64_t off, size_t len, bool may_skip,
 		    enum bk_read *what, unsigned char *mask, struct bk_err *err);
 	/*
-	 * Read the N ranges OFFS[i], LENS[i] (each at most STRIDE bytes) from the
-	 * snapshot into BUF + i * STRIDE, for verification outside the
+	 * Read the ranges IO asks for from the snapshot, many at a time, and hand
+	 * them to IO->check (struct bk_verify_io), for verification outside the
 	 * sequential stream; NULL for sources without a stable snapshot (files
 	 * may change under a backup, so comparing with them proves nothing).
 	 */
-	int (*verify_read)(struct bk_source *src, void *buf, size_t stride, const uint64_t *offs,
-			   const size_t *lens, unsigned n, struct bk_err *err);
+	int (*verify_read)(struct bk_source *src, const struct bk_verify_io *io,
+			   struct bk_err *err);
 	/* The backup ended; COMMITTED says whether revision ID exists now. */
 	void (*finish)(struct bk_source *src, bool committed);
 	/* Release everything; src->priv is freed. */

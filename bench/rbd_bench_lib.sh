@@ -1,0 +1,66 @@
+# rbd_bench_lib.sh: what the RBD benchmarks (rbd.sh, rbd-scale.sh) share:
+# the backy build, the Ceph cluster, a loop-mounted XFS, timing and medians.
+# Source it from the repository root with set -euo pipefail; before that set
+#   BENCH_NAME      names the scratch directory and the image ($IMG)
+#   BENCH_XFS_GIB   the size of the XFS (sparse backing file, removed at exit)
+#   BENCH_MON_PORTS "V2 V1" of the private cluster started without BACKY_CEPH_ENV
+# It sets BACKY, work, mnt, IMG, POOL; every image whose name is $IMG or
+# starts with $IMG- is purged and removed at exit.
+# shellcheck shell=bash
+top=$PWD
+[[ -x /usr/bin/time ]] || { echo "GNU time (/usr/bin/time) is required" >&2; exit 1; }
+build=${BACKY_BENCH_BUILD:-build/bench-rbd}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j"$(nproc)" --target backy >/dev/null
+BACKY=$top/$build/worker/backy
+[[ $build == /* ]] && BACKY=$build/worker/backy
+
+work=$(mktemp -d "/tmp/backy-$BENCH_NAME.XXXXXX")
+mnt=$work/xfs
+own_cluster=
+IMG=$BENCH_NAME-$$
+cleanup() {
+	set +e
+	if [[ -n ${CEPH_CONF:-} ]]; then
+		for i in $IMG $(rbd --id admin -p "$POOL" ls 2>/dev/null | grep "^$IMG-"); do
+			rbd --id admin snap purge "$POOL/$i" >/dev/null 2>&1
+			rbd --id admin rm --no-progress "$POOL/$i" >/dev/null 2>&1
+		done
+	fi
+	mountpoint -q "$mnt" 2>/dev/null && umount "$mnt"
+	[[ -n $own_cluster ]] && tests/harness/ceph-down.sh "$own_cluster" >/dev/null 2>&1
+	rm -rf "$work"
+}
+trap cleanup EXIT
+if [[ -z ${BACKY_CEPH_ENV:-} ]]; then
+	own_cluster=$work/ceph
+	echo "starting a private Ceph cluster in $own_cluster"
+	read -r v2 v1 <<<"$BENCH_MON_PORTS"
+	CEPH_MON_PORT_V2=$v2 CEPH_MON_PORT_V1=$v1 tests/harness/ceph-up.sh "$own_cluster" >"$work/ceph-up.log" 2>&1 ||
+		{ cat "$work/ceph-up.log" >&2; exit 1; }
+	BACKY_CEPH_ENV=$own_cluster/env
+fi
+# shellcheck disable=SC1090
+. "$BACKY_CEPH_ENV"
+unset CEPH_ARGS CEPH_KEYRING
+POOL=${CEPH_POOL:-rbd}
+rbdb() { rbd --id backup "$@"; }
+
+truncate -s "${BENCH_XFS_GIB}G" "$work/xfs.img"
+mkfs.xfs -q -m reflink=1 "$work/xfs.img"
+mkdir "$mnt"
+mount -o loop,discard "$work/xfs.img" "$mnt"
+
+# time_cmd VAR CMD...: wall seconds of CMD into VAR, peak RSS (KiB) into $rss
+time_cmd() {
+	local var=$1
+	shift
+	sync
+	/usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>"$work/cmd.err" ||
+		{ echo "failed: $*" >&2; tail -n 20 "$work/cmd.err" >&2; exit 1; }
+	read -r secs rss <"$work/time"
+	printf -v "$var" '%s' "$secs"
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+newest() { "$BACKY" -b "$1" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["uuid"])'; }

@@ -1,0 +1,387 @@
+/*
+ * test_engine_verify.c: the comparison of a new revision with the source
+ * snapshot (worker/engine/source_verify.c through bk_backup), sized to the
+ * change: what is compared, that it catches what it must, and the sample
+ * settings of older configs.
+ *
+ * The seam is the source: this binary defines bk_source_file_ops itself (so
+ * the linker does not take worker/engine/source_file.c), a file source with
+ * a stable "snapshot" (the file) and a verify_read that records what it was
+ * asked for.  Faults are injected there: the copy read can return a damaged
+ * block that the snapshot does not have, as a wrong read would.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "source.h"
+#include "store_fixture.h"
+#include "ydoc.h"
+
+#define NBLOCKS 1024u
+
+/* --- the source seam ------------------------------------------------------ */
+
+static long g_corrupt_block = -1;     /* copy reads return this block damaged */
+static unsigned char *g_asked;        /* bit per block verify_read returned */
+static uint64_t g_asked_blocks, g_asked_calls;
+
+struct mock {
+	int fd;
+};
+
+static int mock_open(struct bk_source *src, const struct bk_source_config *cfg, const char *id,
+		     const char *base, bool *use_base, struct bk_err *err)
+{
+	struct mock *m = bk_malloc(sizeof(*m));
+	struct stat st;
+
+	(void)id;
+	(void)base;
+	(void)use_base;
+	m->fd = open(cfg->spec.filename, O_RDONLY | O_CLOEXEC);
+	if (m->fd < 0 || fstat(m->fd, &st) < 0) {
+		free(m);
+		return bk_err_sys(err, -errno, "unable to open '%s'", cfg->spec.filename);
+	}
+	src->size = (uint64_t)st.st_size;
+	src->priv = m;
+	return 0;
+}
+
+static int mock_read(struct bk_source *src, void *buf, uint64_t off, size_t len, bool may_skip,
+		     enum bk_read *what, unsigned char *mask, struct bk_err *err)
+{
+	struct mock *m = src->priv;
+	uint64_t bad = (uint64_t)g_corrupt_block * src->block_size;
+	size_t got;
+
+	(void)may_skip;
+	(void)mask;
+	*what = BK_READ_DATA;
+	if (bk_pread_full(m->fd, buf, len, off, &got) < 0 || got != len)
+		return bk_err_set(err, BK_ESOURCE, "short read");
+	if (g_corrupt_block >= 0 && bad >= off && bad < off + len)
+		((unsigned char *)buf)[bad - off + 17] ^= 0x5a;
+	return 0;
+}
+
+static int mock_verify_read(struct bk_source *src, const struct bk_verify_io *io,
+			    struct bk_err *err)
+{
+	struct mock *m = src->priv;
+	unsigned char *buf = bk_malloc(BK_SOURCE_VERIFY_READ);
+	uint64_t off;
+	size_t len, got;
+	int r;
+
+	while ((r = io->next(io->arg, &off, &len)) > 0) {
+		assert_true(len > 0 && len <= BK_SOURCE_VERIFY_READ);
+		assert_int_equal(off % src->block_size, 0);
+		for (uint64_t b = off / src->block_size; b * src->block_size < off + len; b++) {
+			if (g_asked[b / 8] & (1u << (b % 8)))
+				fail_msg("block %llu asked for twice", (unsigned long long)b);
+			g_asked[b / 8] |= (unsigned char)(1u << (b % 8));
+			g_asked_blocks++;
+		}
+		g_asked_calls++;
+		if (bk_pread_full(m->fd, buf, len, off, &got) < 0 || got != len) {
+			r = bk_err_set(err, BK_ESOURCE, "short read");
+			break;
+		}
+		r = io->check(io->arg, off, len, buf, err);
+		if (r < 0)
+			break;
+	}
+	free(buf);
+	return r;
+}
+
+static void mock_close(struct bk_source *src)
+{
+	struct mock *m = src->priv;
+
+	if (m)
+		close(m->fd);
+	free(m);
+	src->priv = NULL;
+}
+
+const struct bk_source_ops bk_source_file_ops = {
+	.open = mock_open,
+	.read = mock_read,
+	.verify_read = mock_verify_read,
+	.close = mock_close,
+};
+
+/* --- helpers -------------------------------------------------------------- */
+
+static int setup_verify(void **state)
+{
+	g_corrupt_block = -1;
+	g_asked = bk_calloc(NBLOCKS / 8, 1);
+	g_asked_blocks = g_asked_calls = 0;
+	return setup(state);
+}
+
+static int teardown_verify(void **state)
+{
+	free(g_asked);
+	return teardown(state);
+}
+
+static bool asked(uint64_t b)
+{
+	return g_asked[b / 8] & (1u << (b % 8));
+}
+
+static void forget_asked(void)
+{
+	memset(g_asked, 0, NBLOCKS / 8);
+	g_asked_blocks = g_asked_calls = 0;
+}
+
+/*
+ * One backup with the sample set to SAMPLE; returns what bk_backup returned.
+ * g_asked then holds what this backup compared.
+ */
+static int run_backup(struct fx *f, int64_t t, uint64_t sample, struct bk_backup_stats *st,
+		      struct bk_err *err)
+{
+	struct bk_strv tags = BK_STRV_INIT;
+	int r;
+
+	forget_asked();
+	reopen(f);
+	lock(f);
+	f->r.cfg.source.verify_sample = sample;
+	bk_strv_split(&tags, "daily");
+	bk_clock_set(t);
+	r = bk_backup(&f->r, &tags, false, st, err);
+	bk_strv_release(&tags);
+	reopen(f);
+	return r;
+}
+
+/* Overwrite the blocks of LIST (ending in -1) of IMG and the source with new data. */
+static void change_blocks(struct fx *f, unsigned char *img, const long *list, uint64_t seed)
+{
+	for (const long *b = list; *b >= 0; b++)
+		fill_random(img + (size_t)*b * BS, BS, seed + (uint64_t)*b);
+	write_file(f->src, img, (size_t)NBLOCKS * BS);
+}
+
+static const long changed[] = {3, 4, 5, 77, 300, 301, 640, 1023, -1};
+
+/* --- tests ---------------------------------------------------------------- */
+
+static void test_incremental_compares_every_written_block_and_a_sample(void **state)
+{
+	struct fx *f = *state;
+	unsigned char *img = make_image((size_t)NBLOCKS * BS, 7);
+	struct bk_backup_stats st;
+	struct bk_err err = {0};
+	uint64_t others = 0;
+
+	write_file(f->src, img, (size_t)NBLOCKS * BS);
+	assert_int_equal(run_backup(f, T0, 256, &st, &err), 0);
+	change_blocks(f, img, changed, 99);
+	assert_int_equal(run_backup(f, T0 + BK_USEC, 100, &st, &err), 0);
+
+	assert_false(st.full);
+	assert_int_equal(st.bytes_written, 8 * (uint64_t)BS);
+	for (const long *b = changed; *b >= 0; b++)
+		if (!asked((uint64_t)*b))
+			fail_msg("written block %ld was not compared with the source", *b);
+	for (uint64_t b = 0; b < NBLOCKS; b++)
+		others += asked(b);
+	others -= 8;
+	assert_int_equal(others, 100);
+	assert_int_equal(st.verify_planned, 108);
+	assert_int_equal(st.verify_checked, 108);
+	/* consecutive written blocks travel in one read */
+	assert_true(g_asked_calls < g_asked_blocks);
+	free(img);
+}
+
+static void test_unchanged_incremental_compares_only_the_sample(void **state)
+{
+	struct fx *f = *state;
+	unsigned char *img = make_image((size_t)NBLOCKS * BS, 8);
+	struct bk_backup_stats st;
+	struct bk_err err = {0};
+
+	write_file(f->src, img, (size_t)NBLOCKS * BS);
+	assert_int_equal(run_backup(f, T0, 256, &st, &err), 0);
+	assert_int_equal(run_backup(f, T0 + BK_USEC, 50, &st, &err), 0);
+	assert_int_equal(st.bytes_written, 0);
+	assert_int_equal(st.verify_planned, 50);
+	assert_int_equal(st.verify_checked, 50);
+	assert_int_equal(g_asked_blocks, 50);
+	free(img);
+}
+
+static void test_full_backup_compares_a_sample_of_what_it_wrote(void **state)
+{
+	struct fx *f = *state;
+	unsigned char *img = make_image((size_t)NBLOCKS * BS, 9);
+	struct bk_backup_stats st;
+	struct bk_err err = {0};
+
+	write_file(f->src, img, (size_t)NBLOCKS * BS);
+	assert_int_equal(run_backup(f, T0, 64, &st, &err), 0);
+	assert_true(st.full);
+	assert_int_equal(st.verify_planned, 64);
+	assert_int_equal(st.verify_checked, 64);
+	assert_int_equal(g_asked_blocks, 64);
+	for (uint64_t b = 0; b < NBLOCKS; b++)
+		if (asked(b) && block_is_zero(img + b * BS, BS))
+			fail_msg("block %llu is a hole, not something the backup wrote",
+				 (unsigned long long)b);
+	free(img);
+}
+
+static void test_corrupted_written_block_fails_the_backup(void **state)
+{
+	struct fx *f = *state;
+	unsigned char *img = make_image((size_t)NBLOCKS * BS, 10);
+	struct bk_backup_stats st;
+	struct bk_err err = {0};
+	char want[64], *report;
+	char first[BK_ID_MAX + 1];
+	int r;
+
+	write_file(f->src, img, (size_t)NBLOCKS * BS);
+	assert_int_equal(run_backup(f, T0, 256, &st, &err), 0);
+	snprintf(first, sizeof(first), "%s", st.id);
+	change_blocks(f, img, changed, 123);
+	g_corrupt_block = 300; /* written by the incremental, with a sample of 0 */
+	r = run_backup(f, T0 + BK_USEC, 0, &st, &err);
+
+	assert_int_equal(r, BK_EVERIFY);
+	assert_non_null(strstr(err.msg, "1 blocks differ from the source"));
+	assert_null(strstr(err.msg, "distrusted"));
+	assert_int_equal(f->r.n, 1);
+	assert_int_equal(f->r.revs[0].trust, BK_TRUST_TRUSTED); /* the parent is not to blame */
+	assert_latest(f, first);
+	assert_int_equal(count_prefix(f->repo, ".new-"), 0);
+	report = quarantine_report(f);
+	snprintf(want, sizeof(want), "offset: %llu", 300ULL * BS);
+	assert_non_null(strstr(report, want));
+	free(report);
+	free(img);
+}
+
+static void test_damaged_parent_block_found_by_the_sample_distrusts_it(void **state)
+{
+	struct fx *f = *state;
+	unsigned char *img = make_image((size_t)NBLOCKS * BS, 11);
+	struct bk_backup_stats st;
+	struct bk_err err = {0};
+	char path[256];
+
+	write_file(f->src, img, (size_t)NBLOCKS * BS);
+	assert_int_equal(run_backup(f, T0, 256, &st, &err), 0);
+	image_path(f, st.id, path, sizeof(path));
+	corrupt_byte(path, 500ULL * BS + 9); /* block 500: data, never changed */
+	change_blocks(f, img, changed, 5);
+	/* a sample as big as the image: the damaged cloned block is compared */
+	assert_int_equal(run_backup(f, T0 + BK_USEC, NBLOCKS, &st, &err), BK_EVERIFY);
+	assert_non_null(strstr(err.msg, "parent revision distrusted"));
+	assert_int_equal(f->r.n, 1);
+	assert_int_equal(f->r.revs[0].trust, BK_TRUST_DISTRUSTED);
+	free(img);
+}
+
+static void test_time_budget_stops_the_comparison_as_partial(void **state)
+{
+	struct fx *f = *state;
+	unsigned char *img = make_image((size_t)NBLOCKS * BS, 12);
+	struct bk_strv tags = BK_STRV_INIT;
+	struct bk_backup_stats st;
+	struct bk_err err = {0};
+
+	write_file(f->src, img, (size_t)NBLOCKS * BS);
+	reopen(f);
+	lock(f);
+	f->r.cfg.source.verify_full = true;
+	f->r.cfg.source.verify_budget = 0;
+	bk_strv_split(&tags, "daily");
+	assert_int_equal(bk_backup(&f->r, &tags, false, &st, &err), 0);
+	bk_strv_release(&tags);
+	assert_int_equal(st.verify_planned, NBLOCKS);
+	assert_true(st.verify_checked < st.verify_planned);
+	free(img);
+}
+
+/* Parse the source: map of TEXT into CFG. */
+static int parse_source(const char *text, struct bk_source_config *cfg, struct bk_err *err)
+{
+	struct bk_ynode *root = NULL;
+	int r = bk_yaml_parse(text, strlen(text), "config", &root, err);
+
+	if (r == 0)
+		r = bk_source_config_parse(bk_ymap_get(root, "source"), "config", cfg, err);
+	bk_ynode_free(root);
+	return r;
+}
+
+static void test_older_sample_settings_still_load(void **state)
+{
+	struct bk_source_config cfg;
+	struct bk_err err = {0};
+	struct bk_buf out;
+
+	(void)state;
+	/* what `backy init` wrote before: a share, a minimum, verify_full written out */
+	assert_int_equal(parse_source("source: {type: rbd, pool: p, image: i, verify_percent: 1,\n"
+				      "  verify_min_blocks: 16, verify_budget: 60, verify_full: false}\n",
+				      &cfg, &err),
+			 0);
+	assert_false(cfg.verify_full);
+	assert_int_equal(cfg.verify_sample, 256);
+	assert_true(cfg.verify_budget == 60);
+	bk_buf_init(&out);
+	bk_source_config_format(&cfg, &out);
+	assert_null(strstr(out.p, "verify_percent"));
+	assert_null(strstr(out.p, "verify_min_blocks"));
+	assert_non_null(strstr(out.p, "verify_sample: 256"));
+	bk_buf_release(&out);
+	bk_source_config_release(&cfg);
+
+	/* 100 % meant every block, whatever verify_full said */
+	assert_int_equal(parse_source("source: {type: rbd, pool: p, image: i, verify_percent: 100,\n"
+				      "  verify_full: false}\n",
+				      &cfg, &err),
+			 0);
+	assert_true(cfg.verify_full);
+	bk_source_config_release(&cfg);
+
+	assert_int_equal(parse_source("source: {type: rbd, pool: p, image: i, verify_percent: 101}\n",
+				      &cfg, &err),
+			 BK_ECONFIG);
+	assert_non_null(strstr(err.msg, "'source.verify_percent' is out of range"));
+	assert_int_equal(parse_source("source: {type: rbd, pool: p, image: i, verify_sample: 32}\n",
+				      &cfg, &err),
+			 0);
+	assert_int_equal(cfg.verify_sample, 32);
+	bk_source_config_release(&cfg);
+}
+
+int main(void)
+{
+#define TV(fn) cmocka_unit_test_setup_teardown(fn, setup_verify, teardown_verify)
+	const struct CMUnitTest tests[] = {
+		TV(test_incremental_compares_every_written_block_and_a_sample),
+		TV(test_unchanged_incremental_compares_only_the_sample),
+		TV(test_full_backup_compares_a_sample_of_what_it_wrote),
+		TV(test_corrupted_written_block_fails_the_backup),
+		TV(test_damaged_parent_block_found_by_the_sample_distrusts_it),
+		TV(test_time_budget_stops_the_comparison_as_partial),
+		cmocka_unit_test(test_older_sample_settings_still_load),
+	};
+#undef TV
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
