@@ -656,12 +656,12 @@ out:
 	nsegs = b.sums.nsegs;
 	backup_release(&b, committed);
 	if (committed)
-		bk_debug("backup phases: open parent manifest %.3f s, open source %.3f s, clone parent %.3f s, copy %.3f s, sync image %.3f s, manifest %.3f s (%llu of %llu segments written), read-back %.3f s, verify against source %.3f s, commit %.3f s, close source %.3f s",
+		bk_debug("backup phases: parent manifest %.3f s, open source %.3f s, clone parent %.3f s, copy %.3f s, sync %.3f s, read-back %.3f s, verify against source %.3f s, commit %.3f s, close source %.3f s; of the sync: manifest %.3f s (%llu of %llu segments written)",
 			 secs(t_parent - t0), secs(t_src - t_parent), secs(t_open - t_src),
-			 secs(t_copy - t_open), secs(t_data - t_copy), secs(t_sync - t_data),
-			 (unsigned long long)segs, (unsigned long long)nsegs, secs(t_check - t_sync),
+			 secs(t_copy - t_open), secs(t_sync - t_copy), secs(t_check - t_sync),
 			 secs(t_verify - t_check), secs(t_commit - t_verify),
-			 secs(bk_monotonic() - t_commit));
+			 secs(bk_monotonic() - t_commit), secs(t_sync - t_data),
+			 (unsigned long long)segs, (unsigned long long)nsegs);
 	bk_quarantine_release(&q);
 	bk_rev_release(&rev);
 	return r;
