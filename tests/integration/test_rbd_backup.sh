@@ -1,8 +1,9 @@
 #!/bin/bash
 # test_rbd_backup.sh: backups of a 1 GiB RBD image as client.backup against the
 # real test cluster.
-#  - full, then incremental with 3 changed objects: bytes_written = 3 x 4 MiB
-#    (whole objects from the fast-diff), parent = previous revision
+#  - full, then incremental with 3 changed objects: bytes_written = the 3
+#    changed 64 KiB blocks (the fast-diff names 3 whole objects; their
+#    unchanged blocks stay shared with the parent), parent = previous revision
 #  - every revision (file and `backy restore`) is bit-identical to its
 #    backy-<id> snapshot, read right after the backup (librbd digest over the
 #    allocated extents; for the full one also through `rbd export`), and still
@@ -56,7 +57,7 @@ rbd_write "$img" w:$((3 * OBJ + 8192)):4K w:$((10 * OBJ)):4K w:$((255 * OBJ + OB
 backup "$repo" manual:inc1
 after_backup "inc1"
 assert_eq "inc1: parent" "$FULL" "$(rev_field "$repo" "$BID" parent)"
-assert_eq "inc1: bytes_written = 3 whole objects" $((3 * OBJ)) "$(rev_field "$repo" "$BID" bytes_written)"
+assert_eq "inc1: bytes_written = the 3 changed blocks of 3 whole objects" $((3 * 65536)) "$(rev_field "$repo" "$BID" bytes_written)"
 INC1=$BID
 
 check "stale backy-stale1 snapshot made by hand, one more change"

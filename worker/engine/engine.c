@@ -337,9 +337,12 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 				d = b->zero_digest;
 			else
 				bk_hash(hole ? b->zeros : b->buf + boff, (size_t)blen, &d);
-			/* a diff says this block changed: write it even if its digest matches */
-			same = what != BK_READ_MASK && i < pcount && first + i < b->sums.keep &&
-			       bk_digest_equal(&d, &b->pdig[i]);
+			/*
+			 * The parent has this content already (a whole-object diff names
+			 * every block of a changed object, most of them unchanged): the
+			 * clone keeps it shared, as for a block a data read found equal.
+			 */
+			same = i < pcount && first + i < b->sums.keep && bk_digest_equal(&d, &b->pdig[i]);
 			r = same ? bk_manifest_skip(&b->sums, 1, err) : bk_manifest_put(&b->sums, &d, err);
 			if (r < 0)
 				return r;
