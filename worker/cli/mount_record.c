@@ -206,7 +206,7 @@ int mount_point_dev(const char *dir, dev_t *dev)
 bool mount_record_live(const struct mount_record *m)
 {
 	uint64_t dev, ino;
-	dev_t mdev;
+	dev_t mdev = 0;
 
 	if (loopdev_backing(m->loop, &dev, &ino) < 0 || dev != m->dev || ino != m->ino)
 		return false;
