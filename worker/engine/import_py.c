@@ -239,6 +239,7 @@ static int load_map(struct imp *im, const char *id, struct bk_py_chunkmap *map, 
 	size_t len;
 	int r;
 
+	memset(map, 0, sizeof(*map)); /* releasable whatever fails below */
 	r = bk_fs_read_all(im->src->dirfd, id, BK_PY_MAP_MAX_BYTES, &text, &len);
 	if (r == -ENOENT)
 		return bk_err_set(err, BK_ECORRUPT, "revision '%s': its chunk map '%s/%s' is missing",
@@ -409,7 +410,7 @@ int bk_import_py(const char *srcdir, const char *dstdir, bk_import_step_fn step,
 	im.pdig = bk_malloc((CHUNK / BK_MANIFEST_MIN_BLOCK) * sizeof(*im.pdig));
 	for (size_t i = 0; r == 0 && i < src.n; i++) {
 		const struct bk_rev *rev = &src.revs[i];
-		struct bk_py_chunkmap map;
+		struct bk_py_chunkmap map = {0};
 
 		if (!rev->complete) {
 			st->incomplete++;
