@@ -40,14 +40,6 @@ static const char *base_yaml =
 	"state-file: /tmp/x/state\n"
 	"job-timeout: 2h\n";
 
-static int64_t t0(void)
-{
-	int64_t t;
-
-	assert_int_equal(bk_time_parse("2026-03-02T00:00:00Z", &t), 0);
-	return t;
-}
-
 static void parse_ok(const char *yaml, struct co_config *c)
 {
 	struct bk_err err = {0};

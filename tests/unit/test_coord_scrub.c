@@ -33,14 +33,6 @@ static const char base_yaml[] =
 	"hosts: [b1, b2]\n"
 	"job-timeout: 2h\n";
 
-static int64_t t0(void)
-{
-	int64_t t;
-
-	assert_int_equal(bk_time_parse("2026-03-02T00:00:00Z", &t), 0);
-	return t;
-}
-
 static int parse(const char *extra, struct co_config *c, struct bk_err *err)
 {
 	char y[2048];
