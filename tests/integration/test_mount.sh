@@ -40,7 +40,7 @@ fill_fs()
 	xfs) mkfs.xfs -q -f "$dev" >/dev/null ;;
 	esac || fail "mkfs.$type on $dev failed"
 	mnt=$(mktemp -d "$T/fill.XXXX")
-	mount "$dev" "$mnt" || fail "unable to mount the fresh $type"
+	mount -o discard "$dev" "$mnt" || fail "unable to mount the fresh $type"
 	mkdir -p "$mnt/etc" "$orig"
 	head -c 300000 /dev/urandom >"$orig/data.bin"
 	printf 'hostname %s\n' "$type-vm" >"$orig/hostname"
@@ -86,7 +86,7 @@ ESTATE=$(rev_state "$ER" "$EREV")
 check "the live ext4 file system is mounted and changed after the backup"
 LIVE=$T/live
 mkdir -p "$LIVE"
-mount "$EP1" "$LIVE" || fail "unable to mount the live ext4"
+mount -o discard "$EP1" "$LIVE" || fail "unable to mount the live ext4"
 at_exit "umount_retry '$LIVE'"
 echo "changed after the backup" >"$LIVE/etc/hostname"
 sync
