@@ -4,6 +4,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <xxhash.h>
+#ifdef BACKY_HAVE_XXH_DISPATCH
+#include <xxh_x86dispatch.h> /* XXH3 with the widest vector unit the CPU has */
+#endif
 
 void bk_hash(const void *data, size_t len, struct bk_digest *out)
 {

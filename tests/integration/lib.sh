@@ -130,6 +130,11 @@ _run_cleanup()
 trap _run_cleanup EXIT
 trap 'exit 130' INT TERM
 
+# grow_written FILE SIZE_MIB: grow FILE to SIZE_MIB MiB with written zeros.  Unlike
+# truncate's hole (which a backup skips, source_file.c), a backup must read them:
+# a source that keeps a backup busy for a moment.
+grow_written() { head -c $(($2 * 1048576 - $(stat -c %s "$1"))) /dev/zero >>"$1"; }
+
 # kill_later PID: make sure a background process we started is gone at the end
 kill_later() { at_exit "kill -9 $1 2>/dev/null; wait $1 2>/dev/null"; }
 

@@ -53,3 +53,20 @@ check "every revision verifies"
 bk -b "$repo" verify -r all
 assert_eq "trust of the first revision" verified "$(rev_field "$repo" "$first" trust)"
 assert_eq "trust of the third revision" verified "$(rev_field "$repo" "$third" trust)"
+
+check "a fragmented chunk rewritten from a sparse source gets zeros for the holes it did not read"
+for i in $(seq 192 2 254); do # every other block of chunk 3
+	dd if=/dev/urandom of="$src" bs=$BK_BLOCK seek="$i" count=1 conv=notrunc status=none
+done
+bk -b "$repo" backup -f daily
+assert_ge "extents of chunk 3" 32 "$(extents "$repo/$(newest_id "$repo")" $((12 << 20)) $((4 << 20)))"
+# blocks 200-231 of chunk 3 become a hole of the source; one more block changes
+fallocate -p -o $((200 * BK_BLOCK)) -l $((32 * BK_BLOCK)) "$src"
+dd if=/dev/urandom of="$src" bs=$BK_BLOCK seek=240 count=1 conv=notrunc status=none
+bk -b "$repo" backup -f daily
+fifth=$(newest_id "$repo")
+sync
+assert_eq "content of the fifth revision" "$(digest "$src")" "$(digest "$repo/$fifth")"
+assert_le "extents of chunk 3" 3 "$(extents "$repo/$fifth" $((12 << 20)) $((4 << 20)))"
+bk -b "$repo" verify -r "$fifth"
+assert_eq "trust of the fifth revision" verified "$(rev_field "$repo" "$fifth" trust)"

@@ -110,7 +110,7 @@ assert_eq "repositories in base" "vm1" "$(ls "$BASE")"
 check "a second job for a running repository is skipped"
 truncate -s 0 "$T/big.img"
 head -c 64M /dev/urandom >"$T/big.img"
-truncate -s 1G "$T/big.img"
+grow_written "$T/big.img" 1024
 J2=$(wk_id)
 J3=$(wk_id)
 wk_publish "$(wk_job "$J2" vm2 "$T/big.img")"

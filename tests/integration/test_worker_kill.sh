@@ -12,7 +12,7 @@ wk_config
 wk_start
 wk_listen
 head -c 256M /dev/urandom >"$T/big.img"
-truncate -s 2G "$T/big.img"
+grow_written "$T/big.img" 2048
 
 check "kill -9 the worker while its backup runs"
 J=$(wk_id)

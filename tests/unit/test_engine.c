@@ -248,6 +248,63 @@ static void test_damaged_parent_manifest_segment_distrusts_the_parent(void **sta
 	free(a);
 }
 
+/* Write IMG to PATH as a sparse file: only its non-zero 4 KiB pages are written. */
+static void write_sparse(const char *path, const unsigned char *img, size_t size)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	for (size_t off = 0; off < size; off += 4096)
+		if (!block_is_zero(img + off, 4096))
+			assert_int_equal(bk_pwrite_full(fd, img + off, 4096, off), 0);
+	close(fd);
+}
+
+/*
+ * A sparse source's holes are not read (source_file.c): what the engine keeps
+ * for them must be zeros, never what its buffer held from an earlier chunk,
+ * and a block that is partly data is read whole.
+ */
+static void test_sparse_source_is_backed_up_exactly(void **state)
+{
+	struct fx *f = *state;
+	size_t size = 3 * (size_t)CHUNK_BYTES;
+	unsigned char *a = bk_calloc(1, size), *b;
+	struct bk_backup_stats s1, s2;
+	char path[256];
+
+	fill_random(a, CHUNK_BYTES, 11);                  /* chunk 0: all data */
+	fill_random(a + CHUNK_BYTES + 5 * BS, 4096, 12);  /* chunk 1: one page at the start of block 69 */
+	fill_random(a + CHUNK_BYTES + 9 * BS - 4096, 4096, 13); /* ... one at the end of block 72 */
+	fill_random(a + CHUNK_BYTES + 30 * BS, 3 * BS, 14);     /* ... and blocks 94-96 */
+	/* chunk 2: a hole */
+	write_sparse(f->src, a, size);
+	backup(f, T0, "", &s1);
+	image_path(f, s1.id, path, sizeof(path));
+	assert_file_content(path, a, size);
+	assert_int_equal(s1.bytes_written, 64 * (uint64_t)BS + 5 * (uint64_t)BS);
+	assert_true(hole_at(path, CHUNK_BYTES, 5 * BS));
+	assert_true(hole_at(path, 2 * (uint64_t)CHUNK_BYTES, CHUNK_BYTES));
+
+	/* data becomes a hole, a hole becomes data, the rest stays */
+	b = bk_malloc(size);
+	memcpy(b, a, size);
+	memset(b + 10 * BS, 0, 2 * BS);
+	memset(b + CHUNK_BYTES + 5 * BS, 0, BS);
+	fill_random(b + 2 * (size_t)CHUNK_BYTES + 7 * BS, BS, 15);
+	write_sparse(f->src, b, size);
+	backup(f, T0 + BK_USEC, "", &s2);
+	assert_false(s2.full);
+	assert_int_equal(s2.bytes_written, 1 * (uint64_t)BS); /* the new data; holes are punched */
+	image_path(f, s2.id, path, sizeof(path));
+	assert_file_content(path, b, size);
+	assert_true(hole_at(path, 10 * (uint64_t)BS, 2 * BS));
+	assert_true(hole_at(path, CHUNK_BYTES + 5 * (uint64_t)BS, BS));
+	free(a);
+	free(b);
+}
+
 static void test_grown_source_is_backed_up_exactly(void **state)
 {
 	struct fx *f = *state;
@@ -719,6 +776,7 @@ int main(void)
 		T(test_unchanged_source_writes_nothing),
 		T(test_incremental_on_version_1_manifest_writes_version_2),
 		T(test_damaged_parent_manifest_segment_distrusts_the_parent),
+		T(test_sparse_source_is_backed_up_exactly),
 		T(test_grown_source_is_backed_up_exactly),
 		T(test_shrunk_source_is_backed_up_exactly),
 		T(test_backup_of_image_with_odd_size_from_scratch),

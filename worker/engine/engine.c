@@ -243,7 +243,9 @@ static int coalesce(struct backup *b, uint64_t off, uint64_t len, uint64_t first
 							  b->img_name);
 				b->recopied[(first + i) / 8] |= (unsigned char)(1u << ((first + i) % 8));
 			}
-			data = !bk_is_zero(b->buf + boff, (size_t)blen);
+			/* a hole the source did not read is zeros (BUF does not hold them) */
+			data = !(what == BK_READ_ALLOCATED && !(b->mask[i / 8] & (1u << (i % 8)))) &&
+			       !bk_is_zero(b->buf + boff, (size_t)blen);
 		}
 		if (data && run < 0)
 			run = i;
@@ -299,8 +301,7 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 			return r;
 		/* the parent's digests, to compare data and changed blocks with (the new
 		 * manifest is its clone) */
-		if ((what == BK_READ_DATA || what == BK_READ_MASK) && use_parent &&
-		    first < b->parent.nblocks) {
+		if (what != BK_READ_UNCHANGED && use_parent && first < b->parent.nblocks) {
 			pcount = b->parent.nblocks - first < count ? (uint32_t)(b->parent.nblocks - first)
 								   : count;
 			r = bk_manifest_read(&b->parent, first, pcount, b->pdig, err);
