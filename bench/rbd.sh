@@ -76,8 +76,10 @@ io.close(); c.shutdown()
 PY
 }
 
-full=() export=() incr=() ediff=() wdiff=() cli=() snap=() rm=() data=() restore=() import=() rss_max=0
-note_rss() { ((rss > rss_max)) && rss_max=$rss; true; }
+full=() export=() incr=() ediff=() wdiff=() cli=() snap=() rm=() data=() restore=() import=()
+rss_full=0 rss_incr=0 rss_rest=0
+# note_rss VAR: keep the largest peak RSS (KiB, from time_cmd) of one kind of run in VAR
+note_rss() { local -n peak=$1; ((rss > peak)) && peak=$rss; true; }
 # phase ARRAY PATTERN: append the seconds of backy's -vv line matching PATTERN
 phase() {
 	local -n arr=$1
@@ -92,7 +94,7 @@ for r in $(seq 1 "$rounds"); do
 		"$repo/config"
 
 	time_cmd t "$BACKY" -b "$repo" backup manual:full
-	note_rss
+	note_rss rss_full
 	full+=("$t")
 	A=$(newest "$repo")
 	rbd --id admin snap create "$POOL/$IMG@bench-a-$r" >/dev/null 2>&1 # same content as backy-$A
@@ -101,7 +103,7 @@ for r in $(seq 1 "$rounds"); do
 
 	change_1pct "$r"
 	time_cmd t "$BACKY" -vv -b "$repo" backup manual:incr
-	note_rss
+	note_rss rss_incr
 	incr+=("$t")
 	phase snap 'snapshot .* taken in'
 	phase rm 'snapshot .* removed in'
@@ -120,7 +122,7 @@ for r in $(seq 1 "$rounds"); do
 	rbd --id admin snap rm "$POOL/$IMG@bench-c-$r" >/dev/null 2>&1
 
 	time_cmd t "$BACKY" -b "$repo" restore -r "$A" "rbd:$POOL/$IMG-rest-$r"
-	note_rss
+	note_rss rss_rest
 	restore+=("$t")
 	time_cmd t rbd --id backup import --no-progress "$mnt/export-$r" "$POOL/$IMG-imp-$r"
 	import+=("$t")
@@ -146,4 +148,5 @@ printf '  %-34s %7s s   %-30s %7s s   ratio %s\n' \
 	"  backy data path only" "$m_data" "  --whole-object" "$m_wdiff" "$(ratio "$m_data" "$m_wdiff")" \
 	"backy restore into RBD" "$m_rest" "rbd import" "$m_imp" "$(ratio "$m_rest" "$m_imp")"
 echo "  backy incremental phases (medians): snapshot taken $m_snap s, data path $m_data s, older snapshot removed $m_rm s (in the background)"
-echo "  peak RSS of backy: $((rss_max / 1024)) MiB"
+echo "  peak RSS of backy: full backup $((rss_full / 1024)) MiB, incremental $((rss_incr / 1024)) MiB" \
+	"(target < 96 MiB), restore into RBD $((rss_rest / 1024)) MiB"
