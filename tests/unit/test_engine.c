@@ -305,6 +305,46 @@ static void test_sparse_source_is_backed_up_exactly(void **state)
 	free(b);
 }
 
+/* A file source that shrinks between open and read is an error, in data and in holes alike. */
+static void test_source_that_shrinks_during_the_backup_fails(void **state)
+{
+	struct fx *f = *state;
+	size_t size = 2 * (size_t)CHUNK_BYTES;
+	unsigned char *img = bk_calloc(1, size), *buf = bk_malloc(CHUNK_BYTES), mask[128];
+	struct bk_source_config cfg;
+	struct bk_source src = {0};
+	struct bk_err err = {0};
+	enum bk_read what;
+	bool use_base = false;
+
+	fill_random(img, BS, 21); /* chunk 0: one block of data, then a hole; chunk 1: a hole */
+	fill_random(img + CHUNK_BYTES, BS, 22);
+	write_sparse(f->src, img, size);
+	bk_source_config_init(&cfg);
+	cfg.spec.type = BK_SOURCE_FILE;
+	cfg.spec.filename = bk_strdup(f->src);
+	assert_int_equal(bk_source_open(&src, &cfg, BS, "id", NULL, &use_base, &err), 0);
+	assert_int_equal(src.size, size);
+	assert_int_equal(src.ops->read(&src, buf, 0, CHUNK_BYTES, false, &what, mask, &err), 0);
+	assert_int_equal(what, BK_READ_ALLOCATED);
+	assert_int_equal(mask[0], 1);
+	assert_memory_equal(buf, img, BS);
+
+	assert_int_equal(truncate(f->src, CHUNK_BYTES + BS / 2), 0); /* into chunk 1's data */
+	assert_int_equal(src.ops->read(&src, buf, CHUNK_BYTES, CHUNK_BYTES, false, &what, mask, &err),
+			 BK_ESOURCE);
+	assert_non_null(strstr(err.msg, "shrank during the backup"));
+	bk_err_clear(&err);
+	assert_int_equal(truncate(f->src, BS), 0); /* chunk 0 now ends in a hole that is gone */
+	assert_int_equal(src.ops->read(&src, buf, 0, CHUNK_BYTES, false, &what, mask, &err),
+			 BK_ESOURCE);
+	assert_non_null(strstr(err.msg, "shrank during the backup"));
+	bk_source_close(&src, false);
+	bk_source_config_release(&cfg);
+	free(img);
+	free(buf);
+}
+
 static void test_grown_source_is_backed_up_exactly(void **state)
 {
 	struct fx *f = *state;
@@ -777,6 +817,7 @@ int main(void)
 		T(test_incremental_on_version_1_manifest_writes_version_2),
 		T(test_damaged_parent_manifest_segment_distrusts_the_parent),
 		T(test_sparse_source_is_backed_up_exactly),
+		T(test_source_that_shrinks_during_the_backup_fails),
 		T(test_grown_source_is_backed_up_exactly),
 		T(test_shrunk_source_is_backed_up_exactly),
 		T(test_backup_of_image_with_odd_size_from_scratch),

@@ -95,6 +95,14 @@ static int64_t data_mask(int fd, uint64_t off, size_t len, uint32_t bs, unsigned
 	return (int64_t)data;
 }
 
+static int shrank(struct bk_source *src, uint64_t end, struct bk_err *err)
+{
+	return bk_err_set(err, BK_ESOURCE,
+			  "source '%s' shrank during the backup (ends at %llu, expected %llu bytes)",
+			  src->cfg->spec.filename, (unsigned long long)end,
+			  (unsigned long long)src->size);
+}
+
 static int read_range(struct bk_source *src, void *buf, uint64_t off, size_t len,
 		      struct bk_err *err)
 {
@@ -105,12 +113,7 @@ static int read_range(struct bk_source *src, void *buf, uint64_t off, size_t len
 	r = bk_pread_full(fs->fd, buf, len, off, &got);
 	if (r < 0)
 		return bk_err_sys(err, r, "unable to read source '%s'", src->cfg->spec.filename);
-	if (got != len)
-		return bk_err_set(err, BK_ESOURCE,
-				  "source '%s' shrank during the backup (ends at %llu, expected %llu bytes)",
-				  src->cfg->spec.filename, (unsigned long long)(off + got),
-				  (unsigned long long)src->size);
-	return 0;
+	return got == len ? 0 : shrank(src, off + got, err);
 }
 
 static int file_read(struct bk_source *src, void *buf, uint64_t off, size_t len, bool may_skip,
@@ -119,6 +122,7 @@ static int file_read(struct bk_source *src, void *buf, uint64_t off, size_t len,
 	struct file_source *fs = src->priv;
 	uint32_t bs = src->block_size;
 	size_t nblocks = (len + bs - 1) / bs;
+	struct stat st;
 	int64_t data;
 	int r;
 
@@ -131,6 +135,11 @@ static int file_read(struct bk_source *src, void *buf, uint64_t off, size_t len,
 	}
 	if ((uint64_t)data == len)
 		return read_range(src, buf, off, len, err);
+	/* past the end of a shrunk file there is no data either: not a hole */
+	if (fstat(fs->fd, &st) < 0)
+		return bk_err_sys(err, -errno, "unable to stat source '%s'", src->cfg->spec.filename);
+	if ((uint64_t)st.st_size < off + len)
+		return shrank(src, (uint64_t)st.st_size, err);
 	/* read each run of blocks that holds data; the rest are holes */
 	*what = BK_READ_ALLOCATED;
 	for (size_t i = 0; i < nblocks;) {
