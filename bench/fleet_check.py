@@ -88,7 +88,8 @@ def main():
         job = r["job"]
         if r["outcome"] != "ok":
             failed.append(f"{r['action']} of {job} ({r['job_id']}) on {r['host']}: "
-                          f"{r['outcome']} {r.get('error_code', '')} {r.get('error_message', '')}")
+                          f"{r['outcome']} {r.get('error', {}).get('code', '')} "
+                          f"{r.get('error', {}).get('message', '')}")
             continue
         if job not in plan or r["host"] != plan[job]["host"]:
             bad.append(f"{job}: result from host {r['host']}, placed on "
