@@ -4,6 +4,9 @@
 # On a 2 GiB RBD image (40 % random, 30 % compressible text, 30 % never written)
 # it measures ROUNDS times each, alternating, as client.backup:
 #   full backup                     vs  rbd export IMG@backy-ID FILE (+ fsync)
+#                                   vs  rbd snap create + export of it (+ fsync): the same work
+#                                       as backy's full backup (the plain export is handed its
+#                                       snapshot for free)
 #   incremental after a 1 % change  vs  rbd export-diff --from-snap A IMG@backy-ID FILE (+ fsync)
 #                                   vs  the same with --whole-object (what backy must do on a
 #                                       fast-diff image: the issue and Python backy diff whole objects)
@@ -76,7 +79,7 @@ io.close(); c.shutdown()
 PY
 }
 
-full=() export=() incr=() ediff=() wdiff=() cli=() snap=() rm=() data=() restore=() import=()
+full=() export=() cexport=() incr=() ediff=() wdiff=() cli=() snap=() rm=() data=() restore=() import=()
 rss_full=0 rss_incr=0 rss_rest=0
 # note_rss VAR: keep the largest peak RSS (KiB, from time_cmd) of one kind of run in VAR
 note_rss() { local -n peak=$1; ((rss > peak)) && peak=$rss; true; }
@@ -100,6 +103,12 @@ for r in $(seq 1 "$rounds"); do
 	rbd --id admin snap create "$POOL/$IMG@bench-a-$r" >/dev/null 2>&1 # same content as backy-$A
 	time_cmd t sh -c "rbd --id backup export --no-progress '$POOL/$IMG@backy-$A' '$mnt/export-$r' && sync '$mnt/export-$r'"
 	export+=("$t")
+	# the rbd CLI doing backy's whole full backup: a new snapshot, then the export
+	time_cmd t sh -c "rbd --id backup snap create '$POOL/$IMG@bench-f-$r' && \
+		rbd --id backup export --no-progress '$POOL/$IMG@bench-f-$r' '$mnt/cexport-$r' && sync '$mnt/cexport-$r'"
+	cexport+=("$t")
+	rbd --id admin snap rm "$POOL/$IMG@bench-f-$r" >/dev/null 2>&1
+	rm -f "$mnt/cexport-$r"
 
 	change_1pct "$r"
 	time_cmd t "$BACKY" -vv -b "$repo" backup manual:incr
@@ -133,7 +142,7 @@ for r in $(seq 1 "$rounds"); do
 		"(whole-object ${wdiff[-1]} s, with snapshots ${cli[-1]} s), restore ${restore[-1]} s / import ${import[-1]} s"
 done
 
-m_full=$(median "${full[@]}") m_export=$(median "${export[@]}")
+m_full=$(median "${full[@]}") m_export=$(median "${export[@]}") m_cexport=$(median "${cexport[@]}")
 m_incr=$(median "${incr[@]}") m_ediff=$(median "${ediff[@]}")
 m_wdiff=$(median "${wdiff[@]}") m_cli=$(median "${cli[@]}")
 m_snap=$(median "${snap[@]}") m_rm=$(median "${rm[@]}") m_data=$(median "${data[@]}")
@@ -142,6 +151,7 @@ echo
 echo "medians over $rounds rounds, ${size_gib} GiB RBD image, 1 % change $mode, XFS reflink loop mount:"
 printf '  %-34s %7s s   %-30s %7s s   ratio %s\n' \
 	"backy full backup" "$m_full" "rbd export (+fsync)" "$m_export" "$(ratio "$m_full" "$m_export")" \
+	"backy full backup" "$m_full" "  snap create+export" "$m_cexport" "$(ratio "$m_full" "$m_cexport")" \
 	"backy incremental (1 %)" "$m_incr" "rbd export-diff (+fsync)" "$m_ediff" "$(ratio "$m_incr" "$m_ediff")" \
 	"backy incremental (1 %)" "$m_incr" "  --whole-object" "$m_wdiff" "$(ratio "$m_incr" "$m_wdiff")" \
 	"backy incremental (1 %)" "$m_incr" "  snap create+diff+snap rm" "$m_cli" "$(ratio "$m_incr" "$m_cli")" \
