@@ -16,25 +16,31 @@ bk -b "$repo" init file "$src"
 bk -b "$repo" backup -f daily
 first=$(newest_id "$repo")
 
+# change BLOCK...: overwrite these blocks of the source with random data
+change() {
+	for i in "$@"; do
+		dd if=/dev/urandom of="$src" bs=$BK_BLOCK seek="$i" count=1 conv=notrunc status=none
+	done
+}
+# backup_exact: back up, sync; the new revision (its id in $rev) equals the source
+backup_exact() {
+	bk -b "$repo" backup -f daily
+	rev=$(newest_id "$repo")
+	sync
+	assert_eq "content of revision $rev" "$(digest "$src")" "$(digest "$repo/$rev")"
+}
+
 check "an incremental that changes every other block of chunk 0 fragments it"
-for i in $(seq 0 2 62); do # every other block of chunk 0
-	dd if=/dev/urandom of="$src" bs=$BK_BLOCK seek="$i" count=1 conv=notrunc status=none
-done
-for i in 140 150; do # two blocks of chunk 2
-	dd if=/dev/urandom of="$src" bs=$BK_BLOCK seek="$i" count=1 conv=notrunc status=none
-done
-bk -b "$repo" backup -f daily
-second=$(newest_id "$repo")
-sync
-assert_eq "content of the second revision" "$(digest "$src")" "$(digest "$repo/$second")"
+change $(seq 0 2 62) # every other block of chunk 0
+change 140 150       # two blocks of chunk 2
+backup_exact
+second=$rev
 assert_ge "extents of chunk 0" 32 "$(extents "$repo/$second" 0 $((4 << 20)))"
 
 check "the next incremental that writes into chunk 0 rewrites it whole; chunk 2 stays as it is"
-dd if=/dev/urandom of="$src" bs=$BK_BLOCK seek=1 count=1 conv=notrunc status=none
-bk -b "$repo" backup -f daily
-third=$(newest_id "$repo")
-sync
-assert_eq "content of the third revision" "$(digest "$src")" "$(digest "$repo/$third")"
+change 1
+backup_exact
+third=$rev
 assert_le "extents of chunk 0" 2 "$(extents "$repo/$third" 0 $((4 << 20)))"
 assert_ge "extents of chunk 2 (two changed blocks between shared data)" 5 \
 	"$(extents "$repo/$third" $((8 << 20)) $((4 << 20)))"
@@ -55,18 +61,14 @@ assert_eq "trust of the first revision" verified "$(rev_field "$repo" "$first" t
 assert_eq "trust of the third revision" verified "$(rev_field "$repo" "$third" trust)"
 
 check "a fragmented chunk rewritten from a sparse source gets zeros for the holes it did not read"
-for i in $(seq 192 2 254); do # every other block of chunk 3
-	dd if=/dev/urandom of="$src" bs=$BK_BLOCK seek="$i" count=1 conv=notrunc status=none
-done
-bk -b "$repo" backup -f daily
-assert_ge "extents of chunk 3" 32 "$(extents "$repo/$(newest_id "$repo")" $((12 << 20)) $((4 << 20)))"
+change $(seq 192 2 254) # every other block of chunk 3
+backup_exact
+assert_ge "extents of chunk 3" 32 "$(extents "$repo/$rev" $((12 << 20)) $((4 << 20)))"
 # blocks 200-231 of chunk 3 become a hole of the source; one more block changes
 fallocate -p -o $((200 * BK_BLOCK)) -l $((32 * BK_BLOCK)) "$src"
-dd if=/dev/urandom of="$src" bs=$BK_BLOCK seek=240 count=1 conv=notrunc status=none
-bk -b "$repo" backup -f daily
-fifth=$(newest_id "$repo")
-sync
-assert_eq "content of the fifth revision" "$(digest "$src")" "$(digest "$repo/$fifth")"
+change 240
+backup_exact
+fifth=$rev
 assert_le "extents of chunk 3" 3 "$(extents "$repo/$fifth" $((12 << 20)) $((4 << 20)))"
 bk -b "$repo" verify -r "$fifth"
 assert_eq "trust of the fifth revision" verified "$(rev_field "$repo" "$fifth" trust)"
