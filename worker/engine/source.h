@@ -6,8 +6,8 @@
  * block-aligned chunks.  A source that can tell which ranges changed since
  * the base revision (RBD diffs) answers "unchanged" instead of data, and
  * the engine keeps the cloned extents and the base's digests for them; a
- * source without that knowledge (files) always returns data, and the engine
- * compares digests.
+ * source without that knowledge (files) returns data (all but the holes of
+ * a sparse file), and the engine compares digests.
  */
 #ifndef BK_SOURCE_H
 #define BK_SOURCE_H
@@ -89,8 +89,8 @@ enum bk_read {
 	BK_READ_DATA,      /* BUF holds the data; what changed is unknown (compare digests) */
 	BK_READ_UNCHANGED, /* nothing in the range changed since the base */
 	BK_READ_MASK,      /* MASK says which blocks changed; changed ones are in BUF */
-	BK_READ_ALLOCATED, /* MASK says which blocks hold data (in BUF); the others were
-			    * never written and read as zeros */
+	BK_READ_ALLOCATED, /* MASK says which blocks hold data (in BUF); the others are
+			    * holes (never written, or punched): zeros, not read */
 };
 
 /*
