@@ -233,8 +233,9 @@ static int coalesce(struct backup *b, uint64_t off, uint64_t len, uint64_t first
 
 		if (i < count) {
 			uint64_t blen = len - boff < b->bs ? len - boff : b->bs;
+			bool in_mask = bit(b->mask, i);
 
-			if (what == BK_READ_MASK && !(b->mask[i / 8] & (1u << (i % 8)))) {
+			if (what == BK_READ_MASK && !in_mask) {
 				size_t got;
 
 				r = bk_pread_full(b->dst, b->buf + boff, (size_t)blen, off + boff, &got);
@@ -244,7 +245,7 @@ static int coalesce(struct backup *b, uint64_t off, uint64_t len, uint64_t first
 				b->recopied[(first + i) / 8] |= (unsigned char)(1u << ((first + i) % 8));
 			}
 			/* a hole the source did not read is zeros (BUF does not hold them) */
-			data = !(what == BK_READ_ALLOCATED && !(b->mask[i / 8] & (1u << (i % 8)))) &&
+			data = !(what == BK_READ_ALLOCATED && !in_mask) &&
 			       !bk_is_zero(b->buf + boff, (size_t)blen);
 		}
 		if (data && run < 0)
@@ -320,7 +321,7 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 			struct bk_digest d;
 			bool same, zero, punch;
 
-			bool in_mask = b->mask[i / 8] & (1u << (i % 8));
+			bool in_mask = bit(b->mask, i);
 			/* never written in the source: zeros that were not read */
 			bool hole = what == BK_READ_ALLOCATED && !in_mask;
 
