@@ -17,8 +17,11 @@
 # and prints medians, ratios (backy / rbd; the target is <= 1.1 each), the
 # median phases of backy's incremental (from its -vv output: snapshot taken,
 # data path = copy + sync + read-back + verification against the source,
-# older snapshot removed, in the background since issue 12) and the peak RSS
-# of backy (GNU time %M).  Repository and
+# older snapshot removed, in the background since issue 12), the time its
+# full backup took to create its snapshot, each run's phases, and the peak RSS
+# of backy (GNU time %M).  Each round is a new repository on the same image,
+# whose incremental has one older backy-* snapshot to remove, as in a chain.
+# Repository and
 # rbd output files live on the same loop-mounted XFS (reflink=1); both sides
 # fsync what they write.  Snapshot creation and removal are monitor commits:
 # each waits for the monitor's next Paxos round (paxos_propose_interval, 1 s by
@@ -79,7 +82,7 @@ io.close(); c.shutdown()
 PY
 }
 
-full=() export=() cexport=() incr=() ediff=() wdiff=() cli=() snap=() rm=() data=() restore=() import=()
+full=() fsnap=() export=() cexport=() incr=() ediff=() wdiff=() cli=() snap=() rm=() data=() restore=() import=()
 rss_full=0 rss_incr=0 rss_rest=0
 # note_rss VAR: keep the largest peak RSS (KiB, from time_cmd) of one kind of run in VAR
 note_rss() { local -n peak=$1; ((rss > peak)) && peak=$rss; true; }
@@ -96,9 +99,11 @@ for r in $(seq 1 "$rounds"); do
 	sed -i -e 's/^  verify_sample: .*/  verify_sample: 256/' -e 's/^  verify_budget: .*/  verify_budget: 300/' \
 		"$repo/config"
 
-	time_cmd t "$BACKY" -b "$repo" backup manual:full
+	time_cmd t "$BACKY" -vv -b "$repo" backup manual:full
 	note_rss rss_full
 	full+=("$t")
+	phase fsnap 'snapshot .* taken in'
+	sed -n 's/^backy: \(backup phases: .*\); of the sync.*/  full \1/p' "$work/cmd.err"
 	A=$(newest "$repo")
 	rbd --id admin snap create "$POOL/$IMG@bench-a-$r" >/dev/null 2>&1 # same content as backy-$A
 	time_cmd t sh -c "rbd --id backup export --no-progress '$POOL/$IMG@backy-$A' '$mnt/export-$r' && sync '$mnt/export-$r'"
@@ -110,12 +115,16 @@ for r in $(seq 1 "$rounds"); do
 	rbd --id admin snap rm "$POOL/$IMG@bench-f-$r" >/dev/null 2>&1
 	rm -f "$mnt/cexport-$r"
 
+	# what a chain leaves for its next incremental to remove: the snapshot of
+	# the parent's parent (the CLI baseline removes one too)
+	rbd --id admin snap create "$POOL/$IMG@backy-older-$r" >/dev/null 2>&1
 	change_1pct "$r"
 	time_cmd t "$BACKY" -vv -b "$repo" backup manual:incr
 	note_rss rss_incr
 	incr+=("$t")
 	phase snap 'snapshot .* taken in'
 	phase rm 'snapshot .* removed in'
+	sed -n 's/^backy: \(backup phases: .*\); of the sync.*/  incremental \1/p' "$work/cmd.err"
 	data+=("$(sed -n 's/.*backup phases: .* copy \([0-9.]*\) s, sync \([0-9.]*\) s, read-back \([0-9.]*\) s, verify against source \([0-9.]*\) s.*/\1 \2 \3 \4/p' "$work/cmd.err" |
 		awk '{ print $1 + $2 + $3 + $4 }')")
 	B=$(newest "$repo")
@@ -138,11 +147,15 @@ for r in $(seq 1 "$rounds"); do
 	for i in rest imp; do rbd --id admin rm "$POOL/$IMG-$i-$r" >/dev/null 2>&1; done
 	rm -f "$mnt/export-$r" "$mnt/diff-$r" "$mnt/wdiff-$r" "$mnt/cdiff-$r"
 	rm -rf "$repo"
+	# every round starts as the first: the next one's incremental would otherwise
+	# remove this round's snapshots too, a monitor round each, where a chain of
+	# one repository removes one
+	for s in "backy-$A" "backy-$B"; do rbd --id admin snap rm --no-progress "$POOL/$IMG@$s" >/dev/null 2>&1; done
 	echo "round $r: full ${full[-1]} s / export ${export[-1]} s, incr ${incr[-1]} s / export-diff ${ediff[-1]} s" \
 		"(whole-object ${wdiff[-1]} s, with snapshots ${cli[-1]} s), restore ${restore[-1]} s / import ${import[-1]} s"
 done
 
-m_full=$(median "${full[@]}") m_export=$(median "${export[@]}") m_cexport=$(median "${cexport[@]}")
+m_full=$(median "${full[@]}") m_fsnap=$(median "${fsnap[@]}") m_export=$(median "${export[@]}") m_cexport=$(median "${cexport[@]}")
 m_incr=$(median "${incr[@]}") m_ediff=$(median "${ediff[@]}")
 m_wdiff=$(median "${wdiff[@]}") m_cli=$(median "${cli[@]}")
 m_snap=$(median "${snap[@]}") m_rm=$(median "${rm[@]}") m_data=$(median "${data[@]}")
@@ -157,6 +170,7 @@ printf '  %-34s %7s s   %-30s %7s s   ratio %s\n' \
 	"backy incremental (1 %)" "$m_incr" "  snap create+diff+snap rm" "$m_cli" "$(ratio "$m_incr" "$m_cli")" \
 	"  backy data path only" "$m_data" "  --whole-object" "$m_wdiff" "$(ratio "$m_data" "$m_wdiff")" \
 	"backy restore into RBD" "$m_rest" "rbd import" "$m_imp" "$(ratio "$m_rest" "$m_imp")"
+echo "  backy full backup phases (medians): snapshot taken $m_fsnap s (the plain export is handed its snapshot)"
 echo "  backy incremental phases (medians): snapshot taken $m_snap s, data path $m_data s, older snapshot removed $m_rm s (in the background)"
 echo "  peak RSS of backy: full backup $((rss_full / 1024)) MiB, incremental $((rss_incr / 1024)) MiB" \
 	"(target < 96 MiB), restore into RBD $((rss_rest / 1024)) MiB"

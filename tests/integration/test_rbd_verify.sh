@@ -11,6 +11,10 @@
 #    block of the snapshot), succeeds and restores bit-identically
 #  - the same with verify_percent: 100 (a key of older configs) instead of
 #    verify_full
+#  - the same with a sample as big as the image: an incremental compares the
+#    blocks outside its diff while it copies (in a second thread, through
+#    librbd alongside the copy's reads), and the damaged one among them
+#    distrusts the parent
 #  - verification sized to the change (the written blocks plus verify_sample
 #    others; here 0, so only the written ones): a block of the newest revision
 #    damaged on disk, which no later backup rewrites, is not what a backup
@@ -43,7 +47,8 @@ corrupt_and_catch()
 	rbd_write "$img" w:$((100 * OBJ)):64K
 	n0=$(nrevs)
 	rm -rf "$repo/quarantine"
-	expect_fail "verification failed" -b "$repo" backup manual:after-corruption
+	expect_fail "verification failed" -vv -b "$repo" backup manual:after-corruption
+	cp "$T/last.err" "$T/caught.err"
 	assert_eq "$label: revisions after the failed run" "$n0" "$(nrevs)"
 	assert_eq "$label: newest revision" "$bad" "$(newest_id "$repo")"
 	assert_eq "$label: .new-* left" 0 "$(find "$repo" -maxdepth 1 -name '.new-*' | wc -l)"
@@ -83,6 +88,11 @@ assert_eq "parent" "$(status_eval "$repo" 'd[-2]["uuid"]')" "$(rev_field "$repo"
 restore_cmp "$repo" "$BID" "$(rbd_digest "$img@backy-$BID")" "inc-again"
 
 corrupt_and_catch "verify_percent 100" 130 verify_full=false verify_percent=100
+
+corrupt_and_catch "sample during the copy" 200 verify_full=false verify_percent=1 verify_sample=100000
+grep -qE "blocks compared, [1-9][0-9]* of them during the copy" "$T/caught.err" ||
+	fail "the sample was not compared during the copy: $(grep -F 'verification against' "$T/caught.err")"
+ok "the sample was compared during the copy"
 
 check "narrow verification: a damaged unchanged block is found by the next scrub"
 set_source "$repo" verify_full=false verify_percent=1 verify_sample=0

@@ -8,13 +8,20 @@
  * the linker does not take worker/engine/source_file.c), a file source with
  * a stable "snapshot" (the file) and a verify_read that records what it was
  * asked for.  Faults are injected there: the copy read can return a damaged
- * block that the snapshot does not have, as a wrong read would.
+ * block that the snapshot does not have, as a wrong read would.  With
+ * g_changes, an incremental's source also names the blocks that may change
+ * (a diff), and the sample is compared while the copy runs: verify_read is
+ * then called from a second thread, so its bookkeeping is locked and its
+ * complaints are collected for the main thread to fail on.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include <pthread.h>
+#include <time.h>
 
 #include "source.h"
 #include "store_fixture.h"
@@ -25,11 +32,18 @@
 /* --- the source seam ------------------------------------------------------ */
 
 static long g_corrupt_block = -1;     /* copy reads return this block damaged */
+static unsigned char *g_changes;      /* an incremental's diff (changes op); NULL: none */
 static unsigned char *g_asked;        /* bit per block verify_read returned */
 static uint64_t g_asked_blocks, g_asked_calls;
+static char g_complaint[200];         /* what verify_read found wrong with a request */
+static bool g_hold_last_read;         /* the copy's last read waits for a verify_read */
+static bool g_overlapped;             /* ... and one came */
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_asked_cond = PTHREAD_COND_INITIALIZER;
 
 struct mock {
 	int fd;
+	bool incremental;
 };
 
 static int mock_open(struct bk_source *src, const struct bk_source_config *cfg, const char *id,
@@ -39,8 +53,7 @@ static int mock_open(struct bk_source *src, const struct bk_source_config *cfg, 
 	struct stat st;
 
 	(void)id;
-	(void)base;
-	(void)use_base;
+	m->incremental = base && *use_base;
 	m->fd = open(cfg->spec.filename, O_RDONLY | O_CLOEXEC);
 	if (m->fd < 0 || fstat(m->fd, &st) < 0) {
 		free(m);
@@ -65,7 +78,43 @@ static int mock_read(struct bk_source *src, void *buf, uint64_t off, size_t len,
 		return bk_err_set(err, BK_ESOURCE, "short read");
 	if (g_corrupt_block >= 0 && bad >= off && bad < off + len)
 		((unsigned char *)buf)[bad - off + 17] ^= 0x5a;
+	if (g_hold_last_read && off + len == src->size) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 10;
+		pthread_mutex_lock(&g_lock);
+		while (!g_asked_calls &&
+		       pthread_cond_timedwait(&g_asked_cond, &g_lock, &until) == 0)
+			;
+		g_overlapped = g_asked_calls > 0;
+		pthread_mutex_unlock(&g_lock);
+	}
 	return 0;
+}
+
+static const unsigned char *mock_changes(struct bk_source *src)
+{
+	struct mock *m = src->priv;
+
+	return m->incremental ? g_changes : NULL;
+}
+
+/* Record that a verification read asked for OFF, LEN: under g_lock. */
+static void note_asked(const struct bk_source *src, uint64_t off, size_t len)
+{
+	if (!(len > 0 && len <= BK_SOURCE_VERIFY_READ) || off % src->block_size)
+		snprintf(g_complaint, sizeof(g_complaint), "bad range %llu+%zu",
+			 (unsigned long long)off, len);
+	for (uint64_t b = off / src->block_size; b * src->block_size < off + len; b++) {
+		if (g_asked[b / 8] & (1u << (b % 8)))
+			snprintf(g_complaint, sizeof(g_complaint), "block %llu asked for twice",
+				 (unsigned long long)b);
+		g_asked[b / 8] |= (unsigned char)(1u << (b % 8));
+		g_asked_blocks++;
+	}
+	g_asked_calls++;
+	pthread_cond_broadcast(&g_asked_cond);
 }
 
 static int mock_verify_read(struct bk_source *src, const struct bk_verify_io *io,
@@ -78,15 +127,9 @@ static int mock_verify_read(struct bk_source *src, const struct bk_verify_io *io
 	int r;
 
 	while ((r = io->next(io->arg, &off, &len)) > 0) {
-		assert_true(len > 0 && len <= BK_SOURCE_VERIFY_READ);
-		assert_int_equal(off % src->block_size, 0);
-		for (uint64_t b = off / src->block_size; b * src->block_size < off + len; b++) {
-			if (g_asked[b / 8] & (1u << (b % 8)))
-				fail_msg("block %llu asked for twice", (unsigned long long)b);
-			g_asked[b / 8] |= (unsigned char)(1u << (b % 8));
-			g_asked_blocks++;
-		}
-		g_asked_calls++;
+		pthread_mutex_lock(&g_lock);
+		note_asked(src, off, len);
+		pthread_mutex_unlock(&g_lock);
 		if (bk_pread_full(m->fd, buf, len, off, &got) < 0 || got != len) {
 			r = bk_err_set(err, BK_ESOURCE, "short read");
 			break;
@@ -112,6 +155,7 @@ static void mock_close(struct bk_source *src)
 const struct bk_source_ops bk_source_file_ops = {
 	.open = mock_open,
 	.read = mock_read,
+	.changes = mock_changes,
 	.verify_read = mock_verify_read,
 	.close = mock_close,
 };
@@ -121,6 +165,9 @@ const struct bk_source_ops bk_source_file_ops = {
 static int setup_verify(void **state)
 {
 	g_corrupt_block = -1;
+	g_changes = NULL;
+	g_hold_last_read = g_overlapped = false;
+	g_complaint[0] = '\0';
 	g_asked = bk_calloc(NBLOCKS / 8, 1);
 	g_asked_blocks = g_asked_calls = 0;
 	return setup(state);
@@ -129,6 +176,7 @@ static int setup_verify(void **state)
 static int teardown_verify(void **state)
 {
 	free(g_asked);
+	free(g_changes);
 	return teardown(state);
 }
 
@@ -162,6 +210,8 @@ static int run_backup(struct fx *f, int64_t t, uint64_t sample, struct bk_backup
 	r = bk_backup(&f->r, &tags, false, st, err);
 	bk_strv_release(&tags);
 	reopen(f);
+	if (g_complaint[0])
+		fail_msg("verify_read: %s", g_complaint);
 	return r;
 }
 
@@ -174,6 +224,28 @@ static void change_blocks(struct fx *f, unsigned char *img, const long *list, ui
 }
 
 static const long changed[] = {3, 4, 5, 77, 300, 301, 640, 1023, -1};
+
+/* g_changes: the diff of `changed` in whole "objects" of 4 blocks (most of them unchanged). */
+static void set_diff(void)
+{
+	g_changes = bk_calloc(NBLOCKS / 8, 1);
+	for (const long *b = changed; *b >= 0; b++)
+		for (long i = *b / 4 * 4; i < *b / 4 * 4 + 4; i++)
+			g_changes[i / 8] |= (unsigned char)(1u << (i % 8));
+}
+
+static bool bit_in(const long *list, uint64_t b)
+{
+	for (; *list >= 0; list++)
+		if ((uint64_t)*list == b)
+			return true;
+	return false;
+}
+
+static bool in_diff(uint64_t b)
+{
+	return g_changes[b / 8] & (1u << (b % 8));
+}
 
 /* --- tests ---------------------------------------------------------------- */
 
@@ -295,6 +367,69 @@ static void test_damaged_parent_block_found_by_the_sample_distrusts_it(void **st
 	free(img);
 }
 
+static void test_incremental_with_a_diff_samples_outside_it_during_the_copy(void **state)
+{
+	struct fx *f = *state;
+	unsigned char *img = make_image((size_t)NBLOCKS * BS, 13);
+	struct bk_backup_stats st;
+	struct bk_err err = {0};
+	uint64_t others = 0;
+
+	write_file(f->src, img, (size_t)NBLOCKS * BS);
+	assert_int_equal(run_backup(f, T0, 256, &st, &err), 0);
+	change_blocks(f, img, changed, 77);
+	set_diff();
+	g_hold_last_read = true;
+	assert_int_equal(run_backup(f, T0 + BK_USEC, 100, &st, &err), 0);
+
+	/* the copy's last read waited for the sample's first and saw it come */
+	assert_true(g_overlapped);
+	assert_int_equal(st.bytes_written, 8 * (uint64_t)BS);
+	for (const long *b = changed; *b >= 0; b++)
+		if (!asked((uint64_t)*b))
+			fail_msg("written block %ld was not compared with the source", *b);
+	for (uint64_t b = 0; b < NBLOCKS; b++) {
+		if (!asked(b) || bit_in(changed, b))
+			continue;
+		if (in_diff(b))
+			fail_msg("block %llu of the diff is in the sample", (unsigned long long)b);
+		others++;
+	}
+	assert_int_equal(others, 100);
+	assert_int_equal(st.verify_planned, 108);
+	assert_int_equal(st.verify_checked, 108);
+	free(img);
+}
+
+static void test_damaged_parent_block_found_during_the_copy_distrusts_it(void **state)
+{
+	struct fx *f = *state;
+	unsigned char *img = make_image((size_t)NBLOCKS * BS, 14);
+	struct bk_backup_stats st;
+	struct bk_err err = {0};
+	char path[256], want[64], *report;
+
+	write_file(f->src, img, (size_t)NBLOCKS * BS);
+	assert_int_equal(run_backup(f, T0, 256, &st, &err), 0);
+	image_path(f, st.id, path, sizeof(path));
+	corrupt_byte(path, 500ULL * BS + 9); /* block 500: data, outside the diff */
+	change_blocks(f, img, changed, 6);
+	set_diff();
+	g_hold_last_read = true;
+	assert_int_equal(run_backup(f, T0 + BK_USEC, NBLOCKS, &st, &err), BK_EVERIFY);
+	assert_true(g_overlapped);
+	assert_non_null(strstr(err.msg, "1 blocks differ from the source"));
+	assert_non_null(strstr(err.msg, "parent revision distrusted"));
+	assert_int_equal(f->r.n, 1);
+	assert_int_equal(f->r.revs[0].trust, BK_TRUST_DISTRUSTED);
+	assert_int_equal(count_prefix(f->repo, ".new-"), 0);
+	report = quarantine_report(f);
+	snprintf(want, sizeof(want), "offset: %llu", 500ULL * BS);
+	assert_non_null(strstr(report, want));
+	free(report);
+	free(img);
+}
+
 static void test_time_budget_stops_the_comparison_as_partial(void **state)
 {
 	struct fx *f = *state;
@@ -379,6 +514,8 @@ int main(void)
 		TV(test_full_backup_compares_a_sample_of_what_it_wrote),
 		TV(test_corrupted_written_block_fails_the_backup),
 		TV(test_damaged_parent_block_found_by_the_sample_distrusts_it),
+		TV(test_incremental_with_a_diff_samples_outside_it_during_the_copy),
+		TV(test_damaged_parent_block_found_during_the_copy_distrusts_it),
 		TV(test_time_budget_stops_the_comparison_as_partial),
 		cmocka_unit_test(test_older_sample_settings_still_load),
 	};

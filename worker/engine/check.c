@@ -38,6 +38,13 @@ void bk_quarantine_add(struct bk_quarantine *q, uint64_t off, uint64_t len,
 		    (unsigned long long)off, (unsigned long long)len, e, a);
 }
 
+void bk_quarantine_merge(struct bk_quarantine *q, const struct bk_quarantine *from)
+{
+	if (from->text.len && q->count < BK_QUARANTINE_MAX)
+		bk_buf_add(&q->text, from->text.p, from->text.len);
+	q->count += from->count;
+}
+
 void bk_check_chunk(const struct bk_manifest *m, const unsigned char *buf, bool hole,
 		    uint64_t off, uint64_t len, const struct bk_digest *dig,
 		    struct bk_quarantine *q)

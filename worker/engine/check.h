@@ -29,6 +29,11 @@ void bk_quarantine_init(struct bk_quarantine *q);
 void bk_quarantine_release(struct bk_quarantine *q);
 void bk_quarantine_add(struct bk_quarantine *q, uint64_t off, uint64_t len,
 		       const struct bk_digest *expected, const struct bk_digest *actual);
+/*
+ * Add the mismatches of FROM to Q: all are counted, FROM's list is appended
+ * while Q lists fewer than BK_QUARANTINE_MAX.
+ */
+void bk_quarantine_merge(struct bk_quarantine *q, const struct bk_quarantine *from);
 
 /*
  * Check the blocks of one chunk (at OFF, LEN bytes, in BUF unless HOLE, which

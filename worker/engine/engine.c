@@ -125,6 +125,8 @@ struct backup {
 	struct bk_digest *pdig;
 	uint64_t bytes_written;
 	uint64_t wb_start, wb_prev;
+	struct bk_source_verify verify;      /* against the source, when it has verify_read */
+	struct bk_source_verify_task *vtask; /* ... started before the copy */
 };
 
 static bool bit(const unsigned char *map, uint64_t i)
@@ -452,6 +454,7 @@ static int check_written(struct backup *b, struct bk_quarantine *q, bool *parent
 
 static void backup_release(struct backup *b, bool keep)
 {
+	bk_source_verify_abandon(b->vtask);
 	bk_source_close(&b->src, keep);
 	if (b->dst >= 0)
 		close(b->dst);
@@ -568,6 +571,13 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 	b.pdig = bk_malloc((CHUNK / BK_MANIFEST_MIN_BLOCK) * sizeof(*b.pdig));
 	b.zeros = bk_calloc(b.bs, 1);
 	bk_hash(b.zeros, b.bs, &b.zero_digest);
+	if (b.src.ops->verify_read) {
+		b.verify = (struct bk_source_verify){
+			&b.src, b.dst, b.img_name, b.bs, b.src.size, b.written, b.fresh,
+			b.cloned && b.src.ops->changes ? b.src.ops->changes(&b.src) : NULL, b.cloned,
+			bk_hash64(b.id, strlen(b.id))};
+		b.vtask = bk_source_verify_start(&b.verify);
+	}
 
 	t_open = bk_monotonic();
 	r = copy_source(&b, use_parent, progress, err);
@@ -585,13 +595,11 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 	t_sync = bk_monotonic();
 	r = check_written(&b, &q, &parent_bad, err);
 	t_check = bk_monotonic();
-	if (r == 0 && b.src.ops->verify_read) {
-		struct bk_source_verify v = {&b.src, b.dst, b.img_name, b.bs, b.src.size,
-					     b.written, b.fresh, b.cloned,
-					     bk_hash64(b.id, strlen(b.id))};
+	if (r == 0 && b.vtask) {
 		struct bk_source_verify_result vr;
 
-		r = bk_source_verify(&v, &q, &vr, err);
+		r = bk_source_verify_finish(b.vtask, &q, &vr, err);
+		b.vtask = NULL;
 		stats->verify_planned = vr.planned;
 		stats->verify_checked = vr.checked;
 		parent_bad |= vr.parent_bad;

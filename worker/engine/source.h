@@ -128,10 +128,17 @@ struct bk_source_ops {
 	int (*read)(struct bk_source *src, void *buf, uint64_t off, size_t len, bool may_skip,
 		    enum bk_read *what, unsigned char *mask, struct bk_err *err);
 	/*
+	 * The blocks read may answer as changed (bit per block), known from
+	 * open on and valid until close: an incremental's diff.  NULL (or a NULL
+	 * op) when any block may be, as for a full backup.
+	 */
+	const unsigned char *(*changes)(struct bk_source *src);
+	/*
 	 * Read the ranges IO asks for from the snapshot, many at a time, and hand
 	 * them to IO->check (struct bk_verify_io), for verification outside the
 	 * sequential stream; NULL for sources without a stable snapshot (files
 	 * may change under a backup, so comparing with them proves nothing).
+	 * May run in a second thread alongside read (source_verify.h).
 	 */
 	int (*verify_read)(struct bk_source *src, const struct bk_verify_io *io,
 			   struct bk_err *err);

@@ -18,8 +18,10 @@
  *    read (BK_READ_ALLOCATED), so a full backup costs the data, not the size.
  * 3. Reads run QUEUE_DEPTH chunks ahead with aio, so memory is bounded by
  *    QUEUE_DEPTH x BK_SOURCE_MAX_READ (32 MiB) whatever the image size;
- *    verification reads run VERIFY_DEPTH deep within VERIFY_BYTES, after
- *    the copy's buffers are freed.
+ *    verification reads run VERIFY_DEPTH deep within VERIFY_BYTES.  An
+ *    incremental's sample is verified during the copy, in a thread of the
+ *    engine's (source_verify.h), small reads; the fresh blocks after it,
+ *    once the copy's buffers are freed.
  * 4. Snapshot removal is off the critical path: an incremental starts a
  *    thread that removes every backy-* snapshot but its base's and its own
  *    while it takes its snapshot (both are monitor commits, and they share a
@@ -539,8 +541,8 @@ static int prefetch(struct bk_source *src, struct rbd_source *rs)
 	return 0;
 }
 
-static int rbd_source_read(struct bk_source *src, void *buf, uint64_t off, size_t len, bool may_skip,
-		    enum bk_read *what, unsigned char *mask, struct bk_err *err)
+static int read_chunk(struct bk_source *src, void *buf, uint64_t off, size_t len, bool may_skip,
+		      enum bk_read *what, unsigned char *mask, struct bk_err *err)
 {
 	struct rbd_source *rs = src->priv;
 	struct slot *s;
@@ -595,7 +597,7 @@ static int rbd_source_read(struct bk_source *src, void *buf, uint64_t off, size_
 	return 0;
 }
 
-/* Free the copy's read-ahead buffers (the copy is over when verification starts). */
+/* Free the copy's read-ahead buffers. */
 static void release_copy_slots(struct rbd_source *rs)
 {
 	for (int i = 0; i < QUEUE_DEPTH; i++) {
@@ -604,6 +606,25 @@ static void release_copy_slots(struct rbd_source *rs)
 		free(rs->slots[i].buf);
 		rs->slots[i].buf = NULL;
 	}
+}
+
+/* The read op: a chunk; after the last one the read-ahead buffers go (note 3). */
+static int rbd_source_read(struct bk_source *src, void *buf, uint64_t off, size_t len,
+			   bool may_skip, enum bk_read *what, unsigned char *mask, struct bk_err *err)
+{
+	int r = read_chunk(src, buf, off, len, may_skip, what, mask, err);
+
+	if (off + len >= src->size)
+		release_copy_slots(src->priv);
+	return r;
+}
+
+/* The changes op: the diff of an incremental, known since open. */
+static const unsigned char *rbd_changes(struct bk_source *src)
+{
+	struct rbd_source *rs = src->priv;
+
+	return rs->map.allocated ? NULL : rs->map.bits;
 }
 
 /*
@@ -623,7 +644,6 @@ static int rbd_verify_read(struct bk_source *src, const struct bk_verify_io *io,
 	size_t len = 0;
 	int r = 0;
 
-	release_copy_slots(rs);
 	while (r == 0 && (more || busy)) {
 		while (r == 0 && more && busy < VERIFY_DEPTH) {
 			unsigned i = (head + busy) % VERIFY_DEPTH;
@@ -783,6 +803,7 @@ static void rbd_close_source(struct bk_source *src)
 const struct bk_source_ops bk_source_rbd_ops = {
 	.open = rbd_open_source,
 	.read = rbd_source_read,
+	.changes = rbd_changes,
 	.verify_read = rbd_verify_read,
 	.finish = rbd_finish,
 	.close = rbd_close_source,

@@ -7,7 +7,10 @@
  *    block did not have (a whole-object diff rewrites many blocks with the
  *    parent's content: those count as the rest), plus a random sample of
  *    verify_sample of the rest (a mismatch in a block kept from the parent
- *    means the parent is damaged);
+ *    means the parent is damaged).  When the source knows before the copy
+ *    which blocks may change (its changes op: a diff), the sample is drawn
+ *    from the others and compared while the copy runs, in a thread of its
+ *    own: those blocks are the parent's, cloned, whatever the copy does;
  *  - a full backup: a random sample of verify_sample of the blocks it wrote
  *    (each written block was read back against the manifest already);
  *  - with verify_full: every block.
@@ -26,7 +29,7 @@
 #include "error.h"
 #include "source.h"
 
-/* What to compare; the caller owns every pointer, which must outlive the call. */
+/* What to compare; the caller owns every pointer, which must outlive the task. */
 struct bk_source_verify {
 	struct bk_source *src;        /* open, with a verify_read op */
 	int img_fd;                   /* the new image, readable */
@@ -35,6 +38,8 @@ struct bk_source_verify {
 	uint64_t size;                /* of the image and the snapshot */
 	const unsigned char *written; /* bit per block written by this backup */
 	const unsigned char *fresh;   /* ... with content the parent's block did not have */
+	const unsigned char *changes; /* bit per block the copy may write (the source's
+				       * changes op); NULL: any */
 	bool incremental;             /* the unwritten blocks were cloned from a parent */
 	uint64_t seed;                /* of the random sample */
 };
@@ -42,15 +47,30 @@ struct bk_source_verify {
 struct bk_source_verify_result {
 	uint64_t planned;  /* blocks to compare */
 	uint64_t checked;  /* ... and compared: fewer means the time budget ran out */
+	uint64_t early;    /* ... of them during the copy */
 	bool parent_bad;   /* a mismatch in a block cloned from the parent */
 };
 
+struct bk_source_verify_task;
+
 /*
- * Compare the blocks V selects with the snapshot, within the source's
- * verify_budget.  Mismatches are added to Q (the caller decides); RES says
- * what was done.  Returns 0, or a negative error for an I/O failure.
+ * Start the comparison of V, before the copy, once the new image holds the
+ * parent's clone: with V->changes, the sample's reads begin now (in a
+ * thread; the source's verify_read must allow that alongside its reads).
+ * Every task ends with exactly one of the two calls below.
  */
-int bk_source_verify(const struct bk_source_verify *v, struct bk_quarantine *q,
-		     struct bk_source_verify_result *res, struct bk_err *err);
+struct bk_source_verify_task *bk_source_verify_start(const struct bk_source_verify *v);
+
+/*
+ * After the copy (written and fresh complete): compare the rest, wait for
+ * the sample, within the source's verify_budget each.  Mismatches are
+ * added to Q (the caller decides); RES says what was done.  Returns 0, or a
+ * negative error for an I/O failure.  Frees T.
+ */
+int bk_source_verify_finish(struct bk_source_verify_task *t, struct bk_quarantine *q,
+			    struct bk_source_verify_result *res, struct bk_err *err);
+
+/* Stop T's reads and free it (the backup failed); NULL is ignored. */
+void bk_source_verify_abandon(struct bk_source_verify_task *t);
 
 #endif
