@@ -12,7 +12,7 @@
 #  - the same with verify_percent: 100 (a key of older configs) instead of
 #    verify_full
 #  - the same with a sample as big as the image: an incremental compares the
-#    blocks outside its diff while it copies (in a second thread, through
+#    blocks outside its diff alongside its copy (in a second thread, through
 #    librbd alongside the copy's reads), and the damaged one among them
 #    distrusts the parent
 #  - verification sized to the change (the written blocks plus verify_sample
@@ -89,10 +89,10 @@ restore_cmp "$repo" "$BID" "$(rbd_digest "$img@backy-$BID")" "inc-again"
 
 corrupt_and_catch "verify_percent 100" 130 verify_full=false verify_percent=100
 
-corrupt_and_catch "sample during the copy" 200 verify_full=false verify_percent=1 verify_sample=100000
-grep -qE "blocks compared, [1-9][0-9]* of them during the copy" "$T/caught.err" ||
-	fail "the sample was not compared during the copy: $(grep -F 'verification against' "$T/caught.err")"
-ok "the sample was compared during the copy"
+corrupt_and_catch "sample alongside the copy" 200 verify_full=false verify_percent=1 verify_sample=100000
+grep -qE "blocks compared alongside the copy" "$T/caught.err" ||
+	fail "the sample was not compared alongside the copy: $(grep -F 'verification against' "$T/caught.err")"
+ok "the sample was compared alongside the copy"
 
 check "narrow verification: a damaged unchanged block is found by the next scrub"
 set_source "$repo" verify_full=false verify_percent=1 verify_sample=0

@@ -10,9 +10,11 @@
  * asked for.  Faults are injected there: the copy read can return a damaged
  * block that the snapshot does not have, as a wrong read would.  With
  * g_changes, an incremental's source also names the blocks that may change
- * (a diff), and the sample is compared while the copy runs: verify_read is
- * then called from a second thread, so its bookkeeping is locked and its
- * complaints are collected for the main thread to fail on.
+ * (a diff), and the comparison runs alongside the copy: verify_read is then
+ * called from a second thread, so its bookkeeping is locked and its
+ * complaints are collected for the main thread to fail on.  g_hold_for
+ * makes the copy's last read wait until a block was compared: proof that
+ * the comparison did not wait for the copy.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -36,8 +38,8 @@ static unsigned char *g_changes;      /* an incremental's diff (changes op); NUL
 static unsigned char *g_asked;        /* bit per block verify_read returned */
 static uint64_t g_asked_blocks, g_asked_calls;
 static char g_complaint[200];         /* what verify_read found wrong with a request */
-static bool g_hold_last_read;         /* the copy's last read waits for a verify_read */
-static bool g_overlapped;             /* ... and one came */
+static long g_hold_for = -1;          /* the copy's last read waits for a verify_read of it */
+static bool g_overlapped;             /* ... and it came */
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_asked_cond = PTHREAD_COND_INITIALIZER;
 
@@ -78,16 +80,16 @@ static int mock_read(struct bk_source *src, void *buf, uint64_t off, size_t len,
 		return bk_err_set(err, BK_ESOURCE, "short read");
 	if (g_corrupt_block >= 0 && bad >= off && bad < off + len)
 		((unsigned char *)buf)[bad - off + 17] ^= 0x5a;
-	if (g_hold_last_read && off + len == src->size) {
+	if (g_hold_for >= 0 && off + len == src->size) {
 		struct timespec until;
 
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += 10;
 		pthread_mutex_lock(&g_lock);
-		while (!g_asked_calls &&
+		while (!(g_asked[g_hold_for / 8] & (1u << (g_hold_for % 8))) &&
 		       pthread_cond_timedwait(&g_asked_cond, &g_lock, &until) == 0)
 			;
-		g_overlapped = g_asked_calls > 0;
+		g_overlapped = g_asked[g_hold_for / 8] & (1u << (g_hold_for % 8));
 		pthread_mutex_unlock(&g_lock);
 	}
 	return 0;
@@ -166,7 +168,8 @@ static int setup_verify(void **state)
 {
 	g_corrupt_block = -1;
 	g_changes = NULL;
-	g_hold_last_read = g_overlapped = false;
+	g_hold_for = -1;
+	g_overlapped = false;
 	g_complaint[0] = '\0';
 	g_asked = bk_calloc(NBLOCKS / 8, 1);
 	g_asked_blocks = g_asked_calls = 0;
@@ -367,7 +370,7 @@ static void test_damaged_parent_block_found_by_the_sample_distrusts_it(void **st
 	free(img);
 }
 
-static void test_incremental_with_a_diff_samples_outside_it_during_the_copy(void **state)
+static void test_incremental_with_a_diff_is_compared_alongside_the_copy(void **state)
 {
 	struct fx *f = *state;
 	unsigned char *img = make_image((size_t)NBLOCKS * BS, 13);
@@ -379,10 +382,10 @@ static void test_incremental_with_a_diff_samples_outside_it_during_the_copy(void
 	assert_int_equal(run_backup(f, T0, 256, &st, &err), 0);
 	change_blocks(f, img, changed, 77);
 	set_diff();
-	g_hold_last_read = true;
+	g_hold_for = 640; /* written by the copy before its last chunk (960-1023) */
 	assert_int_equal(run_backup(f, T0 + BK_USEC, 100, &st, &err), 0);
 
-	/* the copy's last read waited for the sample's first and saw it come */
+	/* the copy's last read waited for block 640 to be compared, and it was */
 	assert_true(g_overlapped);
 	assert_int_equal(st.bytes_written, 8 * (uint64_t)BS);
 	for (const long *b = changed; *b >= 0; b++)
@@ -401,7 +404,7 @@ static void test_incremental_with_a_diff_samples_outside_it_during_the_copy(void
 	free(img);
 }
 
-static void test_damaged_parent_block_found_during_the_copy_distrusts_it(void **state)
+static void test_damaged_parent_block_found_alongside_the_copy_distrusts_it(void **state)
 {
 	struct fx *f = *state;
 	unsigned char *img = make_image((size_t)NBLOCKS * BS, 14);
@@ -415,7 +418,7 @@ static void test_damaged_parent_block_found_during_the_copy_distrusts_it(void **
 	corrupt_byte(path, 500ULL * BS + 9); /* block 500: data, outside the diff */
 	change_blocks(f, img, changed, 6);
 	set_diff();
-	g_hold_last_read = true;
+	g_hold_for = 500;
 	assert_int_equal(run_backup(f, T0 + BK_USEC, NBLOCKS, &st, &err), BK_EVERIFY);
 	assert_true(g_overlapped);
 	assert_non_null(strstr(err.msg, "1 blocks differ from the source"));
@@ -425,6 +428,34 @@ static void test_damaged_parent_block_found_during_the_copy_distrusts_it(void **
 	assert_int_equal(count_prefix(f->repo, ".new-"), 0);
 	report = quarantine_report(f);
 	snprintf(want, sizeof(want), "offset: %llu", 500ULL * BS);
+	assert_non_null(strstr(report, want));
+	free(report);
+	free(img);
+}
+
+static void test_corrupted_written_block_found_alongside_the_copy(void **state)
+{
+	struct fx *f = *state;
+	unsigned char *img = make_image((size_t)NBLOCKS * BS, 15);
+	struct bk_backup_stats st;
+	struct bk_err err = {0};
+	char want[64], *report;
+
+	write_file(f->src, img, (size_t)NBLOCKS * BS);
+	assert_int_equal(run_backup(f, T0, 256, &st, &err), 0);
+	change_blocks(f, img, changed, 8);
+	set_diff();
+	g_corrupt_block = 300;
+	g_hold_for = 300;
+	assert_int_equal(run_backup(f, T0 + BK_USEC, 0, &st, &err), BK_EVERIFY);
+	assert_true(g_overlapped);
+	assert_non_null(strstr(err.msg, "1 blocks differ from the source"));
+	assert_null(strstr(err.msg, "distrusted"));
+	assert_int_equal(f->r.n, 1);
+	assert_int_equal(f->r.revs[0].trust, BK_TRUST_TRUSTED);
+	assert_int_equal(count_prefix(f->repo, ".new-"), 0);
+	report = quarantine_report(f);
+	snprintf(want, sizeof(want), "offset: %llu", 300ULL * BS);
 	assert_non_null(strstr(report, want));
 	free(report);
 	free(img);
@@ -448,6 +479,32 @@ static void test_time_budget_stops_the_comparison_as_partial(void **state)
 	bk_strv_release(&tags);
 	assert_int_equal(st.verify_planned, NBLOCKS);
 	assert_true(st.verify_checked < st.verify_planned);
+	free(img);
+}
+
+static void test_time_budget_counts_from_the_end_of_the_copy(void **state)
+{
+	struct fx *f = *state;
+	unsigned char *img = make_image((size_t)NBLOCKS * BS, 16);
+	struct bk_strv tags = BK_STRV_INIT;
+	struct bk_backup_stats st;
+	struct bk_err err = {0};
+
+	write_file(f->src, img, (size_t)NBLOCKS * BS);
+	assert_int_equal(run_backup(f, T0, 256, &st, &err), 0);
+	change_blocks(f, img, changed, 9);
+	set_diff();
+	reopen(f);
+	lock(f);
+	f->r.cfg.source.verify_budget = 0;
+	bk_strv_split(&tags, "daily");
+	bk_clock_set(T0 + BK_USEC);
+	assert_int_equal(bk_backup(&f->r, &tags, false, &st, &err), 0);
+	bk_strv_release(&tags);
+	/* block 1023, in the last chunk, could only be compared after the copy */
+	assert_int_equal(st.verify_planned, 8 + 256);
+	assert_true(st.verify_checked < st.verify_planned);
+	assert_false(asked(1023));
 	free(img);
 }
 
@@ -514,9 +571,11 @@ int main(void)
 		TV(test_full_backup_compares_a_sample_of_what_it_wrote),
 		TV(test_corrupted_written_block_fails_the_backup),
 		TV(test_damaged_parent_block_found_by_the_sample_distrusts_it),
-		TV(test_incremental_with_a_diff_samples_outside_it_during_the_copy),
-		TV(test_damaged_parent_block_found_during_the_copy_distrusts_it),
+		TV(test_incremental_with_a_diff_is_compared_alongside_the_copy),
+		TV(test_damaged_parent_block_found_alongside_the_copy_distrusts_it),
+		TV(test_corrupted_written_block_found_alongside_the_copy),
 		TV(test_time_budget_stops_the_comparison_as_partial),
+		TV(test_time_budget_counts_from_the_end_of_the_copy),
 		cmocka_unit_test(test_older_sample_settings_still_load),
 	};
 #undef TV

@@ -381,6 +381,8 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 			r = coalesce(b, off, len, first, count, what, err);
 		if (r < 0)
 			return r;
+		if (b->vtask)
+			bk_source_verify_copied(b->vtask, first + count);
 		writeback(b, off + len);
 		bk_progress_show(&prog, off + len, false);
 	}

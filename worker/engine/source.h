@@ -36,10 +36,11 @@ struct bk_source_config {
 	char *consul_url;        /* flyingcircus: default BK_CONSUL_DEFAULT_URL */
 	double consul_initial_wait, consul_poll_interval, consul_timeout; /* seconds: 3, 2, 90 */
 	/*
-	 * rbd: after a backup every block it wrote is compared with the
-	 * snapshot, plus a random sample of VERIFY_SAMPLE of the others (256);
-	 * VERIFY_FULL compares every block; VERIFY_BUDGET is the seconds before
-	 * the comparison stops as partial (300).  The keys verify_percent and
+	 * rbd: every block a backup wrote is compared with the snapshot, plus
+	 * a random sample of VERIFY_SAMPLE of the others (256), alongside the
+	 * copy where a diff allows (source_verify.h); VERIFY_FULL compares
+	 * every block; VERIFY_BUDGET is the seconds after the copy before the
+	 * comparison stops as partial (300).  The keys verify_percent and
 	 * verify_min_blocks of older configs are still read: verify_percent: 100
 	 * means verify_full, anything else of theirs is superseded.
 	 */

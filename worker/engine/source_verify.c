@@ -8,16 +8,19 @@
  *    and the sample is drawn by rank (popcount) among the blocks it is taken
  *    from, so an image of 16M blocks costs milliseconds beyond the reads.
  * 2. Ranges come out in ascending order (fresh runs and sample blocks
- *    merged), so the snapshot and the image are both read forwards.
+ *    merged), so the snapshot and the image are both read forwards; alongside
+ *    the copy, the sample may run ahead of the fresh blocks.
  * 3. Blocks are compared byte for byte; digests are computed only for the
  *    quarantine report of a mismatch.
- * 4. An incremental with a diff draws its sample from the blocks outside
- *    the diff and compares them in a thread while the copy runs: they are
+ * 4. An incremental with a diff is compared in a thread alongside the copy:
+ *    its sample, drawn from the blocks outside the diff, at once (they are
  *    the parent's, cloned before the copy starts, and the copy leaves their
- *    bytes as they are (a fragmented chunk rewritten whole gets the same
- *    bytes back).  Any mismatch there is the parent's.  The thread touches
- *    only its own walk, quarantine and result, merged when it is joined;
- *    the fresh blocks are known only when the copy is over.
+ *    bytes as they are: a fragmented chunk rewritten whole gets the same
+ *    bytes back), so a mismatch there is the parent's; its fresh blocks
+ *    below the block the copy says it is done with (whole bitmap bytes, so
+ *    the copy never writes a byte the thread reads), waiting for more.  The
+ *    thread has its own walk, quarantine and result, merged when it is
+ *    joined.  The time budget counts from the end of the copy.
  */
 #include "source_verify.h"
 
@@ -32,18 +35,18 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct walk {
 	const struct bk_source_verify *v;
-	bool early;          /* the sample outside v->changes, during the copy (note 4) */
+	struct bk_source_verify_task *task; /* a walk alongside the copy (note 4); NULL after it */
 	uint64_t nblocks;
 	uint64_t cursor;     /* next block a run may start at */
 	bool runs_all;       /* runs over every block (verify_full) */
 	bool runs_fresh;     /* runs over the fresh blocks (source_verify.h) */
 	uint64_t *sample;    /* sorted block numbers */
 	size_t nsample, si;
-	int64_t deadline;
-	atomic_bool *stop;   /* set: end the reads now (an abandoned backup) */
+	int64_t deadline;    /* of a walk alongside the copy: set when the copy is over */
 	unsigned char *img;  /* BK_SOURCE_VERIFY_READ bytes of the image */
 	struct bk_quarantine *q;
 	struct bk_source_verify_result *res;
@@ -52,15 +55,18 @@ struct walk {
 /* A verification started before the copy (source_verify.h). */
 struct bk_source_verify_task {
 	const struct bk_source_verify *v;
-	struct walk fresh;          /* after the copy: the fresh blocks */
-	struct walk early;          /* during it: the sample, in THREAD */
-	struct bk_quarantine eq;    /* ... its mismatches */
-	struct bk_source_verify_result eres;
-	struct bk_err eerr;
-	int er;
+	struct walk walk;           /* in THREAD, alongside the copy */
+	struct bk_quarantine q;     /* ... its mismatches */
+	struct bk_source_verify_result res;
+	struct bk_err err;
+	int r;
 	pthread_t thread;
 	bool threaded;
-	atomic_bool stop;
+	atomic_bool stop;           /* end the reads now (an abandoned backup) */
+	atomic_uint_least64_t copied; /* the copy is done below this block */
+	atomic_bool waiting;        /* the walk waits for COPIED to move, on COND */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
 };
 
 static bool bit(const unsigned char *map, uint64_t b)
@@ -182,34 +188,65 @@ static void draw_sample(struct walk *w, uint64_t want, const unsigned char *map,
 	w->nsample = k;
 }
 
-/* struct bk_verify_io.next */
+/* Wait (a while at most) for the copy to get past block LIM. */
+static void wait_copied(struct bk_source_verify_task *t, uint64_t lim)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += 100 * 1000 * 1000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&t->lock);
+	atomic_store(&t->waiting, true);
+	if (atomic_load(&t->copied) == lim && !atomic_load(&t->stop))
+		pthread_cond_timedwait(&t->cond, &t->lock, &until);
+	atomic_store(&t->waiting, false);
+	pthread_mutex_unlock(&t->lock);
+}
+
+/*
+ * struct bk_verify_io.next: runs (fresh or all blocks) and sample blocks
+ * merged in ascending order; alongside the copy, runs only below the
+ * blocks it is done with (waiting for more), sample blocks at any time.
+ */
 static int walk_next(void *arg, uint64_t *off, size_t *len)
 {
 	struct walk *w = arg;
 	const struct bk_source_verify *v = w->v;
-	uint64_t run = w->nblocks, end, max = BK_SOURCE_VERIFY_READ / v->block_size;
-	uint64_t first;
+	uint64_t max = BK_SOURCE_VERIFY_READ / v->block_size;
+	uint64_t lim, run, first, end;
 
-	while (w->si < w->nsample && w->sample[w->si] < w->cursor)
-		w->si++;
-	if (w->runs_all)
-		run = w->cursor;
-	else if (w->runs_fresh)
-		run = next_set(v->fresh, w->nblocks, w->cursor);
-	if (run >= w->nblocks && w->si == w->nsample)
-		return 0;
-	if (bk_monotonic() > w->deadline || (w->stop && atomic_load(w->stop)))
-		return 0;
-	if (w->si < w->nsample && w->sample[w->si] < run) {
-		first = w->sample[w->si++];
-		end = first + 1;
-	} else {
-		first = run;
-		end = first + 1;
-		while (end < w->nblocks && end - first < max &&
-		       (w->runs_all || bit(v->fresh, end)))
-			end++;
-		w->cursor = end;
+	for (;;) {
+		lim = w->task ? atomic_load(&w->task->copied) : w->nblocks;
+		if (w->task && atomic_load(&w->task->stop))
+			return 0;
+		if (lim == w->nblocks && bk_monotonic() > w->deadline)
+			return 0;
+		run = lim;
+		if (w->runs_all)
+			run = w->cursor;
+		else if (w->runs_fresh)
+			run = next_set(v->fresh, lim, w->cursor);
+		if (w->si < w->nsample && (w->sample[w->si] < run || run >= lim)) {
+			first = w->sample[w->si++];
+			end = first + 1;
+			break;
+		}
+		if (run < lim) {
+			first = run;
+			end = first + 1;
+			while (end < lim && end - first < max && (w->runs_all || bit(v->fresh, end)))
+				end++;
+			w->cursor = end;
+			break;
+		}
+		w->cursor = lim;
+		if (lim == w->nblocks)
+			return 0;
+		wait_copied(w->task, lim);
 	}
 	*off = first * v->block_size;
 	*len = (size_t)((end * v->block_size < v->size ? end * v->block_size : v->size) - *off);
@@ -237,8 +274,10 @@ static int walk_check(void *arg, uint64_t off, size_t len, const unsigned char *
 			bk_hash(data + pos, blen, &ds);
 			bk_hash(w->img + pos, blen, &di);
 			bk_quarantine_add(w->q, off + pos, blen, &ds, &di);
-			/* the early sample holds only blocks the copy keeps from the parent */
-			if (w->early || (v->incremental && !bit(v->written, (off + pos) / v->block_size)))
+			/* cloned data that does not match: the parent is damaged (alongside
+			 * the copy, the blocks outside the diff are the cloned ones) */
+			if (w->task ? !bit(v->changes, (off + pos) / v->block_size)
+				    : v->incremental && !bit(v->written, (off + pos) / v->block_size))
 				w->res->parent_bad = true;
 		}
 		w->res->checked++;
@@ -246,13 +285,13 @@ static int walk_check(void *arg, uint64_t off, size_t len, const unsigned char *
 	return 0;
 }
 
-/* The sample of the blocks outside v->changes, in its own thread (note 4). */
-static void *early_main(void *arg)
+/* The walk alongside the copy, in its own thread (note 4). */
+static void *walk_main(void *arg)
 {
 	struct bk_source_verify_task *t = arg;
-	struct bk_verify_io io = {walk_next, walk_check, &t->early};
+	struct bk_verify_io io = {walk_next, walk_check, &t->walk};
 
-	t->er = t->v->src->ops->verify_read(t->v->src, &io, &t->eerr);
+	t->r = t->v->src->ops->verify_read(t->v->src, &io, &t->err);
 	return NULL;
 }
 
@@ -272,52 +311,76 @@ struct bk_source_verify_task *bk_source_verify_start(const struct bk_source_veri
 {
 	struct bk_source_verify_task *t = bk_calloc(1, sizeof(*t));
 	const struct bk_source_config *cfg = v->src->cfg;
-	struct walk *e = &t->early;
+	struct walk *w = &t->walk;
 
 	t->v = v;
 	atomic_init(&t->stop, false);
-	if (!v->incremental || !v->changes || cfg->verify_full || !cfg->verify_sample)
+	atomic_init(&t->copied, 0);
+	atomic_init(&t->waiting, false);
+	if (!v->incremental || !v->changes || cfg->verify_full)
 		return t;
-	bk_quarantine_init(&t->eq);
-	walk_init(e, v, &t->eq, &t->eres);
-	e->early = true;
-	e->stop = &t->stop;
-	draw_sample(e, cfg->verify_sample, v->changes, false);
-	e->res->planned = e->nsample;
-	if (pthread_create(&t->thread, NULL, early_main, t) == 0) {
+	bk_quarantine_init(&t->q);
+	walk_init(w, v, &t->q, &t->res);
+	w->task = t;
+	w->runs_fresh = true;
+	draw_sample(w, cfg->verify_sample, v->changes, false);
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->cond, NULL);
+	if (pthread_create(&t->thread, NULL, walk_main, t) == 0) {
 		t->threaded = true;
 		return t;
 	}
-	/* no thread: the sample is compared after the copy instead */
-	free(e->img);
-	free(e->sample);
-	bk_quarantine_release(&t->eq);
-	memset(e, 0, sizeof(*e));
+	/* no thread: everything is compared after the copy instead */
+	pthread_cond_destroy(&t->cond);
+	pthread_mutex_destroy(&t->lock);
+	free(w->img);
+	free(w->sample);
+	bk_quarantine_release(&t->q);
+	memset(w, 0, sizeof(*w));
 	return t;
 }
 
-/*
- * Join the early sample's thread (its findings go to Q and RES) and free T.
- * Returns its result, its error in ERR.
- */
-static int join_free(struct bk_source_verify_task *t, struct bk_quarantine *q,
+void bk_source_verify_copied(struct bk_source_verify_task *t, uint64_t blocks)
+{
+	/* whole bytes of the bitmaps only: the copy still sets bits in the next */
+	if (!t->threaded || atomic_load(&t->copied) == t->walk.nblocks ||
+	    (blocks < t->walk.nblocks && (blocks &= ~(uint64_t)7) == 0))
+		return;
+	if (blocks > t->walk.nblocks)
+		blocks = t->walk.nblocks;
+	if (blocks == t->walk.nblocks) /* the budget counts from here (source.h) */
+		t->walk.deadline = bk_monotonic() + (int64_t)(t->v->src->cfg->verify_budget * BK_USEC);
+	atomic_store(&t->copied, blocks);
+	if (atomic_load(&t->waiting)) {
+		pthread_mutex_lock(&t->lock);
+		pthread_cond_broadcast(&t->cond);
+		pthread_mutex_unlock(&t->lock);
+	}
+}
+
+/* End T's walk (STOP: at once, else once it has read everything) and free T. */
+static int join_free(struct bk_source_verify_task *t, bool stop, struct bk_quarantine *q,
 		     struct bk_source_verify_result *res, struct bk_err *err)
 {
 	int r = 0;
 
 	if (t->threaded) {
+		if (stop)
+			atomic_store(&t->stop, true);
+		bk_source_verify_copied(t, t->walk.nblocks);
 		pthread_join(t->thread, NULL);
-		r = t->er;
+		r = t->r;
 		if (r < 0)
-			*err = t->eerr;
-		bk_quarantine_merge(q, &t->eq);
-		res->planned += t->eres.planned;
-		res->checked += t->eres.checked;
-		res->early = t->eres.checked;
-		res->parent_bad |= t->eres.parent_bad;
-		free(t->early.img);
-		free(t->early.sample);
-		bk_quarantine_release(&t->eq);
+			*err = t->err;
+		bk_quarantine_merge(q, &t->q);
+		*res = t->res;
+		res->planned = count_bits(t->v->fresh, t->walk.nblocks, true) + t->walk.nsample;
+		res->alongside = true;
+		pthread_cond_destroy(&t->cond);
+		pthread_mutex_destroy(&t->lock);
+		free(t->walk.img);
+		free(t->walk.sample);
+		bk_quarantine_release(&t->q);
 	}
 	free(t);
 	return r;
@@ -328,50 +391,45 @@ int bk_source_verify_finish(struct bk_source_verify_task *t, struct bk_quarantin
 {
 	const struct bk_source_verify *v = t->v;
 	const struct bk_source_config *cfg = v->src->cfg;
-	struct walk *w = &t->fresh;
-	struct bk_verify_io io = {walk_next, walk_check, w};
-	struct bk_err eerr = {0};
-	int r, re;
+	struct walk w = {0};
+	struct bk_verify_io io = {walk_next, walk_check, &w};
+	int r;
 
-	walk_init(w, v, q, res);
-	if (cfg->verify_full) {
-		w->runs_all = true;
-		res->planned = w->nblocks;
-	} else if (v->incremental) {
-		w->runs_fresh = true;
-		if (!t->threaded)
-			draw_sample(w, cfg->verify_sample, v->fresh, false);
-		res->planned = count_bits(v->fresh, w->nblocks, true) + w->nsample;
+	if (t->threaded) {
+		r = join_free(t, false, q, res, err);
 	} else {
-		draw_sample(w, cfg->verify_sample, v->fresh, true);
-		res->planned = w->nsample;
+		free(t);
+		walk_init(&w, v, q, res);
+		if (cfg->verify_full) {
+			w.runs_all = true;
+			res->planned = w.nblocks;
+		} else if (v->incremental) {
+			w.runs_fresh = true;
+			draw_sample(&w, cfg->verify_sample, v->fresh, false);
+			res->planned = count_bits(v->fresh, w.nblocks, true) + w.nsample;
+		} else {
+			draw_sample(&w, cfg->verify_sample, v->fresh, true);
+			res->planned = w.nsample;
+		}
+		r = v->src->ops->verify_read(v->src, &io, err);
+		free(w.img);
+		free(w.sample);
 	}
-	r = v->src->ops->verify_read(v->src, &io, err);
-	free(w->img);
-	free(w->sample);
-	if (r < 0)
-		atomic_store(&t->stop, true);
-	re = join_free(t, q, res, &eerr);
-	if (r == 0 && re < 0) {
-		*err = eerr;
-		r = re;
-	}
-	bk_debug("verification against the source: %llu of %llu blocks compared, %llu of them during the copy, %u differ",
+	bk_debug("verification against the source: %llu of %llu blocks compared %s the copy, %u differ",
 		 (unsigned long long)res->checked, (unsigned long long)res->planned,
-		 (unsigned long long)res->early, q->count);
+		 res->alongside ? "alongside" : "after", q->count);
 	return r;
 }
 
 void bk_source_verify_abandon(struct bk_source_verify_task *t)
 {
-	struct bk_source_verify_result res = {0};
+	struct bk_source_verify_result res;
 	struct bk_quarantine q;
 	struct bk_err err = {0};
 
 	if (!t)
 		return;
-	atomic_store(&t->stop, true);
 	bk_quarantine_init(&q);
-	join_free(t, &q, &res, &err);
+	join_free(t, true, &q, &res, &err);
 	bk_quarantine_release(&q);
 }

@@ -7,15 +7,17 @@
  *    block did not have (a whole-object diff rewrites many blocks with the
  *    parent's content: those count as the rest), plus a random sample of
  *    verify_sample of the rest (a mismatch in a block kept from the parent
- *    means the parent is damaged).  When the source knows before the copy
- *    which blocks may change (its changes op: a diff), the sample is drawn
- *    from the others and compared while the copy runs, in a thread of its
- *    own: those blocks are the parent's, cloned, whatever the copy does;
+ *    means the parent is damaged);
  *  - a full backup: a random sample of verify_sample of the blocks it wrote
  *    (each written block was read back against the manifest already);
  *  - with verify_full: every block.
  * The snapshot is read through the source's verify_read pipeline (many reads
  * in flight), consecutive blocks in one read of up to BK_SOURCE_VERIFY_READ.
+ * An incremental whose source knows before the copy which blocks may change
+ * (its changes op: a diff) is compared alongside the copy, in a thread: the
+ * sample, drawn from the blocks outside the diff (the parent's, cloned,
+ * whatever the copy does), at once; the blocks it wrote as the copy gets
+ * past them.  Otherwise the comparison runs after the copy.
  * The whole-image check of a revision against its manifest is bk_verify
  * (engine.h), run as a scrub.
  */
@@ -47,7 +49,7 @@ struct bk_source_verify {
 struct bk_source_verify_result {
 	uint64_t planned;  /* blocks to compare */
 	uint64_t checked;  /* ... and compared: fewer means the time budget ran out */
-	uint64_t early;    /* ... of them during the copy */
+	bool alongside;    /* compared alongside the copy */
 	bool parent_bad;   /* a mismatch in a block cloned from the parent */
 };
 
@@ -55,17 +57,23 @@ struct bk_source_verify_task;
 
 /*
  * Start the comparison of V, before the copy, once the new image holds the
- * parent's clone: with V->changes, the sample's reads begin now (in a
- * thread; the source's verify_read must allow that alongside its reads).
- * Every task ends with exactly one of the two calls below.
+ * parent's clone: an incremental with V->changes starts its thread (the
+ * source's verify_read must allow that alongside its reads).  Every task
+ * ends with exactly one of bk_source_verify_finish and _abandon.
  */
 struct bk_source_verify_task *bk_source_verify_start(const struct bk_source_verify *v);
 
 /*
- * After the copy (written and fresh complete): compare the rest, wait for
- * the sample, within the source's verify_budget each.  Mismatches are
- * added to Q (the caller decides); RES says what was done.  Returns 0, or a
- * negative error for an I/O failure.  Frees T.
+ * The copy is done with every block below BLOCKS: their bits in V->written
+ * and V->fresh are final (and so are the image's bytes).
+ */
+void bk_source_verify_copied(struct bk_source_verify_task *t, uint64_t blocks);
+
+/*
+ * After the copy: compare what is left (or everything, without a thread),
+ * within the source's verify_budget counted from the end of the copy.
+ * Mismatches are added to Q (the caller decides); RES says what was done.
+ * Returns 0, or a negative error for an I/O failure.  Frees T.
  */
 int bk_source_verify_finish(struct bk_source_verify_task *t, struct bk_quarantine *q,
 			    struct bk_source_verify_result *res, struct bk_err *err);
