@@ -24,6 +24,7 @@
  */
 #include "engine.h"
 
+#include "bitmap.h"
 #include "check.h"
 #include "clock.h"
 #include "fs.h"
@@ -129,28 +130,6 @@ struct backup {
 	struct bk_source_verify_task *vtask; /* ... started before the copy */
 };
 
-static bool bit(const unsigned char *map, uint64_t i)
-{
-	return map[i / 8] & (1u << (i % 8));
-}
-
-/* Whether any of the COUNT bits from FIRST is set in MAP (a byte at a time where it can). */
-static bool any_bit(const unsigned char *map, uint64_t first, uint64_t count)
-{
-	uint64_t i = first, end = first + count;
-
-	while (i < end) {
-		if (i % 8 == 0 && end - i >= 8) {
-			if (map[i / 8])
-				return true;
-			i += 8;
-		} else if (bit(map, i++)) {
-			return true;
-		}
-	}
-	return false;
-}
-
 /* Reflink the parent image into dst, or copy it where reflinks are unsupported. */
 static int seed_from_parent(struct backup *b, const char *pid, struct bk_err *err)
 {
@@ -224,7 +203,7 @@ static int coalesce(struct backup *b, uint64_t off, uint64_t len, uint64_t first
 	long run = -1;
 	int r;
 
-	if (!b->cloned || !any_bit(b->written, first, count))
+	if (!b->cloned || !bk_bits_any(b->written, first, count))
 		return 0;
 	r = bk_fs_extents(b->dst, off, len, COALESCE_EXTENTS + 1);
 	if (r <= COALESCE_EXTENTS)
@@ -235,7 +214,7 @@ static int coalesce(struct backup *b, uint64_t off, uint64_t len, uint64_t first
 
 		if (i < count) {
 			uint64_t blen = len - boff < b->bs ? len - boff : b->bs;
-			bool in_mask = bit(b->mask, i);
+			bool in_mask = bk_bit(b->mask, i);
 
 			if (what == BK_READ_MASK && !in_mask) {
 				size_t got;
@@ -244,7 +223,7 @@ static int coalesce(struct backup *b, uint64_t off, uint64_t len, uint64_t first
 				if (r < 0 || got != blen)
 					return bk_err_sys(err, r < 0 ? r : -EIO, "unable to read '%s'",
 							  b->img_name);
-				b->recopied[(first + i) / 8] |= (unsigned char)(1u << ((first + i) % 8));
+				bk_bit_set(b->recopied, first + i);
 			}
 			/* a hole the source did not read is zeros (BUF does not hold them) */
 			data = !(what == BK_READ_ALLOCATED && !in_mask) &&
@@ -257,11 +236,11 @@ static int coalesce(struct backup *b, uint64_t off, uint64_t len, uint64_t first
 		start = (uint64_t)run * b->bs;
 		end = boff < len ? boff : len;
 		for (uint64_t j = first + (uint64_t)run; j < first + i; j++) {
-			if (!bit(b->written, j))
+			if (!bk_bit(b->written, j))
 				b->bytes_written += b->src.size - j * b->bs < b->bs
 							    ? b->src.size - j * b->bs
 							    : b->bs;
-			b->written[j / 8] |= (unsigned char)(1u << (j % 8));
+			bk_bit_set(b->written, j);
 		}
 		r = bk_pwrite_full(b->dst, b->buf + start, (size_t)(end - start), off + start);
 		if (r < 0)
@@ -323,7 +302,7 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 			struct bk_digest d;
 			bool same, zero, punch;
 
-			bool in_mask = bit(b->mask, i);
+			bool in_mask = bk_bit(b->mask, i);
 			/* never written in the source: zeros that were not read */
 			bool hole = what == BK_READ_ALLOCATED && !in_mask;
 
@@ -371,10 +350,10 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 				run_punch = punch;
 			}
 			if (!punch)
-				b->written[(first + i) / 8] |= (unsigned char)(1u << ((first + i) % 8));
+				bk_bit_set(b->written, first + i);
 			/* what the source comparison must see: content the parent did not have */
 			if (!punch && !(i < pcount && bk_digest_equal(&d, &b->pdig[i])))
-				b->fresh[(first + i) / 8] |= (unsigned char)(1u << ((first + i) % 8));
+				bk_bit_set(b->fresh, first + i);
 		}
 		r = flush_run(b, off, len, run, count, run_punch, err);
 		if (r == 0)
@@ -420,7 +399,7 @@ static int check_written(struct backup *b, struct bk_quarantine *q, bool *parent
 
 		while (s < nsample && sample[s] < first)
 			s++;
-		if (!any_bit(b->written, first, count) &&
+		if (!bk_bits_any(b->written, first, count) &&
 		    !(s < nsample && sample[s] < first + count))
 			continue;
 		r = bk_manifest_read(&b->sums, first, count, b->pdig, err);
@@ -434,10 +413,10 @@ static int check_written(struct backup *b, struct bk_quarantine *q, bool *parent
 			size_t got;
 
 			while (s < nsample && sample[s] == blk) {
-				sampled = !bit(b->written, blk);
+				sampled = !bk_bit(b->written, blk);
 				s++;
 			}
-			if (!bit(b->written, blk) && !sampled)
+			if (!bk_bit(b->written, blk) && !sampled)
 				continue;
 			r = bk_pread_full(b->dst, b->buf, (size_t)blen, off, &got);
 			if (r < 0 || got != blen)
@@ -447,7 +426,7 @@ static int check_written(struct backup *b, struct bk_quarantine *q, bool *parent
 			if (!bk_digest_equal(&d, &b->pdig[i])) {
 				bk_quarantine_add(q, off, blen, &b->pdig[i], &d);
 				/* cloned data that does not match: the parent is damaged */
-				*parent_bad |= sampled || bit(b->recopied, blk);
+				*parent_bad |= sampled || bk_bit(b->recopied, blk);
 			}
 		}
 	}

@@ -15,6 +15,7 @@
  */
 #include "manifest.h"
 
+#include "bitmap.h"
 #include "buf.h"
 #include "fs.h"
 
@@ -85,11 +86,6 @@ static void seal_of(const void *data, size_t len, uint64_t seed, struct bk_diges
 
 	XXH128_canonicalFromHash(&c, XXH3_128bits_withSeed(data, len, seed));
 	memcpy(out->b, c.digest, DL);
-}
-
-static bool bit(const unsigned char *map, uint64_t i)
-{
-	return map[i / 8] & (1u << (i % 8));
 }
 
 static void encode_header(unsigned char *h, uint32_t block_size, uint64_t size, uint64_t n)
@@ -492,7 +488,7 @@ static int leave(struct bk_manifest *m, struct bk_err *err)
 	if (r < 0)
 		return r;
 	seal_of(m->seg, (size_t)seg_len(m->nblocks, k) * DL, k, &m->table[k]);
-	m->resealed[k / 8] |= (unsigned char)(1u << (k % 8));
+	bk_bit_set(m->resealed, k);
 	m->stat_segments++;
 	m->loaded = NONE;
 	return 0;
@@ -549,7 +545,7 @@ static int read_back(struct bk_manifest *m, struct bk_err *err)
 			       m->name);
 	free(copy);
 	for (uint64_t k = 0; r == 0 && k < m->nsegs; k++)
-		if (bit(m->resealed, k))
+		if (bk_bit(m->resealed, k))
 			r = load_segment(m, k, seg_len(m->nblocks, k), &m->table[k], m->name, err);
 	return r;
 }
@@ -564,7 +560,7 @@ int bk_manifest_finish(struct bk_manifest *m, struct bk_err *err)
 		return bk_err_sys(err, -EINVAL, "unable to write manifest '%s'", m->name);
 	r = leave(m, err);
 	/* the last segment changed length without a put (the image shrank) */
-	if (r == 0 && m->nsegs && !bit(m->resealed, last) &&
+	if (r == 0 && m->nsegs && !bk_bit(m->resealed, last) &&
 	    seg_len(m->nblocks, last) != seg_len(m->base_nblocks, last)) {
 		r = enter(m, last, err);
 		if (r == 0)

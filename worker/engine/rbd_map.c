@@ -5,11 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void mark(struct bk_rbd_map *m, uint64_t b)
-{
-	m->bits[b / 8] |= (unsigned char)(1u << (b % 8));
-}
-
 static int diff_cb(uint64_t off, size_t len, int exists, void *arg)
 {
 	struct bk_rbd_map *m = arg;
@@ -20,7 +15,7 @@ static int diff_cb(uint64_t off, size_t len, int exists, void *arg)
 	if (m->allocated && !exists)
 		return 0;
 	for (uint64_t b = first; b <= last && b < m->nblocks; b++)
-		mark(m, b);
+		bk_bit_set(m->bits, b);
 	return 0;
 }
 
@@ -51,12 +46,12 @@ int bk_rbd_map_refine(struct bk_rbd_map *m, rbd_image_t img)
 	while (b < m->nblocks) {
 		uint64_t end, off, len;
 
-		if (!bk_rbd_map_test(m, b)) {
+		if (!bk_bit(m->bits, b)) {
 			b++;
 			continue;
 		}
-		for (end = b; end < m->nblocks && bk_rbd_map_test(m, end); end++)
-			m->bits[end / 8] &= (unsigned char)~(1u << (end % 8));
+		for (end = b; end < m->nblocks && bk_bit(m->bits, end); end++)
+			bk_bit_clear(m->bits, end);
 		off = b * m->block_size;
 		len = (end * m->block_size < m->size ? end * m->block_size : m->size) - off;
 		r = rbd_diff_iterate2(img, NULL, off, len, 1, 0, diff_cb, m);
@@ -73,21 +68,9 @@ bool bk_rbd_map_any(const struct bk_rbd_map *m, uint64_t off, uint64_t len)
 {
 	uint64_t first = off / m->block_size, end = (off + len + m->block_size - 1) / m->block_size;
 
-	for (uint64_t b = first; b < end && b < m->nblocks; b++)
-		if (bk_rbd_map_test(m, b))
-			return true;
-	return false;
-}
-
-uint64_t bk_rbd_map_count(const struct bk_rbd_map *m)
-{
-	uint64_t c = 0;
-
-	for (uint64_t i = 0; i < m->nblocks / 8; i++)
-		c += (uint64_t)__builtin_popcount(m->bits[i]);
-	for (uint64_t b = m->nblocks / 8 * 8; b < m->nblocks; b++)
-		c += bk_rbd_map_test(m, b);
-	return c;
+	if (end > m->nblocks)
+		end = m->nblocks;
+	return first < end && bk_bits_any(m->bits, first, end - first);
 }
 
 void bk_rbd_map_release(struct bk_rbd_map *m)

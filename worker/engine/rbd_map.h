@@ -13,8 +13,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bitmap.h"
+
 struct bk_rbd_map {
-	unsigned char *bits; /* bit per block, owned; NULL: no map (read everything) */
+	unsigned char *bits; /* bit per block (bitmap.h), owned; NULL: no map (read everything) */
 	uint64_t nblocks;
 	uint64_t size;       /* of the snapshot, in bytes */
 	uint32_t block_size;
@@ -38,17 +40,8 @@ int bk_rbd_map_diff(struct bk_rbd_map *m, rbd_image_t img, const char *from, uin
  */
 int bk_rbd_map_refine(struct bk_rbd_map *m, rbd_image_t img);
 
-/* Whether block B is marked. */
-static inline bool bk_rbd_map_test(const struct bk_rbd_map *m, uint64_t b)
-{
-	return m->bits[b / 8] & (1u << (b % 8));
-}
-
 /* Whether any block of the byte range OFF, LEN is marked. */
 bool bk_rbd_map_any(const struct bk_rbd_map *m, uint64_t off, uint64_t len);
-
-/* Number of marked blocks. */
-uint64_t bk_rbd_map_count(const struct bk_rbd_map *m);
 
 void bk_rbd_map_release(struct bk_rbd_map *m);
 

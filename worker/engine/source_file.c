@@ -8,6 +8,7 @@
  */
 #include "source.h"
 
+#include "bitmap.h"
 #include "buf.h"
 #include "fs.h"
 
@@ -88,7 +89,7 @@ static int64_t data_mask(int fd, uint64_t off, size_t len, uint32_t bs, unsigned
 		if ((uint64_t)h > end)
 			h = (off_t)end;
 		for (uint64_t b = ((uint64_t)d - off) / bs; b * bs < (uint64_t)h - off; b++)
-			mask[b / 8] |= (unsigned char)(1u << (b % 8));
+			bk_bit_set(mask, b);
 		data += (uint64_t)h - (uint64_t)d;
 		pos = (uint64_t)h;
 	}
@@ -145,11 +146,11 @@ static int file_read(struct bk_source *src, void *buf, uint64_t off, size_t len,
 	for (size_t i = 0; i < nblocks;) {
 		size_t j = i;
 
-		if (!(mask[i / 8] & (1u << (i % 8)))) {
+		if (!bk_bit(mask, i)) {
 			i++;
 			continue;
 		}
-		while (j < nblocks && (mask[j / 8] & (1u << (j % 8))))
+		while (j < nblocks && bk_bit(mask, j))
 			j++;
 		r = read_range(src, (unsigned char *)buf + i * bs, off + i * bs,
 			       j * bs < len ? (j - i) * bs : len - i * bs, err);

@@ -35,6 +35,7 @@
  */
 #include "source.h"
 
+#include "bitmap.h"
 #include "clock.h"
 #include "consul.h"
 #include "id.h"
@@ -188,7 +189,7 @@ static int diff_map(struct bk_source *src, struct rbd_source *rs, const char *fr
 	if (r < 0)
 		return rbd_fail(err, r, src, from ? "compute the changes of" : "list the data of");
 	bk_debug("rbd: %s: %llu blocks in %.3f s", from ? "diff" : "allocation map",
-		 (unsigned long long)bk_rbd_map_count(&rs->map),
+		 (unsigned long long)bk_bits_count(rs->map.bits, rs->map.nblocks),
 		 (double)(bk_monotonic() - t) / BK_USEC);
 	return 0;
 }
@@ -259,7 +260,7 @@ static int alloc_map(struct bk_source *src, struct rbd_source *rs, struct bk_err
 	if (r < 0)
 		return rbd_fail(err, r, src, "list the data of");
 	bk_debug("rbd: extents: %llu blocks in %.3f s",
-		 (unsigned long long)bk_rbd_map_count(&rs->map),
+		 (unsigned long long)bk_bits_count(rs->map.bits, rs->map.nblocks),
 		 (double)(bk_monotonic() - t) / BK_USEC);
 	return 0;
 }
@@ -461,15 +462,15 @@ static int issue_marked(struct bk_source *src, struct rbd_source *rs, struct slo
 	int r = begin(s, off, len, BK_SOURCE_MAX_READ);
 
 	for (uint64_t b = first; b < end; b++)
-		runs += bk_rbd_map_test(&rs->map, b) && (b == first || !bk_rbd_map_test(&rs->map, b - 1));
+		runs += bk_bit(rs->map.bits, b) && (b == first || !bk_bit(rs->map.bits, b - 1));
 	if (r < 0 || runs > PIECES)
 		return r < 0 ? r : add_piece(rs, s, off, len, flags);
 	for (uint64_t b = first; b < end && r == 0; b++) {
 		uint64_t e = b, poff, pend;
 
-		if (!bk_rbd_map_test(&rs->map, b))
+		if (!bk_bit(rs->map.bits, b))
 			continue;
-		while (e < end && bk_rbd_map_test(&rs->map, e))
+		while (e < end && bk_bit(rs->map.bits, e))
 			e++;
 		poff = b * bs;
 		pend = e * bs < off + len ? e * bs : off + len;
@@ -563,8 +564,8 @@ static int read_chunk(struct bk_source *src, void *buf, uint64_t off, size_t len
 		for (uint64_t i = 0; i * src->block_size < len; i++) {
 			uint64_t b = off / src->block_size + i;
 
-			if (bk_rbd_map_test(&rs->map, b))
-				mask[i / 8] |= (unsigned char)(1u << (i % 8));
+			if (bk_bit(rs->map.bits, b))
+				bk_bit_set(mask, i);
 		}
 	}
 	if (rs->ahead < off)

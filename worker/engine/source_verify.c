@@ -24,6 +24,7 @@
  */
 #include "source_verify.h"
 
+#include "bitmap.h"
 #include "buf.h"
 #include "clock.h"
 #include "fs.h"
@@ -69,50 +70,6 @@ struct bk_source_verify_task {
 	pthread_cond_t cond;
 };
 
-static bool bit(const unsigned char *map, uint64_t b)
-{
-	return map[b / 8] & (1u << (b % 8));
-}
-
-/* Number of blocks below NBLOCKS whose bit in MAP is WANT. */
-static uint64_t count_bits(const unsigned char *map, uint64_t nblocks, bool want)
-{
-	uint64_t n = 0, b = 0;
-
-	for (; b + 64 <= nblocks; b += 64) {
-		uint64_t w;
-
-		memcpy(&w, map + b / 8, sizeof(w));
-		n += (uint64_t)__builtin_popcountll(w);
-	}
-	for (; b < nblocks; b++)
-		n += bit(map, b);
-	return want ? n : nblocks - n;
-}
-
-/* The first block at or after FROM whose bit is set, or NBLOCKS. */
-static uint64_t next_set(const unsigned char *map, uint64_t nblocks, uint64_t from)
-{
-	uint64_t b = from;
-
-	while (b < nblocks && b % 64) {
-		if (bit(map, b))
-			return b;
-		b++;
-	}
-	for (; b + 64 <= nblocks; b += 64) {
-		uint64_t w;
-
-		memcpy(&w, map + b / 8, sizeof(w));
-		if (w)
-			break;
-	}
-	for (; b < nblocks; b++)
-		if (bit(map, b))
-			return b;
-	return nblocks;
-}
-
 static uint64_t xorshift(uint64_t *s)
 {
 	*s ^= *s << 13;
@@ -148,7 +105,7 @@ static size_t sort_unique(uint64_t *a, size_t n)
  */
 static void draw_sample(struct walk *w, uint64_t want, const unsigned char *map, bool from_set)
 {
-	uint64_t pool = count_bits(map, w->nblocks, from_set), seed = w->v->seed | 1;
+	uint64_t pool = (from_set ? bk_bits_count(map, w->nblocks) : w->nblocks - bk_bits_count(map, w->nblocks)), seed = w->v->seed | 1;
 	uint64_t rank = 0;
 	size_t n = 0, k = 0;
 
@@ -180,7 +137,7 @@ static void draw_sample(struct walk *w, uint64_t want, const unsigned char *map,
 				continue;
 			}
 		}
-		if (bit(map, b) != from_set)
+		if (bk_bit(map, b) != from_set)
 			continue;
 		if (rank++ == w->sample[k])
 			w->sample[k++] = b;
@@ -194,7 +151,7 @@ static void wait_copied(struct bk_source_verify_task *t, uint64_t lim)
 	struct timespec until;
 
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_nsec += 100 * 1000 * 1000;
+	until.tv_nsec += 100000000L; /* 0.1 s */
 	if (until.tv_nsec >= 1000000000) {
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000;
@@ -229,7 +186,7 @@ static int walk_next(void *arg, uint64_t *off, size_t *len)
 		if (w->runs_all)
 			run = w->cursor;
 		else if (w->runs_fresh)
-			run = next_set(v->fresh, lim, w->cursor);
+			run = bk_bits_next(v->fresh, lim, w->cursor);
 		if (w->si < w->nsample && (w->sample[w->si] < run || run >= lim)) {
 			first = w->sample[w->si++];
 			end = first + 1;
@@ -238,7 +195,7 @@ static int walk_next(void *arg, uint64_t *off, size_t *len)
 		if (run < lim) {
 			first = run;
 			end = first + 1;
-			while (end < lim && end - first < max && (w->runs_all || bit(v->fresh, end)))
+			while (end < lim && end - first < max && (w->runs_all || bk_bit(v->fresh, end)))
 				end++;
 			w->cursor = end;
 			break;
@@ -276,8 +233,8 @@ static int walk_check(void *arg, uint64_t off, size_t len, const unsigned char *
 			bk_quarantine_add(w->q, off + pos, blen, &ds, &di);
 			/* cloned data that does not match: the parent is damaged (alongside
 			 * the copy, the blocks outside the diff are the cloned ones) */
-			if (w->task ? !bit(v->changes, (off + pos) / v->block_size)
-				    : v->incremental && !bit(v->written, (off + pos) / v->block_size))
+			if (w->task ? !bk_bit(v->changes, (off + pos) / v->block_size)
+				    : v->incremental && !bk_bit(v->written, (off + pos) / v->block_size))
 				w->res->parent_bad = true;
 		}
 		w->res->checked++;
@@ -374,7 +331,7 @@ static int join_free(struct bk_source_verify_task *t, bool stop, struct bk_quara
 			*err = t->err;
 		bk_quarantine_merge(q, &t->q);
 		*res = t->res;
-		res->planned = count_bits(t->v->fresh, t->walk.nblocks, true) + t->walk.nsample;
+		res->planned = bk_bits_count(t->v->fresh, t->walk.nblocks) + t->walk.nsample;
 		res->alongside = true;
 		pthread_cond_destroy(&t->cond);
 		pthread_mutex_destroy(&t->lock);
@@ -406,7 +363,7 @@ int bk_source_verify_finish(struct bk_source_verify_task *t, struct bk_quarantin
 		} else if (v->incremental) {
 			w.runs_fresh = true;
 			draw_sample(&w, cfg->verify_sample, v->fresh, false);
-			res->planned = count_bits(v->fresh, w.nblocks, true) + w.nsample;
+			res->planned = bk_bits_count(v->fresh, w.nblocks) + w.nsample;
 		} else {
 			draw_sample(&w, cfg->verify_sample, v->fresh, true);
 			res->planned = w.nsample;
