@@ -19,9 +19,10 @@
  * 3. Reads run QUEUE_DEPTH chunks ahead with aio, so memory is bounded by
  *    QUEUE_DEPTH x BK_SOURCE_MAX_READ (32 MiB) whatever the image size;
  *    verification reads run VERIFY_DEPTH deep within VERIFY_BYTES.  An
- *    incremental's sample is verified during the copy, in a thread of the
- *    engine's (source_verify.h), small reads; the fresh blocks after it,
- *    once the copy's buffers are freed.
+ *    incremental with a diff is verified alongside the copy, in a thread of
+ *    the engine's (source_verify.h), so up to 48 MiB are in flight then;
+ *    other backups are verified after the copy, whose buffers go after its
+ *    last read.
  * 4. Snapshot removal is off the critical path: an incremental starts a
  *    thread that removes every backy-* snapshot but its base's and its own
  *    while it takes its snapshot (both are monitor commits, and they share a
