@@ -14,7 +14,8 @@
 #                                       the previous snapshot: the same work as backy's incremental
 #                                       (the plain export-diff is handed its snapshots for free)
 #   restore into a new RBD image    vs  rbd import FILE (the export of the same revision)
-# and prints medians, ratios (backy / rbd; the target is <= 1.1 each), the
+# and prints medians, ratios (backy / rbd; the target is <= 1.1 each: of the
+# medians, and the median of each round's ratio, "paired"), the
 # median phases of backy's incremental (from its -vv output: snapshot taken,
 # data path = copy + sync + read-back + verification against the source,
 # older snapshot removed, in the background since issue 12), the time its
@@ -155,6 +156,14 @@ for r in $(seq 1 "$rounds"); do
 		"(whole-object ${wdiff[-1]} s, with snapshots ${cli[-1]} s), restore ${restore[-1]} s / import ${import[-1]} s"
 done
 
+# pratio A B: the median of the rounds' ratios of arrays A and B (a round runs both back
+# to back, so a pair shares the load of its moment)
+pratio() {
+	local -n pa=$1 pb=$2
+	local i rs=()
+	for i in "${!pa[@]}"; do rs+=("$(ratio "${pa[i]}" "${pb[i]}")"); done
+	printf "%.2f" "$(median "${rs[@]}")"
+}
 m_full=$(median "${full[@]}") m_fsnap=$(median "${fsnap[@]}") m_export=$(median "${export[@]}") m_cexport=$(median "${cexport[@]}")
 m_incr=$(median "${incr[@]}") m_ediff=$(median "${ediff[@]}")
 m_wdiff=$(median "${wdiff[@]}") m_cli=$(median "${cli[@]}")
@@ -162,14 +171,14 @@ m_snap=$(median "${snap[@]}") m_rm=$(median "${rm[@]}") m_data=$(median "${data[
 m_rest=$(median "${restore[@]}") m_imp=$(median "${import[@]}")
 echo
 echo "medians over $rounds rounds, ${size_gib} GiB RBD image, 1 % change $mode, XFS reflink loop mount:"
-printf '  %-34s %7s s   %-30s %7s s   ratio %s\n' \
-	"backy full backup" "$m_full" "rbd export (+fsync)" "$m_export" "$(ratio "$m_full" "$m_export")" \
-	"backy full backup" "$m_full" "  snap create+export" "$m_cexport" "$(ratio "$m_full" "$m_cexport")" \
-	"backy incremental (1 %)" "$m_incr" "rbd export-diff (+fsync)" "$m_ediff" "$(ratio "$m_incr" "$m_ediff")" \
-	"backy incremental (1 %)" "$m_incr" "  --whole-object" "$m_wdiff" "$(ratio "$m_incr" "$m_wdiff")" \
-	"backy incremental (1 %)" "$m_incr" "  snap create+diff+snap rm" "$m_cli" "$(ratio "$m_incr" "$m_cli")" \
-	"  backy data path only" "$m_data" "  --whole-object" "$m_wdiff" "$(ratio "$m_data" "$m_wdiff")" \
-	"backy restore into RBD" "$m_rest" "rbd import" "$m_imp" "$(ratio "$m_rest" "$m_imp")"
+printf '  %-34s %7s s   %-30s %7s s   ratio %s (paired %s)\n' \
+	"backy full backup" "$m_full" "rbd export (+fsync)" "$m_export" "$(ratio "$m_full" "$m_export")" "$(pratio full export)" \
+	"backy full backup" "$m_full" "  snap create+export" "$m_cexport" "$(ratio "$m_full" "$m_cexport")" "$(pratio full cexport)" \
+	"backy incremental (1 %)" "$m_incr" "rbd export-diff (+fsync)" "$m_ediff" "$(ratio "$m_incr" "$m_ediff")" "$(pratio incr ediff)" \
+	"backy incremental (1 %)" "$m_incr" "  --whole-object" "$m_wdiff" "$(ratio "$m_incr" "$m_wdiff")" "$(pratio incr wdiff)" \
+	"backy incremental (1 %)" "$m_incr" "  snap create+diff+snap rm" "$m_cli" "$(ratio "$m_incr" "$m_cli")" "$(pratio incr cli)" \
+	"  backy data path only" "$m_data" "  --whole-object" "$m_wdiff" "$(ratio "$m_data" "$m_wdiff")" "$(pratio data wdiff)" \
+	"backy restore into RBD" "$m_rest" "rbd import" "$m_imp" "$(ratio "$m_rest" "$m_imp")" "$(pratio restore import)"
 echo "  backy full backup phases (medians): snapshot taken $m_fsnap s (the plain export is handed its snapshot)"
 echo "  backy incremental phases (medians): snapshot taken $m_snap s, data path $m_data s, older snapshot removed $m_rm s (in the background)"
 echo "  peak RSS of backy: full backup $((rss_full / 1024)) MiB, incremental $((rss_incr / 1024)) MiB" \

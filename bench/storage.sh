@@ -7,7 +7,8 @@
 #   incremental (1 %)    vs  a read-only dd pass of the image (what it must at least do)
 #   restore to a file    vs  dd bs=4M conv=fsync of the revision
 # (plus dd conv=sparse as a stricter copy baseline that skips zeros like backy)
-# and prints medians and ratios, plus the peak RSS of backy.  Both sides
+# and prints medians and ratios (of the medians, and the median of each
+# round's ratio, "paired"), plus the peak RSS of backy.  Both sides
 # fsync their output; every run starts with the file it reads out of the
 # page cache (dd iflag=nocache count=0, for that file only).
 #
@@ -125,10 +126,18 @@ m_read=$(median "${dd_read[@]}")
 m_ddrev=$(median "${dd_rev[@]}")
 m_rest=$(median "${restore[@]}")
 peak=$(printf '%s\n' "${rss_all[@]}" | sort -n | tail -1)
+# pratio A B: the median of the rounds' ratios of arrays A and B (a round runs both back
+# to back, so a pair shares the load of its moment)
+pratio() {
+	local -n pa=$1 pb=$2
+	local i rs=()
+	for i in "${!pa[@]}"; do rs+=("$(awk -v a="${pa[i]}" -v b="${pb[i]}" 'BEGIN { printf "%.2f", a / b }')"); done
+	printf "%.2f" "$(median "${rs[@]}")"
+}
 echo
 echo "medians over $rounds rounds, ${size_gib} GiB image, cold cache, XFS reflink loop mount:"
-awk -v a="$m_full" -v b="$m_dd" 'BEGIN {printf "full backup        %6.2fs / dd copy %6.2fs = %.2f (target <= 1.15)\n", a, b, a/b}'
-awk -v a="$m_full" -v b="$m_sparse" 'BEGIN {printf "full backup        %6.2fs / dd conv=sparse %6.2fs = %.2f (stricter baseline: dd skipping zeros too)\n", a, b, a/b}'
-awk -v a="$m_incr" -v b="$m_read" 'BEGIN {printf "incremental 1%%     %6.2fs / dd read %6.2fs = %.2f (target <= 1.10)\n", a, b, a/b}'
-awk -v a="$m_rest" -v b="$m_ddrev" 'BEGIN {printf "restore            %6.2fs / dd rev  %6.2fs = %.2f (target <= 1.10)\n", a, b, a/b}'
+awk -v a="$m_full" -v b="$m_dd" -v p="$(pratio full dd_copy)" 'BEGIN {printf "full backup        %6.2fs / dd copy %6.2fs = %.2f, paired %s (target <= 1.15)\n", a, b, a/b, p}'
+awk -v a="$m_full" -v b="$m_sparse" -v p="$(pratio full dd_sparse)" 'BEGIN {printf "full backup        %6.2fs / dd conv=sparse %6.2fs = %.2f, paired %s (stricter baseline: dd skipping zeros too)\n", a, b, a/b, p}'
+awk -v a="$m_incr" -v b="$m_read" -v p="$(pratio incr dd_read)" 'BEGIN {printf "incremental 1%%     %6.2fs / dd read %6.2fs = %.2f, paired %s (target <= 1.10)\n", a, b, a/b, p}'
+awk -v a="$m_rest" -v b="$m_ddrev" -v p="$(pratio restore dd_rev)" 'BEGIN {printf "restore            %6.2fs / dd rev  %6.2fs = %.2f, paired %s (target <= 1.10)\n", a, b, a/b, p}'
 echo "peak RSS of backy: $((peak / 1024)) MiB (target < 64 MiB)"
