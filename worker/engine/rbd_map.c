@@ -1,6 +1,8 @@
 /* rbd_map.c: the blocks of an RBD snapshot a backup reads (see rbd_map.h). */
 #include "rbd_map.h"
 
+#include "bitmap.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

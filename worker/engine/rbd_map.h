@@ -13,8 +13,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "bitmap.h"
-
 struct bk_rbd_map {
 	unsigned char *bits; /* bit per block (bitmap.h), owned; NULL: no map (read everything) */
 	uint64_t nblocks;

@@ -774,9 +774,7 @@ static void rbd_finish(struct bk_source *src, bool committed)
 	if (!rs || !rs->img)
 		return;
 	join_reaper(rs);
-	for (int i = 0; i < QUEUE_DEPTH; i++)
-		if (rs->slots[i].busy)
-			reap(&rs->slots[i]);
+	release_copy_slots(rs);
 	rbd_snap_set(rs->img, NULL);
 	if (!committed && rs->snap_created)
 		remove_snapshots(src, rs, NULL, NULL, rs->snap);
@@ -789,11 +787,7 @@ static void rbd_close_source(struct bk_source *src)
 	if (!rs)
 		return;
 	join_reaper(rs);
-	for (int i = 0; i < QUEUE_DEPTH; i++) {
-		if (rs->slots[i].busy)
-			reap(&rs->slots[i]);
-		free(rs->slots[i].buf);
-	}
+	release_copy_slots(rs);
 	if (rs->img)
 		rbd_close(rs->img);
 	bk_rbd_disconnect(rs->cluster, rs->io);

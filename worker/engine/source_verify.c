@@ -105,7 +105,8 @@ static size_t sort_unique(uint64_t *a, size_t n)
  */
 static void draw_sample(struct walk *w, uint64_t want, const unsigned char *map, bool from_set)
 {
-	uint64_t pool = (from_set ? bk_bits_count(map, w->nblocks) : w->nblocks - bk_bits_count(map, w->nblocks)), seed = w->v->seed | 1;
+	uint64_t set = bk_bits_count(map, w->nblocks), seed = w->v->seed | 1;
+	uint64_t pool = from_set ? set : w->nblocks - set;
 	uint64_t rank = 0;
 	size_t n = 0, k = 0;
 
@@ -252,6 +253,12 @@ static void *walk_main(void *arg)
 	return NULL;
 }
 
+/* When the comparison must stop if it starts now (the source's verify_budget). */
+static int64_t budget_end(const struct bk_source_verify *v)
+{
+	return bk_monotonic() + (int64_t)(v->src->cfg->verify_budget * BK_USEC);
+}
+
 static void walk_init(struct walk *w, const struct bk_source_verify *v, struct bk_quarantine *q,
 		      struct bk_source_verify_result *res)
 {
@@ -260,7 +267,7 @@ static void walk_init(struct walk *w, const struct bk_source_verify *v, struct b
 	w->q = q;
 	w->res = res;
 	w->nblocks = (v->size + v->block_size - 1) / v->block_size;
-	w->deadline = bk_monotonic() + (int64_t)(v->src->cfg->verify_budget * BK_USEC);
+	w->deadline = budget_end(v);
 	w->img = bk_malloc(BK_SOURCE_VERIFY_READ);
 }
 
@@ -306,7 +313,7 @@ void bk_source_verify_copied(struct bk_source_verify_task *t, uint64_t blocks)
 	if (blocks > t->walk.nblocks)
 		blocks = t->walk.nblocks;
 	if (blocks == t->walk.nblocks) /* the budget counts from here (source.h) */
-		t->walk.deadline = bk_monotonic() + (int64_t)(t->v->src->cfg->verify_budget * BK_USEC);
+		t->walk.deadline = budget_end(t->v);
 	atomic_store(&t->copied, blocks);
 	if (atomic_load(&t->waiting)) {
 		pthread_mutex_lock(&t->lock);
