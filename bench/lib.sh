@@ -21,3 +21,15 @@ bench_loop_fs()
 
 # median VALUES...: the median of numbers
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+# ratio A B: A / B to two places (0 when B is 0)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+
+# pratio A B: the median of the rounds' ratios of the arrays named A and B (a
+# round runs both back to back, so a pair shares the load of its moment)
+pratio() {
+	local -n pa=$1 pb=$2
+	local i rs=()
+	for i in "${!pa[@]}"; do rs+=("$(ratio "${pa[i]}" "${pb[i]}")"); done
+	printf "%.2f" "$(median "${rs[@]}")"
+}

@@ -156,14 +156,6 @@ for r in $(seq 1 "$rounds"); do
 		"(whole-object ${wdiff[-1]} s, with snapshots ${cli[-1]} s), restore ${restore[-1]} s / import ${import[-1]} s"
 done
 
-# pratio A B: the median of the rounds' ratios of arrays A and B (a round runs both back
-# to back, so a pair shares the load of its moment)
-pratio() {
-	local -n pa=$1 pb=$2
-	local i rs=()
-	for i in "${!pa[@]}"; do rs+=("$(ratio "${pa[i]}" "${pb[i]}")"); done
-	printf "%.2f" "$(median "${rs[@]}")"
-}
 m_full=$(median "${full[@]}") m_fsnap=$(median "${fsnap[@]}") m_export=$(median "${export[@]}") m_cexport=$(median "${cexport[@]}")
 m_incr=$(median "${incr[@]}") m_ediff=$(median "${ediff[@]}")
 m_wdiff=$(median "${wdiff[@]}") m_cli=$(median "${cli[@]}")

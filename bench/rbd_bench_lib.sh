@@ -8,6 +8,7 @@
 # starts with $IMG- is purged and removed at exit.
 # shellcheck shell=bash
 top=$PWD
+. bench/lib.sh # median, ratio, pratio
 [[ -x /usr/bin/time ]] || { echo "GNU time (/usr/bin/time) is required" >&2; exit 1; }
 build=${BACKY_BENCH_BUILD:-build/bench-rbd}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -61,6 +62,4 @@ time_cmd() {
 	read -r secs rss <"$work/time"
 	printf -v "$var" '%s' "$secs"
 }
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 newest() { "$BACKY" -b "$1" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["uuid"])'; }

@@ -16,6 +16,7 @@
 # BACKY_BENCH_BUILD names the build directory (default build/bench).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 size_gib=${1:-2}
 rounds=${2:-3}
 top=$PWD
@@ -80,7 +81,6 @@ with open(path, "r+b") as f:
 PY
 }
 
-median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 declare -a dd_copy dd_sparse dd_read full incr dd_rev restore rss_all
 for r in $(seq 1 "$rounds"); do
@@ -126,14 +126,6 @@ m_read=$(median "${dd_read[@]}")
 m_ddrev=$(median "${dd_rev[@]}")
 m_rest=$(median "${restore[@]}")
 peak=$(printf '%s\n' "${rss_all[@]}" | sort -n | tail -1)
-# pratio A B: the median of the rounds' ratios of arrays A and B (a round runs both back
-# to back, so a pair shares the load of its moment)
-pratio() {
-	local -n pa=$1 pb=$2
-	local i rs=()
-	for i in "${!pa[@]}"; do rs+=("$(awk -v a="${pa[i]}" -v b="${pb[i]}" 'BEGIN { printf "%.2f", a / b }')"); done
-	printf "%.2f" "$(median "${rs[@]}")"
-}
 echo
 echo "medians over $rounds rounds, ${size_gib} GiB image, cold cache, XFS reflink loop mount:"
 awk -v a="$m_full" -v b="$m_dd" -v p="$(pratio full dd_copy)" 'BEGIN {printf "full backup        %6.2fs / dd copy %6.2fs = %.2f, paired %s (target <= 1.15)\n", a, b, a/b, p}'
