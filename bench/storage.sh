@@ -6,7 +6,9 @@
 #   full backup          vs  dd bs=4M conv=fsync copy of the image
 #   incremental (1 %)    vs  a read-only dd pass of the image (what it must at least do)
 #   restore to a file    vs  dd bs=4M conv=fsync of the revision
-# (plus dd conv=sparse as a stricter copy baseline that skips zeros like backy)
+# (plus stricter baselines: dd conv=sparse, which skips zeros like backy, and
+# dd iflag=direct, which reads past the page cache in 4 MiB requests like
+# backy's file source, for the copy and the read)
 # and prints medians and ratios (of the medians, and the median of each
 # round's ratio, "paired"), plus the peak RSS of backy.  Both sides
 # fsync their output; every run starts with the file it reads out of the
@@ -82,7 +84,7 @@ PY
 }
 
 
-declare -a dd_copy dd_sparse dd_read full incr dd_rev restore rss_all
+declare -a dd_copy dd_sparse dd_dcopy dd_read dd_dread full incr dd_rev restore rss_all
 for r in $(seq 1 "$rounds"); do
 	repo=$mnt/repo$r
 	"$BACKY" -b "$repo" init file "$img" >/dev/null
@@ -95,6 +97,10 @@ for r in $(seq 1 "$rounds"); do
 	dd_sparse+=("$t")
 	rm -f "$mnt/copy.img"
 	cold "$img"
+	time_cmd t dd if="$img" of="$mnt/copy.img" bs=4M iflag=direct conv=fsync status=none
+	dd_dcopy+=("$t")
+	rm -f "$mnt/copy.img"
+	cold "$img"
 	time_cmd t "$BACKY" -b "$repo" backup manual:full
 	full+=("$t") rss_all+=("$rss")
 	change_one_percent
@@ -102,6 +108,9 @@ for r in $(seq 1 "$rounds"); do
 	cold "$img"
 	time_cmd t dd if="$img" of=/dev/null bs=4M status=none
 	dd_read+=("$t")
+	cold "$img"
+	time_cmd t dd if="$img" of=/dev/null bs=4M iflag=direct status=none
+	dd_dread+=("$t")
 	cold "$img"
 	time_cmd t "$BACKY" -b "$repo" backup manual:incr
 	incr+=("$t") rss_all+=("$rss")
@@ -120,6 +129,8 @@ done
 
 m_dd=$(median "${dd_copy[@]}")
 m_sparse=$(median "${dd_sparse[@]}")
+m_dcopy=$(median "${dd_dcopy[@]}")
+m_dread=$(median "${dd_dread[@]}")
 m_full=$(median "${full[@]}")
 m_incr=$(median "${incr[@]}")
 m_read=$(median "${dd_read[@]}")
@@ -130,6 +141,8 @@ echo
 echo "medians over $rounds rounds, ${size_gib} GiB image, cold cache, XFS reflink loop mount:"
 awk -v a="$m_full" -v b="$m_dd" -v p="$(pratio full dd_copy)" 'BEGIN {printf "full backup        %6.2fs / dd copy %6.2fs = %.2f, paired %s (target <= 1.15)\n", a, b, a/b, p}'
 awk -v a="$m_full" -v b="$m_sparse" -v p="$(pratio full dd_sparse)" 'BEGIN {printf "full backup        %6.2fs / dd conv=sparse %6.2fs = %.2f, paired %s (stricter baseline: dd skipping zeros too)\n", a, b, a/b, p}'
+awk -v a="$m_full" -v b="$m_dcopy" -v p="$(pratio full dd_dcopy)" 'BEGIN {printf "full backup        %6.2fs / dd iflag=direct %6.2fs = %.2f, paired %s (stricter baseline: dd reading like backy)\n", a, b, a/b, p}'
 awk -v a="$m_incr" -v b="$m_read" -v p="$(pratio incr dd_read)" 'BEGIN {printf "incremental 1%%     %6.2fs / dd read %6.2fs = %.2f, paired %s (target <= 1.10)\n", a, b, a/b, p}'
+awk -v a="$m_incr" -v b="$m_dread" -v p="$(pratio incr dd_dread)" 'BEGIN {printf "incremental 1%%     %6.2fs / dd iflag=direct read %6.2fs = %.2f, paired %s (stricter baseline)\n", a, b, a/b, p}'
 awk -v a="$m_rest" -v b="$m_ddrev" -v p="$(pratio restore dd_rev)" 'BEGIN {printf "restore            %6.2fs / dd rev  %6.2fs = %.2f, paired %s (target <= 1.10)\n", a, b, a/b, p}'
 echo "peak RSS of backy: $((peak / 1024)) MiB (target < 64 MiB)"

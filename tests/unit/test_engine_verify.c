@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "bitmap.h"
+#include "check.h"
 #include "source.h"
 #include "store_fixture.h"
 #include "ydoc.h"
@@ -67,10 +68,11 @@ static int mock_open(struct bk_source *src, const struct bk_source_config *cfg, 
 	return 0;
 }
 
-static int mock_read(struct bk_source *src, void *buf, uint64_t off, size_t len, bool may_skip,
-		     enum bk_read *what, unsigned char *mask, struct bk_err *err)
+static int mock_read(struct bk_source *src, unsigned char **data, uint64_t off, size_t len,
+		     bool may_skip, enum bk_read *what, unsigned char *mask, struct bk_err *err)
 {
 	struct mock *m = src->priv;
+	unsigned char *buf = *data;
 	uint64_t bad = (uint64_t)g_corrupt_block * src->block_size;
 	size_t got;
 
@@ -80,7 +82,7 @@ static int mock_read(struct bk_source *src, void *buf, uint64_t off, size_t len,
 	if (bk_pread_full(m->fd, buf, len, off, &got) < 0 || got != len)
 		return bk_err_set(err, BK_ESOURCE, "short read");
 	if (g_corrupt_block >= 0 && bad >= off && bad < off + len)
-		((unsigned char *)buf)[bad - off + 17] ^= 0x5a;
+		buf[bad - off + 17] ^= 0x5a;
 	if (g_hold_for >= 0 && off + len == src->size) {
 		struct timespec until;
 
@@ -558,6 +560,37 @@ static void test_older_sample_settings_still_load(void **state)
 	bk_source_config_release(&cfg);
 }
 
+/*
+ * The read-back's sample and the comparison with the source may both find
+ * the same damaged block of the parent: the report lists it once.
+ */
+static void test_block_found_by_both_checks_is_reported_once(void **state)
+{
+	struct bk_quarantine q, task;
+	struct bk_digest a = {{1}}, b = {{2}};
+	struct bk_buf out;
+	const char *first;
+
+	(void)state;
+	bk_quarantine_init(&q);
+	bk_quarantine_init(&task);
+	bk_quarantine_add(&q, 500ULL * BS, BS, &a, &b);
+	bk_quarantine_add(&task, 7ULL * BS, BS, &a, &b);
+	bk_quarantine_add(&task, 500ULL * BS, BS, &b, &a);
+	bk_quarantine_merge(&q, &task);
+	assert_int_equal(q.count, 2);
+	bk_buf_init(&out);
+	bk_quarantine_format(&q, &out);
+	first = strstr(out.p, "- offset: 32768000\n"); /* block 500, the read-back's finding */
+	assert_non_null(first);
+	assert_null(strstr(first + 3, "offset: 32768000"));
+	assert_non_null(strstr(first, "expected: '01"));
+	assert_non_null(strstr(out.p, "- offset: 458752\n")); /* block 7 */
+	bk_buf_release(&out);
+	bk_quarantine_release(&task);
+	bk_quarantine_release(&q);
+}
+
 int main(void)
 {
 #define TV(fn) cmocka_unit_test_setup_teardown(fn, setup_verify, teardown_verify)
@@ -573,6 +606,7 @@ int main(void)
 		TV(test_time_budget_stops_the_comparison_as_partial),
 		TV(test_time_budget_counts_from_the_end_of_the_copy),
 		cmocka_unit_test(test_older_sample_settings_still_load),
+		cmocka_unit_test(test_block_found_by_both_checks_is_reported_once),
 	};
 #undef TV
 	return cmocka_run_group_tests(tests, NULL, NULL);

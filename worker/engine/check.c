@@ -15,34 +15,52 @@
 
 void bk_quarantine_init(struct bk_quarantine *q)
 {
-	bk_buf_init(&q->text);
-	q->count = 0;
+	memset(q, 0, sizeof(*q));
 }
 
 void bk_quarantine_release(struct bk_quarantine *q)
 {
-	bk_buf_release(&q->text);
-	q->count = 0;
+	free(q->list);
+	bk_quarantine_init(q);
 }
 
 void bk_quarantine_add(struct bk_quarantine *q, uint64_t off, uint64_t len,
 		       const struct bk_digest *expected, const struct bk_digest *actual)
 {
-	char e[2 * BK_DIGEST_LEN + 1], a[2 * BK_DIGEST_LEN + 1];
-
-	if (q->count++ >= BK_QUARANTINE_MAX)
+	for (unsigned i = 0; i < q->listed; i++)
+		if (q->list[i].off == off)
+			return; /* found before */
+	q->count++;
+	if (q->listed >= BK_QUARANTINE_MAX)
 		return;
-	bk_digest_hex(expected, e);
-	bk_digest_hex(actual, a);
-	bk_buf_addf(&q->text, "- offset: %llu\n  length: %llu\n  expected: '%s'\n  actual: '%s'\n",
-		    (unsigned long long)off, (unsigned long long)len, e, a);
+	if (!q->list)
+		q->list = bk_malloc(BK_QUARANTINE_MAX * sizeof(*q->list));
+	q->list[q->listed++] = (struct bk_mismatch){off, len, *expected, *actual};
 }
 
 void bk_quarantine_merge(struct bk_quarantine *q, const struct bk_quarantine *from)
 {
-	if (from->text.len && q->count < BK_QUARANTINE_MAX)
-		bk_buf_add(&q->text, from->text.p, from->text.len);
-	q->count += from->count;
+	for (unsigned i = 0; i < from->listed; i++) {
+		const struct bk_mismatch *m = &from->list[i];
+
+		bk_quarantine_add(q, m->off, m->len, &m->expected, &m->actual);
+	}
+	q->count += from->count - from->listed;
+}
+
+void bk_quarantine_format(const struct bk_quarantine *q, struct bk_buf *out)
+{
+	if (q->note[0])
+		bk_buf_addf(out, "# %s\n", q->note);
+	for (unsigned i = 0; i < q->listed; i++) {
+		const struct bk_mismatch *m = &q->list[i];
+		char e[2 * BK_DIGEST_LEN + 1], a[2 * BK_DIGEST_LEN + 1];
+
+		bk_digest_hex(&m->expected, e);
+		bk_digest_hex(&m->actual, a);
+		bk_buf_addf(out, "- offset: %llu\n  length: %llu\n  expected: '%s'\n  actual: '%s'\n",
+			    (unsigned long long)m->off, (unsigned long long)m->len, e, a);
+	}
 }
 
 void bk_check_chunk(const struct bk_manifest *m, const unsigned char *buf, bool hole,
@@ -146,9 +164,14 @@ int bk_rev_read(int fd, struct bk_manifest *m, const char *id, bool find_holes,
 
 int bk_restore_verdict(const char *id, const struct bk_quarantine *q, struct bk_err *err)
 {
+	struct bk_buf text;
+
 	if (!q->count)
 		return 0;
-	bk_error("revision '%s' is damaged:\n%s", id, q->text.p);
+	bk_buf_init(&text);
+	bk_quarantine_format(q, &text);
+	bk_error("revision '%s' is damaged:\n%s", id, text.p);
+	bk_buf_release(&text);
 	return bk_err_set(err, BK_EVERIFY,
 			  "restore of '%s' finished, but %u blocks did not match their checksums (listed above)",
 			  id, q->count);

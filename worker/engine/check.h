@@ -20,20 +20,33 @@
 
 #define BK_QUARANTINE_MAX 1000 /* mismatches listed in one report */
 
+/* A block whose data did not match: where, and both digests. */
+struct bk_mismatch {
+	uint64_t off, len;
+	struct bk_digest expected, actual;
+};
+
+/*
+ * What a check found: blocks that did not match, and NOTE, a finding that
+ * is not a block (a damaged manifest).  A block found twice (by the
+ * read-back and by the comparison with the source) is one mismatch, the
+ * first finding listed.
+ */
 struct bk_quarantine {
-	struct bk_buf text; /* YAML list items: offset, length, expected, actual */
-	unsigned count;     /* all mismatches, also those past BK_QUARANTINE_MAX */
+	struct bk_mismatch *list; /* the first BK_QUARANTINE_MAX, in the order found */
+	unsigned listed;
+	unsigned count;           /* all mismatches, also those past BK_QUARANTINE_MAX */
+	char note[1024];          /* "" or one line */
 };
 
 void bk_quarantine_init(struct bk_quarantine *q);
 void bk_quarantine_release(struct bk_quarantine *q);
 void bk_quarantine_add(struct bk_quarantine *q, uint64_t off, uint64_t len,
 		       const struct bk_digest *expected, const struct bk_digest *actual);
-/*
- * Add the mismatches of FROM to Q: all are counted, FROM's list is appended
- * while Q lists fewer than BK_QUARANTINE_MAX.
- */
+/* Add the mismatches of FROM to Q (bk_quarantine_add for each it lists). */
 void bk_quarantine_merge(struct bk_quarantine *q, const struct bk_quarantine *from);
+/* Append Q as the YAML list of a report: the note as a comment, then the blocks. */
+void bk_quarantine_format(const struct bk_quarantine *q, struct bk_buf *out);
 
 /*
  * Check the blocks of one chunk (at OFF, LEN bytes, in BUF unless HOLE, which

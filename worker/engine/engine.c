@@ -72,7 +72,7 @@ static int quarantine_write(struct bk_repo *repo, const char *id, const char *re
 	bk_buf_init(&doc);
 	bk_buf_addf(&doc, "revision: %s\ntime: %s\nreason: %s\nmismatches: %u\nblocks:\n", id,
 		    when, reason, q->count);
-	bk_buf_add(&doc, q->text.p, q->text.len);
+	bk_quarantine_format(q, &doc);
 	r = bk_fs_write_atomic(qfd, name, doc.p, doc.len, 0640);
 	bk_buf_release(&doc);
 	close(qfd);
@@ -119,7 +119,8 @@ struct backup {
 	unsigned char *written;  /* bitmap: block written by this run */
 	unsigned char *recopied; /* bitmap: written with data read from the clone (note 4) */
 	unsigned char *fresh;    /* ... with content its parent's block did not have */
-	unsigned char *buf;
+	unsigned char *buf;      /* CHUNK bytes: the source may read into it; read back */
+	unsigned char *data;     /* the chunk the source answered with (bk_source_ops.read) */
 	unsigned char mask[BK_SOURCE_MAX_READ / BK_MANIFEST_MIN_BLOCK / 8];
 	unsigned char *zeros;    /* one block of zeros, and its digest */
 	struct bk_digest zero_digest;
@@ -182,7 +183,7 @@ static int flush_run(struct backup *b, uint64_t chunk_off, uint64_t len, long fi
 	if (punch)
 		r = bk_fs_punch(b->dst, chunk_off + off, n);
 	else
-		r = bk_pwrite_full(b->dst, b->buf + off, (size_t)n, chunk_off + off);
+		r = bk_pwrite_full(b->dst, b->data + off, (size_t)n, chunk_off + off);
 	if (r < 0)
 		return bk_err_sys(err, r, "unable to write '%s/%s'", b->repo->path, b->img_name);
 	if (!punch)
@@ -192,7 +193,7 @@ static int flush_run(struct backup *b, uint64_t chunk_off, uint64_t len, long fi
 
 /*
  * Rewrite the chunk at OFF (LEN bytes, blocks FIRST .. FIRST+COUNT, in
- * b->buf as the source answered WHAT) whole when this run wrote into it and
+ * b->data as the source answered WHAT) whole when this run wrote into it and
  * it has become fragmented (design note 4): every non-zero block, the
  * unchanged ones of a BK_READ_MASK answer read from the clone itself.  The
  * rewritten blocks count as written: check_written reads them back.
@@ -219,15 +220,15 @@ static int coalesce(struct backup *b, uint64_t off, uint64_t len, uint64_t first
 			if (what == BK_READ_MASK && !in_mask) {
 				size_t got;
 
-				r = bk_pread_full(b->dst, b->buf + boff, (size_t)blen, off + boff, &got);
+				r = bk_pread_full(b->dst, b->data + boff, (size_t)blen, off + boff, &got);
 				if (r < 0 || got != blen)
 					return bk_err_sys(err, r < 0 ? r : -EIO, "unable to read '%s'",
 							  b->img_name);
 				bk_bit_set(b->recopied, first + i);
 			}
-			/* a hole the source did not read is zeros (BUF does not hold them) */
+			/* a hole the source did not read is zeros (the data does not hold them) */
 			data = !(what == BK_READ_ALLOCATED && !in_mask) &&
-			       !bk_is_zero(b->buf + boff, (size_t)blen);
+			       !bk_is_zero(b->data + boff, (size_t)blen);
 		}
 		if (data && run < 0)
 			run = i;
@@ -242,7 +243,7 @@ static int coalesce(struct backup *b, uint64_t off, uint64_t len, uint64_t first
 							    : b->bs;
 			bk_bit_set(b->written, j);
 		}
-		r = bk_pwrite_full(b->dst, b->buf + start, (size_t)(end - start), off + start);
+		r = bk_pwrite_full(b->dst, b->data + start, (size_t)(end - start), off + start);
 		if (r < 0)
 			return bk_err_sys(err, r, "unable to write '%s/%s'", b->repo->path, b->img_name);
 		run = -1;
@@ -277,7 +278,8 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 		bool run_punch = false;
 		enum bk_read what;
 
-		r = b->src.ops->read(&b->src, b->buf, off, (size_t)len,
+		b->data = b->buf;
+		r = b->src.ops->read(&b->src, &b->data, off, (size_t)len,
 				     use_parent && covered(b, off, len), &what, b->mask, err);
 		if (r < 0)
 			return r;
@@ -307,7 +309,7 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 			bool hole = what == BK_READ_ALLOCATED && !in_mask;
 
 			if (what == BK_READ_MASK && !in_mask) {
-				/* unchanged: ends a run (BUF need not hold its data) */
+				/* unchanged: ends a run (the data need not hold it) */
 				r = flush_run(b, off, len, run, i, run_punch, err);
 				if (r == 0)
 					r = bk_manifest_skip(&b->sums, 1, err);
@@ -319,7 +321,7 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 			if (hole && blen == b->bs)
 				d = b->zero_digest;
 			else
-				bk_hash(hole ? b->zeros : b->buf + boff, (size_t)blen, &d);
+				bk_hash(hole ? b->zeros : b->data + boff, (size_t)blen, &d);
 			/*
 			 * The parent has this content already (a whole-object diff names
 			 * every block of a changed object, most of them unchanged): the
@@ -329,7 +331,7 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 			r = same ? bk_manifest_skip(&b->sums, 1, err) : bk_manifest_put(&b->sums, &d, err);
 			if (r < 0)
 				return r;
-			zero = !same && (hole || bk_is_zero(b->buf + boff, (size_t)blen));
+			zero = !same && (hole || bk_is_zero(b->data + boff, (size_t)blen));
 			/* a zero block only needs a hole punched where cloned data lies */
 			punch = zero && b->cloned && first + i < b->parent.nblocks;
 			if (same || (zero && !punch)) {
@@ -698,7 +700,7 @@ int bk_verify(struct bk_repo *repo, size_t idx, bool progress, struct bk_err *er
 	r = bk_rev_open(repo, idx, &fd, &m, &verr);
 	if (r == BK_ECORRUPT) {
 		/* a damaged manifest or a wrong size is a finding, not an I/O failure */
-		bk_buf_addf(&q.text, "# %s\n", verr.msg);
+		snprintf(q.note, sizeof(q.note), "%s", verr.msg);
 		q.count = 1;
 	} else if (r < 0) {
 		bk_err_set(err, r, "%s", verr.msg);

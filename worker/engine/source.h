@@ -119,15 +119,20 @@ struct bk_source_ops {
 		    const char *base, bool *use_base, struct bk_err *err);
 	/*
 	 * Read LEN bytes at OFF (block aligned, at most BK_SOURCE_MAX_READ)
-	 * into BUF and say what is known about them (enum bk_read).  Only with
-	 * MAY_SKIP (the engine has the base's digests for the range) may the
-	 * answer be BK_READ_UNCHANGED or BK_READ_MASK; for BK_READ_MASK, bit i
-	 * of MASK (one bit per block of BLOCK_SIZE, as given to open) says
-	 * whether block i changed since the base, and BUF is only valid for
-	 * changed blocks.
+	 * and say what is known about them (enum bk_read).  *DATA comes in as
+	 * a buffer of BK_SOURCE_MAX_READ bytes the source may read into and
+	 * goes out as where the bytes are: that buffer, or one of the source's
+	 * own (read ahead, so not copied), which is the caller's to read and
+	 * change until the next read or close.  Only with MAY_SKIP (the engine
+	 * has the base's digests for the range) may the answer be
+	 * BK_READ_UNCHANGED or BK_READ_MASK; for BK_READ_MASK, bit i of MASK
+	 * (one bit per block of BLOCK_SIZE, as given to open) says whether
+	 * block i changed since the base, and the data is only valid for
+	 * changed blocks.  Reads ask for the image in order; a source may read
+	 * ahead on that guess, but must answer any read.
 	 */
-	int (*read)(struct bk_source *src, void *buf, uint64_t off, size_t len, bool may_skip,
-		    enum bk_read *what, unsigned char *mask, struct bk_err *err);
+	int (*read)(struct bk_source *src, unsigned char **data, uint64_t off, size_t len,
+		    bool may_skip, enum bk_read *what, unsigned char *mask, struct bk_err *err);
 	/*
 	 * The blocks read may answer as changed (bit per block), known from
 	 * open on and valid until close: an incremental's diff.  NULL (or a NULL

@@ -17,12 +17,14 @@
  *    fast-diff object map only: ranges never written are zeros that are not
  *    read (BK_READ_ALLOCATED), so a full backup costs the data, not the size.
  * 3. Reads run QUEUE_DEPTH chunks ahead with aio, so memory is bounded by
- *    QUEUE_DEPTH x BK_SOURCE_MAX_READ (32 MiB) whatever the image size;
+ *    QUEUE_DEPTH x BK_SOURCE_MAX_READ (32 MiB) whatever the image size.
+ *    The engine gets each chunk in the buffer it was read into (no copy),
+ *    which is read into again only after the engine's next read;
  *    verification reads run VERIFY_DEPTH deep within VERIFY_BYTES.  An
  *    incremental with a diff is verified alongside the copy, in a thread of
  *    the engine's (source_verify.h), so up to 48 MiB are in flight then;
  *    other backups are verified after the copy, whose buffers go after its
- *    last read.
+ *    last read (the last chunk's at finish).
  * 4. Snapshot removal is off the critical path: an incremental starts a
  *    thread that removes every backy-* snapshot but its base's and its own
  *    while it takes its snapshot (both are monitor commits, and they share a
@@ -86,6 +88,7 @@ struct rbd_source {
 	bool reaping;
 	uint64_t nblocks;
 	struct slot slots[QUEUE_DEPTH];
+	struct slot *held;      /* the chunk the engine has, until its next read */
 	uint64_t ahead;         /* next offset to prefetch */
 	size_t chunk;           /* the engine's read size, learnt from the first read */
 };
@@ -510,7 +513,8 @@ static ssize_t reap(struct slot *s)
 static struct slot *find_slot(struct rbd_source *rs, uint64_t off, bool busy)
 {
 	for (int i = 0; i < QUEUE_DEPTH; i++)
-		if (rs->slots[i].busy == busy && (!busy || rs->slots[i].off == off))
+		if (rs->slots[i].busy == busy && &rs->slots[i] != rs->held &&
+		    (!busy || rs->slots[i].off == off))
 			return &rs->slots[i];
 	return NULL;
 }
@@ -543,14 +547,15 @@ static int prefetch(struct bk_source *src, struct rbd_source *rs)
 	return 0;
 }
 
-static int read_chunk(struct bk_source *src, void *buf, uint64_t off, size_t len, bool may_skip,
-		      enum bk_read *what, unsigned char *mask, struct bk_err *err)
+static int read_chunk(struct bk_source *src, unsigned char **data, uint64_t off, size_t len,
+		      bool may_skip, enum bk_read *what, unsigned char *mask, struct bk_err *err)
 {
 	struct rbd_source *rs = src->priv;
 	struct slot *s;
 	ssize_t got;
 	int r;
 
+	rs->held = NULL; /* the engine is done with the chunk before */
 	if (!rs->chunk)
 		rs->chunk = len;
 	*what = BK_READ_DATA;
@@ -577,7 +582,7 @@ static int read_chunk(struct bk_source *src, void *buf, uint64_t off, size_t len
 	s = find_slot(rs, off, true);
 	if (!s) {
 		/* not prefetched: a range the diff did not predict the engine needs */
-		got = rbd_read2(rs->img, off, len, buf, LIBRADOS_OP_FLAG_FADVISE_SEQUENTIAL);
+		got = rbd_read2(rs->img, off, len, (char *)*data, LIBRADOS_OP_FLAG_FADVISE_SEQUENTIAL);
 		if (got >= 0 && (size_t)got == len)
 			return 0;
 		return got < 0 ? rbd_fail(err, (int)got, src, "read")
@@ -593,16 +598,17 @@ static int read_chunk(struct bk_source *src, void *buf, uint64_t off, size_t len
 	if ((size_t)got != s->want)
 		return bk_err_set(err, BK_ESOURCE, "rbd: short read of '%s' at %llu: %zd of %zu bytes",
 				  bk_source_describe(src->cfg), (unsigned long long)off, got, s->want);
-	for (unsigned i = 0; i < s->pieces; i++)
-		memcpy((unsigned char *)buf + (s->piece_off[i] - off), s->buf + (s->piece_off[i] - off),
-		       s->piece_len[i]);
+	rs->held = s; /* the engine reads its buffer: not reused until the next read */
+	*data = s->buf;
 	return 0;
 }
 
-/* Free the copy's read-ahead buffers. */
+/* Free the copy's read-ahead buffers, all but the one the engine holds. */
 static void release_copy_slots(struct rbd_source *rs)
 {
 	for (int i = 0; i < QUEUE_DEPTH; i++) {
+		if (&rs->slots[i] == rs->held)
+			continue;
 		if (rs->slots[i].busy)
 			reap(&rs->slots[i]);
 		free(rs->slots[i].buf);
@@ -611,10 +617,10 @@ static void release_copy_slots(struct rbd_source *rs)
 }
 
 /* The read op: a chunk; after the last one the read-ahead buffers go (note 3). */
-static int rbd_source_read(struct bk_source *src, void *buf, uint64_t off, size_t len,
+static int rbd_source_read(struct bk_source *src, unsigned char **data, uint64_t off, size_t len,
 			   bool may_skip, enum bk_read *what, unsigned char *mask, struct bk_err *err)
 {
-	int r = read_chunk(src, buf, off, len, may_skip, what, mask, err);
+	int r = read_chunk(src, data, off, len, may_skip, what, mask, err);
 
 	if (off + len >= src->size)
 		release_copy_slots(src->priv);
@@ -774,6 +780,7 @@ static void rbd_finish(struct bk_source *src, bool committed)
 	if (!rs || !rs->img)
 		return;
 	join_reaper(rs);
+	rs->held = NULL;
 	release_copy_slots(rs);
 	rbd_snap_set(rs->img, NULL);
 	if (!committed && rs->snap_created)
@@ -787,6 +794,7 @@ static void rbd_close_source(struct bk_source *src)
 	if (!rs)
 		return;
 	join_reaper(rs);
+	rs->held = NULL;
 	release_copy_slots(rs);
 	if (rs->img)
 		rbd_close(rs->img);
