@@ -136,6 +136,31 @@ int bk_fs_punch(int fd, uint64_t off, uint64_t len)
 	return 0;
 }
 
+static void *sync_thread(void *arg)
+{
+	struct bk_fs_sync *s = arg;
+
+	s->r = fdatasync(s->fd) < 0 ? -errno : 0;
+	return NULL;
+}
+
+void bk_fs_sync_start(struct bk_fs_sync *s, int fd)
+{
+	s->fd = fd;
+	s->r = 0;
+	s->threaded = pthread_create(&s->thread, NULL, sync_thread, s) == 0;
+	if (!s->threaded)
+		sync_thread(s);
+}
+
+int bk_fs_sync_wait(struct bk_fs_sync *s)
+{
+	if (s->threaded)
+		pthread_join(s->thread, NULL);
+	s->threaded = false;
+	return s->r;
+}
+
 int bk_fs_fsync_dir(int dirfd)
 {
 	if (fsync(dirfd) < 0)

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -40,6 +41,21 @@ int bk_fs_extents(int fd, uint64_t off, uint64_t len, unsigned max);
 int bk_fs_punch(int fd, uint64_t off, uint64_t len);
 
 int bk_fs_fsync_dir(int dirfd);
+
+/*
+ * fdatasync(FD) in a thread of its own, so the caller can read what it
+ * wrote meanwhile: bk_fs_sync_start, then always bk_fs_sync_wait (0 or
+ * -errno) before FD is closed.  Where no thread can be made the sync runs
+ * in bk_fs_sync_start.
+ */
+struct bk_fs_sync {
+	pthread_t thread;
+	bool threaded;
+	int fd;
+	int r;
+};
+void bk_fs_sync_start(struct bk_fs_sync *s, int fd);
+int bk_fs_sync_wait(struct bk_fs_sync *s);
 
 /*
  * Write DATA to NAME in DIRFD atomically: temporary file, fsync, chmod MODE,

@@ -193,6 +193,34 @@ static void test_manifest_round_trip(void **state)
 	close(dirfd);
 }
 
+/* A sealed manifest reads as finished before it is synced; the confirm comes after the seal. */
+static void test_manifest_seal_then_confirm(void **state)
+{
+	struct fx *f = *state;
+	int dirfd = open_dir(f);
+	uint64_t n = SEG + 10;
+	struct bk_manifest m;
+	struct bk_err err = {0};
+	struct bk_digest d;
+
+	assert_int_equal(bk_manifest_create(&m, dirfd, "m.sums", KIB4, n * KIB4, &err), 0);
+	for (uint64_t i = 0; i < n; i++) {
+		digest_of(i, 0, &d);
+		assert_int_equal(bk_manifest_put(&m, &d, &err), 0);
+	}
+	assert_int_equal(bk_manifest_confirm(&m, &err), -EINVAL); /* not sealed */
+	assert_int_equal(bk_manifest_seal(&m, &err), 0);
+	expect_digests(&m, SEG - 2, 5, 0);
+	assert_int_equal(bk_manifest_confirm(&m, &err), 0);
+	assert_int_equal(bk_manifest_confirm(&m, &err), -EINVAL); /* once */
+	expect_digests(&m, 0, (uint32_t)n, 0);
+	bk_manifest_close(&m);
+	assert_int_equal(bk_manifest_open(&m, dirfd, "m.sums", &err), 0);
+	assert_int_equal(bk_manifest_check(&m, &err), 0);
+	bk_manifest_close(&m);
+	close(dirfd);
+}
+
 static void test_manifest_of_empty_image(void **state)
 {
 	struct fx *f = *state;
@@ -625,6 +653,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_manifest_round_trip),
+		T(test_manifest_seal_then_confirm),
 		T(test_manifest_of_empty_image),
 		T(test_manifest_writer_enforces_block_count),
 		T(test_manifest_clone_writes_only_touched_segments),

@@ -550,7 +550,7 @@ static int read_back(struct bk_manifest *m, struct bk_err *err)
 	return r;
 }
 
-int bk_manifest_finish(struct bk_manifest *m, struct bk_err *err)
+int bk_manifest_seal(struct bk_manifest *m, struct bk_err *err)
 {
 	uint64_t last = m->nsegs - 1;
 	struct bk_digest seal;
@@ -577,10 +577,26 @@ int bk_manifest_finish(struct bk_manifest *m, struct bk_err *err)
 		r = bk_pwrite_full(m->fd, seal.b, DL, table_off(m->nblocks) + m->nsegs * DL);
 	if (r == 0 && ftruncate(m->fd, (off_t)file_len(m->nblocks)) < 0)
 		r = -errno;
-	if (r == 0 && fsync(m->fd) < 0)
-		r = -errno;
 	if (r < 0)
 		return bk_err_sys(err, r, "unable to write manifest '%s'", m->name);
 	m->writing = false;
+	m->sealed = true;
+	return 0;
+}
+
+int bk_manifest_confirm(struct bk_manifest *m, struct bk_err *err)
+{
+	if (!m->sealed)
+		return bk_err_sys(err, -EINVAL, "unable to sync manifest '%s'", m->name);
+	if (fsync(m->fd) < 0)
+		return bk_err_sys(err, -errno, "unable to write manifest '%s'", m->name);
+	m->sealed = false;
 	return read_back(m, err);
+}
+
+int bk_manifest_finish(struct bk_manifest *m, struct bk_err *err)
+{
+	int r = bk_manifest_seal(m, err);
+
+	return r < 0 ? r : bk_manifest_confirm(m, err);
 }

@@ -63,6 +63,7 @@ struct bk_manifest {
 	uint64_t loaded;         /* UINT64_MAX: none */
 	/* writer state (bk_manifest_create, bk_manifest_clone until finish) */
 	bool writing;
+	bool sealed;           /* by bk_manifest_seal, not yet synced (bk_manifest_confirm) */
 	uint64_t next;         /* next block to put or skip */
 	uint64_t keep;         /* blocks [0, keep) hold the base's digests */
 	uint64_t base_nblocks; /* digests the file held when writing began */
@@ -118,8 +119,13 @@ int bk_manifest_skip(struct bk_manifest *m, uint64_t count, struct bk_err *err);
  * All blocks were put or skipped: seal the changed segments and the table,
  * fsync, and read back what was written (from the disk, not the cache).
  * Afterwards M reads like a manifest opened with bk_manifest_open.
+ * bk_manifest_seal and bk_manifest_confirm are its two halves: after the
+ * seal M reads as finished (from the cache), so a caller can use it while
+ * it syncs other files; the confirm does the fsync and the read-back.
  */
 int bk_manifest_finish(struct bk_manifest *m, struct bk_err *err);
+int bk_manifest_seal(struct bk_manifest *m, struct bk_err *err);
+int bk_manifest_confirm(struct bk_manifest *m, struct bk_err *err);
 
 /* Close M; a no-op on a closed or zeroed manifest with fd -1. */
 void bk_manifest_close(struct bk_manifest *m);
