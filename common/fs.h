@@ -8,9 +8,9 @@
 #ifndef BK_FS_H
 #define BK_FS_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 

@@ -27,9 +27,6 @@ void bk_quarantine_release(struct bk_quarantine *q)
 void bk_quarantine_add(struct bk_quarantine *q, uint64_t off, uint64_t len,
 		       const struct bk_digest *expected, const struct bk_digest *actual)
 {
-	for (unsigned i = 0; i < q->listed; i++)
-		if (q->list[i].off == off)
-			return; /* found before */
 	q->count++;
 	if (q->listed >= BK_QUARANTINE_MAX)
 		return;
@@ -38,12 +35,24 @@ void bk_quarantine_add(struct bk_quarantine *q, uint64_t off, uint64_t len,
 	q->list[q->listed++] = (struct bk_mismatch){off, len, *expected, *actual};
 }
 
+/* Whether one of the first N blocks Q lists is the one at OFF. */
+static bool listed(const struct bk_quarantine *q, unsigned n, uint64_t off)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (q->list[i].off == off)
+			return true;
+	return false;
+}
+
 void bk_quarantine_merge(struct bk_quarantine *q, const struct bk_quarantine *from)
 {
+	unsigned mine = q->listed; /* a check finds a block once: only Q's own can repeat it */
+
 	for (unsigned i = 0; i < from->listed; i++) {
 		const struct bk_mismatch *m = &from->list[i];
 
-		bk_quarantine_add(q, m->off, m->len, &m->expected, &m->actual);
+		if (!listed(q, mine, m->off))
+			bk_quarantine_add(q, m->off, m->len, &m->expected, &m->actual);
 	}
 	q->count += from->count - from->listed;
 }

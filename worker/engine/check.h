@@ -43,7 +43,10 @@ void bk_quarantine_init(struct bk_quarantine *q);
 void bk_quarantine_release(struct bk_quarantine *q);
 void bk_quarantine_add(struct bk_quarantine *q, uint64_t off, uint64_t len,
 		       const struct bk_digest *expected, const struct bk_digest *actual);
-/* Add the mismatches of FROM to Q (bk_quarantine_add for each it lists). */
+/*
+ * Add the mismatches of another check, FROM, to Q: a block both list is
+ * one mismatch, Q's finding; the rest are added (bk_quarantine_add).
+ */
 void bk_quarantine_merge(struct bk_quarantine *q, const struct bk_quarantine *from);
 /* Append Q as the YAML list of a report: the note as a comment, then the blocks. */
 void bk_quarantine_format(const struct bk_quarantine *q, struct bk_buf *out);
