@@ -139,10 +139,18 @@ m_rest=$(median "${restore[@]}")
 peak=$(printf '%s\n' "${rss_all[@]}" | sort -n | tail -1)
 echo
 echo "medians over $rounds rounds, ${size_gib} GiB image, cold cache, XFS reflink loop mount:"
-awk -v a="$m_full" -v b="$m_dd" -v p="$(pratio full dd_copy)" 'BEGIN {printf "full backup        %6.2fs / dd copy %6.2fs = %.2f, paired %s (target <= 1.15)\n", a, b, a/b, p}'
-awk -v a="$m_full" -v b="$m_sparse" -v p="$(pratio full dd_sparse)" 'BEGIN {printf "full backup        %6.2fs / dd conv=sparse %6.2fs = %.2f, paired %s (stricter baseline: dd skipping zeros too)\n", a, b, a/b, p}'
-awk -v a="$m_full" -v b="$m_dcopy" -v p="$(pratio full dd_dcopy)" 'BEGIN {printf "full backup        %6.2fs / dd iflag=direct %6.2fs = %.2f, paired %s (stricter baseline: dd reading like backy)\n", a, b, a/b, p}'
-awk -v a="$m_incr" -v b="$m_read" -v p="$(pratio incr dd_read)" 'BEGIN {printf "incremental 1%%     %6.2fs / dd read %6.2fs = %.2f, paired %s (target <= 1.10)\n", a, b, a/b, p}'
-awk -v a="$m_incr" -v b="$m_dread" -v p="$(pratio incr dd_dread)" 'BEGIN {printf "incremental 1%%     %6.2fs / dd iflag=direct read %6.2fs = %.2f, paired %s (stricter baseline)\n", a, b, a/b, p}'
-awk -v a="$m_rest" -v b="$m_ddrev" -v p="$(pratio restore dd_rev)" 'BEGIN {printf "restore            %6.2fs / dd rev  %6.2fs = %.2f, paired %s (target <= 1.10)\n", a, b, a/b, p}'
+# line WHAT MEDIAN BASELINE BASE_MEDIAN PAIRED NOTE: one ratio of the summary
+line() {
+	awk -v w="$1" -v a="$2" -v bn="$3" -v b="$4" -v p="$5" -v n="$6" \
+		'BEGIN {printf "%-18s %6.2fs / %s %6.2fs = %.2f, paired %s (%s)\n", w, a, bn, b, a/b, p, n}'
+}
+line "full backup" "$m_full" "dd copy" "$m_dd" "$(pratio full dd_copy)" "target <= 1.15"
+line "full backup" "$m_full" "dd conv=sparse" "$m_sparse" "$(pratio full dd_sparse)" \
+	"stricter baseline: dd skipping zeros too"
+line "full backup" "$m_full" "dd iflag=direct" "$m_dcopy" "$(pratio full dd_dcopy)" \
+	"stricter baseline: dd reading like backy"
+line "incremental 1%" "$m_incr" "dd read" "$m_read" "$(pratio incr dd_read)" "target <= 1.10"
+line "incremental 1%" "$m_incr" "dd iflag=direct read" "$m_dread" "$(pratio incr dd_dread)" \
+	"stricter baseline"
+line "restore" "$m_rest" "dd rev" "$m_ddrev" "$(pratio restore dd_rev)" "target <= 1.10"
 echo "peak RSS of backy: $((peak / 1024)) MiB (target < 64 MiB)"
