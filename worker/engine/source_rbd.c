@@ -26,8 +26,8 @@
  *    other backups are verified after the copy, whose buffers go after its
  *    last read (the last chunk's at finish).
  * 4. Snapshot removal is off the critical path: an incremental starts a
- *    thread that removes every backy-* snapshot but its base's and its own
- *    while it takes its snapshot (both are monitor commits, and they share a
+ *    thread that removes every backy-* snapshot but its base's and its own,
+ *    through an image handle of its own, while it takes its snapshot (both are monitor commits, and they share a
  *    Paxos round) and copies; nothing is removed after the commit.  So
  *    between runs the newest revision's snapshot and, until the next
  *    incremental starts, its parent's exist.  The base is never removed, so a
@@ -711,7 +711,7 @@ static int rbd_verify_read(struct bk_source *src, const struct bk_verify_io *io,
  * KEEP_B (either may be NULL); never others.  Failures are warnings: a
  * snapshot left behind is removed by a later run.
  */
-static void remove_snapshots(struct bk_source *src, struct rbd_source *rs, const char *keep_a,
+static void remove_snapshots(struct bk_source *src, rbd_image_t img, const char *keep_a,
 			     const char *keep_b, const char *only)
 {
 	rbd_snap_info_t *snaps = NULL;
@@ -722,7 +722,7 @@ static void remove_snapshots(struct bk_source *src, struct rbd_source *rs, const
 		snaps = realloc(snaps, (size_t)max * sizeof(*snaps));
 		if (!snaps)
 			return;
-		n = rbd_snap_list(rs->img, snaps, &max);
+		n = rbd_snap_list(img, snaps, &max);
 		if (n != -ERANGE)
 			break;
 	}
@@ -736,7 +736,7 @@ static void remove_snapshots(struct bk_source *src, struct rbd_source *rs, const
 			 : (keep_a && !strcmp(name, keep_a)) || (keep_b && !strcmp(name, keep_b)))
 			continue;
 		t = bk_monotonic();
-		r = rbd_snap_remove(rs->img, name);
+		r = rbd_snap_remove(img, name);
 		if (r < 0)
 			bk_warn("rbd: unable to remove snapshot '%s' of '%s': %s", name,
 				bk_source_describe(src->cfg), bk_strerror(r));
@@ -749,13 +749,25 @@ static void remove_snapshots(struct bk_source *src, struct rbd_source *rs, const
 	free(snaps);
 }
 
-/* The snapshot reaper's thread: every backy-* but the base's and our own. */
+/*
+ * The snapshot reaper's thread: every backy-* but the base's and our own,
+ * through a handle of its own that stays at the head (librbd refuses to
+ * remove a snapshot through a handle set to one, as rs->img soon is).
+ */
 static void *reap_snapshots(void *arg)
 {
 	struct bk_source *src = arg;
 	struct rbd_source *rs = src->priv;
+	rbd_image_t img;
+	int r = rbd_open(rs->io, src->cfg->spec.image, &img, NULL);
 
-	remove_snapshots(src, rs, rs->base_snap, rs->snap, NULL);
+	if (r < 0) {
+		bk_warn("rbd: unable to open '%s' to remove old snapshots: %s",
+			bk_source_describe(src->cfg), bk_strerror(r));
+		return NULL;
+	}
+	remove_snapshots(src, img, rs->base_snap, rs->snap, NULL);
+	rbd_close(img);
 	return NULL;
 }
 
@@ -784,7 +796,7 @@ static void rbd_finish(struct bk_source *src, bool committed)
 	release_copy_slots(rs);
 	rbd_snap_set(rs->img, NULL);
 	if (!committed && rs->snap_created)
-		remove_snapshots(src, rs, NULL, NULL, rs->snap);
+		remove_snapshots(src, rs->img, NULL, NULL, rs->snap);
 }
 
 static void rbd_close_source(struct bk_source *src)
