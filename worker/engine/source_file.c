@@ -25,6 +25,7 @@
 #include "bitmap.h"
 #include "buf.h"
 #include "fs.h"
+#include "manifest.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,7 +38,7 @@
 #include <unistd.h>
 
 #define DIRECT_ALIGN 4096u
-#define MASK_BYTES (BK_SOURCE_MAX_READ / 4096 / 8 + 1)
+#define MASK_BYTES (BK_SOURCE_MAX_READ / BK_MANIFEST_MIN_BLOCK / 8 + 1)
 
 /* A chunk read (note 2): into BUF, what the read found, its result. */
 struct chunk {
