@@ -118,6 +118,8 @@ struct backup {
 	char img_name[BK_ID_MAX + 16], sums_name[BK_ID_MAX + 16];
 	int dst;
 	bool cloned;             /* dst starts as a copy of the parent */
+	uint64_t sample[SAMPLE_BLOCKS]; /* cloned blocks check_written reads back */
+	unsigned nsample;
 	struct bk_manifest parent;
 	struct bk_manifest sums;
 	unsigned char *written;  /* bitmap: block written by this run */
@@ -376,6 +378,29 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 }
 
 /*
+ * Draw the cloned blocks check_written samples, sorted, and have the kernel
+ * read them ahead while the copy runs: a clone has a page cache of its own,
+ * so they are cold, and one synchronous read after another adds up.
+ */
+static void draw_sample(struct backup *b)
+{
+	uint64_t seed = bk_hash64(b->id, strlen(b->id)) | 1;
+
+	for (; b->cloned && b->nblocks && b->nsample < SAMPLE_BLOCKS; b->nsample++) {
+		unsigned j = b->nsample;
+
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		for (; j > 0 && b->sample[j - 1] > seed % b->nblocks; j--)
+			b->sample[j] = b->sample[j - 1];
+		b->sample[j] = seed % b->nblocks;
+	}
+	for (unsigned i = 0; i < b->nsample; i++)
+		posix_fadvise(b->dst, (off_t)(b->sample[i] * b->bs), b->bs, POSIX_FADV_WILLNEED);
+}
+
+/*
  * Read back every written block and a sample of the cloned ones and compare
  * them with the new manifest.  A mismatch in a cloned block means the parent
  * itself is damaged: *PARENT_BAD tells the caller to distrust it.  Only the
@@ -384,21 +409,11 @@ static int copy_source(struct backup *b, bool use_parent, bool progress, struct 
 static int check_written(struct backup *b, struct bk_quarantine *q, bool *parent_bad,
 			 struct bk_err *err)
 {
-	uint64_t seed = bk_hash64(b->id, strlen(b->id)) | 1, sample[SAMPLE_BLOCKS];
+	const uint64_t *sample = b->sample;
 	uint32_t per_chunk = CHUNK / b->bs;
-	unsigned nsample = 0, s = 0;
+	unsigned nsample = b->nsample, s = 0;
 	int r;
 
-	for (; b->cloned && b->nblocks && nsample < SAMPLE_BLOCKS; nsample++) {
-		unsigned j = nsample;
-
-		seed ^= seed << 13;
-		seed ^= seed >> 7;
-		seed ^= seed << 17;
-		for (; j > 0 && sample[j - 1] > seed % b->nblocks; j--)
-			sample[j] = sample[j - 1];
-		sample[j] = seed % b->nblocks;
-	}
 	for (uint64_t first = 0; first < b->nblocks; first += per_chunk) {
 		uint32_t count = b->nblocks - first < per_chunk ? (uint32_t)(b->nblocks - first)
 								: per_chunk;
@@ -559,6 +574,7 @@ int bk_backup(struct bk_repo *repo, const struct bk_strv *tags, bool progress,
 	b.pdig = bk_malloc((CHUNK / BK_MANIFEST_MIN_BLOCK) * sizeof(*b.pdig));
 	b.zeros = bk_calloc(b.bs, 1);
 	bk_hash(b.zeros, b.bs, &b.zero_digest);
+	draw_sample(&b);
 	if (b.src.ops->verify_read) {
 		b.verify = (struct bk_source_verify){
 			&b.src, b.dst, b.img_name, b.bs, b.src.size, b.written, b.fresh,

@@ -32,6 +32,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -101,7 +102,7 @@ static size_t sort_unique(uint64_t *a, size_t n)
  * Draw WANT distinct blocks at random (all of them when there are fewer)
  * among those whose bit in MAP is FROM_SET into W->sample, sorted: random
  * distinct ranks (drawn again where they repeat), then one pass from ranks
- * to blocks.
+ * to blocks.  The kernel is asked to read them ahead in the image.
  */
 static void draw_sample(struct walk *w, uint64_t want, const unsigned char *map, bool from_set)
 {
@@ -144,6 +145,10 @@ static void draw_sample(struct walk *w, uint64_t want, const unsigned char *map,
 			w->sample[k++] = b;
 	}
 	w->nsample = k;
+	/* cold in the image (a clone has a page cache of its own): read ahead */
+	for (k = 0; k < w->nsample; k++)
+		posix_fadvise(w->v->img_fd, (off_t)(w->sample[k] * w->v->block_size),
+			      (off_t)w->v->block_size, POSIX_FADV_WILLNEED);
 }
 
 /* Wait (a while at most) for the copy to get past block LIM. */
