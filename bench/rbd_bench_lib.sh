@@ -4,8 +4,9 @@
 #   BENCH_NAME      names the scratch directory and the image ($IMG)
 #   BENCH_XFS_GIB   the size of the XFS (sparse backing file, removed at exit)
 #   BENCH_MON_PORTS "V2 V1" of the private cluster started without BACKY_CEPH_ENV
-# It sets BACKY, work, mnt, IMG, POOL; every image whose name is $IMG or
-# starts with $IMG- is purged and removed at exit.
+# It sets BACKY, work, mnt, IMG, POOL and defines time_cmd, settle and
+# newest; every image whose name is $IMG or starts with $IMG- is purged and
+# removed at exit.
 # shellcheck shell=bash
 top=$PWD
 . bench/lib.sh # median, ratio, pratio
@@ -62,4 +63,9 @@ time_cmd() {
 	read -r secs rss <"$work/time"
 	printf -v "$var" '%s' "$secs"
 }
+# settle: wait out the monitor's propose interval, so that a timed command
+# that creates a snapshot (a map change, committed in the next Paxos round)
+# does not wait for a round opened by the untimed set-up or clean-up before it
+propose=$(ceph --id admin config get mon paxos_propose_interval 2>/dev/null || echo 1)
+settle() { sleep "$propose"; }
 newest() { "$BACKY" -b "$1" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["uuid"])'; }
