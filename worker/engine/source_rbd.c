@@ -26,8 +26,8 @@
  *    other backups are verified after the copy, whose buffers go after its
  *    last read (the last chunk's at finish).
  * 4. Snapshot removal is off the critical path: an incremental starts a
- *    thread that removes every backy-* snapshot but its base's and its own,
- *    through an image handle of its own, while it takes its snapshot (both are monitor commits, and they share a
+ *    thread that removes every backy-* snapshot but its base's and its own
+ *    while it takes its snapshot (both are monitor commits, and they share a
  *    Paxos round) and copies; nothing is removed after the commit.  So
  *    between runs the newest revision's snapshot and, until the next
  *    incremental starts, its parent's exist.  The base is never removed, so a
@@ -35,6 +35,14 @@
  *    snapshot left behind goes with the next incremental.  An abandoned
  *    backup removes its own snapshot.  Snapshots without the backy- prefix
  *    are never touched.  Every librbd error fails the backup.
+ * 5. Two image handles: snapshots are created and removed through one at
+ *    the head (rs->head, the reaper's too), and everything is read through
+ *    a read-only one opened at the snapshot (rs->img).  So creation and
+ *    removal share one acquisition of the exclusive lock (two writable
+ *    handles would hand it to each other, and to the VM's, and librbd
+ *    turns a failed handover into EROFS), and no snapshot is ever set on
+ *    the handle a removal runs through (that drops the lock under it:
+ *    EROFS, or a librbd assertion, seen in a stress test).
  */
 #include "source.h"
 
@@ -79,7 +87,8 @@ struct slot {
 struct rbd_source {
 	rados_t cluster;
 	rados_ioctx_t io;
-	rbd_image_t img;
+	rbd_image_t head;       /* at the head: snapshots made and removed (note 5) */
+	rbd_image_t img;        /* read-only, at the snapshot: everything read */
 	char snap[BK_ID_MAX + 8];
 	bool snap_created;
 	struct bk_rbd_map map;  /* what to read; no bits: everything (note 2) */
@@ -108,7 +117,7 @@ static void sleep_s(double s)
 
 static int snap_exists(struct rbd_source *rs, const char *name, bool *exists)
 {
-	return rbd_snap_exists(rs->img, name, exists);
+	return rbd_snap_exists(rs->head, name, exists);
 }
 
 /*
@@ -145,7 +154,7 @@ static int freeze_snapshot(struct bk_source *src, struct rbd_source *rs, struct 
 	} else if (r == 0) {
 		bk_warn("hypervisor did not snapshot '%s' (vm '%s') within %gs: taking a crash-consistent snapshot",
 			bk_source_describe(cfg), cfg->spec.vm, cfg->consul_timeout);
-		r = rbd_snap_create(rs->img, rs->snap);
+		r = rbd_snap_create(rs->head, rs->snap);
 		if (r == -EEXIST) {
 			/* the hypervisor answered late, after freezing: its snapshot stands */
 			snprintf(src->consistency, sizeof(src->consistency), "frozen");
@@ -351,9 +360,9 @@ static int rbd_open_source(struct bk_source *src, const struct bk_source_config 
 	r = bk_rbd_connect(cfg->ceph_conf, cfg->ceph_id, cfg->spec.pool, &rs->cluster, &rs->io, err);
 	if (r < 0)
 		goto fail;
-	r = rbd_open(rs->io, cfg->spec.image, &rs->img, NULL);
+	r = rbd_open(rs->io, cfg->spec.image, &rs->head, NULL);
 	if (r < 0) {
-		rs->img = NULL;
+		rs->head = NULL;
 		if (r == -ENOENT)
 			bk_err_set(err, BK_ESOURCE, "rbd: image '%s' does not exist",
 				   bk_source_describe(cfg));
@@ -368,7 +377,7 @@ static int rbd_open_source(struct bk_source *src, const struct bk_source_config 
 	    cfg->consul_token[0]) {
 		r = freeze_snapshot(src, rs, err);
 	} else {
-		r = rbd_snap_create(rs->img, rs->snap);
+		r = rbd_snap_create(rs->head, rs->snap);
 		if (r < 0)
 			rbd_fail(err, r, src, "create a snapshot of");
 		rs->snap_created = r == 0;
@@ -377,8 +386,10 @@ static int rbd_open_source(struct bk_source *src, const struct bk_source_config 
 	if (r < 0)
 		goto fail;
 	bk_debug("rbd: snapshot '%s' taken in %.3f s", rs->snap, (double)(bk_monotonic() - t) / BK_USEC);
-	r = rbd_snap_set(rs->img, rs->snap);
-	if (r == 0)
+	r = rbd_open_read_only(rs->io, cfg->spec.image, &rs->img, rs->snap);
+	if (r < 0)
+		rs->img = NULL;
+	else
 		r = rbd_get_size(rs->img, &src->size);
 	if (r < 0) {
 		rbd_fail(err, r, src, "read the snapshot of");
@@ -397,10 +408,8 @@ static int rbd_open_source(struct bk_source *src, const struct bk_source_config 
 	return 0;
 fail:
 	join_reaper(rs);
-	if (rs->img && rs->snap_created) {
-		rbd_snap_set(rs->img, NULL);
-		rbd_snap_remove(rs->img, rs->snap);
-	}
+	if (rs->head && rs->snap_created)
+		rbd_snap_remove(rs->head, rs->snap);
 	rbd_close_source(src);
 	return r;
 }
@@ -749,25 +758,13 @@ static void remove_snapshots(struct bk_source *src, rbd_image_t img, const char 
 	free(snaps);
 }
 
-/*
- * The snapshot reaper's thread: every backy-* but the base's and our own,
- * through a handle of its own that stays at the head (librbd refuses to
- * remove a snapshot through a handle set to one, as rs->img soon is).
- */
+/* The snapshot reaper's thread: every backy-* but the base's and our own (note 5). */
 static void *reap_snapshots(void *arg)
 {
 	struct bk_source *src = arg;
 	struct rbd_source *rs = src->priv;
-	rbd_image_t img;
-	int r = rbd_open(rs->io, src->cfg->spec.image, &img, NULL);
 
-	if (r < 0) {
-		bk_warn("rbd: unable to open '%s' to remove old snapshots: %s",
-			bk_source_describe(src->cfg), bk_strerror(r));
-		return NULL;
-	}
-	remove_snapshots(src, img, rs->base_snap, rs->snap, NULL);
-	rbd_close(img);
+	remove_snapshots(src, rs->head, rs->base_snap, rs->snap, NULL);
 	return NULL;
 }
 
@@ -794,9 +791,8 @@ static void rbd_finish(struct bk_source *src, bool committed)
 	join_reaper(rs);
 	rs->held = NULL;
 	release_copy_slots(rs);
-	rbd_snap_set(rs->img, NULL);
 	if (!committed && rs->snap_created)
-		remove_snapshots(src, rs->img, NULL, NULL, rs->snap);
+		remove_snapshots(src, rs->head, NULL, NULL, rs->snap);
 }
 
 static void rbd_close_source(struct bk_source *src)
@@ -810,6 +806,8 @@ static void rbd_close_source(struct bk_source *src)
 	release_copy_slots(rs);
 	if (rs->img)
 		rbd_close(rs->img);
+	if (rs->head)
+		rbd_close(rs->head);
 	bk_rbd_disconnect(rs->cluster, rs->io);
 	bk_rbd_map_release(&rs->map);
 	free(rs);
