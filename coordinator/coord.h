@@ -2,7 +2,8 @@
  * coord.h: the backy-coordinator daemon's own state (struct coord) and the
  * parts of the daemon in files of their own: the status server
  * (coord_http.c), the broker side (coord_broker.c: connection, broker
- * lock, publishing) and the replies to requests (coord_reply.c).  Only the daemon's files include it; the design notes
+ * lock, publishing), the deliveries (coord_deliver.c) and the replies to
+ * requests (coord_reply.c).  Only the daemon's files include it; the design notes
  * are in coordinator.c.
  *
  * Locking: co->lock guards st, cfg and now, which the HTTP thread reads;
@@ -131,6 +132,14 @@ int coord_mq_up(struct coord *co);
 
 /* Declare the job queues of every host the state knows. */
 int coord_declare_hosts(struct coord *co, struct bk_err *err);
+
+/*
+ * Handle delivery D from one of the coordinator's queues (coord_deliver.c):
+ * decode, check and apply it under co->lock.  A result or request is
+ * acknowledged once the state is durable (its tag waits in co->acks);
+ * anything else is acknowledged, an undecodable message rejected, at once.
+ */
+void coord_handle_delivery(struct coord *co, struct bk_mq_delivery *d);
 
 /* Queue the run of KIND of JOB for the next coord_flush() (caller holds the lock). */
 void coord_outbox_add(struct coord *co, uint32_t job, enum co_run_kind kind);

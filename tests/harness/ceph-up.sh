@@ -35,6 +35,14 @@ CONF=$DIR/ceph.conf
 mark_self "ceph:$DIR" "$HERE/ceph-up.sh" "$@"
 
 case $STORE in memstore|bluestore) ;; *) die "CEPH_OBJECTSTORE must be memstore or bluestore, not '$STORE'" ;; esac
+# MemStore's omap iterator keeps a std::map iterator between calls under a lock it
+# drops in between, and the snapshot mapper is one OSD-wide object: one PG's snap
+# trimmer iterating it while another PG's op thread erases keys from it segfaults the
+# OSD (SnapMapper::get_next_objects_to_trim -> MemStore::OmapIteratorImpl::value, seen
+# twice in benchmark churn).  One op thread serialises them; BlueStore needs none of it.
+OP_THREADS=
+[ "$STORE" = memstore ] && OP_THREADS='osd op num shards = 1
+osd op num threads per shard = 1'
 case $WITH_MGR in 0|1) ;; *) die "CEPH_WITH_MGR must be 0 or 1" ;; esac
 for b in ceph ceph-mon ceph-osd ceph-authtool monmaptool rados rbd ss timeout setsid; do
 	command -v "$b" >/dev/null || die "$b not found; run tests/harness/install.sh"
@@ -111,6 +119,7 @@ mon data avail crit = 1
 osd objectstore = $STORE
 [osd]
 memstore device bytes = 8G
+$OP_THREADS
 bluestore block create = true
 bluestore block size = $BS_SIZE
 osd memory target = 1G
