@@ -122,8 +122,13 @@ int bk_restore_rbd(struct bk_repo *repo, size_t idx, const char *spec, const cha
 	r = bk_rbd_connect(ceph_conf, ceph_id, pool, &cluster, &io, err);
 	if (r < 0)
 		goto out;
-	/* a slot's buffer stays untouched until its write completed: librbd need not copy it */
+	/*
+	 * A slot's buffer stays untouched until its write completed: librbd need
+	 * not copy it.  Its cache would (an enabled writearound cache turns zero
+	 * copy off), and whole-object writes gain nothing from it.
+	 */
 	rados_conf_set(cluster, "rbd_disable_zero_copy_writes", "false");
+	rados_conf_set(cluster, "rbd_cache", "false");
 	r = rbd_open(io, name, &t.img, NULL);
 	if (r == -ENOENT) {
 		r = rbd_create2(io, name, m.size, RBD_FEATURE_LAYERING | RBD_FEATURE_EXCLUSIVE_LOCK |
