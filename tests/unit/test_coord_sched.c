@@ -1,7 +1,8 @@
 /*
- * test_coord_sched.c: the coordinator's model without a broker: config
- * validation, placement, planning with the core schedule maths (catch-up,
- * backoff), one run in flight per job, deadlines and the state file.
+ * test_coord_sched.c: the coordinator's model without a broker: placement,
+ * planning with the core schedule maths (catch-up, backoff), one run in
+ * flight per job, deadlines and the state file.  The config's own tests are
+ * in test_coord_config.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,8 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -24,203 +23,6 @@
 #define H (3600 * BK_USEC)
 #define D (24 * H)
 
-static const char *base_yaml =
-	"global: {base-dir: /srv/backy, worker-limit: 1}\n"
-	"schedules:\n"
-	"  default:\n"
-	"    daily: {interval: 1d, keep: 7}\n"
-	"    weekly: {interval: 1w, keep: 4}\n"
-	"jobs:\n"
-	"  vm01: {schedule: default, source: {type: file, filename: /img/vm01}}\n"
-	"  vm02: {schedule: default, host: b2, source: {type: ceph-rbd, pool: rbd, image: vm02}}\n"
-	"  vm03: {schedule: default, source: {type: flyingcircus, pool: rbd, image: vm03.root, vm: vm03}}\n"
-	"hosts: [b1, b2]\n"
-	"amqp: {url: 'amqp://u:p@127.0.0.1:5672/ci'}\n"
-	"status: {listen: '127.0.0.1:6090'}\n"
-	"state-file: /tmp/x/state\n"
-	"job-timeout: 2h\n";
-
-static void parse_ok(const char *yaml, struct co_config *c)
-{
-	struct bk_err err = {0};
-	int r = co_config_parse(yaml, strlen(yaml), "c.yaml", c, &err);
-
-	if (r < 0)
-		fail_msg("%s", err.msg);
-}
-
-static void expect_error(const char *yaml, const char *needle)
-{
-	struct co_config c;
-	struct bk_err err = {0};
-
-	assert_int_equal(co_config_parse(yaml, strlen(yaml), "c.yaml", &c, &err), BK_ECONFIG);
-	if (!strstr(err.msg, needle))
-		fail_msg("expected '%s' in '%s'", needle, err.msg);
-}
-
-/* BASE with the line starting with FIND replaced by REPL. */
-static char *edit(const char *find, const char *repl)
-{
-	const char *p = strstr(base_yaml, find);
-	const char *eol;
-	size_t n;
-	char *out;
-
-	assert_non_null(p);
-	eol = strchr(p, '\n') + 1;
-	n = strlen(base_yaml) + strlen(repl) + 2;
-	out = malloc(n);
-	snprintf(out, n, "%.*s%s\n%s", (int)(p - base_yaml), base_yaml, repl, eol);
-	return out;
-}
-
-static void test_config_parses_python_superset(void **state)
-{
-	struct co_config c;
-	const struct co_jobcfg *j;
-
-	(void)state;
-	parse_ok(base_yaml, &c);
-	assert_int_equal(c.njobs, 3);
-	assert_int_equal(c.nhosts, 2);
-	assert_int_equal(c.job_timeout, 7200);
-	assert_true(c.expire);
-	assert_string_equal(c.listen_host, "127.0.0.1");
-	assert_int_equal(c.listen_port, 6090);
-	j = co_config_job(&c, "vm03");
-	assert_non_null(j);
-	assert_int_equal(j->source.type, BK_SOURCE_FLYINGCIRCUS);
-	assert_string_equal(j->source.vm, "vm03");
-	assert_null(co_config_job(&c, "vm04"));
-	assert_string_equal(co_config_job(&c, "vm02")->host, "b2");
-	assert_null(co_config_job(&c, "vm01")->host);
-	co_config_release(&c);
-}
-
-static void test_config_errors_name_the_line(void **state)
-{
-	char *y;
-
-	(void)state;
-	y = edit("  vm03:", "  vm03: {schedule: default, source: {type: flyingcircus, pool: rbd, image: i, vm: v, consul_acl_token: s3cret}}");
-	expect_error(y, "line 9: job 'vm03': secrets do not belong in the central config");
-	free(y);
-	y = edit("  vm01:", "  ../x: {schedule: default, source: {type: file, filename: /img}}");
-	expect_error(y, "line 7: invalid job name '../x'");
-	free(y);
-	y = edit("  vm01:", "  vm01: {schedule: nightly, source: {type: file, filename: /img}}");
-	expect_error(y, "line 7: job 'vm01': unknown schedule 'nightly'");
-	free(y);
-	y = edit("  vm01:", "  vm01: {schedule: default, source: {type: file, filename: img}}");
-	expect_error(y, "must be an absolute path");
-	free(y);
-	y = edit("status:", "status: {listen: '0.0.0.0:6090'}");
-	expect_error(y, "is not a loopback address");
-	free(y);
-	y = edit("job-timeout:", "job-timeout: soon");
-	expect_error(y, "line 14: 'job-timeout' must be a positive duration");
-	free(y);
-	y = edit("job-timeout:", "jobtimeout: 1h");
-	expect_error(y, "line 14: unknown key 'jobtimeout'");
-	free(y);
-	y = edit("hosts:", "hosts: []");
-	expect_error(y, "job 'vm01' names no host");
-	free(y);
-	y = edit("  vm01:", "  vm01: {schedule: default, source: {type: file, filename: /img, ceph_conf: /etc/ceph.conf}}");
-	expect_error(y, "worker-local setting");
-	free(y);
-}
-
-static void test_listen_accepts_loopback_only(void **state)
-{
-	char host[64];
-	unsigned port;
-
-	(void)state;
-	assert_int_equal(co_listen_parse("127.0.0.1:80", false, host, sizeof(host), &port, NULL), 0);
-	assert_int_equal(co_listen_parse("[::1]:8080", false, host, sizeof(host), &port, NULL), 0);
-	assert_string_equal(host, "::1");
-	assert_int_equal(port, 8080);
-	assert_int_equal(co_listen_parse("localhost:1", false, host, sizeof(host), &port, NULL), 0);
-	assert_string_equal(host, "127.0.0.1");
-	assert_int_equal(co_listen_parse("10.0.0.1:80", false, host, sizeof(host), &port, NULL), BK_ECONFIG);
-	assert_int_equal(co_listen_parse("[::]:80", false, host, sizeof(host), &port, NULL), BK_ECONFIG);
-	assert_int_equal(co_listen_parse("127.0.0.1:99999", false, host, sizeof(host), &port, NULL), BK_ECONFIG);
-	assert_int_equal(co_listen_parse("127.0.0.1", false, host, sizeof(host), &port, NULL), BK_ECONFIG);
-	/* with TLS and basic auth configured, any address */
-	assert_int_equal(co_listen_parse("0.0.0.0:9180", true, host, sizeof(host), &port, NULL), 0);
-	assert_string_equal(host, "0.0.0.0");
-	assert_int_equal(co_listen_parse("[::]:9180", true, host, sizeof(host), &port, NULL), 0);
-	assert_int_equal(co_listen_parse("backy01:9180", true, host, sizeof(host), &port, NULL), BK_ECONFIG);
-}
-
-/* Write TEXT to a new file under /tmp with MODE; returns its malloc'ed path. */
-static char *temp_file(const char *text, mode_t mode)
-{
-	char *path = strdup("/tmp/bk-status-XXXXXX");
-	int fd = mkstemp(path);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	assert_int_equal(fchmod(fd, mode), 0);
-	close(fd);
-	return path;
-}
-
-/* The base config with "status: {listen: '0.0.0.0:9180', FIELDS}"; malloc'ed. */
-static char *status_yaml(const char *fmt, ...)
-{
-	char fields[900], line[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(fields, sizeof(fields), fmt, ap);
-	va_end(ap);
-	snprintf(line, sizeof(line), "status: {listen: '0.0.0.0:9180'%s}", fields);
-	return edit("status:", line);
-}
-
-static void test_status_beyond_loopback_needs_tls_and_auth(void **state)
-{
-	char *cert = temp_file("-----BEGIN CERTIFICATE-----\n", 0644);
-	char *key = temp_file("-----BEGIN PRIVATE KEY-----\n", 0600);
-	char *pass = temp_file("s3cret\n", 0640);
-	char *open_pass = temp_file("s3cret\n", 0644);
-	const char *auth = ", tls-cert: %s, tls-key: %s, auth-user: prom, auth-password-file: %s";
-	struct {
-		char *yaml;
-		const char *error; /* NULL: valid */
-	} cases[] = {
-		{status_yaml(""), "needs status.tls-cert"},
-		/* TLS without auth is not enough */
-		{status_yaml(", tls-cert: %s, tls-key: %s", cert, key), "needs status.tls-cert"},
-		{status_yaml(", tls-cert: %s", cert), "go together"},
-		{status_yaml(auth, cert, key, open_pass), "may be read by anyone"},
-		{status_yaml(auth, cert, key, "/nonexistent/pw"), "unable to read status.auth-password-file"},
-		{status_yaml(auth, cert, key, pass), NULL},
-	};
-	struct co_config c;
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (cases[i].error) {
-			expect_error(cases[i].yaml, cases[i].error);
-		} else {
-			parse_ok(cases[i].yaml, &c);
-			assert_string_equal(c.listen_host, "0.0.0.0");
-			assert_true(co_status_secured(&c.status_auth));
-			assert_string_equal(c.status_auth.user, "prom");
-			assert_string_equal(c.status_auth.password, "s3cret"); /* the newline dropped */
-			co_config_release(&c);
-		}
-		free(cases[i].yaml);
-	}
-	for (char **p = (char *[]){cert, key, pass, open_pass, NULL}; *p; p++) {
-		unlink(*p);
-		free(*p);
-	}
-}
 
 static void test_placement_is_stable_and_moves_few_jobs(void **state)
 {
@@ -355,7 +157,7 @@ static void test_new_job_waits_for_its_ideal_time_with_all_tags(void **state)
 	int64_t ideal;
 
 	(void)state;
-	parse_ok(base_yaml, &c);
+	parse_ok(BASE_YAML, &c);
 	co_state_init(&st);
 	co_state_apply(&st, &c, t0());
 	j = co_job_find(&st, "vm01");
@@ -385,7 +187,7 @@ static void test_dispatch_result_expire_and_backoff(void **state)
 	char jid[BK_ID_MAX + 1];
 
 	(void)state;
-	parse_ok(base_yaml, &c);
+	parse_ok(BASE_YAML, &c);
 	co_state_init(&st);
 	bk_msg_job_init(&m);
 	bk_buf_init(&b);
@@ -471,7 +273,7 @@ static void test_deadline_redispatches_with_the_same_job_id(void **state)
 	char jid[BK_ID_MAX + 1];
 
 	(void)state;
-	parse_ok(base_yaml, &c);
+	parse_ok(BASE_YAML, &c);
 	co_state_init(&st);
 	bk_msg_job_init(&m);
 	co_state_apply(&st, &c, now);
@@ -504,7 +306,7 @@ static void test_catch_up_runs_missed_tags_now(void **state)
 	char buf[1024];
 
 	(void)state;
-	parse_ok(base_yaml, &c);
+	parse_ok(BASE_YAML, &c);
 	/* a state where vm01's last daily is 1.6 days old and weekly 2 days old */
 	snprintf(buf, sizeof(buf),
 		 "backy-coordinator-state 1 saved=0\n"
@@ -557,7 +359,7 @@ static void test_restart_keeps_runs_in_flight(void **state)
 	int64_t now = t0();
 
 	(void)state;
-	parse_ok(base_yaml, &c);
+	parse_ok(BASE_YAML, &c);
 	co_state_init(&st);
 	bk_msg_job_init(&m);
 	co_state_apply(&st, &c, now);
@@ -662,7 +464,7 @@ static void test_reload_adds_and_drops_jobs_keeping_runs(void **state)
 	char *y;
 
 	(void)state;
-	parse_ok(base_yaml, &c);
+	parse_ok(BASE_YAML, &c);
 	co_state_init(&st);
 	bk_msg_job_init(&m);
 	co_state_apply(&st, &c, now);
@@ -728,7 +530,7 @@ static void test_results_count_only_from_the_dispatched_host(void **state)
 	char key[BK_MSG_ROUTING_KEY_MAX + 1];
 
 	(void)state;
-	parse_ok(base_yaml, &c);
+	parse_ok(BASE_YAML, &c);
 	co_state_init(&st);
 	bk_msg_job_init(&m);
 	co_state_apply(&st, &c, now);
@@ -811,7 +613,7 @@ static void test_a_run_keeps_its_host_across_moves_and_restarts(void **state)
 	char *y, *p;
 
 	(void)state;
-	parse_ok(base_yaml, &c);
+	parse_ok(BASE_YAML, &c);
 	co_state_init(&st);
 	bk_msg_job_init(&m);
 	bk_buf_init(&b);
@@ -940,7 +742,7 @@ static void test_heartbeats_only_from_configured_hosts(void **state)
 	assert_true(metric_is(&st, "backy_coordinator_workers 2\n"));
 
 	/* a reload that removes b1 from hosts and b3 from the jobs: both leave the list */
-	parse_ok(base_yaml, &c2);
+	parse_ok(BASE_YAML, &c2);
 	free(c2.hosts[0]);
 	c2.hosts[0] = c2.hosts[1];
 	c2.nhosts = 1;
@@ -959,10 +761,6 @@ static void test_heartbeats_only_from_configured_hosts(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_config_parses_python_superset),
-		cmocka_unit_test(test_config_errors_name_the_line),
-		cmocka_unit_test(test_listen_accepts_loopback_only),
-		cmocka_unit_test(test_status_beyond_loopback_needs_tls_and_auth),
 		cmocka_unit_test(test_placement_is_stable_and_moves_few_jobs),
 		cmocka_unit_test(test_placement_bounds_every_hosts_share),
 		cmocka_unit_test(test_backoff_doubles_to_six_hours),

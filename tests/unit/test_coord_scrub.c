@@ -41,7 +41,7 @@ static int parse(const char *extra, struct co_config *c, struct bk_err *err)
 	return co_config_parse(y, strlen(y), "c.yaml", c, err);
 }
 
-static void parse_ok(const char *extra, struct co_config *c)
+static void parse_extra_ok(const char *extra, struct co_config *c)
 {
 	struct bk_err err = {0};
 
@@ -113,15 +113,15 @@ static void test_config_scrub_defaults_and_errors(void **state)
 	struct co_config c;
 
 	(void)state;
-	parse_ok("", &c);
+	parse_extra_ok("", &c);
 	assert_int_equal(c.scrub_period, 30 * 86400);
 	assert_int_equal(c.scrub_slice, 86400);
 	co_config_release(&c);
-	parse_ok("scrub: {period: 2w, slice: 12h}\n", &c);
+	parse_extra_ok("scrub: {period: 2w, slice: 12h}\n", &c);
 	assert_int_equal(c.scrub_period, 14 * 86400);
 	assert_int_equal(c.scrub_slice, 12 * 3600);
 	co_config_release(&c);
-	parse_ok("scrub: {period: 0}\n", &c);
+	parse_extra_ok("scrub: {period: 0}\n", &c);
 	assert_int_equal(c.scrub_period, 0);
 	co_config_release(&c);
 	expect_config_error("scrub: {period: 1d, slice: 2d}\n",
@@ -150,7 +150,7 @@ static void test_slices_reread_everything_within_the_period(void **state)
 	int verifies[2] = {0, 0}, slots[2] = {0, 0};
 
 	(void)state;
-	parse_ok("", &c);
+	parse_extra_ok("", &c);
 	co_state_init(&st);
 	bk_msg_job_init(&m);
 	bk_buf_init(&b);
@@ -242,7 +242,7 @@ static void test_verify_keeps_out_of_the_way_of_backups(void **state)
 	int64_t now;
 
 	(void)state;
-	parse_ok("", &c);
+	parse_extra_ok("", &c);
 	co_state_init(&st);
 	bk_msg_job_init(&m);
 	co_state_apply(&st, &c, t0());
@@ -326,7 +326,7 @@ static void test_verify_results_findings_and_failures(void **state)
 	int64_t now;
 
 	(void)state;
-	parse_ok("", &c);
+	parse_extra_ok("", &c);
 	co_state_init(&st);
 	bk_buf_init(&b);
 	co_state_apply(&st, &c, t0());
@@ -422,7 +422,7 @@ static void test_manual_verify_checks_everything_now(void **state)
 	int64_t now = t0() + 3 * H;
 
 	(void)state;
-	parse_ok("scrub: {period: 0}\n", &c); /* even with scheduled scrubs off */
+	parse_extra_ok("scrub: {period: 0}\n", &c); /* even with scheduled scrubs off */
 	co_state_init(&st);
 	bk_msg_job_init(&m);
 	co_state_apply(&st, &c, t0());
@@ -460,7 +460,7 @@ static void test_scrub_state_survives_restarts(void **state)
 	int64_t now;
 
 	(void)state;
-	parse_ok("scrub: {period: 10d, slice: 1d}\n", &c);
+	parse_extra_ok("scrub: {period: 10d, slice: 1d}\n", &c);
 	co_state_init(&st);
 	bk_buf_init(&b);
 	co_state_apply(&st, &c, t0());
