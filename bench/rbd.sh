@@ -3,7 +3,11 @@
 #
 # On a 2 GiB RBD image (40 % random, 30 % compressible text, 30 % never written)
 # it measures ROUNDS times each, alternating, as client.backup:
-#   full backup                     vs  rbd export IMG@backy-ID FILE (+ fsync)
+#   full backup                     vs  rbd export IMG@SNAP FILE (+ fsync), SNAP made just before
+#                                       backy's, the same content; after backy in odd rounds,
+#                                       before it in even ones, so that background work left by
+#                                       the previous round's clean-up (snap trimming) falls on
+#                                       both alike
 #                                   vs  rbd snap create + export of it (+ fsync): the same work
 #                                       as backy's full backup (the plain export is handed its
 #                                       snapshot for free)
@@ -96,6 +100,11 @@ phase() {
 	local -n arr=$1
 	arr+=("$(sed -n "s/.*$2 \([0-9.]*\) s.*/\1/p" "$work/cmd.err" | head -1)")
 }
+# export_full ROUND: time the plain export of bench-a-ROUND (the snapshot is handed to it)
+export_full() {
+	time_cmd t sh -c "rbd --id backup export --no-progress '$POOL/$IMG@bench-a-$1' '$mnt/export-$1' && sync '$mnt/export-$1'"
+	export+=("$t")
+}
 for r in $(seq 1 "$rounds"); do
 	repo=$mnt/repo-$r
 	rm -rf "$repo"
@@ -104,6 +113,12 @@ for r in $(seq 1 "$rounds"); do
 	sed -i -e 's/^  verify_sample: .*/  verify_sample: 256/' -e 's/^  verify_budget: .*/  verify_budget: 300/' \
 		"$repo/config"
 
+	# bench-a-$r: the content of backy's full backup, for the baselines.  The
+	# plain export runs after backy in odd rounds and before it in even ones:
+	# whatever the previous round's clean-up leaves the cluster doing (snap
+	# trimming) falls on both alike.
+	rbd --id admin snap create "$POOL/$IMG@bench-a-$r" >/dev/null 2>&1
+	((r % 2)) || export_full "$r"
 	settle
 	time_cmd t "$BACKY" -vv -b "$repo" backup manual:full
 	note_rss rss_full
@@ -111,9 +126,7 @@ for r in $(seq 1 "$rounds"); do
 	phase fsnap 'snapshot .* taken in'
 	sed -n 's/^backy: \(backup phases: .*\); of the sync.*/  full \1/p' "$work/cmd.err"
 	A=$(newest "$repo")
-	rbd --id admin snap create "$POOL/$IMG@bench-a-$r" >/dev/null 2>&1 # same content as backy-$A
-	time_cmd t sh -c "rbd --id backup export --no-progress '$POOL/$IMG@backy-$A' '$mnt/export-$r' && sync '$mnt/export-$r'"
-	export+=("$t")
+	((r % 2 == 0)) || export_full "$r"
 	# the rbd CLI doing backy's whole full backup: a new snapshot, then the export
 	settle
 	time_cmd t sh -c "rbd --id backup snap create '$POOL/$IMG@bench-f-$r' && \

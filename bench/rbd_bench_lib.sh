@@ -63,9 +63,27 @@ time_cmd() {
 	read -r secs rss <"$work/time"
 	printf -v "$var" '%s' "$secs"
 }
-# settle: wait out the monitor's propose interval, so that a timed command
-# that creates a snapshot (a map change, committed in the next Paxos round)
-# does not wait for a round opened by the untimed set-up or clean-up before it
+# settle: wait until the monitor has committed nothing for its propose
+# interval, so that a timed command that creates a snapshot (a map change,
+# committed in the next Paxos round) does not wait for a round opened by the
+# untimed set-up or clean-up before it.  A snapshot creation commits twice at
+# once and once more about an interval later, so one interval is not enough.
+# The commits are counted on the monitor's admin socket where this machine has
+# it (the harness's cluster); elsewhere settle waits two intervals.
 propose=$(ceph --id admin config get mon paxos_propose_interval 2>/dev/null || echo 1)
-settle() { sleep "$propose"; }
+mon_asok=$(ls "${BACKY_CEPH_DIR:-/nonexistent}"/run/ceph-mon.*.asok 2>/dev/null | head -1)
+paxos_commits() {
+	ceph --admin-daemon "$mon_asok" perf dump paxos 2>/dev/null |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["paxos"]["commit"])'
+}
+settle() {
+	local last now
+	if [[ -z $mon_asok ]] || ! last=$(paxos_commits); then
+		sleep "$propose" && sleep "$propose"
+		return
+	fi
+	while sleep "$propose" && now=$(paxos_commits) && [[ $now != "$last" ]]; do
+		last=$now
+	done
+}
 newest() { "$BACKY" -b "$1" status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[-1]["uuid"])'; }
