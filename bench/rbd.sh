@@ -32,10 +32,10 @@
 # each waits for the monitor's next Paxos round (paxos_propose_interval, 1 s by
 # default, after the last one), a cost of the cluster that the plain export and
 # export-diff baselines do not pay.  Every timed command that creates a snapshot
-# (backy's and the CLI's alike) starts once the interval has passed since the
-# untimed set-up or clean-up before it (settle), as on a cluster whose maps
-# did not just change; without that, the previous round's clean-up cost
-# backy's full backup 0.4-0.7 s against 0.1 s in the first round.
+# (backy's and the CLI's alike) starts once the monitor has committed nothing
+# for an interval (settle), as on a cluster whose maps did not just change;
+# without that, the untimed set-up or clean-up before it cost backy's full
+# backup 0.4-1 s against 0.06-0.1 s.
 # The 1 % change is 1 % of the 64 KiB blocks at random places (the hard case for
 # whole-object diffs); INCR_MODE=clustered writes the same amount in runs of
 # 4 MiB instead.
