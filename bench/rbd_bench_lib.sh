@@ -71,7 +71,7 @@ time_cmd() {
 # The commits are counted on the monitor's admin socket where this machine has
 # it (the harness's cluster); elsewhere settle waits two intervals.
 propose=$(ceph --id admin config get mon paxos_propose_interval 2>/dev/null || echo 1)
-mon_asok=$(ls "${BACKY_CEPH_DIR:-/nonexistent}"/run/ceph-mon.*.asok 2>/dev/null | head -1)
+mon_asok=$(ls "${BACKY_CEPH_DIR:-/nonexistent}"/run/ceph-mon.*.asok 2>/dev/null | head -1) || true
 paxos_commits() {
 	ceph --admin-daemon "$mon_asok" perf dump paxos 2>/dev/null |
 		python3 -c 'import json,sys; print(json.load(sys.stdin)["paxos"]["commit"])'
