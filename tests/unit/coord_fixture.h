@@ -72,6 +72,17 @@ static inline void parse_ok(const char *yaml, struct co_config *c)
 		fail_msg("%s", err.msg);
 }
 
+/* YAML must be refused as a config, with NEEDLE in the message. */
+static inline void expect_error(const char *yaml, const char *needle)
+{
+	struct co_config c;
+	struct bk_err err = {0};
+
+	assert_int_equal(co_config_parse(yaml, strlen(yaml), "c.yaml", &c, &err), BK_ECONFIG);
+	if (!strstr(err.msg, needle))
+		fail_msg("expected '%s' in '%s'", needle, err.msg);
+}
+
 /* BASE_YAML with the line starting with FIND replaced by REPL (to be freed). */
 static inline char *edit(const char *find, const char *repl)
 {

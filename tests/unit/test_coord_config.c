@@ -18,16 +18,6 @@
 #include "config.h"
 #include "coord_fixture.h"
 
-static void expect_error(const char *yaml, const char *needle)
-{
-	struct co_config c;
-	struct bk_err err = {0};
-
-	assert_int_equal(co_config_parse(yaml, strlen(yaml), "c.yaml", &c, &err), BK_ECONFIG);
-	if (!strstr(err.msg, needle))
-		fail_msg("expected '%s' in '%s'", needle, err.msg);
-}
-
 static void test_config_parses_python_superset(void **state)
 {
 	struct co_config c;

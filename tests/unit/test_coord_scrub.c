@@ -33,30 +33,25 @@ static const char base_yaml[] =
 	"hosts: [b1, b2]\n"
 	"job-timeout: 2h\n";
 
-static int parse(const char *extra, struct co_config *c, struct bk_err *err)
+/* The scrub tests' config: base_yaml followed by EXTRA, in Y. */
+static const char *with_base(const char *extra, char y[2048])
 {
-	char y[2048];
-
-	snprintf(y, sizeof(y), "%s%s", base_yaml, extra);
-	return co_config_parse(y, strlen(y), "c.yaml", c, err);
+	snprintf(y, 2048, "%s%s", base_yaml, extra);
+	return y;
 }
 
 static void parse_extra_ok(const char *extra, struct co_config *c)
 {
-	struct bk_err err = {0};
+	char y[2048];
 
-	if (parse(extra, c, &err) < 0)
-		fail_msg("%s", err.msg);
+	parse_ok(with_base(extra, y), c);
 }
 
 static void expect_config_error(const char *extra, const char *needle)
 {
-	struct co_config c;
-	struct bk_err err = {0};
+	char y[2048];
 
-	assert_int_equal(parse(extra, &c, &err), BK_ECONFIG);
-	if (!strstr(err.msg, needle))
-		fail_msg("expected '%s' in '%s'", needle, err.msg);
+	expect_error(with_base(extra, y), needle);
 }
 
 /* The result of the run of KIND of J with OUTCOME (error CODE unless ok). */
