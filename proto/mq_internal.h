@@ -99,6 +99,11 @@ int mq_left_ms(int64_t deadline);
 /* Translate the reply of the last library RPC (WHAT names it in messages). */
 int mq_last_rpc(struct bk_mq *mq, struct bk_err *err, const char *what);
 int mq_rpc(struct bk_mq *mq, struct bk_err *err, amqp_rpc_reply_t r, const char *what);
+/* A rabbitmq-c STATUS while doing WHAT: the connection is dead, the handle broken. */
+int mq_status(struct bk_mq *mq, struct bk_err *err, int status, const char *what);
+/* The broker closed the channel or connection (method M) during WHAT: answer close-ok, break. */
+int mq_server_close(struct bk_mq *mq, struct bk_err *err, const amqp_method_t *m,
+		    const char *what);
 /* Take the oldest delivery read but not handed out (NULL: none). */
 struct mq_pending *mq_pending_pop(struct bk_mq *mq);
 /* Whether S fits an AMQP short string. */
