@@ -19,6 +19,28 @@ bench_loop_fs()
 	mount -o loop,discard "$work/fs.img" "$mnt"
 }
 
+# quiesce DIR: flush the file system holding DIR and finish what earlier
+# removals left pending.  XFS frees a removed file's blocks in the background
+# and, mounted with discard, discards them after a later log checkpoint; an
+# allocation that wants that space waits for it, so a timed command would pay
+# for a file the benchmark removed before it (0.65 s for 1 GiB on a loop
+# device, seen as a discard in the loop device's stat during the backup).
+# A freeze flushes all of it and waits.
+quiesce() { sync -f "$1" && fsfreeze -f "$1" && fsfreeze -u "$1"; }
+
+# time_cmd VAR CMD...: quiesce $mnt, then run CMD: its wall seconds into VAR,
+# its peak RSS (KiB) into $rss, its stderr into $work/cmd.err (the tail is
+# printed and the benchmark stops if CMD fails).  Needs GNU time.
+time_cmd() {
+	local var=$1 secs
+	shift
+	quiesce "$mnt"
+	/usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>"$work/cmd.err" ||
+		{ echo "failed: $*" >&2; tail -n 20 "$work/cmd.err" >&2; exit 1; }
+	read -r secs rss <"$work/time"
+	printf -v "$var" '%s' "$secs"
+}
+
 # median VALUES...: the median of numbers
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 

@@ -14,8 +14,11 @@
 # the removal of older snapshots runs in the background, its time is shown
 # apart), the ratios against the baselines, the targets of issue 12, and an
 # extrapolation to a fully written 6 TB image from the measured per-block and
-# per-extent costs (assumptions printed with it).  Repositories live on a
-# loop-mounted XFS (reflink=1) whose backing file is removed at the end.
+# per-extent costs (assumptions printed with it).  Every timed command starts
+# on a quiet monitor and file system (settle, quiesce: rbd_bench_lib.sh,
+# lib.sh), so that it does not pay for a snapshot or a file of the command
+# before it.  Repositories live on a loop-mounted XFS (reflink=1) whose
+# backing file is removed at the end.
 #
 # usage: bench/rbd-scale.sh [ROUNDS=3] [SIZES_GIB="10 100 1024"]   (root; Ceph, GNU time)
 # Uses the cluster of BACKY_CEPH_ENV (tests/harness/ceph-up.sh DIR writes DIR/env);
@@ -106,11 +109,13 @@ for gib in $sizes; do
 		"$BACKY" -b "$repo" init rbd "$POOL/$IMG" --ceph-id backup >/dev/null
 		for kind in full unchanged changed; do
 			[[ $kind == changed ]] && change_objects "$gib" "$r"
+			settle
 			time_cmd t "$BACKY" -vv -b "$repo" backup "manual:$kind"
 			((rss > rss_max)) && rss_max=$rss
 			R[$kind,wall]+="$t "
 			for kv in $(phases_of); do R[$kind,${kv%%=*}]+="${kv#*=} "; done
 			id=$(newest "$repo")
+			settle
 			if [[ $kind == full ]]; then
 				time_cmd b sh -c "rbd --id backup export-diff --no-progress '$POOL/$IMG@backy-$id' '$mnt/diff' && sync '$mnt/diff'"
 				R[full,extents]+="$(extents "$repo/$id") "

@@ -4,12 +4,12 @@
 #   BENCH_NAME      names the scratch directory and the image ($IMG)
 #   BENCH_XFS_GIB   the size of the XFS (sparse backing file, removed at exit)
 #   BENCH_MON_PORTS "V2 V1" of the private cluster started without BACKY_CEPH_ENV
-# It sets BACKY, work, mnt, IMG, POOL and defines time_cmd, settle and
-# newest; every image whose name is $IMG or starts with $IMG- is purged and
+# It sets BACKY, work, mnt, IMG, POOL and defines settle and newest (lib.sh:
+# time_cmd); every image whose name is $IMG or starts with $IMG- is purged and
 # removed at exit.
 # shellcheck shell=bash
 top=$PWD
-. bench/lib.sh # median, ratio, pratio
+. bench/lib.sh # time_cmd, median, ratio, pratio
 [[ -x /usr/bin/time ]] || { echo "GNU time (/usr/bin/time) is required" >&2; exit 1; }
 build=${BACKY_BENCH_BUILD:-build/bench-rbd}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -29,6 +29,7 @@ cleanup() {
 			rbd --id admin rm --no-progress "$POOL/$i" >/dev/null 2>&1
 		done
 	fi
+	fsfreeze -u "$mnt" 2>/dev/null
 	mountpoint -q "$mnt" 2>/dev/null && umount "$mnt"
 	[[ -n $own_cluster ]] && tests/harness/ceph-down.sh "$own_cluster" >/dev/null 2>&1
 	rm -rf "$work"
@@ -53,16 +54,6 @@ mkfs.xfs -q -m reflink=1 "$work/xfs.img"
 mkdir "$mnt"
 mount -o loop,discard "$work/xfs.img" "$mnt"
 
-# time_cmd VAR CMD...: wall seconds of CMD into VAR, peak RSS (KiB) into $rss
-time_cmd() {
-	local var=$1
-	shift
-	sync
-	/usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>"$work/cmd.err" ||
-		{ echo "failed: $*" >&2; tail -n 20 "$work/cmd.err" >&2; exit 1; }
-	read -r secs rss <"$work/time"
-	printf -v "$var" '%s' "$secs"
-}
 # settle: wait until the monitor has committed nothing for its propose
 # interval, so that a timed command that creates a snapshot (a map change,
 # committed in the next Paxos round) does not wait for a round opened by the

@@ -31,6 +31,7 @@ BACKY=$top/$build/worker/backy
 work=$(mktemp -d /tmp/backy-bench.XXXXXX)
 mnt=$work/xfs
 cleanup() {
+	fsfreeze -u "$mnt" 2>/dev/null
 	mountpoint -q "$mnt" 2>/dev/null && umount "$mnt"
 	rm -rf "$work"
 }
@@ -61,15 +62,6 @@ PY
 # cold FILE: drop FILE's pages from the page cache
 cold() { dd if="$1" iflag=nocache count=0 status=none; }
 
-# time_cmd OUT_VAR CMD...: wall seconds of CMD; peak RSS (KiB) into $rss
-time_cmd() {
-	local var=$1
-	shift
-	sync
-	/usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null
-	read -r secs rss <"$work/time"
-	printf -v "$var" '%s' "$secs"
-}
 
 change_one_percent() { # overwrite 1 % of the 64 KiB blocks with fresh random data
 	python3 - "$img" <<'PY'
