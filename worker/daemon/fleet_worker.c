@@ -8,9 +8,9 @@
  * child (argv, environment, spawn, its report) in child.h, the rules for
  * pending, running and confirming jobs, without I/O, in jobs.h, and the
  * handling of a delivery, from decoding it to queuing it as pending or
- * answering it, in deliveries.c (struct worker and what the two files
- * share: worker_priv.h).  This file does the rest of the I/O: broker,
- * journal, children, signals, and the main loop.
+ * answering it, in deliveries.c, the heartbeat in heartbeat.c (struct
+ * worker and what these files share: worker_priv.h).  This file does the
+ * rest of the I/O: broker, journal, children, signals, and the main loop.
  *
  * 1. Config (worker_config.h).  SIGHUP re-reads the file transactionally: a
  *    bad file keeps the old config; host, base-dir and state-dir need a
@@ -107,7 +107,6 @@
 #include "job_journal.h"
 #include "log.h"
 #include "mq.h"
-#include "progress_doc.h"
 #include "proto.h"
 #include "results.h"
 #include "fleet_repo.h"
@@ -125,7 +124,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -176,8 +174,7 @@ void worker_broker_lost(struct worker *w, const struct bk_err *err)
 	bk_jobs_connection_lost(&w->jobs);
 }
 
-/* Check R from a bk_mq_* call: a transient error means the connection is gone. */
-static int mq_check(struct worker *w, int r, const struct bk_err *err)
+int worker_mq_check(struct worker *w, int r, const struct bk_err *err)
 {
 	if (r == BK_EMQ && w->mq && !bk_mq_usable(w->mq))
 		worker_broker_lost(w, err);
@@ -194,7 +191,7 @@ void worker_ack_tag(struct worker *w, uint64_t tag, bool reject, bool requeue)
 	r = reject ? bk_mq_reject(w->mq, tag, requeue, &err) : bk_mq_ack(w->mq, tag, &err);
 	if (r < 0) {
 		bk_warn("unable to %s a delivery: %s", reject ? "reject" : "acknowledge", err.msg);
-		mq_check(w, r, &err);
+		worker_mq_check(w, r, &err);
 	}
 }
 
@@ -605,67 +602,7 @@ static void reap_children(struct worker *w)
 	}
 }
 
-/* ---- heartbeats, stop, reload --------------------------------------------------------- */
-
-/* The progress a running job's child reports (progress_doc.h), into P: whether there is one. */
-static bool read_progress(struct worker *w, const struct bk_job *j, struct bk_msg_progress *p)
-{
-	struct bk_progress_doc doc;
-	char name[BK_ID_MAX + 16];
-	char *text = NULL;
-	size_t len = 0;
-	bool ok;
-
-	bk_child_progress_name(j->msg.job_id, name, sizeof(name));
-	if (bk_fs_read_all(w->journal.dirfd, name, BK_PROGRESS_DOC_MAX_BYTES, &text, &len) < 0)
-		return false;
-	ok = bk_progress_doc_decode(text, len, &doc, NULL) == 0;
-	free(text);
-	if (!ok)
-		return false; /* a child's garbage is no progress */
-	snprintf(p->job, sizeof(p->job), "%s", j->msg.job);
-	snprintf(p->phase, sizeof(p->phase), "%s", doc.phase);
-	p->done = doc.done;
-	p->total = doc.total;
-	return true;
-}
-
-static void heartbeat(struct worker *w)
-{
-	struct bk_msg_heartbeat hb;
-	struct bk_err err = {0};
-	struct statvfs sv;
-	struct bk_buf b;
-	int r;
-
-	bk_msg_heartbeat_init(&hb);
-	bk_msg_head_new(&hb.head);
-	snprintf(hb.host, sizeof(hb.host), "%s", w->cfg.host);
-	snprintf(hb.version, sizeof(hb.version), "%s", BACKY_VERSION);
-	hb.slots = w->cfg.slots;
-	hb.busy = w->jobs.nrunning < w->cfg.slots ? (unsigned)w->jobs.nrunning : w->cfg.slots;
-	if (statvfs(w->cfg.base_dir, &sv) == 0)
-		hb.free_bytes = (uint64_t)sv.f_bavail * sv.f_frsize;
-	hb.progress = bk_calloc(w->cfg.slots + 1, sizeof(*hb.progress));
-	for (size_t i = 0; i < w->jobs.nrunning && i < w->cfg.slots; i++) {
-		bk_strv_add(&hb.running, w->jobs.running[i]->msg.job);
-		if (read_progress(w, w->jobs.running[i], &hb.progress[hb.nprogress]))
-			hb.nprogress++;
-	}
-	bk_buf_init(&b);
-	r = bk_msg_encode_heartbeat(&hb, &b, &err);
-	if (r == 0)
-		r = bk_mq_publish(w->mq, BK_EX_WORKERS, w->cfg.host, b.p, b.len, hb.head.id, &err);
-	if (r < 0 && !w->hb_warned) {
-		bk_warn("unable to publish a heartbeat: %s", err.msg);
-		w->hb_warned = r != BK_EMQ;
-	} else if (r == 0) {
-		w->hb_warned = false;
-	}
-	mq_check(w, r, &err);
-	bk_buf_release(&b);
-	bk_msg_heartbeat_release(&hb);
-}
+/* ---- stop, reload --------------------------------------------------------- */
 
 /* SIGTERM/SIGINT (jobs.h, note 4): no new jobs, pending ones handed back. */
 static void begin_stop(struct worker *w)
@@ -688,7 +625,7 @@ static void begin_stop(struct worker *w)
 
 		if (r < 0)
 			bk_warn("unable to cancel the consumer: %s", err.msg);
-		mq_check(w, r, &err);
+		worker_mq_check(w, r, &err);
 		w->consuming = false;
 	}
 	while ((j = bk_jobs_pop_pending(&w->jobs)) != NULL) {
@@ -856,7 +793,7 @@ int bk_fleet_run(const char *config_path, struct bk_fleet_config *cfg, struct bk
 		worker_start_pending(&w);
 		now = bk_monotonic();
 		if (w.mq && now >= w.next_heartbeat) {
-			heartbeat(&w);
+			worker_heartbeat(&w);
 			w.next_heartbeat = now + (int64_t)w.cfg.heartbeat_interval * BK_USEC;
 		}
 		if (now >= w.next_prune) {

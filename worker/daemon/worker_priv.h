@@ -1,10 +1,10 @@
 /*
- * worker_priv.h: what the two halves of the backy-worker daemon share: its
- * state (struct worker) and the few functions one half calls in the other.
+ * worker_priv.h: what the parts of the backy-worker daemon share: its state
+ * (struct worker) and the few functions one part calls in another.
  * fleet_worker.c is the main loop (broker connection, journal, children,
- * signals); deliveries.c handles what arrives on the job queue.  Not an
- * API: nothing outside those two files includes it.  The design notes are
- * at the top of each file.
+ * signals); deliveries.c handles what arrives on the job queue;
+ * heartbeat.c publishes the heartbeat.  Not an API: nothing outside those
+ * files includes it.  The design notes are at the top of each file.
  *
  * Everything runs on the main loop's thread.  A struct bk_job passed to a
  * function marked "takes over" is the callee's afterwards (jobs.h).
@@ -51,6 +51,9 @@ struct worker {
  */
 void worker_broker_lost(struct worker *w, const struct bk_err *err);
 
+/* R from a bk_mq_* call: BK_EMQ with the handle unusable is worker_broker_lost. Returns R. */
+int worker_mq_check(struct worker *w, int r, const struct bk_err *err);
+
 /* Acknowledge (or reject, with REQUEUE or to the DLX) delivery TAG; a no-op without a broker. */
 void worker_ack_tag(struct worker *w, uint64_t tag, bool reject, bool requeue);
 
@@ -83,5 +86,15 @@ void worker_reject_invalid(struct worker *w, const struct bk_mq_delivery *d, int
 void worker_answer_unjournalled(struct worker *w, const struct bk_msg_job *job, uint64_t tag,
 				enum bk_msg_outcome outcome, const char *code, const char *msg,
 				bool transient);
+
+/* ---- heartbeat.c ---- */
+
+/*
+ * Publish a heartbeat (host, version, slots, busy slots, free bytes of the
+ * base directory, running jobs and their children's progress).  A failure
+ * is warned about once until one succeeds; a lost broker is handled by
+ * worker_mq_check.
+ */
+void worker_heartbeat(struct worker *w);
 
 #endif
