@@ -21,11 +21,11 @@ bench_loop_fs()
 
 # quiesce DIR: flush the file system holding DIR and finish what earlier
 # removals left pending.  XFS frees a removed file's blocks in the background
-# and, mounted with discard, discards them after a later log checkpoint; an
-# allocation that wants that space waits for it, so a timed command would pay
-# for a file the benchmark removed before it (0.65 s for 1 GiB on a loop
-# device, seen as a discard in the loop device's stat during the backup).
-# A freeze flushes all of it and waits.
+# and, mounted with discard, discards them at a later log checkpoint, which
+# the timed command's own fsync may be: it would pay for a file the benchmark
+# removed before it (0.65 s for 1 GiB on a loop device, seen as one discard
+# in the loop device's stat during the backup).  A freeze flushes all of it
+# and waits.
 quiesce() { sync -f "$1" && fsfreeze -f "$1" && fsfreeze -u "$1"; }
 
 # time_cmd VAR CMD...: quiesce $mnt, then run CMD: its wall seconds into VAR,
