@@ -31,7 +31,7 @@ BACKY=$top/$build/worker/backy
 work=$(mktemp -d /tmp/backy-bench.XXXXXX)
 mnt=$work/xfs
 cleanup() {
-	fsfreeze -u "$mnt" 2>/dev/null
+	fsfreeze -u "$mnt" 2>/dev/null || true # a run cut short while frozen
 	mountpoint -q "$mnt" 2>/dev/null && umount "$mnt"
 	rm -rf "$work"
 }
