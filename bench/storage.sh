@@ -12,7 +12,8 @@
 # and prints medians and ratios (of the medians, and the median of each
 # round's ratio, "paired"), plus the peak RSS of backy.  Both sides
 # fsync their output; every run starts with the file it reads out of the
-# page cache (dd iflag=nocache count=0, for that file only).
+# page cache (dd iflag=nocache count=0, for that file only) and on a quiet
+# file system (lib.sh: quiesce).
 #
 # usage: bench/storage.sh [SIZE_GIB=2] [ROUNDS=3]   (root; needs xfsprogs, GNU time)
 # BACKY_BENCH_BUILD names the build directory (default build/bench).
@@ -61,7 +62,6 @@ PY
 
 # cold FILE: drop FILE's pages from the page cache
 cold() { dd if="$1" iflag=nocache count=0 status=none; }
-
 
 change_one_percent() { # overwrite 1 % of the 64 KiB blocks with fresh random data
 	python3 - "$img" <<'PY'
