@@ -23,6 +23,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "coord_fixture.h"
 #include "schedule.h"
 #include "state.h"
 
@@ -82,14 +83,12 @@ static const struct co_job *job(const struct pair *p)
 
 static void apply(struct pair *p, const char *yaml, int64_t now)
 {
-	struct bk_err err = {0};
 	struct co_config *c;
 	const struct co_job *j;
 
 	assert_true(p->ncfg < 8);
 	c = &p->cfg[p->ncfg++];
-	if (co_config_parse(yaml, strlen(yaml), "c.yaml", c, &err) < 0)
-		fail_msg("%s", err.msg);
+	parse_ok(yaml, c);
 	co_state_apply(&p->st, c, now);
 	j = co_job_find(&p->st, "vm01");
 	assert_non_null(j);

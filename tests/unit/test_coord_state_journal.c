@@ -63,7 +63,7 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof(f->path), "%s/state", f->dir);
 	snprintf(f->jpath, sizeof(f->jpath), "%s/state.journal", f->dir);
-	assert_int_equal(co_config_parse(yaml, strlen(yaml), "c.yaml", &f->c, &err), 0);
+	parse_ok(yaml, &f->c);
 	assert_int_equal(bk_time_parse("2026-03-02T00:00:00Z", &f->now), 0);
 	co_state_init(&f->st);
 	co_journal_init(&f->jn, f->path);
